@@ -1,0 +1,61 @@
+//! `ghlsync`: the command line. It parses arguments, sets up logging (always to
+//! stderr, so stdout stays clean for JSON) and hands over to the libraries.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps HighLevel (GHL) contacts in sync with Lofty and Lytho.
+#[derive(Debug, Parser)]
+#[command(name = "ghlsync", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start everything a new user needs (today: the sandbox, and what it serves).
+    Up(commands::up::Args),
+    /// Serve the local API emulators and print one JSON line with their URLs and credentials.
+    Sandbox(commands::sandbox::Args),
+    /// Run one API operation (by operation id) and print the JSON response.
+    Call(commands::call::Args),
+    /// List the operations `call` knows.
+    Operations(commands::call::ListArgs),
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GHLSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Up(args) => commands::up::run(args).await,
+            Command::Sandbox(args) => commands::sandbox::run(args).await,
+            Command::Call(args) => commands::call::run(args).await,
+            Command::Operations(args) => commands::call::list(&args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
