@@ -47,6 +47,9 @@ pub mod operations;
 pub mod pagination;
 pub mod webhook;
 
+#[cfg(test)]
+mod test_support;
+
 pub use client::{GhlClient, GhlConfig};
 pub use error::{ApiError, GhlError, RetryClass};
 pub use governor::{Governor, RateLimitHeaders};

@@ -121,8 +121,9 @@ impl Handle {
     }
 }
 
-/// Installs the rustls crypto provider once, for the sandbox's own webhook client.
-pub(crate) fn http_client() -> reqwest::Client {
+/// The sandbox's own HTTP client (webhooks out, tests): installs the rustls
+/// crypto provider once, no redirects.
+pub fn http_client() -> reqwest::Client {
     static PROVIDER: Once = Once::new();
     PROVIDER.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
