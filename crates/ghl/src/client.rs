@@ -1,6 +1,6 @@
 //! [`GhlClient`]: one request path for every operation.
 //!
-//! [`GhlClient::call`] takes an operation id from the [`operations`](crate::operations)
+//! [`GhlClient::call`] takes an operation id from the [`operations`]
 //! table and a JSON object, and turns it into a request:
 //!
 //! - keys naming a path parameter fill the path (percent-encoded);
@@ -13,8 +13,11 @@
 //!
 //! Unknown keys for an operation without a body are an error, so typos do not vanish.
 //! Every request carries `Accept: application/json`, the operation's `Version` header and
-//! `Authorization: Bearer <token>` (except `POST /oauth/token`). Responses feed the
-//! optional [`Governor`]; non-2xx answers become [`GhlError::Api`] with the parsed body.
+//! `Authorization: Bearer <token>` (except `POST /oauth/token`). Requests wait for the
+//! optional [`Governor`] (keyed by the client's location, else `"default"`; the token
+//! endpoint is not paced) and every response's `X-RateLimit-*` headers feed it; a 429
+//! blocks the key for the server's wait. Non-2xx answers become [`GhlError::Api`] with
+//! the parsed body.
 //!
 //! The typed methods (`get_contact`, `create_task`, `search_contacts`, ...) are thin:
 //! they build the same JSON input, go through the same path, and decode the answer.
@@ -36,12 +39,12 @@ use crate::governor::{Governor, RateLimitHeaders};
 use crate::models::{
     Appointment, BulkBusinessRequest, BulkBusinessResponse, BulkTagAction, BulkTagsRequest,
     BulkTagsResponse, BusinessContactsQuery, CalendarEventsQuery, Contact, ContactList,
-    CreateAppointment, CreateContact, CreateCustomField, CreateNote, CreateTask,
-    CustomFieldModel, EditAppointment, FollowersResponse, InstalledLocations,
-    InstalledLocationsQuery, ListContactsQuery, ListContactsResponse, LocationCustomField,
-    LocationTag, LocationTokenResponse, Note, SearchRequest, SearchResponse, SuccessResponse,
-    Task, TokenRequest, TokenResponse, UpdateContact, UpdateCustomField, UpdateNote,
-    UpdateTask, UpsertContact, UpsertResponse,
+    CreateAppointment, CreateContact, CreateCustomField, CreateNote, CreateTask, CustomFieldModel,
+    EditAppointment, FollowersResponse, InstalledLocations, InstalledLocationsQuery,
+    ListContactsQuery, ListContactsResponse, LocationCustomField, LocationTag,
+    LocationTokenResponse, Note, SearchRequest, SearchResponse, SuccessResponse, Task,
+    TokenRequest, TokenResponse, UpdateContact, UpdateCustomField, UpdateNote, UpdateTask,
+    UpsertContact, UpsertResponse,
 };
 use crate::operations::{self, BodyKind, Method, Operation, TokenKind};
 
@@ -114,12 +117,11 @@ pub struct GhlClient {
 impl GhlClient {
     /// A client with its own HTTP client from the [`http`](crate::http) factory.
     pub fn new(config: GhlConfig) -> Result<Self, GhlError> {
-        let http = crate::http::try_http_client(config.timeout).map_err(|source| {
-            GhlError::Network {
+        let http =
+            crate::http::try_http_client(config.timeout).map_err(|source| GhlError::Network {
                 operation: None,
                 source,
-            }
-        })?;
+            })?;
         Ok(Self::with_http(config, http))
     }
 
@@ -376,7 +378,10 @@ impl GhlClient {
     // ---------------------------------------------------------------- appointments
 
     /// `get-appointments-for-contact`.
-    pub async fn contact_appointments(&self, contact_id: &str) -> Result<Vec<Appointment>, GhlError> {
+    pub async fn contact_appointments(
+        &self,
+        contact_id: &str,
+    ) -> Result<Vec<Appointment>, GhlError> {
         let input = json!({ "contactId": contact_id });
         self.field("get-appointments-for-contact", input, "events")
             .await
@@ -385,7 +390,11 @@ impl GhlClient {
     // ---------------------------------------------------------------- tags
 
     /// `add-tags`: returns the contact's tags afterwards.
-    pub async fn add_tags(&self, contact_id: &str, tags: &[String]) -> Result<Vec<String>, GhlError> {
+    pub async fn add_tags(
+        &self,
+        contact_id: &str,
+        tags: &[String],
+    ) -> Result<Vec<String>, GhlError> {
         let input = json!({ "contactId": contact_id, "tags": tags });
         self.field("add-tags", input, "tags").await
     }
@@ -587,8 +596,12 @@ impl GhlClient {
     /// `create-contact`. A location that forbids duplicates answers 400 with
     /// `meta.contactId` of the existing contact (see [`GhlError::api`]).
     pub async fn create_contact(&self, contact: &CreateContact) -> Result<Contact, GhlError> {
-        self.field("create-contact", json!({ "body": to_body(contact)? }), "contact")
-            .await
+        self.field(
+            "create-contact",
+            json!({ "body": to_body(contact)? }),
+            "contact",
+        )
+        .await
     }
 
     /// `get-contacts` (deprecated): one page of the cursor list.
@@ -646,7 +659,10 @@ impl GhlClient {
     // ---------------------------------------------------------------- location tags
 
     /// `get-location-tags`.
-    pub async fn list_location_tags(&self, location_id: &str) -> Result<Vec<LocationTag>, GhlError> {
+    pub async fn list_location_tags(
+        &self,
+        location_id: &str,
+    ) -> Result<Vec<LocationTag>, GhlError> {
         let input = json!({ "locationId": location_id });
         self.field("get-location-tags", input, "tags").await
     }
@@ -700,7 +716,8 @@ impl GhlClient {
         location_id: &str,
         model: Option<CustomFieldModel>,
     ) -> Result<Vec<LocationCustomField>, GhlError> {
-        let input = json!({ "locationId": location_id, "model": model.map(CustomFieldModel::as_str) });
+        let input =
+            json!({ "locationId": location_id, "model": model.map(CustomFieldModel::as_str) });
         self.field("get-custom-fields", input, "customFields").await
     }
 
@@ -977,7 +994,10 @@ mod tests {
     #[test]
     fn path_params_are_percent_encoded() {
         let p = prep("get-contact", json!({"contactId": "a b/c?d"})).unwrap();
-        assert_eq!(p.url.as_str(), "http://127.0.0.1:9/ghl/contacts/a%20b%2Fc%3Fd");
+        assert_eq!(
+            p.url.as_str(),
+            "http://127.0.0.1:9/ghl/contacts/a%20b%2Fc%3Fd"
+        );
         assert_eq!(p.body, PreparedBody::None);
         let p = prep("create-contact", json!({"locationId": "L1"})).unwrap();
         assert_eq!(p.url.path(), "/ghl/contacts/");
@@ -994,7 +1014,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.url.query(),
-            Some("skip=0&limit=50&isInstalled=true&companyId=C1&appId=A1&locationId=L1&locationId=L2")
+            Some(
+                "skip=0&limit=50&isInstalled=true&companyId=C1&appId=A1&locationId=L1&locationId=L2"
+            )
         );
         let p = prep(
             "get-duplicate-contact",
@@ -1007,14 +1029,28 @@ mod tests {
     #[test]
     fn body_rules() {
         // String `body` is a field (notes have one).
-        let p = prep("create-note", json!({"contactId": "c", "body": "hi", "pinned": true})).unwrap();
-        assert_eq!(p.body, PreparedBody::Json(json!({"body": "hi", "pinned": true})));
+        let p = prep(
+            "create-note",
+            json!({"contactId": "c", "body": "hi", "pinned": true}),
+        )
+        .unwrap();
+        assert_eq!(
+            p.body,
+            PreparedBody::Json(json!({"body": "hi", "pinned": true}))
+        );
         // Object `body` is verbatim.
-        let p = prep("create-note", json!({"contactId": "c", "body": {"body": "hi"}})).unwrap();
+        let p = prep(
+            "create-note",
+            json!({"contactId": "c", "body": {"body": "hi"}}),
+        )
+        .unwrap();
         assert_eq!(p.body, PreparedBody::Json(json!({"body": "hi"})));
         // Verbatim body plus stray keys is refused.
-        let err = prep("create-note", json!({"contactId": "c", "body": {"body": "hi"}, "x": 1}))
-            .unwrap_err();
+        let err = prep(
+            "create-note",
+            json!({"contactId": "c", "body": {"body": "hi"}, "x": 1}),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("x"), "{err}");
         // No-body op with unknown keys is refused; missing path param too.
         assert!(prep("get-contact", json!({"contactId": "c", "oops": 1})).is_err());
@@ -1031,12 +1067,18 @@ mod tests {
         // Empty DELETE body is not sent; empty POST body is `{}`.
         let p = prep("delete-event", json!({"eventId": "e"})).unwrap();
         assert_eq!(p.body, PreparedBody::None);
-        let p = prep("add-contact-to-campaign", json!({"contactId": "c", "campaignId": "k"}))
-            .unwrap();
+        let p = prep(
+            "add-contact-to-campaign",
+            json!({"contactId": "c", "campaignId": "k"}),
+        )
+        .unwrap();
         assert_eq!(p.body, PreparedBody::Json(json!({})));
         // Form ops.
-        let p = prep("get-location-access-token", json!({"companyId": "C", "locationId": "L"}))
-            .unwrap();
+        let p = prep(
+            "get-location-access-token",
+            json!({"companyId": "C", "locationId": "L"}),
+        )
+        .unwrap();
         assert_eq!(
             p.body,
             PreparedBody::Form(vec![
@@ -1085,17 +1127,29 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(422));
-        assert!(err.to_string().contains("property gender should not exist"), "{err}");
+        assert!(
+            err.to_string().contains("property gender should not exist"),
+            "{err}"
+        );
         assert!(!format!("{err:?}{client:?}").contains("pit-secret-token"));
 
         let err = client.delete_contact("c1").await.unwrap_err();
-        assert_eq!(err.retry_class(), RetryClass::RetryAfter(Duration::from_secs(1)));
+        assert_eq!(
+            err.retry_class(),
+            RetryClass::RetryAfter(Duration::from_secs(1))
+        );
         assert!(gov.snapshot("L1").unwrap().blocked_for.is_some());
 
         // The 429 blocks the key for 1 s; the note request waits, then succeeds.
         let started = std::time::Instant::now();
         let note = client
-            .create_note("c1", &CreateNote { body: "hello".to_owned(), ..Default::default() })
+            .create_note(
+                "c1",
+                &CreateNote {
+                    body: "hello".to_owned(),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(note.id, "n1");

@@ -276,21 +276,6 @@ impl GhlError {
                 || (api.status == 400 && api.message.to_ascii_lowercase().contains("not found"))
         })
     }
-
-    pub(crate) fn with_operation(mut self, op: &str) -> Self {
-        match &mut self {
-            Self::Api(api) if api.operation.is_none() => api.operation = Some(op.to_owned()),
-            Self::Timeout { operation }
-            | Self::Network { operation, .. }
-            | Self::Decode { operation, .. }
-                if operation.is_none() =>
-            {
-                *operation = Some(op.to_owned());
-            }
-            _ => {}
-        }
-        self
-    }
 }
 
 #[cfg(test)]
@@ -316,7 +301,10 @@ mod tests {
         );
         assert_eq!(err.status(), Some(422));
         assert_eq!(err.retry_class(), RetryClass::GiveUp);
-        assert_eq!(err.api().unwrap().error.as_deref(), Some("Unprocessable Entity"));
+        assert_eq!(
+            err.api().unwrap().error.as_deref(),
+            Some("Unprocessable Entity")
+        );
     }
 
     #[test]

@@ -130,11 +130,7 @@ impl KeyState {
 
     fn prune(&mut self, now: Instant) {
         let window = self.window();
-        while self
-            .grants
-            .front()
-            .is_some_and(|&t| t + window <= now)
-        {
+        while self.grants.front().is_some_and(|&t| t + window <= now) {
             self.grants.pop_front();
         }
     }
@@ -335,7 +331,11 @@ mod tests {
         }
         times.sort();
         assert_eq!(times[0], Duration::ZERO);
-        assert!(times[100] >= times[0] + ms(1000), "101st at {:?}", times[100]);
+        assert!(
+            times[100] >= times[0] + ms(1000),
+            "101st at {:?}",
+            times[100]
+        );
         for i in 0..times.len() - 100 {
             assert!(
                 times[i + 100] - times[i] >= ms(1000),
@@ -428,7 +428,10 @@ mod tests {
             "X-RATELIMIT-INTERVAL-MILLISECONDS",
             HeaderValue::from_static("10000"),
         );
-        map.insert("X-RateLimit-Limit-Daily", HeaderValue::from_static("200000"));
+        map.insert(
+            "X-RateLimit-Limit-Daily",
+            HeaderValue::from_static("200000"),
+        );
         map.insert(
             "X-RateLimit-Daily-Remaining",
             HeaderValue::from_static("199990"),

@@ -251,9 +251,10 @@ mod tests {
              &client_id=abc-def&scope=contacts.readonly+contacts.write&state=st8"
         );
         let wl = app.white_label().authorize_url(&["contacts.readonly"], "");
-        assert!(wl.as_str().starts_with(
-            "https://marketplace.leadconnectorhq.com/v2/oauth/chooselocation?"
-        ));
+        assert!(
+            wl.as_str()
+                .starts_with("https://marketplace.leadconnectorhq.com/v2/oauth/chooselocation?")
+        );
         assert!(!wl.as_str().contains("state="));
         assert!(!format!("{wl:?}").is_empty());
     }

@@ -26,8 +26,8 @@ use serde_json::Value;
 use crate::client::GhlClient;
 use crate::error::GhlError;
 use crate::models::{
-    BusinessContactsQuery, Contact, InstalledLocation, InstalledLocationsQuery,
-    ListContactsQuery, MAX_PAGED_RECORDS, SearchRequest,
+    BusinessContactsQuery, Contact, InstalledLocation, InstalledLocationsQuery, ListContactsQuery,
+    MAX_PAGED_RECORDS, SearchRequest,
 };
 
 /// How to page a search.
@@ -138,7 +138,10 @@ pub fn list_contacts_stream(
     query: ListContactsQuery,
 ) -> impl Stream<Item = Result<Contact, GhlError>> + Send + 'static {
     let client = client.clone();
-    let limit = query.limit.unwrap_or(MAX_LIST_LIMIT).clamp(1, MAX_LIST_LIMIT);
+    let limit = query
+        .limit
+        .unwrap_or(MAX_LIST_LIMIT)
+        .clamp(1, MAX_LIST_LIMIT);
     let first = (query.start_after, query.start_after_id.clone());
     paged(first, move |(start_after, start_after_id)| {
         let client = client.clone();
@@ -269,7 +272,8 @@ mod tests {
         };
         let (url, seen) = serve(vec![page(&["a", "b"]), page(&["c", "d"]), page(&["e"])]).await;
         let client = GhlClient::new(GhlConfig::new("t").with_base_url(url)).unwrap();
-        let stream = search_contacts_stream(&client, SearchRequest::new("L1", 2), PageMode::SearchAfter);
+        let stream =
+            search_contacts_stream(&client, SearchRequest::new("L1", 2), PageMode::SearchAfter);
         let ids: Vec<String> = stream.map(|c| c.unwrap().id).collect().await;
         assert_eq!(ids, ["a", "b", "c", "d", "e"]);
         let bodies: Vec<Value> = seen
@@ -287,7 +291,11 @@ mod tests {
     #[tokio::test]
     async fn page_mode_increments_page_until_short_page() {
         let page = |ids: &[&str]| {
-            response("200 OK", &[], &json!({"contacts": contacts(ids)}).to_string())
+            response(
+                "200 OK",
+                &[],
+                &json!({"contacts": contacts(ids)}).to_string(),
+            )
         };
         let (url, seen) = serve(vec![page(&["a", "b"]), page(&["c"])]).await;
         let client = GhlClient::new(GhlConfig::new("t").with_base_url(url)).unwrap();
@@ -322,9 +330,14 @@ mod tests {
             .await;
         assert_eq!(ids, ["a", "b", "c"]);
         let requests = seen.lock().unwrap().clone();
-        assert!(requests[0].starts_with("GET /contacts/?locationId=L1&limit=2 "), "{}", requests[0]);
         assert!(
-            requests[1].starts_with("GET /contacts/?locationId=L1&startAfterId=b&startAfter=111&limit=2 "),
+            requests[0].starts_with("GET /contacts/?locationId=L1&limit=2 "),
+            "{}",
+            requests[0]
+        );
+        assert!(
+            requests[1]
+                .starts_with("GET /contacts/?locationId=L1&startAfterId=b&startAfter=111&limit=2 "),
             "{}",
             requests[1]
         );

@@ -39,7 +39,9 @@ pub(crate) async fn serve(responses: Vec<String>) -> (Url, Arc<Mutex<Vec<String>
                     break;
                 }
             }
-            log.lock().unwrap().push(String::from_utf8_lossy(&buf).into_owned());
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf).into_owned());
             sock.write_all(response.as_bytes()).await.unwrap();
             sock.shutdown().await.unwrap();
         }
@@ -48,7 +50,10 @@ pub(crate) async fn serve(responses: Vec<String>) -> (Url, Arc<Mutex<Vec<String>
 }
 
 pub(crate) fn response(status: &str, headers: &[&str], body: &str) -> String {
-    let mut out = format!("HTTP/1.1 {status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for h in headers {
         out.push_str(h);
         out.push_str("\r\n");
@@ -57,4 +62,3 @@ pub(crate) fn response(status: &str, headers: &[&str], body: &str) -> String {
     out.push_str(body);
     out
 }
-

@@ -36,7 +36,11 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        Self { window: Duration::from_secs(10), max_per_window: 100, daily: 200_000 }
+        Self {
+            window: Duration::from_secs(10),
+            max_per_window: 100,
+            daily: 200_000,
+        }
     }
 }
 
@@ -98,9 +102,14 @@ pub struct Sandbox {
 impl Sandbox {
     /// Binds the listener, builds (or loads) the world and starts serving.
     pub async fn start(config: SandboxConfig) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| {
-            anyhow::anyhow!("cannot listen on {}: {e} (pick another --listen address)", config.listen)
-        })?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {}: {e} (pick another --listen address)",
+                    config.listen
+                )
+            })?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -112,14 +121,23 @@ impl Sandbox {
             let stop = async move {
                 let _ = rx.wait_for(|stopped| *stopped).await;
             };
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::error!(error = %e, "sandbox server stopped with an error");
             }
         });
         let mut tasks = background;
         tasks.push(server);
         tracing::info!(%base_url, "sandbox ready");
-        Ok(Self { info, addr, shutdown, tasks, ghl: handle })
+        Ok(Self {
+            info,
+            addr,
+            shutdown,
+            tasks,
+            ghl: handle,
+        })
     }
 
     /// Base URLs and credentials of the emulators.

@@ -22,7 +22,10 @@ fn load_spec() -> Option<Value> {
                 "CI=true but the spec is missing at {}: {e}",
                 path.display()
             );
-            eprintln!("skipped: ../shared/ghl-spec not present ({})", path.display());
+            eprintln!(
+                "skipped: ../shared/ghl-spec not present ({})",
+                path.display()
+            );
             None
         }
     }
@@ -76,14 +79,26 @@ async fn get(http: &reqwest::Client, url: String, token: &str) -> Value {
 #[tokio::test]
 async fn sandbox_serves_every_contacts_operation_with_declared_keys() {
     let Some(spec) = load_spec() else { return };
-    let rate = sandbox::RateLimitConfig { max_per_window: 10_000, ..Default::default() };
-    let config = SandboxConfig { contacts_per_location: 80, rate, ..SandboxConfig::default() };
+    let rate = sandbox::RateLimitConfig {
+        max_per_window: 10_000,
+        ..Default::default()
+    };
+    let config = SandboxConfig {
+        contacts_per_location: 80,
+        rate,
+        ..SandboxConfig::default()
+    };
     let sbx = Sandbox::start(config).await.expect("sandbox starts");
     let base = sbx.ghl_base_url();
     let info = sbx.info().ghl.clone();
     let loc = &info.locations[0];
     let http = sandbox::ghl::http_client();
-    let list = get(&http, format!("{base}/contacts/?locationId={}&limit=100", loc.id), &loc.token).await;
+    let list = get(
+        &http,
+        format!("{base}/contacts/?locationId={}&limit=100", loc.id),
+        &loc.token,
+    )
+    .await;
     let contacts = list["contacts"].as_array().expect("contacts").clone();
     assert_eq!(contacts.len(), 80);
     let mut fx = Fixture {
@@ -101,8 +116,12 @@ async fn sandbox_serves_every_contacts_operation_with_declared_keys() {
         let id = c["id"].as_str().unwrap().to_owned();
         let tasks = get(&http, format!("{base}/contacts/{id}/tasks"), &fx.token).await;
         let notes = get(&http, format!("{base}/contacts/{id}/notes"), &fx.token).await;
-        fx.tasks.push((id.clone(), tasks["tasks"][0]["id"].as_str().unwrap().to_owned()));
-        fx.notes.push((id, notes["notes"][0]["id"].as_str().unwrap().to_owned()));
+        fx.tasks.push((
+            id.clone(),
+            tasks["tasks"][0]["id"].as_str().unwrap().to_owned(),
+        ));
+        fx.notes
+            .push((id, notes["notes"][0]["id"].as_str().unwrap().to_owned()));
     }
 
     let mut served = 0;
@@ -142,10 +161,19 @@ async fn sandbox_serves_every_contacts_operation_with_declared_keys() {
             let status = resp.status().as_u16();
             let text = resp.text().await.expect("body");
             let (want_status, keys) = declared(&spec, op);
-            assert_eq!(status, want_status, "{} {path}: status {status}, body {text}", method.to_uppercase());
+            assert_eq!(
+                status,
+                want_status,
+                "{} {path}: status {status}, body {text}",
+                method.to_uppercase()
+            );
             let json: Value = serde_json::from_str(&text).expect("JSON answer");
             for key in &keys {
-                assert!(json.get(key).is_some(), "{} {path}: missing declared key {key} in {text}", method.to_uppercase());
+                assert!(
+                    json.get(key).is_some(),
+                    "{} {path}: missing declared key {key} in {text}",
+                    method.to_uppercase()
+                );
             }
             served += 1;
         }
@@ -155,43 +183,75 @@ async fn sandbox_serves_every_contacts_operation_with_declared_keys() {
 }
 
 /// A valid query string and body for one operation.
-fn request_for(fx: &Fixture, method: &str, path: &str, contact_id: &str) -> (String, Option<Value>) {
+fn request_for(
+    fx: &Fixture,
+    method: &str,
+    path: &str,
+    contact_id: &str,
+) -> (String, Option<Value>) {
     let loc = &fx.location;
     let q = |s: String| (s, None);
     match (method, path) {
-        ("post", "/contacts/search") => (String::new(), Some(json!({"locationId": loc, "pageLimit": 5}))),
+        ("post", "/contacts/search") => (
+            String::new(),
+            Some(json!({"locationId": loc, "pageLimit": 5})),
+        ),
         ("get", "/contacts/search/duplicate") => {
             let email = fx.contacts[0]["email"].as_str().unwrap();
             q(format!("?locationId={loc}&email={email}"))
         }
         ("post", "/contacts/{contactId}/tasks") => (
             String::new(),
-            Some(json!({"title": "Call back", "dueDate": "2026-12-01T10:00:00Z", "completed": false, "assignedTo": fx.user})),
+            Some(
+                json!({"title": "Call back", "dueDate": "2026-12-01T10:00:00Z", "completed": false, "assignedTo": fx.user}),
+            ),
         ),
-        ("put", "/contacts/{contactId}/tasks/{taskId}") => (String::new(), Some(json!({"title": "Renamed"}))),
+        ("put", "/contacts/{contactId}/tasks/{taskId}") => {
+            (String::new(), Some(json!({"title": "Renamed"})))
+        }
         ("put", "/contacts/{contactId}/tasks/{taskId}/completed") => {
             (String::new(), Some(json!({"completed": true})))
         }
-        ("post" | "delete", "/contacts/{contactId}/tags") => (String::new(), Some(json!({"tags": ["spec-check"]}))),
-        ("post", "/contacts/{contactId}/notes") => (String::new(), Some(json!({"body": "hello", "userId": fx.user}))),
-        ("put", "/contacts/{contactId}/notes/{id}") => (String::new(), Some(json!({"body": "edited"}))),
-        ("post", "/contacts/bulk/tags/update/{type}") => {
-            (String::new(), Some(json!({"contacts": [contact_id], "tags": ["bulk"], "locationId": loc})))
+        ("post" | "delete", "/contacts/{contactId}/tags") => {
+            (String::new(), Some(json!({"tags": ["spec-check"]})))
         }
-        ("post", "/contacts/bulk/business") => {
-            (String::new(), Some(json!({"locationId": loc, "ids": [contact_id], "businessId": fx.business})))
+        ("post", "/contacts/{contactId}/notes") => (
+            String::new(),
+            Some(json!({"body": "hello", "userId": fx.user})),
+        ),
+        ("put", "/contacts/{contactId}/notes/{id}") => {
+            (String::new(), Some(json!({"body": "edited"})))
         }
+        ("post", "/contacts/bulk/tags/update/{type}") => (
+            String::new(),
+            Some(json!({"contacts": [contact_id], "tags": ["bulk"], "locationId": loc})),
+        ),
+        ("post", "/contacts/bulk/business") => (
+            String::new(),
+            Some(json!({"locationId": loc, "ids": [contact_id], "businessId": fx.business})),
+        ),
         ("put", "/contacts/{contactId}") => (String::new(), Some(json!({"firstName": "Changed"}))),
-        ("post", "/contacts/upsert") => (String::new(), Some(json!({"locationId": loc, "email": "new.person@example.com"}))),
+        ("post", "/contacts/upsert") => (
+            String::new(),
+            Some(json!({"locationId": loc, "email": "new.person@example.com"})),
+        ),
         ("get", "/contacts/business/{businessId}") => q(format!("?locationId={loc}")),
-        ("post" | "delete", "/contacts/{contactId}/followers") => (String::new(), Some(json!({"followers": [fx.user]}))),
-        ("post", "/contacts/{contactId}/campaigns/{campaignId}") => (String::new(), Some(json!({}))),
-        ("post" | "delete", "/contacts/{contactId}/workflow/{workflowId}") => {
-            (String::new(), Some(json!({"eventStartTime": "2026-12-01T10:00:00Z"})))
+        ("post" | "delete", "/contacts/{contactId}/followers") => {
+            (String::new(), Some(json!({"followers": [fx.user]})))
         }
-        ("post", "/contacts/") => {
-            (String::new(), Some(json!({"locationId": loc, "firstName": "Spec", "email": "spec.check@example.com"})))
+        ("post", "/contacts/{contactId}/campaigns/{campaignId}") => {
+            (String::new(), Some(json!({})))
         }
+        ("post" | "delete", "/contacts/{contactId}/workflow/{workflowId}") => (
+            String::new(),
+            Some(json!({"eventStartTime": "2026-12-01T10:00:00Z"})),
+        ),
+        ("post", "/contacts/") => (
+            String::new(),
+            Some(
+                json!({"locationId": loc, "firstName": "Spec", "email": "spec.check@example.com"}),
+            ),
+        ),
         ("get", "/contacts/") => q(format!("?locationId={loc}&limit=5")),
         _ => (String::new(), None),
     }

@@ -682,7 +682,16 @@ mod tests {
         assert_eq!(c.contact_type.as_deref(), Some("lead"));
         assert_eq!(c.date_of_birth.as_deref(), Some("638323200000"));
         assert_eq!(c.custom_field("cf1"), Some(&json!(["a", "b"])));
-        assert_eq!(c.dnd_settings.as_ref().unwrap().sms.as_ref().unwrap().status, "active");
+        assert_eq!(
+            c.dnd_settings
+                .as_ref()
+                .unwrap()
+                .sms
+                .as_ref()
+                .unwrap()
+                .status,
+            "active"
+        );
         assert!(c.dnd_settings.as_ref().unwrap().extra.contains_key("RCS"));
         assert!(c.extra.contains_key("additionalEmails"));
         let back = serde_json::to_value(&c).unwrap();
@@ -715,13 +724,19 @@ mod tests {
             first_name: Some("Ann".to_owned()),
             ..Default::default()
         };
-        assert_eq!(serde_json::to_value(&update).unwrap(), json!({"firstName": "Ann"}));
+        assert_eq!(
+            serde_json::to_value(&update).unwrap(),
+            json!({"firstName": "Ann"})
+        );
         let detach = BulkBusinessRequest {
             location_id: "L1".to_owned(),
             ids: vec!["c1".to_owned()],
             business_id: None,
         };
-        assert_eq!(serde_json::to_value(&detach).unwrap()["businessId"], Value::Null);
+        assert_eq!(
+            serde_json::to_value(&detach).unwrap()["businessId"],
+            Value::Null
+        );
     }
 
     #[test]

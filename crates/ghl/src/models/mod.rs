@@ -27,8 +27,8 @@ pub use contacts::{
     BulkBusinessRequest, BulkBusinessResponse, BulkTagAction, BulkTagResult, BulkTagsRequest,
     BulkTagsResponse, BusinessContactsQuery, Contact, ContactList, ContactsMeta, CreateContact,
     CustomFieldInput, CustomFieldValue, DndChannel, DndSettings, FollowersResponse,
-    InboundDndSetting, InboundDndSettings, ListContactsQuery, ListContactsResponse,
-    UpdateContact, UpsertContact, UpsertResponse,
+    InboundDndSetting, InboundDndSettings, ListContactsQuery, ListContactsResponse, UpdateContact,
+    UpsertContact, UpsertResponse,
 };
 pub use locations::{
     CreateCustomField, CustomFieldModel, LocationCustomField, LocationTag, UpdateCustomField,
@@ -37,5 +37,8 @@ pub use oauth::{
     GrantType, InstalledLocation, InstalledLocations, InstalledLocationsQuery,
     LocationTokenResponse, TokenRequest, TokenResponse, UserType,
 };
-pub use search::{MAX_PAGE_LIMIT, MAX_PAGED_RECORDS, SearchFilter, SearchRequest, SearchResponse, SearchSort, SortDirection};
+pub use search::{
+    MAX_PAGE_LIMIT, MAX_PAGED_RECORDS, SearchFilter, SearchRequest, SearchResponse, SearchSort,
+    SortDirection,
+};
 pub use tasks_notes::{CreateNote, CreateTask, Note, Task, UpdateNote, UpdateTask};

@@ -272,7 +272,10 @@ mod tests {
         assert_eq!(t.location_id.as_deref(), Some("L1"));
         assert!(t.extra.contains_key("traceId"));
         let debug = format!("{t:?}");
-        assert!(!debug.contains("at-123") && !debug.contains("rt-456"), "{debug}");
+        assert!(
+            !debug.contains("at-123") && !debug.contains("rt-456"),
+            "{debug}"
+        );
     }
 
     #[test]

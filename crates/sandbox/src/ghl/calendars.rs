@@ -14,8 +14,17 @@ use super::validate::{self, Kind, opt, req};
 
 const READ: &str = "calendars/events.readonly";
 const WRITE: &str = "calendars/events.write";
-const STATUSES: &[&str] = &["new", "confirmed", "cancelled", "showed", "noshow", "invalid"];
-const MEETING_TYPES: &[&str] = &["custom", "zoom", "gmeet", "phone", "address", "ms_teams", "google"];
+const STATUSES: &[&str] = &[
+    "new",
+    "confirmed",
+    "cancelled",
+    "showed",
+    "noshow",
+    "invalid",
+];
+const MEETING_TYPES: &[&str] = &[
+    "custom", "zoom", "gmeet", "phone", "address", "ms_teams", "google",
+];
 
 const COMMON: &[validate::Prop] = &[
     opt("title", Kind::Str),
@@ -47,7 +56,10 @@ fn props(create: bool) -> Vec<validate::Prop> {
     COMMON.iter().chain(extra).copied().collect()
 }
 
-fn parse_time(input: &Map<String, Value>, key: &str) -> Result<Option<DateTime<FixedOffset>>, ApiError> {
+fn parse_time(
+    input: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<DateTime<FixedOffset>>, ApiError> {
     match input.get(key).and_then(Value::as_str) {
         None => Ok(None),
         Some(s) => DateTime::parse_from_rfc3339(s).map(Some).map_err(|_| {
@@ -58,24 +70,41 @@ fn parse_time(input: &Map<String, Value>, key: &str) -> Result<Option<DateTime<F
 
 fn check_enums(input: &Map<String, Value>) -> Result<(), ApiError> {
     let mut messages = Vec::new();
-    for (key, allowed) in [("appointmentStatus", STATUSES), ("meetingLocationType", MEETING_TYPES)] {
+    for (key, allowed) in [
+        ("appointmentStatus", STATUSES),
+        ("meetingLocationType", MEETING_TYPES),
+    ] {
         if let Some(v) = input.get(key).and_then(Value::as_str)
-            && !allowed.contains(&v) {
-                messages.push(format!("{key} must be one of the following values: {}", allowed.join(", ")));
-            }
+            && !allowed.contains(&v)
+        {
+            messages.push(format!(
+                "{key} must be one of the following values: {}",
+                allowed.join(", ")
+            ));
+        }
     }
-    if messages.is_empty() { Ok(()) } else { Err(ApiError::unprocessable(messages)) }
+    if messages.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(messages))
+    }
 }
 
 fn check_refs(loc: &Location, input: &Map<String, Value>) -> Result<(), ApiError> {
     if let Some(c) = input.get("calendarId").and_then(Value::as_str)
-        && !loc.calendars.iter().any(|x| x.id == c) {
-            return Err(ApiError::bad_request(format!("Calendar with id {c} not found")));
-        }
+        && !loc.calendars.iter().any(|x| x.id == c)
+    {
+        return Err(ApiError::bad_request(format!(
+            "Calendar with id {c} not found"
+        )));
+    }
     if let Some(u) = input.get("assignedUserId").and_then(Value::as_str)
-        && !loc.has_user(u) {
-            return Err(ApiError::bad_request(format!("User with id {u} not found in this location")));
-        }
+        && !loc.has_user(u)
+    {
+        return Err(ApiError::bad_request(format!(
+            "User with id {u} not found in this location"
+        )));
+    }
     Ok(())
 }
 
@@ -83,7 +112,11 @@ fn event_not_found(id: &str) -> ApiError {
     ApiError::bad_request(format!("Event with id {id} not found"))
 }
 
-fn event_location<'a>(world: &'a mut World, caller: &Caller, id: &str) -> Result<&'a mut Location, ApiError> {
+fn event_location<'a>(
+    world: &'a mut World,
+    caller: &Caller,
+    id: &str,
+) -> Result<&'a mut Location, ApiError> {
     let loc_id = world
         .locations
         .values()
@@ -109,7 +142,9 @@ pub async fn create(State(app): State<App>, caller: Caller, Body(body): Body) ->
     check_refs(loc, &input)?;
     let contact_id = input["contactId"].as_str().unwrap_or_default().to_owned();
     if !loc.contacts.contains_key(&contact_id) {
-        return Err(ApiError::bad_request(format!("Contact with id {contact_id} not found")));
+        return Err(ApiError::bad_request(format!(
+            "Contact with id {contact_id} not found"
+        )));
     }
     let calendar_id = input["calendarId"].as_str().unwrap_or_default().to_owned();
     let s = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -136,7 +171,9 @@ pub async fn create(State(app): State<App>, caller: Caller, Body(body): Body) ->
         date_updated: now,
         rrule: s("rrule"),
     };
-    app.shared.outbox.emit_appointment("AppointmentCreate", &location_id, appt.to_webhook_json());
+    app.shared
+        .outbox
+        .emit_appointment("AppointmentCreate", &location_id, appt.to_webhook_json());
     let out = appt.to_flat_json();
     loc.appointments.insert(appt.id.clone(), appt);
     inner.rt.dirty = true;
@@ -144,7 +181,12 @@ pub async fn create(State(app): State<App>, caller: Caller, Body(body): Body) ->
 }
 
 /// PUT /calendars/events/appointments/{eventId} (edit-appointment).
-pub async fn edit(State(app): State<App>, caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult {
+pub async fn edit(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let input = validate::check(&body, &props(false))?;
     check_enums(&input)?;
@@ -154,9 +196,16 @@ pub async fn edit(State(app): State<App>, caller: Caller, Path(id): Path<String>
     let loc = event_location(&mut inner.world, &caller, &id)?;
     check_refs(loc, &input)?;
     let loc_id = loc.id.clone();
-    let appt = loc.appointments.get_mut(&id).ok_or_else(|| event_not_found(&id))?;
+    let appt = loc
+        .appointments
+        .get_mut(&id)
+        .ok_or_else(|| event_not_found(&id))?;
     let new_start = start.unwrap_or(appt.start);
-    let new_end = end.unwrap_or(if start.is_some() { new_start + (appt.end - appt.start) } else { appt.end });
+    let new_end = end.unwrap_or(if start.is_some() {
+        new_start + (appt.end - appt.start)
+    } else {
+        appt.end
+    });
     if new_end <= new_start {
         return Err(ApiError::bad_request("endTime must be after startTime"));
     }
@@ -188,7 +237,9 @@ pub async fn edit(State(app): State<App>, caller: Caller, Path(id): Path<String>
         appt.rrule = s("rrule");
     }
     appt.date_updated = Utc::now();
-    app.shared.outbox.emit_appointment("AppointmentUpdate", &loc_id, appt.to_webhook_json());
+    app.shared
+        .outbox
+        .emit_appointment("AppointmentUpdate", &loc_id, appt.to_webhook_json());
     let out = appt.to_flat_json();
     inner.rt.dirty = true;
     ok(out)
@@ -199,17 +250,32 @@ pub async fn get(State(app): State<App>, caller: Caller, Path(id): Path<String>)
     caller.require(READ)?;
     let mut inner = app.shared.lock();
     let loc = event_location(&mut inner.world, &caller, &id)?;
-    let appt = loc.appointments.get(&id).ok_or_else(|| event_not_found(&id))?;
+    let appt = loc
+        .appointments
+        .get(&id)
+        .ok_or_else(|| event_not_found(&id))?;
     ok(json!({"event": appt.to_event_json()}))
 }
 
 /// DELETE /calendars/events/{eventId} (delete-event): 201 `{succeeded}`.
-pub async fn delete(State(app): State<App>, caller: Caller, Path(id): Path<String>, Body(_body): Body) -> ApiResult {
+pub async fn delete(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(_body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let mut inner = app.shared.lock();
     let loc = event_location(&mut inner.world, &caller, &id)?;
-    let appt = loc.appointments.shift_remove(&id).ok_or_else(|| event_not_found(&id))?;
-    app.shared.outbox.emit_appointment("AppointmentDelete", &appt.location_id, appt.to_webhook_json());
+    let appt = loc
+        .appointments
+        .shift_remove(&id)
+        .ok_or_else(|| event_not_found(&id))?;
+    app.shared.outbox.emit_appointment(
+        "AppointmentDelete",
+        &appt.location_id,
+        appt.to_webhook_json(),
+    );
     inner.rt.dirty = true;
     created(json!({"succeeded": true}))
 }
@@ -226,10 +292,18 @@ pub struct EventsQuery {
 }
 
 /// GET /calendars/events (get-calendar-events): a time window in epoch millis.
-pub async fn list(State(app): State<App>, caller: Caller, Query(q): Query<EventsQuery>) -> ApiResult {
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult {
     caller.require(READ)?;
     let mut missing = Vec::new();
-    for (name, v) in [("locationId", &q.location_id), ("startTime", &q.start_time), ("endTime", &q.end_time)] {
+    for (name, v) in [
+        ("locationId", &q.location_id),
+        ("startTime", &q.start_time),
+        ("endTime", &q.end_time),
+    ] {
         if v.is_none() {
             missing.push(format!("{name} should not be empty"));
         }
@@ -238,14 +312,21 @@ pub async fn list(State(app): State<App>, caller: Caller, Query(q): Query<Events
         return Err(ApiError::unprocessable(missing));
     }
     if q.calendar_id.is_none() && q.user_id.is_none() && q.group_id.is_none() {
-        return Err(ApiError::bad_request("One of calendarId, userId or groupId is required"));
+        return Err(ApiError::bad_request(
+            "One of calendarId, userId or groupId is required",
+        ));
     }
     let millis = |s: &Option<String>, name: &str| {
         s.as_deref()
             .and_then(|v| v.parse::<i64>().ok())
-            .ok_or_else(|| ApiError::unprocessable(vec![format!("{name} must be epoch milliseconds")]))
+            .ok_or_else(|| {
+                ApiError::unprocessable(vec![format!("{name} must be epoch milliseconds")])
+            })
     };
-    let (from, to) = (millis(&q.start_time, "startTime")?, millis(&q.end_time, "endTime")?);
+    let (from, to) = (
+        millis(&q.start_time, "startTime")?,
+        millis(&q.end_time, "endTime")?,
+    );
     let location_id = q.location_id.clone().unwrap_or_default();
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;

@@ -10,9 +10,7 @@ use serde_json::{Map, Value, json};
 use super::App;
 use super::body::Body;
 use super::http::{ApiError, ApiResult, Caller, created, ok};
-use super::state::{
-    Contact, Location, MatchField, Note, Task, World, is_firebase_id, new_id,
-};
+use super::state::{Contact, Location, MatchField, Note, Task, World, is_firebase_id, new_id};
 use super::validate::{self, Kind, normalize_phone, opt, req};
 
 const READ: &str = "contacts.readonly";
@@ -33,7 +31,10 @@ pub fn contact_location<'a>(
         .map(str::to_owned)
         .ok_or_else(|| contact_not_found(contact_id))?;
     caller.location(&loc_id)?;
-    world.locations.get_mut(&loc_id).ok_or_else(|| contact_not_found(contact_id))
+    world
+        .locations
+        .get_mut(&loc_id)
+        .ok_or_else(|| contact_not_found(contact_id))
 }
 
 /// The location named in a request, after checking the caller may use it.
@@ -43,7 +44,10 @@ pub fn named_location<'a>(
     location_id: &str,
 ) -> Result<&'a mut Location, ApiError> {
     caller.location(location_id)?;
-    world.locations.get_mut(location_id).ok_or_else(ApiError::forbidden_location)
+    world
+        .locations
+        .get_mut(location_id)
+        .ok_or_else(ApiError::forbidden_location)
 }
 
 // ---------------------------------------------------------------------------
@@ -71,7 +75,12 @@ fn apply_fields(
             "locationId" | "createNewIfDuplicateAllowed" => {}
             "tags" => {
                 let mut tags: Vec<String> = Vec::new();
-                for t in value.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                for t in value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     let t = t.trim().to_lowercase();
                     if !t.is_empty() && !tags.contains(&t) {
                         tags.push(t);
@@ -84,15 +93,20 @@ fn apply_fields(
                 }
             }
             "customFields" => {
-                let mut current: Vec<Value> =
-                    target.get("customFields").and_then(Value::as_array).cloned().unwrap_or_default();
+                let mut current: Vec<Value> = target
+                    .get("customFields")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for item in value.as_array().into_iter().flatten() {
                     let field = item
                         .get("id")
                         .and_then(Value::as_str)
                         .and_then(|id| loc.custom_fields.get(id))
                         .or_else(|| {
-                            item.get("key").and_then(Value::as_str).and_then(|k| loc.custom_field_by_key(k))
+                            item.get("key")
+                                .and_then(Value::as_str)
+                                .and_then(|k| loc.custom_field_by_key(k))
                         });
                     // GHL ignores values for fields it does not know.
                     let Some(field) = field else { continue };
@@ -102,7 +116,8 @@ fn apply_fields(
                         .or_else(|| item.get("value"))
                         .cloned()
                         .unwrap_or(Value::Null);
-                    current.retain(|c| c.get("id").and_then(Value::as_str) != Some(field.id.as_str()));
+                    current
+                        .retain(|c| c.get("id").and_then(Value::as_str) != Some(field.id.as_str()));
                     if !v.is_null() && v != json!("") {
                         current.push(json!({"id": field.id, "value": v}));
                     }
@@ -113,7 +128,10 @@ fn apply_fields(
                 }
             }
             "phone" => {
-                let v = value.as_str().and_then(normalize_phone).map_or(Value::Null, Value::from);
+                let v = value
+                    .as_str()
+                    .and_then(normalize_phone)
+                    .map_or(Value::Null, Value::from);
                 if target.get("phone") != Some(&v) {
                     changes.fields = true;
                     target.insert("phone".into(), v);
@@ -134,11 +152,24 @@ fn apply_fields(
         }
     }
     if input.contains_key("firstName") || input.contains_key("lastName") {
-        let first = target.get("firstName").and_then(Value::as_str).unwrap_or_default();
-        let last = target.get("lastName").and_then(Value::as_str).unwrap_or_default();
+        let first = target
+            .get("firstName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let last = target
+            .get("lastName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !input.contains_key("name") {
             let full = format!("{first} {last}").trim().to_owned();
-            target.insert("name".into(), if full.is_empty() { Value::Null } else { json!(full) });
+            target.insert(
+                "name".into(),
+                if full.is_empty() {
+                    Value::Null
+                } else {
+                    json!(full)
+                },
+            );
         }
     }
     changes
@@ -152,19 +183,30 @@ fn find_duplicate(
 ) -> Option<(String, MatchField)> {
     for field in &loc.duplicate_priority {
         let value = match field {
-            MatchField::Email => input.get("email").and_then(Value::as_str).map(str::to_owned),
-            MatchField::Phone => input.get("phone").and_then(Value::as_str).and_then(normalize_phone),
+            MatchField::Email => input
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            MatchField::Phone => input
+                .get("phone")
+                .and_then(Value::as_str)
+                .and_then(normalize_phone),
         };
         if let Some(value) = value.filter(|v| !v.is_empty())
-            && let Some(c) = loc.find_by(*field, &value, except) {
-                return Some((c.id.clone(), *field));
-            }
+            && let Some(c) = loc.find_by(*field, &value, except)
+        {
+            return Some((c.id.clone(), *field));
+        }
     }
     None
 }
 
 fn duplicate_error(loc: &Location, id: &str, field: MatchField) -> ApiError {
-    let name = loc.contacts.get(id).map(Contact::display_name).unwrap_or_default();
+    let name = loc
+        .contacts
+        .get(id)
+        .map(Contact::display_name)
+        .unwrap_or_default();
     ApiError::duplicate(id, &name, field.as_str())
 }
 
@@ -180,20 +222,28 @@ fn new_contact(app: &App, loc: &mut Location, input: &Map<String, Value>) -> Con
     };
     contact.fields.insert("type".into(), json!("lead"));
     let _ = apply_fields(loc, &mut contact.fields, input, &mut rng);
-    app.shared.outbox.emit("ContactCreate", &loc.id, contact.to_webhook());
+    app.shared
+        .outbox
+        .emit("ContactCreate", &loc.id, contact.to_webhook());
     contact
 }
 
 fn emit_changes(app: &App, contact: &Contact, changes: &Changes) {
     let loc = &contact.location_id;
     if changes.fields || changes.tags || changes.dnd {
-        app.shared.outbox.emit("ContactUpdate", loc, contact.to_webhook());
+        app.shared
+            .outbox
+            .emit("ContactUpdate", loc, contact.to_webhook());
     }
     if changes.tags {
-        app.shared.outbox.emit("ContactTagUpdate", loc, contact.to_webhook());
+        app.shared
+            .outbox
+            .emit("ContactTagUpdate", loc, contact.to_webhook());
     }
     if changes.dnd {
-        app.shared.outbox.emit("ContactDndUpdate", loc, contact.to_webhook());
+        app.shared
+            .outbox
+            .emit("ContactDndUpdate", loc, contact.to_webhook());
     }
 }
 
@@ -205,10 +255,16 @@ fn update_existing(
     input: &Map<String, Value>,
 ) -> Result<Value, ApiError> {
     let mut rng = rand::rng();
-    let mut fields =
-        loc.contacts.get(id).map(|c| c.fields.clone()).ok_or_else(|| contact_not_found(id))?;
+    let mut fields = loc
+        .contacts
+        .get(id)
+        .map(|c| c.fields.clone())
+        .ok_or_else(|| contact_not_found(id))?;
     let changes = apply_fields(loc, &mut fields, input, &mut rng);
-    let contact = loc.contacts.get_mut(id).ok_or_else(|| contact_not_found(id))?;
+    let contact = loc
+        .contacts
+        .get_mut(id)
+        .ok_or_else(|| contact_not_found(id))?;
     contact.fields = fields;
     if changes.fields || changes.tags || changes.dnd {
         contact.date_updated = Utc::now();
@@ -226,13 +282,18 @@ fn update_existing(
 pub async fn create_contact(State(app): State<App>, caller: Caller, Body(body): Body) -> ApiResult {
     caller.require(WRITE)?;
     let input = validate::check(&body, &validate::create_contact())?;
-    let location_id = input.get("locationId").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let location_id = input
+        .get("locationId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     if !loc.allow_duplicates
-        && let Some((id, field)) = find_duplicate(loc, &input, None) {
-            return Err(duplicate_error(loc, &id, field));
-        }
+        && let Some((id, field)) = find_duplicate(loc, &input, None)
+    {
+        return Err(duplicate_error(loc, &id, field));
+    }
     let contact = new_contact(&app, loc, &input);
     let out = contact.to_json();
     loc.contacts.insert(contact.id.clone(), contact);
@@ -241,11 +302,18 @@ pub async fn create_contact(State(app): State<App>, caller: Caller, Body(body): 
 }
 
 /// GET /contacts/{contactId} (get-contact).
-pub async fn get_contact(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn get_contact(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     caller.require(READ)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
-    let contact = loc.contacts.get(&id).ok_or_else(|| contact_not_found(&id))?;
+    let contact = loc
+        .contacts
+        .get(&id)
+        .ok_or_else(|| contact_not_found(&id))?;
     ok(json!({"contact": contact.to_json()}))
 }
 
@@ -261,24 +329,34 @@ pub async fn update_contact(
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
     if !loc.allow_duplicates
-        && let Some((dup, field)) = find_duplicate(loc, &input, Some(&id)) {
-            return Err(duplicate_error(loc, &dup, field));
-        }
+        && let Some((dup, field)) = find_duplicate(loc, &input, Some(&id))
+    {
+        return Err(duplicate_error(loc, &dup, field));
+    }
     let contact = update_existing(&app, loc, &id, &input)?;
     inner.rt.dirty = true;
     ok(json!({"succeded": true, "contact": contact}))
 }
 
 /// DELETE /contacts/{contactId} (delete-contact).
-pub async fn delete_contact(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn delete_contact(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     caller.require(WRITE)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
-    let contact = loc.contacts.shift_remove(&id).ok_or_else(|| contact_not_found(&id))?;
+    let contact = loc
+        .contacts
+        .shift_remove(&id)
+        .ok_or_else(|| contact_not_found(&id))?;
     loc.deleted_contacts.insert(id.clone());
     loc.tasks.retain(|_, t| t.contact_id != id);
     loc.notes.retain(|_, n| n.contact_id != id);
-    app.shared.outbox.emit("ContactDelete", &loc.id, contact.to_webhook());
+    app.shared
+        .outbox
+        .emit("ContactDelete", &loc.id, contact.to_webhook());
     inner.rt.dirty = true;
     ok(json!({"succeded": true}))
 }
@@ -287,19 +365,31 @@ pub async fn delete_contact(State(app): State<App>, caller: Caller, Path(id): Pa
 pub async fn upsert_contact(State(app): State<App>, caller: Caller, Body(body): Body) -> ApiResult {
     caller.require(WRITE)?;
     let mut input = validate::check(&body, &validate::upsert_contact())?;
-    let location_id = input.get("locationId").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let location_id = input
+        .get("locationId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     let always_new = loc.allow_duplicates
-        && input.get("createNewIfDuplicateAllowed").and_then(Value::as_bool) == Some(true);
-    let matched = if always_new { None } else { find_duplicate(loc, &input, None) };
+        && input
+            .get("createNewIfDuplicateAllowed")
+            .and_then(Value::as_bool)
+            == Some(true);
+    let matched = if always_new {
+        None
+    } else {
+        find_duplicate(loc, &input, None)
+    };
     let (is_new, contact) = match matched {
         Some((id, _field)) => {
             // A second identifier that belongs to another contact is ignored, not merged.
             if let Some((other, field)) = find_duplicate(loc, &input, Some(&id))
-                && other != id {
-                    input.remove(field.as_str());
-                }
+                && other != id
+            {
+                input.remove(field.as_str());
+            }
             // Upsert silently drops gender on existing contacts.
             input.remove("gender");
             (false, update_existing(&app, loc, &id, &input)?)
@@ -325,7 +415,11 @@ pub struct DuplicateQuery {
 }
 
 /// GET /contacts/search/duplicate (get-duplicate-contact).
-pub async fn duplicate(State(app): State<App>, caller: Caller, Query(q): Query<DuplicateQuery>) -> ApiResult {
+pub async fn duplicate(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<DuplicateQuery>,
+) -> ApiResult {
     caller.require(READ)?;
     let Some(location_id) = q.location_id else {
         return Err(ApiError::unprocessable(vec![
@@ -364,10 +458,17 @@ fn added_ms(c: &Contact) -> i64 {
 
 fn matches_query(c: &Contact, q: &str) -> bool {
     let q = q.to_lowercase();
-    ["firstName", "lastName", "name", "email", "phone", "companyName"]
-        .iter()
-        .filter_map(|k| c.str_field(k))
-        .any(|v| v.to_lowercase().contains(&q))
+    [
+        "firstName",
+        "lastName",
+        "name",
+        "email",
+        "phone",
+        "companyName",
+    ]
+    .iter()
+    .filter_map(|k| c.str_field(k))
+    .any(|v| v.to_lowercase().contains(&q))
 }
 
 /// GET /contacts/ (get-contacts, deprecated): cursor by `startAfter` + `startAfterId`.
@@ -378,16 +479,24 @@ pub async fn list_contacts(
 ) -> ApiResult {
     caller.require(READ)?;
     let Some(location_id) = q.location_id.clone() else {
-        return Err(ApiError::unprocessable(vec!["locationId should not be empty".to_owned()]));
+        return Err(ApiError::unprocessable(vec![
+            "locationId should not be empty".to_owned(),
+        ]));
     };
     let limit = match q.limit.as_deref() {
         None => 20,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if n > 100 => {
-                return Err(ApiError::unprocessable(vec!["limit must not be greater than 100".to_owned()]));
+                return Err(ApiError::unprocessable(vec![
+                    "limit must not be greater than 100".to_owned(),
+                ]));
             }
             Ok(n) if n >= 1 => n,
-            _ => return Err(ApiError::unprocessable(vec!["limit must be a positive number".to_owned()])),
+            _ => {
+                return Err(ApiError::unprocessable(vec![
+                    "limit must be a positive number".to_owned(),
+                ]));
+            }
         },
     };
     let after = match q.start_after.as_deref() {
@@ -401,7 +510,11 @@ pub async fn list_contacts(
     let mut all: Vec<&Contact> = loc
         .contacts
         .values()
-        .filter(|c| q.query.as_deref().is_none_or(|s| s.is_empty() || matches_query(c, s)))
+        .filter(|c| {
+            q.query
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || matches_query(c, s))
+        })
         .collect();
     all.sort_by(|a, b| added_ms(a).cmp(&added_ms(b)).then_with(|| a.id.cmp(&b.id)));
     let total = all.len();
@@ -472,22 +585,44 @@ pub async fn by_business(
 ) -> ApiResult {
     caller.require(READ)?;
     let Some(location_id) = q.location_id else {
-        return Err(ApiError::unprocessable(vec!["locationId should not be empty".to_owned()]));
+        return Err(ApiError::unprocessable(vec![
+            "locationId should not be empty".to_owned(),
+        ]));
     };
-    let limit = q.limit.as_deref().and_then(|s| s.parse::<usize>().ok()).unwrap_or(25).clamp(1, 100);
-    let skip = q.skip.as_deref().and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+    let limit = q
+        .limit
+        .as_deref()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(25)
+        .clamp(1, 100);
+    let skip = q
+        .skip
+        .as_deref()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0);
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     if !loc.businesses.iter().any(|b| b.id == business_id) {
-        return Err(ApiError::bad_request(format!("Business with id {business_id} not found")));
+        return Err(ApiError::bad_request(format!(
+            "Business with id {business_id} not found"
+        )));
     }
     let all: Vec<&Contact> = loc
         .contacts
         .values()
         .filter(|c| c.str_field("businessId") == Some(business_id.as_str()))
-        .filter(|c| q.query.as_deref().is_none_or(|s| s.is_empty() || matches_query(c, s)))
+        .filter(|c| {
+            q.query
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || matches_query(c, s))
+        })
         .collect();
-    let contacts: Vec<Value> = all.iter().skip(skip).take(limit).map(|c| list_item(c)).collect();
+    let contacts: Vec<Value> = all
+        .iter()
+        .skip(skip)
+        .take(limit)
+        .map(|c| list_item(c))
+        .collect();
     ok(json!({"contacts": contacts, "count": all.len()}))
 }
 
@@ -507,7 +642,10 @@ const SEARCH_PROPS: &[validate::Prop] = &[
 
 /// Reads a (possibly dotted) field of a contact's JSON; `customFields.<id>` reads a value.
 fn field_value<'a>(doc: &'a Value, field: &str) -> Option<&'a Value> {
-    if let Some(id) = field.strip_prefix("customFields.").or_else(|| field.strip_prefix("customField.")) {
+    if let Some(id) = field
+        .strip_prefix("customFields.")
+        .or_else(|| field.strip_prefix("customField."))
+    {
         return doc
             .get("customFields")?
             .as_array()?
@@ -525,10 +663,11 @@ fn field_value<'a>(doc: &'a Value, field: &str) -> Option<&'a Value> {
 fn as_millis(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s
-            .parse::<i64>()
-            .ok()
-            .or_else(|| DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())),
+        Value::String(s) => s.parse::<i64>().ok().or_else(|| {
+            DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|d| d.timestamp_millis())
+        }),
         _ => None,
     }
 }
@@ -552,7 +691,9 @@ fn contains(a: &Value, needle: &Value) -> bool {
     };
     match a {
         Value::String(s) => s.to_lowercase().contains(&needle),
-        Value::Array(items) => items.iter().any(|i| contains(i, &Value::String(needle.clone()))),
+        Value::Array(items) => items
+            .iter()
+            .any(|i| contains(i, &Value::String(needle.clone()))),
         other => other.to_string().contains(&needle),
     }
 }
@@ -569,7 +710,9 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 
 fn in_range(v: &Value, range: &Value) -> bool {
     let check = |key: &str, ok: fn(Ordering) -> bool| {
-        range.get(key).is_none_or(|bound| compare(v, bound).is_some_and(ok))
+        range
+            .get(key)
+            .is_none_or(|bound| compare(v, bound).is_some_and(ok))
     };
     check("gt", |o| o == Ordering::Greater)
         && check("gte", |o| o != Ordering::Less)
@@ -579,19 +722,33 @@ fn in_range(v: &Value, range: &Value) -> bool {
 
 fn filter_matches(doc: &Value, filter: &Value) -> Result<bool, String> {
     if let Some(group) = filter.get("group").and_then(Value::as_str) {
-        let parts = filter.get("filters").and_then(Value::as_array).cloned().unwrap_or_default();
-        let results = parts.iter().map(|f| filter_matches(doc, f)).collect::<Result<Vec<_>, _>>()?;
+        let parts = filter
+            .get("filters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let results = parts
+            .iter()
+            .map(|f| filter_matches(doc, f))
+            .collect::<Result<Vec<_>, _>>()?;
         return match group.to_uppercase().as_str() {
             "AND" => Ok(results.iter().all(|r| *r)),
             "OR" => Ok(results.iter().any(|r| *r)),
             other => Err(format!("group must be one of AND, OR (got {other})")),
         };
     }
-    let field = filter.get("field").and_then(Value::as_str).ok_or("filters.field must be a string")?;
-    let operator = filter.get("operator").and_then(Value::as_str).ok_or("filters.operator must be a string")?;
+    let field = filter
+        .get("field")
+        .and_then(Value::as_str)
+        .ok_or("filters.field must be a string")?;
+    let operator = filter
+        .get("operator")
+        .and_then(Value::as_str)
+        .ok_or("filters.operator must be a string")?;
     let value = filter.get("value").cloned().unwrap_or(Value::Null);
     let actual = field_value(doc, field).filter(|v| !v.is_null());
-    let present = actual.is_some_and(|v| !(v.as_str() == Some("") || v.as_array().is_some_and(Vec::is_empty)));
+    let present = actual
+        .is_some_and(|v| !(v.as_str() == Some("") || v.as_array().is_some_and(Vec::is_empty)));
     Ok(match operator {
         "eq" => actual.is_some_and(|a| loose_eq(a, &value)),
         "not_eq" => !actual.is_some_and(|a| loose_eq(a, &value)),
@@ -612,7 +769,11 @@ fn filter_matches(doc: &Value, filter: &Value) -> Result<bool, String> {
 pub async fn search(State(app): State<App>, caller: Caller, Body(body): Body) -> ApiResult {
     caller.require(READ)?;
     let input = validate::check(&body, SEARCH_PROPS)?;
-    let location_id = input.get("locationId").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let location_id = input
+        .get("locationId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let page_limit = input.get("pageLimit").and_then(Value::as_u64).unwrap_or(0);
     if !(1..=500).contains(&page_limit) {
         return Err(ApiError::unprocessable(vec![
@@ -623,7 +784,9 @@ pub async fn search(State(app): State<App>, caller: Caller, Body(body): Body) ->
     let search_after = input.get("searchAfter").and_then(Value::as_array).cloned();
     let page = input.get("page").and_then(Value::as_u64);
     if search_after.is_some() && page.is_some() {
-        return Err(ApiError::bad_request("page and searchAfter cannot be used together"));
+        return Err(ApiError::bad_request(
+            "page and searchAfter cannot be used together",
+        ));
     }
     let page = page.unwrap_or(1).max(1);
     if search_after.is_none() && page * page_limit > 10_000 {
@@ -632,32 +795,43 @@ pub async fn search(State(app): State<App>, caller: Caller, Body(body): Body) ->
         ));
     }
     if let Some(q) = input.get("query").and_then(Value::as_str)
-        && q.chars().count() > 75 {
-            return Err(ApiError::unprocessable(vec![
-                "query must be shorter than or equal to 75 characters".to_owned(),
-            ]));
-        }
+        && q.chars().count() > 75
+    {
+        return Err(ApiError::unprocessable(vec![
+            "query must be shorter than or equal to 75 characters".to_owned(),
+        ]));
+    }
     let sort: Vec<(String, bool)> = match input.get("sort").and_then(Value::as_array) {
         Some(items) if !items.is_empty() => items
             .iter()
             .map(|s| {
-                let field = s.get("field").and_then(Value::as_str).unwrap_or("dateAdded").to_owned();
+                let field = s
+                    .get("field")
+                    .and_then(Value::as_str)
+                    .unwrap_or("dateAdded")
+                    .to_owned();
                 let desc = s.get("direction").and_then(Value::as_str) == Some("desc");
                 (field, desc)
             })
             .collect(),
         _ => vec![("dateAdded".to_owned(), true)],
     };
-    let filters = input.get("filters").and_then(Value::as_array).cloned().unwrap_or_default();
+    let filters = input
+        .get("filters")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
 
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     let mut docs = Vec::new();
     for c in loc.contacts.values() {
         if let Some(q) = input.get("query").and_then(Value::as_str)
-            && !q.is_empty() && !matches_query(c, q) {
-                continue;
-            }
+            && !q.is_empty()
+            && !matches_query(c, q)
+        {
+            continue;
+        }
         let doc = c.to_json();
         let mut keep = true;
         for f in &filters {
@@ -688,7 +862,11 @@ pub async fn search(State(app): State<App>, caller: Caller, Body(body): Body) ->
                 (false, true) => Ordering::Less,
                 _ => compare(x, y).unwrap_or_else(|| x.to_string().cmp(&y.to_string())),
             };
-            let o = if desc && i < sort.len() { o.reverse() } else { o };
+            let o = if desc && i < sort.len() {
+                o.reverse()
+            } else {
+                o
+            };
             if o != Ordering::Equal {
                 return o;
             }
@@ -722,7 +900,13 @@ pub async fn search(State(app): State<App>, caller: Caller, Body(body): Body) ->
 
 const TAGS_PROPS: &[validate::Prop] = &[req("tags", Kind::StrArray)];
 
-fn change_tags(app: &App, caller: &Caller, id: &str, body: &Value, add: bool) -> Result<Value, ApiError> {
+fn change_tags(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    body: &Value,
+    add: bool,
+) -> Result<Value, ApiError> {
     caller.require(WRITE)?;
     let input = validate::check(body, TAGS_PROPS)?;
     let given: Vec<String> = input["tags"]
@@ -735,7 +919,11 @@ fn change_tags(app: &App, caller: &Caller, id: &str, body: &Value, add: bool) ->
         .collect();
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, caller, id)?;
-    let mut tags = loc.contacts.get(id).ok_or_else(|| contact_not_found(id))?.tags();
+    let mut tags = loc
+        .contacts
+        .get(id)
+        .ok_or_else(|| contact_not_found(id))?
+        .tags();
     if add {
         for t in &given {
             if !tags.contains(t) {
@@ -753,7 +941,12 @@ fn change_tags(app: &App, caller: &Caller, id: &str, body: &Value, add: bool) ->
 }
 
 /// POST /contacts/{contactId}/tags (add-tags).
-pub async fn add_tags(State(app): State<App>, caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult {
+pub async fn add_tags(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult {
     created(change_tags(&app, &caller, &id, &body, true)?)
 }
 
@@ -769,17 +962,33 @@ pub async fn remove_tags(
 
 const FOLLOWERS_PROPS: &[validate::Prop] = &[req("followers", Kind::StrArray)];
 
-fn change_followers(app: &App, caller: &Caller, id: &str, body: &Value, add: bool) -> Result<Value, ApiError> {
+fn change_followers(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    body: &Value,
+    add: bool,
+) -> Result<Value, ApiError> {
     caller.require(WRITE)?;
     let input = validate::check(body, FOLLOWERS_PROPS)?;
-    let given: Vec<String> =
-        input["followers"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    let given: Vec<String> = input["followers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, caller, id)?;
     if let Some(unknown) = given.iter().find(|u| !loc.has_user(u)) {
-        return Err(ApiError::bad_request(format!("User with id {unknown} not found in this location")));
+        return Err(ApiError::bad_request(format!(
+            "User with id {unknown} not found in this location"
+        )));
     }
-    let contact = loc.contacts.get_mut(id).ok_or_else(|| contact_not_found(id))?;
+    let contact = loc
+        .contacts
+        .get_mut(id)
+        .ok_or_else(|| contact_not_found(id))?;
     let mut changed = Vec::new();
     for u in given {
         let present = contact.followers.contains(&u);
@@ -793,7 +1002,11 @@ fn change_followers(app: &App, caller: &Caller, id: &str, body: &Value, add: boo
     }
     let followers = contact.followers.clone();
     inner.rt.dirty = true;
-    let key = if add { "followersAdded" } else { "followersRemoved" };
+    let key = if add {
+        "followersAdded"
+    } else {
+        "followersRemoved"
+    };
     Ok(json!({"followers": followers, key: changed}))
 }
 
@@ -851,10 +1064,15 @@ fn change_membership(
             Membership::Workflow => (loc.workflows.iter().any(|w| w.id == t), "Workflow"),
         };
         if !known {
-            return Err(ApiError::bad_request(format!("{what} with id {t} not found")));
+            return Err(ApiError::bad_request(format!(
+                "{what} with id {t} not found"
+            )));
         }
     }
-    let contact = loc.contacts.get_mut(contact_id).ok_or_else(|| contact_not_found(contact_id))?;
+    let contact = loc
+        .contacts
+        .get_mut(contact_id)
+        .ok_or_else(|| contact_not_found(contact_id))?;
     let set = match kind {
         Membership::Campaign => &mut contact.campaigns,
         Membership::Workflow => &mut contact.workflows,
@@ -875,13 +1093,39 @@ fn change_membership(
 type TwoIds = Path<(String, String)>;
 
 /// POST /contacts/{contactId}/campaigns/{campaignId} (add-contact-to-campaign).
-pub async fn add_campaign(State(app): State<App>, caller: Caller, Path((id, c)): TwoIds, Body(body): Body) -> ApiResult {
-    created(change_membership(&app, &caller, &id, Some(&c), Membership::Campaign, true, &body)?)
+pub async fn add_campaign(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, c)): TwoIds,
+    Body(body): Body,
+) -> ApiResult {
+    created(change_membership(
+        &app,
+        &caller,
+        &id,
+        Some(&c),
+        Membership::Campaign,
+        true,
+        &body,
+    )?)
 }
 
 /// DELETE /contacts/{contactId}/campaigns/{campaignId} (remove-contact-from-campaign).
-pub async fn remove_campaign(State(app): State<App>, caller: Caller, Path((id, c)): TwoIds, Body(body): Body) -> ApiResult {
-    ok(change_membership(&app, &caller, &id, Some(&c), Membership::Campaign, false, &body)?)
+pub async fn remove_campaign(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, c)): TwoIds,
+    Body(body): Body,
+) -> ApiResult {
+    ok(change_membership(
+        &app,
+        &caller,
+        &id,
+        Some(&c),
+        Membership::Campaign,
+        false,
+        &body,
+    )?)
 }
 
 /// DELETE /contacts/{contactId}/campaigns/removeAll (remove-contact-from-every-campaign).
@@ -891,17 +1135,51 @@ pub async fn remove_all_campaigns(
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult {
-    ok(change_membership(&app, &caller, &id, None, Membership::Campaign, false, &body)?)
+    ok(change_membership(
+        &app,
+        &caller,
+        &id,
+        None,
+        Membership::Campaign,
+        false,
+        &body,
+    )?)
 }
 
 /// POST /contacts/{contactId}/workflow/{workflowId} (add-contact-to-workflow).
-pub async fn add_workflow(State(app): State<App>, caller: Caller, Path((id, w)): TwoIds, Body(body): Body) -> ApiResult {
-    ok(change_membership(&app, &caller, &id, Some(&w), Membership::Workflow, true, &body)?)
+pub async fn add_workflow(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, w)): TwoIds,
+    Body(body): Body,
+) -> ApiResult {
+    ok(change_membership(
+        &app,
+        &caller,
+        &id,
+        Some(&w),
+        Membership::Workflow,
+        true,
+        &body,
+    )?)
 }
 
 /// DELETE /contacts/{contactId}/workflow/{workflowId} (delete-contact-from-workflow).
-pub async fn remove_workflow(State(app): State<App>, caller: Caller, Path((id, w)): TwoIds, Body(body): Body) -> ApiResult {
-    ok(change_membership(&app, &caller, &id, Some(&w), Membership::Workflow, false, &body)?)
+pub async fn remove_workflow(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, w)): TwoIds,
+    Body(body): Body,
+) -> ApiResult {
+    ok(change_membership(
+        &app,
+        &caller,
+        &id,
+        Some(&w),
+        Membership::Workflow,
+        false,
+        &body,
+    )?)
 }
 
 // ---------------------------------------------------------------------------
@@ -916,26 +1194,44 @@ const BULK_TAGS_PROPS: &[validate::Prop] = &[
 ];
 
 /// POST /contacts/bulk/tags/update/{type} (create-association): `type` is add or remove.
-pub async fn bulk_tags(State(app): State<App>, caller: Caller, Path(kind): Path<String>, Body(body): Body) -> ApiResult {
+pub async fn bulk_tags(
+    State(app): State<App>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    Body(body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let add = match kind.as_str() {
         "add" => true,
         "remove" => false,
         other => {
-            return Err(ApiError::unprocessable(vec![format!("type must be one of the following values: add, remove (got {other})")]));
+            return Err(ApiError::unprocessable(vec![format!(
+                "type must be one of the following values: add, remove (got {other})"
+            )]));
         }
     };
     let input = validate::check(&body, BULK_TAGS_PROPS)?;
     let remove_all = input.get("removeAllTags").and_then(Value::as_bool) == Some(true);
     if remove_all && add {
-        return Err(ApiError::unprocessable(vec!["removeAllTags can only be used with remove type".to_owned()]));
+        return Err(ApiError::unprocessable(vec![
+            "removeAllTags can only be used with remove type".to_owned(),
+        ]));
     }
     let location_id = input["locationId"].as_str().unwrap_or_default().to_owned();
     let strings = |k: &str| -> Vec<String> {
-        input[k].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+        input[k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
     };
     let ids = strings("contacts");
-    let tags: Vec<String> = strings("tags").iter().map(|t| t.trim().to_lowercase()).collect();
+    let tags: Vec<String> = strings("tags")
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .collect();
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     let mut responses = Vec::new();
@@ -960,7 +1256,11 @@ pub async fn bulk_tags(State(app): State<App>, caller: Caller, Path(kind): Path<
                     }
                 }
             } else {
-                let drop: Vec<String> = if remove_all { old.clone() } else { tags.clone() };
+                let drop: Vec<String> = if remove_all {
+                    old.clone()
+                } else {
+                    tags.clone()
+                };
                 new.retain(|t| !drop.contains(t));
                 removed = old.iter().filter(|t| !new.contains(t)).cloned().collect();
             }
@@ -990,24 +1290,39 @@ pub async fn bulk_business(State(app): State<App>, caller: Caller, Body(body): B
     caller.require(WRITE)?;
     let input = validate::check(&body, BULK_BUSINESS_PROPS)?;
     if !input.contains_key("businessId") {
-        return Err(ApiError::unprocessable(vec!["businessId must be a string".to_owned()]));
+        return Err(ApiError::unprocessable(vec![
+            "businessId must be a string".to_owned(),
+        ]));
     }
     let location_id = input["locationId"].as_str().unwrap_or_default().to_owned();
     let business = input["businessId"].as_str().map(str::to_owned);
-    let ids: Vec<String> =
-        input["ids"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    let ids: Vec<String> = input["ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     if let Some(b) = &business
-        && !loc.businesses.iter().any(|x| &x.id == b) {
-            return Err(ApiError::bad_request(format!("Business with id {b} not found")));
-        }
+        && !loc.businesses.iter().any(|x| &x.id == b)
+    {
+        return Err(ApiError::bad_request(format!(
+            "Business with id {b} not found"
+        )));
+    }
     if let Some(missing) = ids.iter().find(|id| !loc.contacts.contains_key(*id)) {
-        return Err(ApiError::bad_request(format!("Contact with id {missing} not found in this location")));
+        return Err(ApiError::bad_request(format!(
+            "Contact with id {missing} not found in this location"
+        )));
     }
     for id in &ids {
         let mut change = Map::new();
-        change.insert("businessId".into(), business.clone().map_or(Value::Null, Value::from));
+        change.insert(
+            "businessId".into(),
+            business.clone().map_or(Value::Null, Value::from),
+        );
         update_existing(&app, loc, id, &change)?;
     }
     inner.rt.dirty = true;
@@ -1035,9 +1350,12 @@ const UPDATE_TASK: &[validate::Prop] = &[
 
 fn check_date(value: Option<&Value>, name: &str) -> Result<(), ApiError> {
     if let Some(s) = value.and_then(Value::as_str)
-        && DateTime::parse_from_rfc3339(s).is_err() {
-            return Err(ApiError::unprocessable(vec![format!("{name} must be a valid ISO 8601 date string")]));
-        }
+        && DateTime::parse_from_rfc3339(s).is_err()
+    {
+        return Err(ApiError::unprocessable(vec![format!(
+            "{name} must be a valid ISO 8601 date string"
+        )]));
+    }
     Ok(())
 }
 
@@ -1061,7 +1379,11 @@ fn task_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Task with id {id} not found"))
 }
 
-fn task_mut<'a>(loc: &'a mut Location, contact_id: &str, task_id: &str) -> Result<&'a mut Task, ApiError> {
+fn task_mut<'a>(
+    loc: &'a mut Location,
+    contact_id: &str,
+    task_id: &str,
+) -> Result<&'a mut Task, ApiError> {
     loc.tasks
         .get_mut(task_id)
         .filter(|t| t.contact_id == contact_id)
@@ -1069,24 +1391,43 @@ fn task_mut<'a>(loc: &'a mut Location, contact_id: &str, task_id: &str) -> Resul
 }
 
 /// GET /contacts/{contactId}/tasks (get-all-tasks).
-pub async fn list_tasks(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn list_tasks(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     caller.require(READ)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
-    let tasks: Vec<Value> = loc.tasks.values().filter(|t| t.contact_id == id).map(Task::to_json).collect();
+    let tasks: Vec<Value> = loc
+        .tasks
+        .values()
+        .filter(|t| t.contact_id == id)
+        .map(Task::to_json)
+        .collect();
     ok(json!({"tasks": tasks}))
 }
 
 /// POST /contacts/{contactId}/tasks (create-task).
-pub async fn create_task(State(app): State<App>, caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult {
+pub async fn create_task(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let input = validate::check(&body, CREATE_TASK)?;
     check_date(input.get("dueDate"), "dueDate")?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
-    let assigned = input.get("assignedTo").and_then(Value::as_str).map(str::to_owned);
+    let assigned = input
+        .get("assignedTo")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     if let Some(u) = assigned.as_deref().filter(|u| !loc.has_user(u)) {
-        return Err(ApiError::bad_request(format!("User with id {u} not found in this location")));
+        return Err(ApiError::bad_request(format!(
+            "User with id {u} not found in this location"
+        )));
     }
     let task = Task {
         id: new_id(&mut rand::rng()),
@@ -1098,9 +1439,13 @@ pub async fn create_task(State(app): State<App>, caller: Caller, Path(id): Path<
         completed: input["completed"].as_bool().unwrap_or(false),
         date_added: Utc::now(),
     };
-    app.shared.outbox.emit("TaskCreate", &loc.id, task_webhook(&task));
+    app.shared
+        .outbox
+        .emit("TaskCreate", &loc.id, task_webhook(&task));
     if task.completed {
-        app.shared.outbox.emit("TaskComplete", &loc.id, task_webhook(&task));
+        app.shared
+            .outbox
+            .emit("TaskComplete", &loc.id, task_webhook(&task));
     }
     let out = task.to_json();
     loc.tasks.insert(task.id.clone(), task);
@@ -1109,7 +1454,11 @@ pub async fn create_task(State(app): State<App>, caller: Caller, Path(id): Path<
 }
 
 /// GET /contacts/{contactId}/tasks/{taskId} (get-task).
-pub async fn get_task(State(app): State<App>, caller: Caller, Path((id, task_id)): TwoIds) -> ApiResult {
+pub async fn get_task(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, task_id)): TwoIds,
+) -> ApiResult {
     caller.require(READ)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
@@ -1117,11 +1466,23 @@ pub async fn get_task(State(app): State<App>, caller: Caller, Path((id, task_id)
     ok(json!({"task": task.to_json()}))
 }
 
-fn write_task(app: &App, caller: &Caller, id: &str, task_id: &str, input: &Map<String, Value>) -> ApiResult {
+fn write_task(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    task_id: &str,
+    input: &Map<String, Value>,
+) -> ApiResult {
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, caller, id)?;
-    if let Some(u) = input.get("assignedTo").and_then(Value::as_str).filter(|u| !loc.has_user(u)) {
-        return Err(ApiError::bad_request(format!("User with id {u} not found in this location")));
+    if let Some(u) = input
+        .get("assignedTo")
+        .and_then(Value::as_str)
+        .filter(|u| !loc.has_user(u))
+    {
+        return Err(ApiError::bad_request(format!(
+            "User with id {u} not found in this location"
+        )));
     }
     let loc_id = loc.id.clone();
     let task = task_mut(loc, id, task_id)?;
@@ -1142,7 +1503,9 @@ fn write_task(app: &App, caller: &Caller, id: &str, task_id: &str, input: &Map<S
         task.assigned_to = v.as_str().map(str::to_owned);
     }
     if task.completed && !was_completed {
-        app.shared.outbox.emit("TaskComplete", &loc_id, task_webhook(task));
+        app.shared
+            .outbox
+            .emit("TaskComplete", &loc_id, task_webhook(task));
     }
     let out = task.to_json();
     inner.rt.dirty = true;
@@ -1150,7 +1513,12 @@ fn write_task(app: &App, caller: &Caller, id: &str, task_id: &str, input: &Map<S
 }
 
 /// PUT /contacts/{contactId}/tasks/{taskId} (update-task).
-pub async fn update_task(State(app): State<App>, caller: Caller, Path((id, task_id)): TwoIds, Body(body): Body) -> ApiResult {
+pub async fn update_task(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, task_id)): TwoIds,
+    Body(body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let input = validate::check(&body, UPDATE_TASK)?;
     check_date(input.get("dueDate"), "dueDate")?;
@@ -1158,20 +1526,31 @@ pub async fn update_task(State(app): State<App>, caller: Caller, Path((id, task_
 }
 
 /// PUT /contacts/{contactId}/tasks/{taskId}/completed (update-task-completed).
-pub async fn complete_task(State(app): State<App>, caller: Caller, Path((id, task_id)): TwoIds, Body(body): Body) -> ApiResult {
+pub async fn complete_task(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, task_id)): TwoIds,
+    Body(body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let input = validate::check(&body, &[req("completed", Kind::Bool)])?;
     write_task(&app, &caller, &id, &task_id, &input)
 }
 
 /// DELETE /contacts/{contactId}/tasks/{taskId} (delete-task).
-pub async fn delete_task(State(app): State<App>, caller: Caller, Path((id, task_id)): TwoIds) -> ApiResult {
+pub async fn delete_task(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, task_id)): TwoIds,
+) -> ApiResult {
     caller.require(WRITE)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
     task_mut(loc, &id, &task_id)?;
     if let Some(task) = loc.tasks.shift_remove(&task_id) {
-        app.shared.outbox.emit("TaskDelete", &loc.id, task_webhook(&task));
+        app.shared
+            .outbox
+            .emit("TaskDelete", &loc.id, task_webhook(&task));
     }
     inner.rt.dirty = true;
     ok(json!({"succeded": true}))
@@ -1205,7 +1584,11 @@ fn note_webhook(n: &Note) -> Map<String, Value> {
     m
 }
 
-fn note_mut<'a>(loc: &'a mut Location, contact_id: &str, note_id: &str) -> Result<&'a mut Note, ApiError> {
+fn note_mut<'a>(
+    loc: &'a mut Location,
+    contact_id: &str,
+    note_id: &str,
+) -> Result<&'a mut Note, ApiError> {
     loc.notes
         .get_mut(note_id)
         .filter(|n| n.contact_id == contact_id)
@@ -1214,22 +1597,38 @@ fn note_mut<'a>(loc: &'a mut Location, contact_id: &str, note_id: &str) -> Resul
 
 fn check_user(loc: &Location, input: &Map<String, Value>) -> Result<(), ApiError> {
     match input.get("userId").and_then(Value::as_str) {
-        Some(u) if !loc.has_user(u) => Err(ApiError::bad_request(format!("User with id {u} not found in this location"))),
+        Some(u) if !loc.has_user(u) => Err(ApiError::bad_request(format!(
+            "User with id {u} not found in this location"
+        ))),
         _ => Ok(()),
     }
 }
 
 /// GET /contacts/{contactId}/notes (get-all-notes).
-pub async fn list_notes(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn list_notes(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     caller.require(READ)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
-    let notes: Vec<Value> = loc.notes.values().filter(|n| n.contact_id == id).map(Note::to_json).collect();
+    let notes: Vec<Value> = loc
+        .notes
+        .values()
+        .filter(|n| n.contact_id == id)
+        .map(Note::to_json)
+        .collect();
     ok(json!({"notes": notes}))
 }
 
 /// POST /contacts/{contactId}/notes (create-note).
-pub async fn create_note(State(app): State<App>, caller: Caller, Path(id): Path<String>, Body(body): Body) -> ApiResult {
+pub async fn create_note(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let input = validate::check(&body, CREATE_NOTE)?;
     let mut inner = app.shared.lock();
@@ -1239,13 +1638,27 @@ pub async fn create_note(State(app): State<App>, caller: Caller, Path(id): Path<
         id: new_id(&mut rand::rng()),
         contact_id: id,
         body: input["body"].as_str().unwrap_or_default().to_owned(),
-        user_id: input.get("userId").and_then(Value::as_str).map(str::to_owned),
-        title: input.get("title").and_then(Value::as_str).map(str::to_owned),
-        color: input.get("color").and_then(Value::as_str).map(str::to_owned),
-        pinned: input.get("pinned").and_then(Value::as_bool).unwrap_or(false),
+        user_id: input
+            .get("userId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        title: input
+            .get("title")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        color: input
+            .get("color")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        pinned: input
+            .get("pinned")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         date_added: Utc::now(),
     };
-    app.shared.outbox.emit("NoteCreate", &loc.id, note_webhook(&note));
+    app.shared
+        .outbox
+        .emit("NoteCreate", &loc.id, note_webhook(&note));
     let out = note.to_json();
     loc.notes.insert(note.id.clone(), note);
     inner.rt.dirty = true;
@@ -1253,7 +1666,11 @@ pub async fn create_note(State(app): State<App>, caller: Caller, Path(id): Path<
 }
 
 /// GET /contacts/{contactId}/notes/{id} (get-note).
-pub async fn get_note(State(app): State<App>, caller: Caller, Path((id, note_id)): TwoIds) -> ApiResult {
+pub async fn get_note(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, note_id)): TwoIds,
+) -> ApiResult {
     caller.require(READ)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
@@ -1262,7 +1679,12 @@ pub async fn get_note(State(app): State<App>, caller: Caller, Path((id, note_id)
 }
 
 /// PUT /contacts/{contactId}/notes/{id} (update-note).
-pub async fn update_note(State(app): State<App>, caller: Caller, Path((id, note_id)): TwoIds, Body(body): Body) -> ApiResult {
+pub async fn update_note(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, note_id)): TwoIds,
+    Body(body): Body,
+) -> ApiResult {
     caller.require(WRITE)?;
     let input = validate::check(&body, UPDATE_NOTE)?;
     let mut inner = app.shared.lock();
@@ -1285,27 +1707,39 @@ pub async fn update_note(State(app): State<App>, caller: Caller, Path((id, note_
     if let Some(v) = input.get("pinned").and_then(Value::as_bool) {
         note.pinned = v;
     }
-    app.shared.outbox.emit("NoteUpdate", &loc_id, note_webhook(note));
+    app.shared
+        .outbox
+        .emit("NoteUpdate", &loc_id, note_webhook(note));
     let out = note.to_json();
     inner.rt.dirty = true;
     ok(json!({"note": out}))
 }
 
 /// DELETE /contacts/{contactId}/notes/{id} (delete-note).
-pub async fn delete_note(State(app): State<App>, caller: Caller, Path((id, note_id)): TwoIds) -> ApiResult {
+pub async fn delete_note(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, note_id)): TwoIds,
+) -> ApiResult {
     caller.require(WRITE)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;
     note_mut(loc, &id, &note_id)?;
     if let Some(note) = loc.notes.shift_remove(&note_id) {
-        app.shared.outbox.emit("NoteDelete", &loc.id, note_webhook(&note));
+        app.shared
+            .outbox
+            .emit("NoteDelete", &loc.id, note_webhook(&note));
     }
     inner.rt.dirty = true;
     ok(json!({"succeded": true}))
 }
 
 /// GET /contacts/{contactId}/appointments (get-appointments-for-contact).
-pub async fn contact_appointments(State(app): State<App>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn contact_appointments(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     caller.require(READ)?;
     let mut inner = app.shared.lock();
     let loc = contact_location(&mut inner.world, &caller, &id)?;

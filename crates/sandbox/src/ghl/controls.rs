@@ -15,14 +15,16 @@ use serde_json::{Map, Value, json};
 
 use super::App;
 use super::http::{ApiError, ApiResult, ok};
-use super::state::{Faults, Grant, Inner, MatchField, TokenKind, UserType, ALL_SCOPES};
+use super::state::{ALL_SCOPES, Faults, Grant, Inner, MatchField, TokenKind, UserType};
 
 /// Marks the app installed at a location and emits INSTALL (once).
 pub fn install(inner: &mut Inner, app: &App, location_id: &str) {
     let company_id = inner.world.company_id.clone();
     let company_name = inner.world.company_name.clone();
     let app_id = inner.world.app_id().to_owned();
-    let Some(loc) = inner.world.locations.get_mut(location_id) else { return };
+    let Some(loc) = inner.world.locations.get_mut(location_id) else {
+        return;
+    };
     if loc.app_installed {
         return;
     }
@@ -39,7 +41,10 @@ pub fn install(inner: &mut Inner, app: &App, location_id: &str) {
         ("companyId", json!(company_id)),
         ("userId", json!(user_id)),
         ("planId", Value::Null),
-        ("trial", json!({"onTrial": false, "trialDuration": 0, "trialStartDate": Value::Null})),
+        (
+            "trial",
+            json!({"onTrial": false, "trialDuration": 0, "trialStartDate": Value::Null}),
+        ),
         ("isWhitelabelCompany", json!(false)),
         ("whitelabelDetails", json!({"domain": "", "logoUrl": ""})),
         ("companyName", json!(company_name)),
@@ -53,7 +58,9 @@ pub fn install(inner: &mut Inner, app: &App, location_id: &str) {
 /// Uninstalls the app at a location: its OAuth tokens stop working; UNINSTALL is sent.
 pub fn uninstall(inner: &mut Inner, app: &App, location_id: &str) -> bool {
     let app_id = inner.world.app_id().to_owned();
-    let Some(loc) = inner.world.locations.get_mut(location_id) else { return false };
+    let Some(loc) = inner.world.locations.get_mut(location_id) else {
+        return false;
+    };
     if !loc.app_installed {
         return true;
     }
@@ -138,7 +145,10 @@ pub struct PitReq {
 pub async fn pit(State(app): State<App>, Json(r): Json<PitReq>) -> ApiResult {
     let mut inner = app.shared.lock();
     let Some(loc) = inner.world.locations.get(&r.location_id) else {
-        return Err(ApiError::bad_request(format!("Unknown location_id {}", r.location_id)));
+        return Err(ApiError::bad_request(format!(
+            "Unknown location_id {}",
+            r.location_id
+        )));
     };
     let scopes: BTreeSet<String> = match r.scope {
         Some(s) => s.split_whitespace().map(str::to_owned).collect(),
@@ -168,7 +178,11 @@ pub struct SettingsReq {
 }
 
 /// POST /_sandbox/locations/{id}/settings: the "Allow Duplicate Contact" setting.
-pub async fn settings(State(app): State<App>, Path(id): Path<String>, Json(r): Json<SettingsReq>) -> ApiResult {
+pub async fn settings(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Json(r): Json<SettingsReq>,
+) -> ApiResult {
     let mut inner = app.shared.lock();
     let Some(loc) = inner.world.locations.get_mut(&id) else {
         return Err(ApiError::bad_request(format!("Unknown location {id}")));
@@ -219,7 +233,11 @@ pub async fn config(State(app): State<App>, Json(r): Json<ConfigReq>) -> ApiResu
     if let Some(v) = r.webhook_retry_delay_ms {
         *app.retry_delay.lock().unwrap_or_else(|p| p.into_inner()) = Duration::from_millis(v);
     }
-    let retry_ms = app.retry_delay.lock().unwrap_or_else(|p| p.into_inner()).as_millis();
+    let retry_ms = app
+        .retry_delay
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_millis();
     ok(json!({
         "rate_window_ms": rt.rate.window.as_millis(),
         "rate_max": rt.rate.max_per_window,
@@ -273,15 +291,28 @@ pub async fn revoke(State(app): State<App>, Json(r): Json<RevokeReq>) -> ApiResu
 /// POST /_sandbox/tokens/revoke-all: revokes every OAuth refresh token (and access token)
 /// of a location or of the whole company.
 pub async fn revoke_all(State(app): State<App>, Json(r): Json<Value>) -> ApiResult {
-    let target = r.get("location_id").and_then(Value::as_str).map(str::to_owned);
+    let target = r
+        .get("location_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let mut inner = app.shared.lock();
     let mut n = 0;
-    let hit = |g: &Grant| g.kind == TokenKind::OAuth && target.as_ref().is_none_or(|t| g.location_id.as_ref() == Some(t));
+    let hit = |g: &Grant| {
+        g.kind == TokenKind::OAuth
+            && target
+                .as_ref()
+                .is_none_or(|t| g.location_id.as_ref() == Some(t))
+    };
     for g in inner.world.tokens.values_mut().filter(|g| hit(g)) {
         g.revoked = true;
         n += 1;
     }
-    for r in inner.world.refresh_tokens.values_mut().filter(|r| hit(&r.grant)) {
+    for r in inner
+        .world
+        .refresh_tokens
+        .values_mut()
+        .filter(|r| hit(&r.grant))
+    {
         r.revoked = true;
         n += 1;
     }
@@ -352,7 +383,10 @@ pub struct InstallReq {
 pub async fn do_install(State(app): State<App>, Json(r): Json<InstallReq>) -> ApiResult {
     let mut inner = app.shared.lock();
     if !inner.world.locations.contains_key(&r.location_id) {
-        return Err(ApiError::bad_request(format!("Unknown location_id {}", r.location_id)));
+        return Err(ApiError::bad_request(format!(
+            "Unknown location_id {}",
+            r.location_id
+        )));
     }
     install(&mut inner, &app, &r.location_id);
     ok(json!({"installed": true}))
@@ -362,7 +396,10 @@ pub async fn do_install(State(app): State<App>, Json(r): Json<InstallReq>) -> Ap
 pub async fn do_uninstall(State(app): State<App>, Json(r): Json<InstallReq>) -> ApiResult {
     let mut inner = app.shared.lock();
     if !uninstall(&mut inner, &app, &r.location_id) {
-        return Err(ApiError::bad_request(format!("Unknown location_id {}", r.location_id)));
+        return Err(ApiError::bad_request(format!(
+            "Unknown location_id {}",
+            r.location_id
+        )));
     }
     ok(json!({"installed": false}))
 }

@@ -10,11 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::Utc;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -34,7 +34,10 @@ pub struct ApiError {
 impl ApiError {
     fn with(status: StatusCode, message: impl Into<Value>) -> Self {
         let error = status.canonical_reason().unwrap_or("Error");
-        Self { status, body: json!({"statusCode": status.as_u16(), "message": message.into(), "error": error}) }
+        Self {
+            status,
+            body: json!({"statusCode": status.as_u16(), "message": message.into(), "error": error}),
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::with(StatusCode::BAD_REQUEST, message.into())
@@ -101,7 +104,11 @@ pub struct Caller {
 impl Caller {
     /// 401 unless the token carries `scope`.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.grant.has_scope(scope) { Ok(()) } else { Err(ApiError::scope()) }
+        if self.grant.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::scope())
+        }
     }
 
     /// 403 unless the token may act on `location_id`.
@@ -114,7 +121,10 @@ impl Caller {
 
     /// The token's own location, or 403 for agency tokens on location-only routes.
     pub fn own_location(&self) -> Result<String, ApiError> {
-        self.grant.location_id.clone().ok_or_else(ApiError::forbidden_location)
+        self.grant
+            .location_id
+            .clone()
+            .ok_or_else(ApiError::forbidden_location)
     }
 }
 
@@ -157,7 +167,9 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     let route = format!(
         "{} {}",
         req.method(),
-        req.extensions().get::<MatchedPath>().map_or(path.as_str(), MatchedPath::as_str)
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or(path.as_str(), MatchedPath::as_str)
     );
     let open = is_open(&path);
     let token = bearer(req.headers()).map(str::to_owned);
@@ -166,10 +178,16 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     let (latency, decision) = {
         let mut inner = shared.lock();
         let latency = inner.rt.faults.latency_ms;
-        let grant = token.as_deref().and_then(|t| inner.world.tokens.get(t).cloned());
+        let grant = token
+            .as_deref()
+            .and_then(|t| inner.world.tokens.get(t).cloned());
         let counter_key = grant
             .as_ref()
-            .map(|g| g.location_id.clone().unwrap_or_else(|| g.company_id.clone()))
+            .map(|g| {
+                g.location_id
+                    .clone()
+                    .unwrap_or_else(|| g.company_id.clone())
+            })
             .unwrap_or_else(|| "unauthenticated".to_owned());
         let counter = inner.rt.counters.entry(counter_key).or_default();
         counter.requests += 1;
@@ -218,11 +236,16 @@ fn decide(
     match version {
         Some(v) if VERSIONS.contains(&v) => {}
         Some(v) => {
-            let msg = format!("Version header '{v}' is not supported. Use one of: {}", VERSIONS.join(", "));
+            let msg = format!(
+                "Version header '{v}' is not supported. Use one of: {}",
+                VERSIONS.join(", ")
+            );
             return Decision::Reject(ApiError::bad_request(msg).into_response());
         }
         None => {
-            return Decision::Reject(ApiError::bad_request("Version header was not found").into_response());
+            return Decision::Reject(
+                ApiError::bad_request("Version header was not found").into_response(),
+            );
         }
     }
     let Some(token) = token else {
@@ -239,10 +262,15 @@ fn decide(
         super::state::TokenKind::OAuth => inner.world.client_id.clone(),
         super::state::TokenKind::Pit => token.to_owned(),
     };
-    let resource = grant.location_id.clone().unwrap_or_else(|| grant.company_id.clone());
+    let resource = grant
+        .location_id
+        .clone()
+        .unwrap_or_else(|| grant.company_id.clone());
     let cfg = inner.rt.rate;
     let now = now_ms();
-    let window_ms = u64::try_from(cfg.window.as_millis()).unwrap_or(u64::MAX).max(1);
+    let window_ms = u64::try_from(cfg.window.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
     let storm = inner.rt.faults.storm_429 > 0;
     if storm {
         inner.rt.faults.storm_429 -= 1;
@@ -257,7 +285,8 @@ fn decide(
         bucket.day_start_ms = now;
         bucket.day_count = 0;
     }
-    let limited = storm || bucket.window_count >= cfg.max_per_window || bucket.day_count >= cfg.daily;
+    let limited =
+        storm || bucket.window_count >= cfg.max_per_window || bucket.day_count >= cfg.daily;
     if !limited {
         bucket.window_count += 1;
         bucket.day_count += 1;
@@ -267,12 +296,20 @@ fn decide(
         out.insert(name, HeaderValue::from(v));
     };
     put("x-ratelimit-limit-daily", u64::from(cfg.daily));
-    put("x-ratelimit-daily-remaining", u64::from(cfg.daily.saturating_sub(bucket.day_count)));
+    put(
+        "x-ratelimit-daily-remaining",
+        u64::from(cfg.daily.saturating_sub(bucket.day_count)),
+    );
     put("x-ratelimit-interval-milliseconds", window_ms);
     put("x-ratelimit-max", u64::from(cfg.max_per_window));
-    put("x-ratelimit-remaining", u64::from(cfg.max_per_window.saturating_sub(bucket.window_count)));
+    put(
+        "x-ratelimit-remaining",
+        u64::from(cfg.max_per_window.saturating_sub(bucket.window_count)),
+    );
     if limited {
-        let wait_ms = (bucket.window_start_ms + window_ms).saturating_sub(now).max(1);
+        let wait_ms = (bucket.window_start_ms + window_ms)
+            .saturating_sub(now)
+            .max(1);
         let counter = inner.rt.counters.entry(resource).or_default();
         counter.rate_limited += 1;
         let body = json!({"statusCode": 429, "message": "Too Many Requests", "error": "Too Many Requests"});

@@ -12,8 +12,21 @@ use super::state::{CustomField, Tag, new_id};
 use super::validate::{self, Kind, opt, req};
 
 const DATA_TYPES: &[&str] = &[
-    "TEXT", "LARGE_TEXT", "NUMERICAL", "PHONE", "MONETORY", "CHECKBOX", "SINGLE_OPTIONS",
-    "MULTIPLE_OPTIONS", "FLOAT", "TIME", "DATE", "TEXTBOX_LIST", "FILE_UPLOAD", "SIGNATURE", "EMAIL",
+    "TEXT",
+    "LARGE_TEXT",
+    "NUMERICAL",
+    "PHONE",
+    "MONETORY",
+    "CHECKBOX",
+    "SINGLE_OPTIONS",
+    "MULTIPLE_OPTIONS",
+    "FLOAT",
+    "TIME",
+    "DATE",
+    "TEXTBOX_LIST",
+    "FILE_UPLOAD",
+    "SIGNATURE",
+    "EMAIL",
     "RADIO",
 ];
 
@@ -97,7 +110,11 @@ pub async fn create_field(
             DATA_TYPES.join(", ")
         )]));
     }
-    let model = input.get("model").and_then(Value::as_str).unwrap_or("contact").to_owned();
+    let model = input
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("contact")
+        .to_owned();
     let name = input["name"].as_str().unwrap_or_default().to_owned();
     let key = input
         .get("fieldKey")
@@ -106,20 +123,30 @@ pub async fn create_field(
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     if loc.custom_fields.values().any(|f| f.field_key == key) {
-        return Err(ApiError::bad_request(format!("A custom field with key {key} already exists")));
+        return Err(ApiError::bad_request(format!(
+            "A custom field with key {key} already exists"
+        )));
     }
     let field = CustomField {
         id: new_id(&mut rand::rng()),
         name,
         field_key: key,
         data_type,
-        placeholder: input.get("placeholder").and_then(Value::as_str).map(str::to_owned),
+        placeholder: input
+            .get("placeholder")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         position: input.get("position").and_then(Value::as_i64).unwrap_or(0),
         model,
         picklist_options: input
             .get("options")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     let out = field.to_json(&location_id);
@@ -133,10 +160,17 @@ fn field_not_found(id: &str) -> ApiError {
 }
 
 /// GET /locations/{locationId}/customFields/{id} (get-custom-field).
-pub async fn get_field(State(app): State<App>, caller: Caller, Path((location_id, id)): Path<(String, String)>) -> ApiResult {
+pub async fn get_field(
+    State(app): State<App>,
+    caller: Caller,
+    Path((location_id, id)): Path<(String, String)>,
+) -> ApiResult {
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
-    let field = loc.custom_fields.get(&id).ok_or_else(|| field_not_found(&id))?;
+    let field = loc
+        .custom_fields
+        .get(&id)
+        .ok_or_else(|| field_not_found(&id))?;
     ok(json!({"customField": field.to_json(&location_id)}))
 }
 
@@ -150,7 +184,10 @@ pub async fn update_field(
     let input = validate::check(&body, &field_props(false))?;
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
-    let field = loc.custom_fields.get_mut(&id).ok_or_else(|| field_not_found(&id))?;
+    let field = loc
+        .custom_fields
+        .get_mut(&id)
+        .ok_or_else(|| field_not_found(&id))?;
     if let Some(v) = input.get("name").and_then(Value::as_str) {
         v.clone_into(&mut field.name);
     }
@@ -166,10 +203,16 @@ pub async fn update_field(
 }
 
 /// DELETE /locations/{locationId}/customFields/{id} (delete-custom-field).
-pub async fn delete_field(State(app): State<App>, caller: Caller, Path((location_id, id)): Path<(String, String)>) -> ApiResult {
+pub async fn delete_field(
+    State(app): State<App>,
+    caller: Caller,
+    Path((location_id, id)): Path<(String, String)>,
+) -> ApiResult {
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
-    loc.custom_fields.shift_remove(&id).ok_or_else(|| field_not_found(&id))?;
+    loc.custom_fields
+        .shift_remove(&id)
+        .ok_or_else(|| field_not_found(&id))?;
     for c in loc.contacts.values_mut() {
         if let Some(Value::Array(values)) = c.fields.get_mut("customFields") {
             values.retain(|v| v.get("id").and_then(Value::as_str) != Some(id.as_str()));
@@ -188,27 +231,47 @@ fn tag_not_found(id: &str) -> ApiError {
 }
 
 /// GET /locations/{locationId}/tags (get-location-tags).
-pub async fn list_tags(State(app): State<App>, caller: Caller, Path(location_id): Path<String>) -> ApiResult {
+pub async fn list_tags(
+    State(app): State<App>,
+    caller: Caller,
+    Path(location_id): Path<String>,
+) -> ApiResult {
     caller.require("locations/tags.readonly")?;
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
-    let tags: Vec<Value> = loc.tags.values().map(|t| tag_json(t, &location_id)).collect();
+    let tags: Vec<Value> = loc
+        .tags
+        .values()
+        .map(|t| tag_json(t, &location_id))
+        .collect();
     ok(json!({"tags": tags}))
 }
 
 const TAG_PROPS: &[validate::Prop] = &[req("name", Kind::Str)];
 
 /// POST /locations/{locationId}/tags (create-tag).
-pub async fn create_tag(State(app): State<App>, caller: Caller, Path(location_id): Path<String>, Body(body): Body) -> ApiResult {
+pub async fn create_tag(
+    State(app): State<App>,
+    caller: Caller,
+    Path(location_id): Path<String>,
+    Body(body): Body,
+) -> ApiResult {
     caller.require("locations/tags.write")?;
     let input = validate::check(&body, TAG_PROPS)?;
-    let name = input["name"].as_str().unwrap_or_default().trim().to_lowercase();
+    let name = input["name"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     if loc.tags.values().any(|t| t.name == name) {
         return Err(ApiError::bad_request(format!("Tag {name} already exists")));
     }
-    let tag = Tag { id: new_id(&mut rand::rng()), name };
+    let tag = Tag {
+        id: new_id(&mut rand::rng()),
+        name,
+    };
     let out = tag_json(&tag, &location_id);
     loc.tags.insert(tag.id.clone(), tag);
     inner.rt.dirty = true;
@@ -216,7 +279,11 @@ pub async fn create_tag(State(app): State<App>, caller: Caller, Path(location_id
 }
 
 /// GET /locations/{locationId}/tags/{tagId} (get-tag-by-id).
-pub async fn get_tag(State(app): State<App>, caller: Caller, Path((location_id, id)): Path<(String, String)>) -> ApiResult {
+pub async fn get_tag(
+    State(app): State<App>,
+    caller: Caller,
+    Path((location_id, id)): Path<(String, String)>,
+) -> ApiResult {
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     let tag = loc.tags.get(&id).ok_or_else(|| tag_not_found(&id))?;
@@ -231,7 +298,11 @@ pub async fn update_tag(
     Body(body): Body,
 ) -> ApiResult {
     let input = validate::check(&body, TAG_PROPS)?;
-    let name = input["name"].as_str().unwrap_or_default().trim().to_lowercase();
+    let name = input["name"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
     let tag = loc.tags.get_mut(&id).ok_or_else(|| tag_not_found(&id))?;
@@ -240,7 +311,10 @@ pub async fn update_tag(
     for c in loc.contacts.values_mut() {
         let tags = c.tags();
         if tags.contains(&old) {
-            let renamed = tags.into_iter().map(|t| if t == old { name.clone() } else { t }).collect();
+            let renamed = tags
+                .into_iter()
+                .map(|t| if t == old { name.clone() } else { t })
+                .collect();
             c.set_tags(renamed);
         }
     }
@@ -249,10 +323,17 @@ pub async fn update_tag(
 }
 
 /// DELETE /locations/{locationId}/tags/{tagId} (delete-tag): removes it from contacts too.
-pub async fn delete_tag(State(app): State<App>, caller: Caller, Path((location_id, id)): Path<(String, String)>) -> ApiResult {
+pub async fn delete_tag(
+    State(app): State<App>,
+    caller: Caller,
+    Path((location_id, id)): Path<(String, String)>,
+) -> ApiResult {
     let mut inner = app.shared.lock();
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
-    let tag = loc.tags.shift_remove(&id).ok_or_else(|| tag_not_found(&id))?;
+    let tag = loc
+        .tags
+        .shift_remove(&id)
+        .ok_or_else(|| tag_not_found(&id))?;
     for c in loc.contacts.values_mut() {
         let mut tags = c.tags();
         if tags.contains(&tag.name) {

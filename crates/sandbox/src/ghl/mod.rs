@@ -138,15 +138,23 @@ pub fn http_client() -> reqwest::Client {
 fn load(path: &Path) -> anyhow::Result<Option<World>> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!("state file {} is not a sandbox state: {e} (delete it to start fresh)", path.display())
+            anyhow::anyhow!(
+                "state file {} is not a sandbox state: {e} (delete it to start fresh)",
+                path.display()
+            )
         })?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::anyhow!("cannot read state file {}: {e}", path.display())),
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot read state file {}: {e}",
+            path.display()
+        )),
     }
 }
 
 fn save(shared: &Shared) {
-    let Some(path) = &shared.state_file else { return };
+    let Some(path) = &shared.state_file else {
+        return;
+    };
     let bytes = {
         let mut inner = shared.lock();
         inner.rt.dirty = false;
@@ -252,36 +260,99 @@ fn router(app: App) -> Router {
         .route("/contacts/business/{businessId}", get(c::by_business))
         .route("/contacts/", post(c::create_contact).get(c::list_contacts))
         .route("/contacts", post(c::create_contact).get(c::list_contacts))
-        .route("/contacts/{contactId}", get(c::get_contact).put(c::update_contact).delete(c::delete_contact))
-        .route("/contacts/{contactId}/tasks", get(c::list_tasks).post(c::create_task))
-        .route("/contacts/{contactId}/tasks/{taskId}", get(c::get_task).put(c::update_task).delete(c::delete_task))
-        .route("/contacts/{contactId}/tasks/{taskId}/completed", put(c::complete_task))
-        .route("/contacts/{contactId}/appointments", get(c::contact_appointments))
-        .route("/contacts/{contactId}/tags", post(c::add_tags).delete(c::remove_tags))
-        .route("/contacts/{contactId}/notes", get(c::list_notes).post(c::create_note))
-        .route("/contacts/{contactId}/notes/{id}", get(c::get_note).put(c::update_note).delete(c::delete_note))
-        .route("/contacts/{contactId}/followers", post(c::add_followers).delete(c::remove_followers))
-        .route("/contacts/{contactId}/campaigns/removeAll", delete(c::remove_all_campaigns))
-        .route("/contacts/{contactId}/campaigns/{campaignId}", post(c::add_campaign).delete(c::remove_campaign))
-        .route("/contacts/{contactId}/workflow/{workflowId}", post(c::add_workflow).delete(c::remove_workflow))
+        .route(
+            "/contacts/{contactId}",
+            get(c::get_contact)
+                .put(c::update_contact)
+                .delete(c::delete_contact),
+        )
+        .route(
+            "/contacts/{contactId}/tasks",
+            get(c::list_tasks).post(c::create_task),
+        )
+        .route(
+            "/contacts/{contactId}/tasks/{taskId}",
+            get(c::get_task).put(c::update_task).delete(c::delete_task),
+        )
+        .route(
+            "/contacts/{contactId}/tasks/{taskId}/completed",
+            put(c::complete_task),
+        )
+        .route(
+            "/contacts/{contactId}/appointments",
+            get(c::contact_appointments),
+        )
+        .route(
+            "/contacts/{contactId}/tags",
+            post(c::add_tags).delete(c::remove_tags),
+        )
+        .route(
+            "/contacts/{contactId}/notes",
+            get(c::list_notes).post(c::create_note),
+        )
+        .route(
+            "/contacts/{contactId}/notes/{id}",
+            get(c::get_note).put(c::update_note).delete(c::delete_note),
+        )
+        .route(
+            "/contacts/{contactId}/followers",
+            post(c::add_followers).delete(c::remove_followers),
+        )
+        .route(
+            "/contacts/{contactId}/campaigns/removeAll",
+            delete(c::remove_all_campaigns),
+        )
+        .route(
+            "/contacts/{contactId}/campaigns/{campaignId}",
+            post(c::add_campaign).delete(c::remove_campaign),
+        )
+        .route(
+            "/contacts/{contactId}/workflow/{workflowId}",
+            post(c::add_workflow).delete(c::remove_workflow),
+        )
         .route("/calendars/events/appointments", post(cal::create))
-        .route("/calendars/events/appointments/{eventId}", get(cal::get).put(cal::edit))
+        .route(
+            "/calendars/events/appointments/{eventId}",
+            get(cal::get).put(cal::edit),
+        )
         .route("/calendars/events/{eventId}", delete(cal::delete))
         .route("/calendars/events", get(cal::list))
-        .route("/locations/{locationId}/customFields", get(loc::list_fields).post(loc::create_field))
+        .route(
+            "/locations/{locationId}/customFields",
+            get(loc::list_fields).post(loc::create_field),
+        )
         .route(
             "/locations/{locationId}/customFields/{id}",
-            get(loc::get_field).put(loc::update_field).delete(loc::delete_field),
+            get(loc::get_field)
+                .put(loc::update_field)
+                .delete(loc::delete_field),
         )
-        .route("/locations/{locationId}/tags", get(loc::list_tags).post(loc::create_tag))
-        .route("/locations/{locationId}/tags/{tagId}", get(loc::get_tag).put(loc::update_tag).delete(loc::delete_tag))
+        .route(
+            "/locations/{locationId}/tags",
+            get(loc::list_tags).post(loc::create_tag),
+        )
+        .route(
+            "/locations/{locationId}/tags/{tagId}",
+            get(loc::get_tag)
+                .put(loc::update_tag)
+                .delete(loc::delete_tag),
+        )
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/locationToken", post(oauth::location_token))
         .route("/oauth/installedLocations", get(oauth::installed_locations))
-        .route("/oauth/chooselocation", get(oauth::consent_page).post(oauth::consent_submit))
-        .route("/v2/oauth/chooselocation", get(oauth::consent_page).post(oauth::consent_submit))
+        .route(
+            "/oauth/chooselocation",
+            get(oauth::consent_page).post(oauth::consent_submit),
+        )
+        .route(
+            "/v2/oauth/chooselocation",
+            get(oauth::consent_page).post(oauth::consent_submit),
+        )
         .fallback(http::not_found)
-        .layer(axum::middleware::from_fn_with_state(app.shared.clone(), http::gate));
+        .layer(axum::middleware::from_fn_with_state(
+            app.shared.clone(),
+            http::gate,
+        ));
     let controls = Router::new()
         .route("/_sandbox/info", get(ctl::info))
         .route("/_sandbox/webhook-public-key", get(ctl::public_key))
@@ -290,14 +361,25 @@ fn router(app: App) -> Router {
         .route("/_sandbox/pit", post(ctl::pit))
         .route("/_sandbox/locations/{id}/settings", post(ctl::settings))
         .route("/_sandbox/config", post(ctl::config))
-        .route("/_sandbox/faults", post(ctl::set_faults).delete(ctl::clear_faults))
+        .route(
+            "/_sandbox/faults",
+            post(ctl::set_faults).delete(ctl::clear_faults),
+        )
         .route("/_sandbox/tokens/revoke", post(ctl::revoke))
         .route("/_sandbox/tokens/revoke-all", post(ctl::revoke_all))
         .route("/_sandbox/tokens/expire-all", post(ctl::expire_all))
-        .route("/_sandbox/webhooks", post(ctl::add_webhook).get(ctl::list_webhooks).delete(ctl::clear_webhooks))
+        .route(
+            "/_sandbox/webhooks",
+            post(ctl::add_webhook)
+                .get(ctl::list_webhooks)
+                .delete(ctl::clear_webhooks),
+        )
         .route("/_sandbox/webhooks/deliveries", get(ctl::deliveries))
         .route("/_sandbox/install", post(ctl::do_install))
         .route("/_sandbox/uninstall", post(ctl::do_uninstall))
-        .route("/_sandbox/counters", get(ctl::counters).delete(ctl::reset_counters));
+        .route(
+            "/_sandbox/counters",
+            get(ctl::counters).delete(ctl::reset_counters),
+        );
     controls.merge(api).with_state(app)
 }

@@ -28,7 +28,10 @@ pub fn mint_token(grant: &Grant, client_id: &str) -> String {
     let mut sig = [0u8; 32];
     rng.fill_bytes(&mut sig);
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let class_id = grant.location_id.clone().unwrap_or_else(|| grant.company_id.clone());
+    let class_id = grant
+        .location_id
+        .clone()
+        .unwrap_or_else(|| grant.company_id.clone());
     let payload = json!({
         "authClass": grant.user_type.as_str(),
         "authClassId": class_id,
@@ -40,19 +43,31 @@ pub fn mint_token(grant: &Grant, client_id: &str) -> String {
         "iat": Utc::now().timestamp(),
         "jti": URL_SAFE_NO_PAD.encode(jti),
     });
-    format!("{header}.{}.{}", URL_SAFE_NO_PAD.encode(payload.to_string()), URL_SAFE_NO_PAD.encode(sig))
+    format!(
+        "{header}.{}.{}",
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        URL_SAFE_NO_PAD.encode(sig)
+    )
 }
 
 /// Issues an access token (and a refresh token unless `refresh` is false).
 pub fn issue(inner: &mut Inner, mut grant: Grant) -> (String, Option<String>) {
     grant.kind = TokenKind::OAuth;
     grant.revoked = false;
-    let ttl = chrono::Duration::from_std(inner.rt.access_token_ttl).unwrap_or(chrono::Duration::days(1));
+    let ttl =
+        chrono::Duration::from_std(inner.rt.access_token_ttl).unwrap_or(chrono::Duration::days(1));
     grant.expires_at = Some(Utc::now() + ttl);
     let access = mint_token(&grant, &inner.world.client_id);
     let refresh = mint_token(&grant, &inner.world.client_id);
     inner.world.tokens.insert(access.clone(), grant.clone());
-    inner.world.refresh_tokens.insert(refresh.clone(), RefreshGrant { grant, used: false, revoked: false });
+    inner.world.refresh_tokens.insert(
+        refresh.clone(),
+        RefreshGrant {
+            grant,
+            used: false,
+            revoked: false,
+        },
+    );
     inner.rt.dirty = true;
     (access, Some(refresh))
 }
@@ -74,8 +89,13 @@ fn token_body(inner: &Inner, access: &str, refresh: Option<&str>, grant: &Grant)
     match &grant.location_id {
         Some(l) => body["locationId"] = json!(l),
         None => {
-            let approved: Vec<&String> =
-                inner.world.locations.values().filter(|l| l.app_installed).map(|l| &l.id).collect();
+            let approved: Vec<&String> = inner
+                .world
+                .locations
+                .values()
+                .filter(|l| l.app_installed)
+                .map(|l| &l.id)
+                .collect();
             body["approvedLocations"] = json!(approved);
             body["approveAllLocations"] = json!(true);
             body["installToFutureLocations"] = json!(true);
@@ -118,7 +138,10 @@ fn read_params(headers: &HeaderMap, body: &Bytes) -> HashMap<String, String> {
 
 fn oauth_error(status: StatusCode, message: &str) -> ApiError {
     let error = status.canonical_reason().unwrap_or("Error");
-    ApiError { status, body: json!({"statusCode": status.as_u16(), "message": message, "error": error}) }
+    ApiError {
+        status,
+        body: json!({"statusCode": status.as_u16(), "message": message, "error": error}),
+    }
 }
 
 /// POST /oauth/token (get-access-token).
@@ -135,21 +158,34 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> A
     }
     let mut inner = app.shared.lock();
     if p["client_id"] != inner.world.client_id || p["client_secret"] != inner.world.client_secret {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "Invalid client credentials: client_id or client_secret is wrong"));
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid client credentials: client_id or client_secret is wrong",
+        ));
     }
     let grant = match p["grant_type"].as_str() {
         "authorization_code" => {
             let code = p.get("code").cloned().unwrap_or_default();
             let Some(entry) = inner.world.codes.get_mut(&code) else {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "Invalid grant: authorization code is invalid"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid grant: authorization code is invalid",
+                ));
             };
             if entry.used || entry.expires_at <= Utc::now() {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "Invalid grant: authorization code is invalid, expired or already used"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid grant: authorization code is invalid, expired or already used",
+                ));
             }
             if let (Some(want), Some(got)) = (&entry.redirect_uri, p.get("redirect_uri"))
-                && want != got {
-                    return Err(oauth_error(StatusCode::BAD_REQUEST, "Invalid grant: redirect_uri does not match the authorization request"));
-                }
+                && want != got
+            {
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid grant: redirect_uri does not match the authorization request",
+                ));
+            }
             entry.used = true;
             let entry = entry.clone();
             grant_for_code(&inner, &entry)
@@ -157,19 +193,31 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> A
         "refresh_token" => {
             let token = p.get("refresh_token").cloned().unwrap_or_default();
             let Some(entry) = inner.world.refresh_tokens.get_mut(&token) else {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "Invalid grant: refresh token is invalid"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid grant: refresh token is invalid",
+                ));
             };
             if entry.used {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "Invalid grant: refresh token has already been used"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid grant: refresh token has already been used",
+                ));
             }
             if entry.revoked {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "Invalid grant: refresh token has been revoked"));
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid grant: refresh token has been revoked",
+                ));
             }
             entry.used = true;
             entry.grant.clone()
         }
         "client_credentials" => {
-            return Err(oauth_error(StatusCode::BAD_REQUEST, "grant_type client_credentials is not enabled for this app"));
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "grant_type client_credentials is not enabled for this app",
+            ));
         }
         other => {
             return Err(ApiError::unprocessable(vec![format!(
@@ -177,10 +225,17 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> A
             )]));
         }
     };
-    if let Some(loc) = grant.location_id.as_ref().and_then(|l| inner.world.locations.get(l))
-        && !loc.app_installed {
-            return Err(oauth_error(StatusCode::BAD_REQUEST, "The app is not installed on this location"));
-        }
+    if let Some(loc) = grant
+        .location_id
+        .as_ref()
+        .and_then(|l| inner.world.locations.get(l))
+        && !loc.app_installed
+    {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "The app is not installed on this location",
+        ));
+    }
     let (access, refresh) = issue(&mut inner, grant.clone());
     let body = token_body(&inner, &access, refresh.as_deref(), &grant);
     ok(body)
@@ -198,7 +253,11 @@ fn grant_for_code(inner: &Inner, code: &AuthCode) -> Grant {
         .unwrap_or_default();
     Grant {
         kind: TokenKind::OAuth,
-        user_type: if company { UserType::Company } else { UserType::Location },
+        user_type: if company {
+            UserType::Company
+        } else {
+            UserType::Location
+        },
         location_id: (!company).then(|| code.target.clone()),
         company_id: world.company_id.clone(),
         user_id,
@@ -209,10 +268,18 @@ fn grant_for_code(inner: &Inner, code: &AuthCode) -> Grant {
 }
 
 /// Creates an authorization code (and installs the app where it was granted).
-pub fn mint_code(inner: &mut Inner, app: &App, target: &str, scope: &str, redirect_uri: Option<String>) -> Result<String, ApiError> {
+pub fn mint_code(
+    inner: &mut Inner,
+    app: &App,
+    target: &str,
+    scope: &str,
+    redirect_uri: Option<String>,
+) -> Result<String, ApiError> {
     let is_company = target == inner.world.company_id;
     if !is_company && !inner.world.locations.contains_key(target) {
-        return Err(ApiError::bad_request(format!("Unknown location_id {target}")));
+        return Err(ApiError::bad_request(format!(
+            "Unknown location_id {target}"
+        )));
     }
     let scopes: BTreeSet<String> = scope.split_whitespace().map(str::to_owned).collect();
     let mut raw = [0u8; 20];
@@ -250,16 +317,29 @@ pub struct ConsentQuery {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn consent_error(msg: &str) -> Response {
-    (StatusCode::BAD_REQUEST, Html(format!("<!doctype html><title>Error</title><h1>Cannot authorize</h1><p>{}</p>", esc(msg))))
+    (
+        StatusCode::BAD_REQUEST,
+        Html(format!(
+            "<!doctype html><title>Error</title><h1>Cannot authorize</h1><p>{}</p>",
+            esc(msg)
+        )),
+    )
         .into_response()
 }
 
 /// GET /oauth/chooselocation and /v2/oauth/chooselocation: the consent page.
-pub async fn consent_page(State(app): State<App>, OriginalUri(uri): OriginalUri, Query(q): Query<ConsentQuery>) -> Response {
+pub async fn consent_page(
+    State(app): State<App>,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<ConsentQuery>,
+) -> Response {
     let inner = app.shared.lock();
     if q.client_id.as_deref() != Some(inner.world.client_id.as_str()) {
         return consent_error("Unknown client_id: no marketplace app has this client id.");
@@ -267,11 +347,16 @@ pub async fn consent_page(State(app): State<App>, OriginalUri(uri): OriginalUri,
     if q.response_type.as_deref() != Some("code") {
         return consent_error("response_type must be code.");
     }
-    let Some(redirect) = q.redirect_uri.as_deref().filter(|r| r.starts_with("http://") || r.starts_with("https://")) else {
+    let Some(redirect) = q
+        .redirect_uri
+        .as_deref()
+        .filter(|r| r.starts_with("http://") || r.starts_with("https://"))
+    else {
         return consent_error("redirect_uri is missing or not an http(s) URL.");
     };
     let scope = q.scope.clone().unwrap_or_default();
-    let hidden = |name: &str, v: &str| format!(r#"<input type="hidden" name="{name}" value="{}">"#, esc(v));
+    let hidden =
+        |name: &str, v: &str| format!(r#"<input type="hidden" name="{name}" value="{}">"#, esc(v));
     let mut options = format!(
         r#"<label><input type="radio" name="location_id" value="{}"> Agency: {} (all sub-accounts)</label><br>"#,
         esc(&inner.world.company_id),
@@ -315,7 +400,13 @@ pub async fn consent_submit(State(app): State<App>, Form(f): Form<ConsentForm>) 
     if f.client_id != inner.world.client_id {
         return consent_error("Unknown client_id.");
     }
-    let code = match mint_code(&mut inner, &app, &f.location_id, f.scope.as_deref().unwrap_or_default(), Some(f.redirect_uri.clone())) {
+    let code = match mint_code(
+        &mut inner,
+        &app,
+        &f.location_id,
+        f.scope.as_deref().unwrap_or_default(),
+        Some(f.redirect_uri.clone()),
+    ) {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -330,10 +421,17 @@ pub async fn consent_submit(State(app): State<App>, Form(f): Form<ConsentForm>) 
 }
 
 /// POST /oauth/locationToken (get-location-access-token): agency token -> location token.
-pub async fn location_token(State(app): State<App>, caller: Caller, headers: HeaderMap, body: Bytes) -> ApiResult {
+pub async fn location_token(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
     caller.require("oauth.write")?;
     if caller.grant.user_type != UserType::Company {
-        return Err(ApiError::unauthorized("This route is only accessible with an Agency access token"));
+        return Err(ApiError::unauthorized(
+            "This route is only accessible with an Agency access token",
+        ));
     }
     let p = read_params(&headers, &body);
     let mut missing = Vec::new();
@@ -351,9 +449,15 @@ pub async fn location_token(State(app): State<App>, caller: Caller, headers: Hea
     let mut inner = app.shared.lock();
     let location_id = p["locationId"].clone();
     match inner.world.locations.get(&location_id) {
-        None => return Err(ApiError::bad_request(format!("Location {location_id} not found"))),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "Location {location_id} not found"
+            )));
+        }
         Some(l) if !l.app_installed => {
-            return Err(ApiError::bad_request("The app is not installed on this location"));
+            return Err(ApiError::bad_request(
+                "The app is not installed on this location",
+            ));
         }
         Some(_) => {}
     }
@@ -392,10 +496,16 @@ pub struct InstalledQuery {
 }
 
 /// GET /oauth/installedLocations (get-installed-location).
-pub async fn installed_locations(State(app): State<App>, caller: Caller, Query(q): Query<InstalledQuery>) -> ApiResult {
+pub async fn installed_locations(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<InstalledQuery>,
+) -> ApiResult {
     caller.require("oauth.readonly")?;
     if caller.grant.user_type != UserType::Company {
-        return Err(ApiError::unauthorized("This route is only accessible with an Agency access token"));
+        return Err(ApiError::unauthorized(
+            "This route is only accessible with an Agency access token",
+        ));
     }
     let mut missing = Vec::new();
     if q.company_id.is_none() {
@@ -412,10 +522,21 @@ pub async fn installed_locations(State(app): State<App>, caller: Caller, Query(q
     }
     let inner = app.shared.lock();
     if q.app_id.as_deref() != Some(inner.world.app_id()) {
-        return Err(ApiError::bad_request("appId does not match the token's app"));
+        return Err(ApiError::bad_request(
+            "appId does not match the token's app",
+        ));
     }
-    let skip = q.skip.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0usize);
-    let limit = q.limit.as_deref().and_then(|s| s.parse().ok()).unwrap_or(20usize).clamp(1, 500);
+    let skip = q
+        .skip
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0usize);
+    let limit = q
+        .limit
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20usize)
+        .clamp(1, 500);
     let want = q.is_installed.as_deref().map(|s| s == "true");
     let matching: Vec<Value> = inner
         .world
@@ -423,7 +544,11 @@ pub async fn installed_locations(State(app): State<App>, caller: Caller, Query(q
         .values()
         .filter(|l| want.is_none_or(|w| l.app_installed == w))
         .filter(|l| q.location_id.as_ref().is_none_or(|id| *id == l.id))
-        .filter(|l| q.query.as_ref().is_none_or(|s| l.name.to_lowercase().contains(&s.to_lowercase())))
+        .filter(|l| {
+            q.query
+                .as_ref()
+                .is_none_or(|s| l.name.to_lowercase().contains(&s.to_lowercase()))
+        })
         .map(|l| {
             json!({
                 "_id": l.id,

@@ -19,28 +19,61 @@ use super::state::{
 /// First and last names the seeded people are made of (shared with the other
 /// emulators later, so the same people can exist in several systems).
 pub const FIRST_NAMES: &[&str] = &[
-    "Ava", "Liam", "Olivia", "Noah", "Emma", "Mason", "Sophia", "Lucas", "Mia", "Ethan", "Isabella",
-    "Logan", "Amelia", "James", "Harper", "Elijah", "Evelyn", "Benjamin", "Abigail", "Henry",
+    "Ava", "Liam", "Olivia", "Noah", "Emma", "Mason", "Sophia", "Lucas", "Mia", "Ethan",
+    "Isabella", "Logan", "Amelia", "James", "Harper", "Elijah", "Evelyn", "Benjamin", "Abigail",
+    "Henry",
 ];
 pub const LAST_NAMES: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-    "Jackson", "Martin",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
 ];
-const TAGS: &[&str] = &["lead", "buyer", "seller", "vip", "newsletter", "hot", "cold"];
+const TAGS: &[&str] = &[
+    "lead",
+    "buyer",
+    "seller",
+    "vip",
+    "newsletter",
+    "hot",
+    "cold",
+];
 const USER_NAMES: &[&str] = &["Alex Agent", "Blair Broker", "Casey Closer"];
 
 /// The person at index `i` of the seeded population: (first, last, email, phone).
 pub fn person(i: usize) -> (String, String, String, String) {
     let first = FIRST_NAMES[i % FIRST_NAMES.len()];
     let last = LAST_NAMES[(i / FIRST_NAMES.len()) % LAST_NAMES.len()];
-    let email = format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase(), i);
+    let email = format!(
+        "{}.{}{}@example.com",
+        first.to_lowercase(),
+        last.to_lowercase(),
+        i
+    );
     let phone = format!("+1555{:07}", 1_000_000 + i);
     (first.to_owned(), last.to_owned(), email, phone)
 }
 
 fn base_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).single().unwrap_or_else(Utc::now)
+    Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .unwrap_or_else(Utc::now)
 }
 
 fn named(rng: &mut StdRng, prefix: &str, n: usize, hex: bool) -> Vec<Named> {
@@ -65,7 +98,9 @@ pub fn world(seed: u64, locations: usize) -> World {
     let client_id = format!("{}-{suffix}", new_hex_id(&mut rng));
     let mut secret = [0u8; 16];
     rng.fill_bytes(&mut secret);
-    let client_secret = uuid::Builder::from_random_bytes(secret).into_uuid().to_string();
+    let client_secret = uuid::Builder::from_random_bytes(secret)
+        .into_uuid()
+        .to_string();
     let mut key_seed = [0u8; 32];
     rng.fill_bytes(&mut key_seed);
     let mut locs = IndexMap::new();
@@ -74,16 +109,27 @@ pub fn world(seed: u64, locations: usize) -> World {
         let id = new_id(&mut rng);
         let users: Vec<Named> = USER_NAMES
             .iter()
-            .map(|name| Named { id: new_id(&mut rng), name: (*name).to_owned() })
+            .map(|name| Named {
+                id: new_id(&mut rng),
+                name: (*name).to_owned(),
+            })
             .collect();
         let mut pit_bytes = [0u8; 16];
         rng.fill_bytes(&mut pit_bytes);
-        let pit = format!("pit-{}", uuid::Builder::from_random_bytes(pit_bytes).into_uuid());
+        let pit = format!(
+            "pit-{}",
+            uuid::Builder::from_random_bytes(pit_bytes).into_uuid()
+        );
         let mut custom_fields = IndexMap::new();
         for (name, key, dtype, options) in [
             ("Pincode", "contact.pincode", "TEXT", vec![]),
             ("Lead Score", "contact.lead_score", "NUMERICAL", vec![]),
-            ("Preferred Contact", "contact.preferred_contact", "SINGLE_OPTIONS", vec!["email", "phone", "sms"]),
+            (
+                "Preferred Contact",
+                "contact.preferred_contact",
+                "SINGLE_OPTIONS",
+                vec!["email", "phone", "sms"],
+            ),
         ] {
             let fid = new_id(&mut rng);
             custom_fields.insert(
@@ -155,11 +201,16 @@ pub fn world(seed: u64, locations: usize) -> World {
 /// Adds `n` deterministic contacts (with tasks, notes, appointments and custom
 /// field values) to a location. Seeding does not emit webhooks.
 pub fn add_contacts(inner: &mut Inner, location_id: &str, n: usize, seed: u64) -> usize {
-    let Some(loc) = inner.world.locations.get_mut(location_id) else { return 0 };
+    let Some(loc) = inner.world.locations.get_mut(location_id) else {
+        return 0;
+    };
     let start = loc.contacts.len() + loc.deleted_contacts.len();
     let loc_index = inner.world.locations.get_index_of(location_id).unwrap_or(0) as u64;
-    let Some(loc) = inner.world.locations.get_mut(location_id) else { return 0 };
-    let mut rng = StdRng::seed_from_u64(seed ^ (loc_index + 1).wrapping_mul(0x9e37_79b9) ^ start as u64);
+    let Some(loc) = inner.world.locations.get_mut(location_id) else {
+        return 0;
+    };
+    let mut rng =
+        StdRng::seed_from_u64(seed ^ (loc_index + 1).wrapping_mul(0x9e37_79b9) ^ start as u64);
     let fields: Vec<CustomField> = loc.custom_fields.values().cloned().collect();
     for k in 0..n {
         let i = start + k;
@@ -172,7 +223,10 @@ pub fn add_contacts(inner: &mut Inner, location_id: &str, n: usize, seed: u64) -
             date_updated: added,
             ..Contact::default()
         };
-        let tags = vec![TAGS[i % TAGS.len()].to_owned(), TAGS[(i * 3 + 1) % TAGS.len()].to_owned()];
+        let tags = vec![
+            TAGS[i % TAGS.len()].to_owned(),
+            TAGS[(i * 3 + 1) % TAGS.len()].to_owned(),
+        ];
         let mut tags_dedup = tags.clone();
         tags_dedup.dedup();
         let mut custom = Vec::new();
@@ -199,7 +253,10 @@ pub fn add_contacts(inner: &mut Inner, location_id: &str, n: usize, seed: u64) -
         f.insert("tags".into(), json!(tags_dedup));
         f.insert("customFields".into(), Value::Array(custom));
         if i % 4 == 0 {
-            f.insert("assignedTo".into(), json!(loc.users[i % loc.users.len()].id));
+            f.insert(
+                "assignedTo".into(),
+                json!(loc.users[i % loc.users.len()].id),
+            );
         }
         loc.ensure_tags(&tags_dedup, &mut rng);
         let cid = contact.id.clone();

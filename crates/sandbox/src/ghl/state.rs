@@ -124,7 +124,10 @@ pub struct Contact {
 
 impl Contact {
     pub fn str_field(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.fields
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
     pub fn email_lower(&self) -> Option<String> {
         self.str_field("email").map(str::to_lowercase)
@@ -136,7 +139,11 @@ impl Contact {
         self.fields
             .get("tags")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
     pub fn set_tags(&mut self, tags: Vec<String>) {
@@ -220,12 +227,18 @@ impl Contact {
             }
         }
         out.insert("dateAdded".into(), json!(iso(self.date_added)));
-        out.insert("dnd".into(), self.fields.get("dnd").cloned().unwrap_or(json!(false)));
+        out.insert(
+            "dnd".into(),
+            self.fields.get("dnd").cloned().unwrap_or(json!(false)),
+        );
         out.insert("tags".into(), json!(self.tags()));
         out.insert("attachments".into(), json!([]));
         out.insert(
             "customFields".into(),
-            self.fields.get("customFields").cloned().unwrap_or(json!([])),
+            self.fields
+                .get("customFields")
+                .cloned()
+                .unwrap_or(json!([])),
         );
         out
     }
@@ -519,7 +532,12 @@ impl Location {
     }
 
     /// Existing contact matching `field` = `value`, excluding `except`.
-    pub fn find_by(&self, field: MatchField, value: &str, except: Option<&str>) -> Option<&Contact> {
+    pub fn find_by(
+        &self,
+        field: MatchField,
+        value: &str,
+        except: Option<&str>,
+    ) -> Option<&Contact> {
         let value_lower = value.to_lowercase();
         self.contacts.values().find(|c| {
             Some(c.id.as_str()) != except
@@ -543,7 +561,9 @@ impl Location {
 
     pub fn custom_field_by_key(&self, key: &str) -> Option<&CustomField> {
         let key = key.strip_prefix("contact.").unwrap_or(key);
-        self.custom_fields.values().find(|f| f.field_key.strip_prefix("contact.") == Some(key))
+        self.custom_fields
+            .values()
+            .find(|f| f.field_key.strip_prefix("contact.") == Some(key))
     }
 }
 
@@ -643,12 +663,16 @@ const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 
 /// A Firestore-style id: 20 alphanumerics.
 pub fn new_id(rng: &mut impl Rng) -> String {
-    (0..20).map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char).collect()
+    (0..20)
+        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+        .collect()
 }
 
 /// A Mongo ObjectId-style id: 24 lowercase hex digits.
 pub fn new_hex_id(rng: &mut impl Rng) -> String {
-    (0..24).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+    (0..24)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// Whether `id` looks like a Firestore id (what bulk tags checks first).

@@ -32,17 +32,27 @@ pub struct Prop {
 }
 
 pub const fn opt(name: &'static str, kind: Kind) -> Prop {
-    Prop { name, kind, required: false }
+    Prop {
+        name,
+        kind,
+        required: false,
+    }
 }
 
 pub const fn req(name: &'static str, kind: Kind) -> Prop {
-    Prop { name, kind, required: true }
+    Prop {
+        name,
+        kind,
+        required: true,
+    }
 }
 
 /// Checks `body` against `props`; returns the object on success.
 pub fn check(body: &Value, props: &[Prop]) -> Result<Map<String, Value>, ApiError> {
     let Some(obj) = body.as_object() else {
-        return Err(ApiError::unprocessable(vec!["request body must be a JSON object".to_owned()]));
+        return Err(ApiError::unprocessable(vec![
+            "request body must be a JSON object".to_owned(),
+        ]));
     };
     let mut messages = Vec::new();
     for key in obj.keys() {
@@ -61,13 +71,18 @@ pub fn check(body: &Value, props: &[Prop]) -> Result<Map<String, Value>, ApiErro
             None => {}
             Some(v) => {
                 if !fits(p.kind, v)
-                    && let Some(m) = type_message(p) {
-                        messages.push(m);
-                    }
+                    && let Some(m) = type_message(p)
+                {
+                    messages.push(m);
+                }
             }
         }
     }
-    if messages.is_empty() { Ok(obj.clone()) } else { Err(ApiError::unprocessable(messages)) }
+    if messages.is_empty() {
+        Ok(obj.clone())
+    } else {
+        Err(ApiError::unprocessable(messages))
+    }
 }
 
 fn fits(kind: Kind, v: &Value) -> bool {
@@ -100,7 +115,9 @@ fn type_message(p: &Prop) -> Option<String> {
 
 /// A plain `local@domain.tld` check, as class-validator's `isEmail` roughly does.
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -160,7 +177,11 @@ fn with(extra: &[Prop]) -> Vec<Prop> {
 
 /// CreateContactDto.
 pub fn create_contact() -> Vec<Prop> {
-    with(&[req("locationId", Kind::Str), opt("gender", Kind::Str), opt("companyName", Kind::Str)])
+    with(&[
+        req("locationId", Kind::Str),
+        opt("gender", Kind::Str),
+        opt("companyName", Kind::Str),
+    ])
 }
 
 /// UpdateContactDto (no locationId, gender or companyName).

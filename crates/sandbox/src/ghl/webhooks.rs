@@ -98,9 +98,14 @@ pub fn signing_key(seed_b64: &str) -> SigningKey {
 
 /// The public key as a PEM SubjectPublicKeyInfo, the form GHL publishes.
 pub fn public_key_pem(key: &SigningKey) -> String {
-    let mut der = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    let mut der = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
     der.extend_from_slice(key.verifying_key().as_bytes());
-    format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode(der))
+    format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        STANDARD.encode(der)
+    )
 }
 
 /// Runs until shutdown: signs each event once and delivers it to every target.
@@ -122,10 +127,20 @@ pub async fn deliver(
         if targets.is_empty() {
             continue;
         }
-        let Ok(bytes) = serde_json::to_vec(&event) else { continue };
+        let Ok(bytes) = serde_json::to_vec(&event) else {
+            continue;
+        };
         let signature = STANDARD.encode(key.sign(&bytes).to_bytes());
-        let webhook_id = event.get("webhookId").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let event_type = event.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let webhook_id = event
+            .get("webhookId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let event_type = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         for url in targets {
             let mut record = Delivery {
                 webhook_id: webhook_id.clone(),
@@ -139,13 +154,20 @@ pub async fn deliver(
             record.status = status;
             if status == 429 {
                 // Retried later without holding up the events behind it.
-                let (http, bytes, signature, log, delay) =
-                    (http.clone(), bytes.clone(), signature.clone(), log.clone(), retry_delay.clone());
+                let (http, bytes, signature, log, delay) = (
+                    http.clone(),
+                    bytes.clone(),
+                    signature.clone(),
+                    log.clone(),
+                    retry_delay.clone(),
+                );
                 tokio::spawn(async move {
                     let mut record = record;
                     while record.status == 429 && record.attempts <= MAX_RETRIES {
                         let wait = *delay.lock().unwrap_or_else(|p| p.into_inner());
-                        let jitter = Duration::from_millis(rand::random_range(0..=wait.as_millis().min(1000) as u64 / 10 + 1));
+                        let jitter = Duration::from_millis(rand::random_range(
+                            0..=wait.as_millis().min(1000) as u64 / 10 + 1,
+                        ));
                         tokio::time::sleep(wait + jitter).await;
                         record.status = post(&http, &record.url, &bytes, &signature).await;
                         record.attempts += 1;

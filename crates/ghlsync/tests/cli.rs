@@ -1,0 +1,197 @@
+//! Black-box tests of the `ghlsync` binary: `sandbox` prints one JSON line and
+//! answers like GHL; `call` runs operations against it and reports errors.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ghlsync");
+
+/// A `ghlsync sandbox` child process, killed on drop.
+struct SandboxProcess {
+    child: Child,
+    info: Value,
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sandbox(extra: &[&str]) -> SandboxProcess {
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--seed", "3"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ghlsync sandbox starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("one line on stdout");
+    let info: Value = serde_json::from_str(&line).expect("the line is JSON");
+    SandboxProcess { child, info }
+}
+
+fn call(base: &str, token: Option<&str>, op: &str, input: &str) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "call",
+        op,
+        "--base-url",
+        base,
+        "--input",
+        input,
+        "--compact",
+    ]);
+    cmd.env_remove("GHLSYNC_GHL_TOKEN");
+    if let Some(t) = token {
+        cmd.args(["--token", t]);
+    }
+    let out = cmd.output().expect("ghlsync call runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sandbox_prints_one_json_line_with_everything_a_client_needs() {
+    let sbx = start_sandbox(&[]);
+    let ghl = &sbx.info["ghl"];
+    for key in [
+        "base_url",
+        "company_id",
+        "client_id",
+        "client_secret",
+        "webhook_public_key",
+    ] {
+        assert!(
+            ghl[key].as_str().is_some_and(|s| !s.is_empty()),
+            "missing {key}: {ghl}"
+        );
+    }
+    assert!(
+        ghl["webhook_public_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let locations = ghl["locations"].as_array().expect("locations");
+    assert_eq!(locations.len(), 2);
+    for loc in locations {
+        assert!(loc["token"].as_str().unwrap().starts_with("pit-"));
+        for list in [
+            "user_ids",
+            "calendar_ids",
+            "campaign_ids",
+            "workflow_ids",
+            "business_ids",
+        ] {
+            assert!(!loc[list].as_array().unwrap().is_empty(), "{list} empty");
+        }
+    }
+    // client_id looks like GHL's: <24 hex appId>-<suffix>
+    let client_id = ghl["client_id"].as_str().unwrap();
+    let (app, _) = client_id.split_once('-').expect("appId-suffix");
+    assert_eq!(app.len(), 24);
+    assert!(app.bytes().all(|b| b.is_ascii_hexdigit()));
+}
+
+#[test]
+fn call_runs_operations_against_the_sandbox_and_reports_server_errors() {
+    let sbx = start_sandbox(&[]);
+    let base = sbx.info["ghl"]["base_url"].as_str().unwrap().to_owned();
+    let loc = &sbx.info["ghl"]["locations"][0];
+    let (location, token) = (loc["id"].as_str().unwrap(), loc["token"].as_str().unwrap());
+
+    // Query parameters come from the input object.
+    let input = format!(r#"{{"locationId":"{location}","limit":2}}"#);
+    let (code, out, err) = call(&base, Some(token), "get-contacts", &input);
+    assert_eq!(code, 0, "stderr: {err}");
+    let listed: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(listed["contacts"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["count"], 3);
+
+    // Body keys go to the body; path keys to the path.
+    let input =
+        format!(r#"{{"locationId":"{location}","firstName":"Cli","email":"cli@example.com"}}"#);
+    let (code, out, err) = call(&base, Some(token), "create-contact", &input);
+    assert_eq!(code, 0, "stderr: {err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let id = created["contact"]["id"]
+        .as_str()
+        .expect("new contact id")
+        .to_owned();
+    let (code, out, _) = call(
+        &base,
+        Some(token),
+        "get-contact",
+        &format!(r#"{{"contactId":"{id}"}}"#),
+    );
+    assert_eq!(code, 0);
+    let fetched: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(fetched["contact"]["email"], "cli@example.com");
+    assert_eq!(fetched["contact"]["firstName"], "Cli");
+
+    // A server error: non-zero exit and the server's message on stderr.
+    let (code, out, err) = call(&base, Some(token), "create-contact", &input);
+    assert_eq!(code, 2, "a 400 exits with 2");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("This location does not allow duplicated contacts."),
+        "{err}"
+    );
+    let input = format!(r#"{{"locationId":"{location}","nickname":"x"}}"#);
+    let (code, _, err) = call(&base, Some(token), "create-contact", &input);
+    assert_eq!(code, 2);
+    assert!(err.contains("property nickname should not exist"), "{err}");
+
+    // A bad token: exit 3, GHL's message.
+    let (code, _, err) = call(
+        &base,
+        Some("pit-00000000-0000-0000-0000-000000000000"),
+        "get-contact",
+        r#"{"contactId":"x"}"#,
+    );
+    assert_eq!(code, 3);
+    assert!(err.contains("Invalid JWT"), "{err}");
+
+    // Local mistakes are named before any request.
+    let (code, _, err) = call(&base, None, "get-contact", r#"{"contactId":"x"}"#);
+    assert_ne!(code, 0);
+    assert!(err.contains("needs a bearer token"), "{err}");
+    let (code, _, err) = call(&base, Some(token), "get-contac", "{}");
+    assert_ne!(code, 0);
+    assert!(err.contains("did you mean get-contact"), "{err}");
+    let (code, _, err) = call(&base, Some(token), "get-contact", "not json");
+    assert_ne!(code, 0);
+    assert!(err.contains("--input is not valid JSON"), "{err}");
+}
+
+#[test]
+fn operations_lists_every_contacts_operation() {
+    let out = Command::new(BIN)
+        .args(["operations", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let ops: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let contacts_ops = ops
+        .iter()
+        .filter(|o| o["path"].as_str().unwrap().starts_with("/contacts"))
+        .count();
+    assert_eq!(contacts_ops, 32);
+    assert!(
+        ops.iter()
+            .any(|o| o["id"] == "create-appointment" && o["version"] == "2021-04-15")
+    );
+}
