@@ -76,10 +76,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            if let GhlError::Api(api) = &e {
-                if !api.body.is_null() {
-                    eprintln!("{}", serde_json::to_string_pretty(&api.body)?);
-                }
+            if let GhlError::Api(api) = &e
+                && !api.body.is_null()
+            {
+                eprintln!("{}", serde_json::to_string_pretty(&api.body)?);
             }
             Ok(ExitCode::from(exit_code(&e)))
         }
