@@ -40,8 +40,8 @@ echo "sdk-check: installing @gohighlevel/api-client@$JS_SDK_VERSION and gohighle
 mkdir -p "$work/js"
 if [ ! -f "$work/js/node_modules/@gohighlevel/api-client/package.json" ] ||
    ! grep -q "\"version\": \"$JS_SDK_VERSION\"" "$work/js/node_modules/@gohighlevel/api-client/package.json"; then
-  (cd "$work/js" && [ -f package.json ] || echo '{"private":true}' > package.json
-   npm install --no-audit --no-fund --loglevel=error "@gohighlevel/api-client@$JS_SDK_VERSION" >&2)
+  [ -f "$work/js/package.json" ] || echo '{"private": true}' >"$work/js/package.json"
+  (cd "$work/js" && npm install --no-audit --no-fund --loglevel=error "@gohighlevel/api-client@$JS_SDK_VERSION" >&2)
 fi
 if [ ! -x "$work/py/bin/python" ]; then python3 -m venv "$work/py"; fi
 "$work/py/bin/python" -m pip install --quiet --disable-pip-version-check "gohighlevel-api-client==$PY_SDK_VERSION" >&2

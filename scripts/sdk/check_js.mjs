@@ -315,8 +315,7 @@ console.log(`# @gohighlevel/api-client ${sdkVersion} against ${base}`);
 {
   // Show the headers the SDK sends by default (token redacted).
   const probe = new HighLevel({ privateIntegrationToken: 'pit-redacted', logLevel });
-  const h = { ...probe.getHttpClient().defaults.headers };
-  for (const k of ['common', 'get', 'post', 'put', 'delete', 'patch', 'head', 'options']) delete h[k];
+  const h = Object.fromEntries(Object.entries(probe.getHttpClient().defaults.headers).filter(([, v]) => typeof v !== 'object'));
   console.log(`# default headers: ${JSON.stringify(h)}`);
 }
 await contacts();
