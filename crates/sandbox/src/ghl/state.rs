@@ -170,7 +170,8 @@ impl Contact {
             out.insert("contactName".into(), json!(name.to_lowercase()));
         }
         for (k, v) in &self.fields {
-            if k == "inboundDndSettings" || k == "gender" && v.is_null() {
+            // Inbound DND settings are write-only in GHL's contact schema.
+            if k == "inboundDndSettings" || v.is_null() {
                 continue;
             }
             out.insert(k.clone(), v.clone());
