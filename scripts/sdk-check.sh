@@ -50,12 +50,11 @@ echo "sdk-check: starting $bin sandbox" >&2
 "$bin" sandbox --listen 127.0.0.1:0 --seed 20 >"$work/sandbox.json" 2>"$work/sandbox.log" &
 sandbox_pid=$!
 for _ in $(seq 1 300); do
-  [ -s "$work/sandbox.json" ] && break
+  [ "$(wc -l <"$work/sandbox.json")" -ge 1 ] && break # a whole line
   kill -0 "$sandbox_pid" 2>/dev/null || { echo "sdk-check: the sandbox exited:" >&2; cat "$work/sandbox.log" >&2; exit 2; }
   sleep 0.1
 done
-[ -s "$work/sandbox.json" ] || { echo "sdk-check: the sandbox printed no JSON line in 30 s" >&2; exit 2; }
-sleep 0.2 # let the whole line arrive
+[ "$(wc -l <"$work/sandbox.json")" -ge 1 ] || { echo "sdk-check: the sandbox printed no JSON line in 30 s" >&2; exit 2; }
 
 status=0
 echo "== npm @gohighlevel/api-client"

@@ -311,6 +311,22 @@ async function oauth() {
   }
 }
 
+// ---------------------------------------------------------------- 429 retry
+// 3.x retries a burst 429 when `rateLimitRetry` is set, waiting
+// X-RateLimit-Interval-Milliseconds (here shortened to 500 ms by the sandbox control).
+async function rateLimitRetry() {
+  const ghl = instrument(new HighLevel({ privateIntegrationToken: loc.token, rateLimitRetry: { maxRetries: 2 }, logLevel }));
+  await sandboxControl('/_sandbox/config', { rate_window_ms: 500 });
+  await sandboxControl('/_sandbox/faults', { error_rate: 0, latency_ms: 0, storm_429: 1 });
+  try {
+    await call('429 -> rateLimitRetry -> retry: getContacts', () => ghl.contacts.getContacts({ locationId: loc.id, limit: 1 }),
+      (r) => expect(Array.isArray(r.contacts) && requests.length === 2 && requests[0].status === 429, 'a 429 then a 200'));
+  } finally {
+    await fetch(`${base}/_sandbox/faults`, { method: 'DELETE' });
+    await sandboxControl('/_sandbox/config', { rate_window_ms: 10000 });
+  }
+}
+
 console.log(`# @gohighlevel/api-client ${sdkVersion} against ${base}`);
 {
   // Show the headers the SDK sends by default (token redacted).
@@ -320,5 +336,6 @@ console.log(`# @gohighlevel/api-client ${sdkVersion} against ${base}`);
 }
 await contacts();
 await oauth();
+await rateLimitRetry();
 console.log(`js: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -268,9 +268,16 @@ async def oauth():
     if tok:
         # refresh_token() builds the camelCase body itself.
         old_refresh = field(tok, "refreshToken", "refresh_token")
+
+        def rotated(r):
+            has_tokens(r)
+            expect(r["refreshToken"] != old_refresh, "a new refreshToken")
+
         new = await call("oauth.refresh_token", lambda: ghl.oauth.refresh_token(
-            old_refresh, client_id, client_secret, "refresh_token", UserType.LOCATION),
-            lambda r: (has_tokens(r), expect(r["refreshToken"] != old_refresh, "a new refreshToken")))
+            old_refresh, client_id, client_secret, "refresh_token", UserType.LOCATION), rotated)
+        # urlencode() turns the UserType enum into its name on Python 3.11+, not its value.
+        sent = re.search(r"userType=([^&]*)", (requests[0].get("body") or "") if requests else "")
+        print(f"# refresh_token(UserType.LOCATION) sent userType={sent.group(1) if sent else '?'}")
         await call_rejected("oauth.refresh_token(reused refresh token)", lambda: ghl.oauth.refresh_token(
             old_refresh, client_id, client_secret, "refresh_token", UserType.LOCATION), (400, 401))
         if new:
@@ -284,7 +291,9 @@ async def oauth():
             control("/_sandbox/tokens/expire-all", {})
             await call("401 -> automatic refresh -> retry: search_contacts_advanced",
                        lambda: ghl.contacts.search_contacts_advanced({"locationId": loc_id, "pageLimit": 1}),
-                       lambda r: expect(isinstance(r.get("contacts"), list), "contacts[]"))
+                       lambda r: expect(isinstance(r.get("contacts"), list)
+                                        and any(q["url"] == "/oauth/token" and q.get("status") == 200 for q in requests),
+                                        "contacts[] after a refresh"))
 
     agency_code = control("/_sandbox/oauth/code", {
         "location_id": INFO["company_id"], "scope": "oauth.readonly oauth.write contacts.readonly contacts.write",

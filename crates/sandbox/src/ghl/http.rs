@@ -198,8 +198,22 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    match decision {
-        Decision::Reject(resp) => resp,
+    let v3 = req
+        .headers()
+        .get("version")
+        .is_some_and(|v| v.as_bytes() == b"v3");
+    if v3 && REMOVED_IN_V3.contains(&route.as_str()) {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or(path.as_str(), |pq| pq.as_str());
+        return ApiError::bad_request(format!(
+            "Endpoint {target} not available in API version v3. This endpoint was removed in version v3. Please use a version before v3."
+        ))
+        .into_response();
+    }
+    let resp = match decision {
+        Decision::Reject(resp) => return resp,
         Decision::Open => next.run(req).await,
         Decision::Pass(caller, headers) => {
             let mut req = req;
@@ -208,7 +222,42 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
             resp.headers_mut().extend(headers);
             resp
         }
+    };
+    if v3 && resp.status().is_success() {
+        v3_success(resp).await
+    } else {
+        resp
     }
+}
+
+/// v2 routes the v3 API answers with 400 "removed in version v3".
+const REMOVED_IN_V3: &[&str] = &[
+    "GET /contacts/",
+    "GET /contacts",
+    "DELETE /contacts/{contactId}/campaigns/removeAll",
+    "POST /oauth/locationToken",
+    "GET /oauth/installedLocations",
+];
+
+/// v3 success bodies carry `succeeded` next to the legacy misspelt `succeded`.
+async fn v3_success(resp: Response) -> Response {
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let mut parts = parts;
+    let fixed = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(mut map))
+            if map.contains_key("succeded") && !map.contains_key("succeeded") =>
+        {
+            let flag = map.get("succeded").cloned().unwrap_or(Value::Bool(true));
+            map.insert("succeeded".to_owned(), flag);
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            serde_json::to_vec(&map).map_or(bytes, axum::body::Bytes::from)
+        }
+        _ => bytes,
+    };
+    Response::from_parts(parts, axum::body::Body::from(fixed))
 }
 
 enum Decision {

@@ -303,6 +303,10 @@ fn router(app: App) -> Router {
             delete(c::remove_all_campaigns),
         )
         .route(
+            "/contacts/{contactId}/campaigns/remove-all",
+            delete(c::remove_all_campaigns),
+        )
+        .route(
             "/contacts/{contactId}/campaigns/{campaignId}",
             post(c::add_campaign).delete(c::remove_campaign),
         )
@@ -340,6 +344,11 @@ fn router(app: App) -> Router {
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/locationToken", post(oauth::location_token))
         .route("/oauth/installedLocations", get(oauth::installed_locations))
+        .route("/oauth/location-token", post(oauth::location_token))
+        .route(
+            "/oauth/installed-locations",
+            get(oauth::installed_locations_v3),
+        )
         .route(
             "/oauth/chooselocation",
             get(oauth::consent_page).post(oauth::consent_submit),

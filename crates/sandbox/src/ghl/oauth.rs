@@ -80,7 +80,6 @@ fn token_body(inner: &Inner, access: &str, refresh: Option<&str>, grant: &Grant)
         "expires_in": ttl,
         "refresh_token": refresh,
         "scope": grant.scope_string(),
-        "refreshTokenId": uuid::Uuid::new_v4().to_string(),
         "userType": grant.user_type.as_str(),
         "companyId": grant.company_id,
         "userId": grant.user_id,
@@ -104,8 +103,42 @@ fn token_body(inner: &Inner, access: &str, refresh: Option<&str>, grant: &Grant)
     body
 }
 
+/// The v3 API answers OAuth calls in camelCase (`accessToken`, `expiresIn`, ...).
+fn camelize(body: Value) -> Value {
+    let Value::Object(map) = body else {
+        return body;
+    };
+    let out: Map<String, Value> = map
+        .into_iter()
+        .map(|(k, v)| {
+            let mut key = String::with_capacity(k.len());
+            let mut upper = false;
+            for c in k.chars() {
+                if c == '_' {
+                    upper = true;
+                } else if upper {
+                    key.push(c.to_ascii_uppercase());
+                    upper = false;
+                } else {
+                    key.push(c);
+                }
+            }
+            (key, v)
+        })
+        .collect();
+    Value::Object(out)
+}
+
+/// Whether the caller speaks v3: a `Version: v3` header or camelCase OAuth fields.
+fn wants_v3(headers: &HeaderMap, camel_input: bool) -> bool {
+    camel_input
+        || headers
+            .get("version")
+            .is_some_and(|v| v.as_bytes() == b"v3")
+}
+
 /// Reads a form or JSON body into a flat string map, accepting snake_case and camelCase.
-fn read_params(headers: &HeaderMap, body: &Bytes) -> HashMap<String, String> {
+fn read_params(headers: &HeaderMap, body: &Bytes) -> (HashMap<String, String>, bool) {
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -119,7 +152,10 @@ fn read_params(headers: &HeaderMap, body: &Bytes) -> HashMap<String, String> {
     } else {
         serde_urlencoded::from_bytes(body).unwrap_or_default()
     };
-    pairs
+    let camel = pairs
+        .iter()
+        .any(|(k, _)| k == "clientId" || k == "grantType");
+    let params = pairs
         .into_iter()
         .map(|(k, v)| {
             let snake = match k.as_str() {
@@ -133,7 +169,8 @@ fn read_params(headers: &HeaderMap, body: &Bytes) -> HashMap<String, String> {
             };
             (snake.to_owned(), v)
         })
-        .collect()
+        .collect();
+    (params, camel)
 }
 
 fn oauth_error(status: StatusCode, message: &str) -> ApiError {
@@ -146,7 +183,7 @@ fn oauth_error(status: StatusCode, message: &str) -> ApiError {
 
 /// POST /oauth/token (get-access-token).
 pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let p = read_params(&headers, &body);
+    let (p, camel) = read_params(&headers, &body);
     let mut missing = Vec::new();
     for key in ["client_id", "client_secret", "grant_type"] {
         if p.get(key).is_none_or(String::is_empty) {
@@ -238,7 +275,11 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> A
     }
     let (access, refresh) = issue(&mut inner, grant.clone());
     let body = token_body(&inner, &access, refresh.as_deref(), &grant);
-    ok(body)
+    ok(if wants_v3(&headers, camel) {
+        camelize(body)
+    } else {
+        body
+    })
 }
 
 fn grant_for_code(inner: &Inner, code: &AuthCode) -> Grant {
@@ -433,7 +474,7 @@ pub async fn location_token(
             "This route is only accessible with an Agency access token",
         ));
     }
-    let p = read_params(&headers, &body);
+    let (p, _) = read_params(&headers, &body);
     let mut missing = Vec::new();
     for key in ["companyId", "locationId"] {
         if p.get(key).is_none_or(String::is_empty) {
@@ -467,7 +508,7 @@ pub async fn location_token(
     grant.scopes.retain(|s| !s.starts_with("oauth."));
     let (access, refresh) = issue(&mut inner, grant.clone());
     let app_id = inner.world.app_id().to_owned();
-    ok(json!({
+    let body = json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": inner.rt.access_token_ttl.as_secs(),
@@ -480,7 +521,12 @@ pub async fn location_token(
         "planId": Value::Null,
         "appId": app_id,
         "versionId": app_id,
-    }))
+    });
+    ok(if wants_v3(&headers, false) {
+        camelize(body)
+    } else {
+        body
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -490,17 +536,20 @@ pub struct InstalledQuery {
     app_id: Option<String>,
     skip: Option<String>,
     limit: Option<String>,
+    /// v3 paging: page size and an opaque token (here: the offset).
+    page_size: Option<String>,
+    page_token: Option<String>,
     is_installed: Option<String>,
     query: Option<String>,
     location_id: Option<String>,
 }
 
-/// GET /oauth/installedLocations (get-installed-location).
-pub async fn installed_locations(
-    State(app): State<App>,
-    caller: Caller,
-    Query(q): Query<InstalledQuery>,
-) -> ApiResult {
+/// Checks the agency caller and returns every matching location.
+fn installed_matching(
+    app: &App,
+    caller: &Caller,
+    q: &InstalledQuery,
+) -> Result<Vec<Value>, ApiError> {
     caller.require("oauth.readonly")?;
     if caller.grant.user_type != UserType::Company {
         return Err(ApiError::unauthorized(
@@ -526,19 +575,8 @@ pub async fn installed_locations(
             "appId does not match the token's app",
         ));
     }
-    let skip = q
-        .skip
-        .as_deref()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0usize);
-    let limit = q
-        .limit
-        .as_deref()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20usize)
-        .clamp(1, 500);
     let want = q.is_installed.as_deref().map(|s| s == "true");
-    let matching: Vec<Value> = inner
+    Ok(inner
         .world
         .locations
         .values()
@@ -558,8 +596,65 @@ pub async fn installed_locations(
                 "installedAt": l.installed_at.map(super::state::iso),
             })
         })
-        .collect();
+        .collect())
+}
+
+/// GET /oauth/installedLocations (get-installed-location): `skip`/`limit` paging.
+pub async fn installed_locations(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<InstalledQuery>,
+) -> ApiResult {
+    let matching = installed_matching(&app, &caller, &q)?;
+    let skip = q
+        .skip
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0usize);
+    let limit = q
+        .limit
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20usize)
+        .clamp(1, 500);
     let count = matching.len();
     let page: Vec<Value> = matching.into_iter().skip(skip).take(limit).collect();
     ok(json!({"locations": page, "count": count, "installToFutureLocations": true}))
+}
+
+/// GET /oauth/installed-locations (v3): `pageSize`/`pageToken` and AIP-158 pagination.
+pub async fn installed_locations_v3(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<InstalledQuery>,
+) -> ApiResult {
+    let matching = installed_matching(&app, &caller, &q)?;
+    let size = q
+        .page_size
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20usize)
+        .clamp(1, 500);
+    let offset = q
+        .page_token
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0usize);
+    let total = matching.len();
+    let items: Vec<Value> = matching.into_iter().skip(offset).take(size).collect();
+    let has_next = offset + items.len() < total;
+    ok(json!({
+        "items": items,
+        "pagination": {
+            "totalRecords": total,
+            "hasNextPage": has_next,
+            "hasPrevPage": offset > 0,
+            "nextPageToken": if has_next { json!((offset + size).to_string()) } else { Value::Null },
+            "prevPageToken": if offset > 0 { json!(offset.saturating_sub(size).to_string()) } else { Value::Null },
+            "currentPageSize": items.len(),
+            "estimatedTotalRecords": total,
+        },
+        "metadata": {"filterApplied": q.is_installed.is_some() || q.query.is_some(), "sortApplied": false},
+        "installToFutureLocations": true,
+    }))
 }

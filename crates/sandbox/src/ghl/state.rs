@@ -577,8 +577,9 @@ pub struct Bucket {
     pub day_count: u32,
 }
 
-/// Faults injected through `/_sandbox/faults`.
+/// Faults injected through `/_sandbox/faults` (every field optional).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Fraction of API requests answered with 500.
     pub error_rate: f64,
