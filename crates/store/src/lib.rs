@@ -31,7 +31,9 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use model::*;
 pub use vault::{Keyring, MasterKey};
@@ -74,13 +76,23 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     pub fn sqlite(data_dir: impl Into<PathBuf>) -> Self {
-        Self { database_url: None, data_dir: data_dir.into(), pg_schema: None, max_connections: 8 }
+        Self {
+            database_url: None,
+            data_dir: data_dir.into(),
+            pg_schema: None,
+            max_connections: 8,
+        }
     }
     pub fn postgres(url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
-        Self { database_url: Some(url.into()), ..Self::sqlite(data_dir) }
+        Self {
+            database_url: Some(url.into()),
+            ..Self::sqlite(data_dir)
+        }
     }
     pub fn is_postgres(&self) -> bool {
-        self.database_url.as_deref().is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
     }
 }
 
@@ -176,24 +188,33 @@ fn ms(d: Duration) -> i64 {
 impl Store {
     /// Opens (and migrates) the store described by `options`.
     pub async fn open(options: &StoreOptions) -> Result<Self> {
-        std::fs::create_dir_all(&options.data_dir).map_err(|e| {
-            StoreError::Config(format!("cannot create the data directory {}: {e}", options.data_dir.display()))
-        })?;
+        create_data_dir(&options.data_dir)?;
         let keyring = Keyring::load(&options.data_dir)?;
         Self::open_with_keyring(options, keyring).await
     }
 
     /// Opens with an explicit keyring (tests, rotation).
     pub async fn open_with_keyring(options: &StoreOptions, keyring: Keyring) -> Result<Self> {
+        create_data_dir(&options.data_dir)?;
         let backend = if options.is_postgres() {
             let url = options.database_url.as_deref().unwrap_or_default();
             let mut connect = PgConnectOptions::from_str(url).map_err(|e| {
-                StoreError::Config(format!("GHLSYNC_DATABASE_URL is not a valid PostgreSQL URL: {e}"))
+                StoreError::Config(format!(
+                    "GHLSYNC_DATABASE_URL is not a valid PostgreSQL URL: {e}"
+                ))
             })?;
             if let Some(schema) = &options.pg_schema {
-                let admin = PgPoolOptions::new().max_connections(1).connect_with(connect.clone()).await?;
-                let create = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", schema.replace('"', ""));
-                sqlx::query(sqlx::AssertSqlSafe(create)).execute(&admin).await?;
+                let admin = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(connect.clone())
+                    .await?;
+                let create = format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                    schema.replace('"', "")
+                );
+                sqlx::query(sqlx::AssertSqlSafe(create))
+                    .execute(&admin)
+                    .await?;
                 admin.close().await;
                 connect = connect.options([("search_path", schema.as_str())]);
             }
@@ -205,7 +226,11 @@ impl Store {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             Backend::Postgres(pool)
         } else {
-            let file = match options.database_url.as_deref().and_then(|u| u.strip_prefix("sqlite://")) {
+            let file = match options
+                .database_url
+                .as_deref()
+                .and_then(|u| u.strip_prefix("sqlite://"))
+            {
                 Some(path) => PathBuf::from(path),
                 None => options.data_dir.join("ghlsync.db"),
             };
@@ -277,7 +302,9 @@ impl Store {
             .bind(&c.scopes).bind(now)
             .execute(p).await?;
         });
-        self.connection(&c.id).await?.ok_or_else(|| StoreError::NoConnection(c.id.clone()))
+        self.connection(&c.id)
+            .await?
+            .ok_or_else(|| StoreError::NoConnection(c.id.clone()))
     }
 
     pub async fn connection(&self, id: &str) -> Result<Option<Connection>> {
@@ -299,7 +326,12 @@ impl Store {
     }
 
     /// Sets a connection's status and the reason shown to the user.
-    pub async fn set_connection_status(&self, id: &str, status: ConnectionStatus, reason: Option<&str>) -> Result<()> {
+    pub async fn set_connection_status(
+        &self,
+        id: &str,
+        status: ConnectionStatus,
+        reason: Option<&str>,
+    ) -> Result<()> {
         let now = self.now();
         pool!(self, p => {
             sqlx::query("UPDATE connections SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1")
@@ -310,7 +342,12 @@ impl Store {
     }
 
     /// Encrypts and stores a secret of a connection.
-    pub async fn put_secret(&self, connection_id: &str, name: &str, value: &SecretString) -> Result<()> {
+    pub async fn put_secret(
+        &self,
+        connection_id: &str,
+        name: &str,
+        value: &SecretString,
+    ) -> Result<()> {
         let (kid, nonce, ct) = self.keyring()?.seal(connection_id, name, value)?;
         let now = self.now();
         pool!(self, p => {
@@ -332,12 +369,20 @@ impl Store {
         });
         match row {
             None => Ok(None),
-            Some((kid, nonce, ct)) => Ok(Some(self.keyring()?.open(connection_id, name, &kid, &nonce, &ct)?)),
+            Some((kid, nonce, ct)) => Ok(Some(self.keyring()?.open(
+                connection_id,
+                name,
+                &kid,
+                &nonce,
+                &ct,
+            )?)),
         }
     }
 
     fn keyring(&self) -> Result<std::sync::RwLockReadGuard<'_, Keyring>> {
-        self.keyring.read().map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))
+        self.keyring
+            .read()
+            .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))
     }
 
     /// Re-encrypts every secret under `new` (in one transaction), then makes it the
@@ -367,7 +412,10 @@ impl Store {
             }
             tx.commit().await?;
         });
-        let mut ring = self.keyring.write().map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))?;
+        let mut ring = self
+            .keyring
+            .write()
+            .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))?;
         let new_key = std::mem::replace(&mut staging, Keyring::new(MasterKey::generate()));
         let (current, _) = new_key.into_parts();
         ring.rotate_to(current)?;
@@ -377,15 +425,25 @@ impl Store {
 
     /// Reads the token set of a connection (no lock).
     pub async fn tokens(&self, connection_id: &str) -> Result<Option<TokenSet>> {
-        let Some(access) = self.secret(connection_id, "access_token").await? else { return Ok(None) };
+        let Some(access) = self.secret(connection_id, "access_token").await? else {
+            return Ok(None);
+        };
         let refresh = self.secret(connection_id, "refresh_token").await?;
-        let expires_at = self.connection(connection_id).await?.and_then(|c| c.token_expires_at);
-        Ok(Some(TokenSet { access, refresh, expires_at }))
+        let expires_at = self
+            .connection(connection_id)
+            .await?
+            .and_then(|c| c.token_expires_at);
+        Ok(Some(TokenSet {
+            access,
+            refresh,
+            expires_at,
+        }))
     }
 
     /// Stores a token set (used when a connection is first made).
     pub async fn put_tokens(&self, connection_id: &str, tokens: &TokenSet) -> Result<()> {
-        self.put_secret(connection_id, "access_token", &tokens.access).await?;
+        self.put_secret(connection_id, "access_token", &tokens.access)
+            .await?;
         if let Some(r) = &tokens.refresh {
             self.put_secret(connection_id, "refresh_token", r).await?;
         }
@@ -487,11 +545,17 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(p) => {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                locked!(tx, "SELECT token_expires_at, status, status_reason FROM connections WHERE id = $1")
+                locked!(
+                    tx,
+                    "SELECT token_expires_at, status, status_reason FROM connections WHERE id = $1"
+                )
             }
             Backend::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                locked!(tx, "SELECT token_expires_at, status, status_reason FROM connections WHERE id = $1 FOR UPDATE")
+                locked!(
+                    tx,
+                    "SELECT token_expires_at, status, status_reason FROM connections WHERE id = $1 FOR UPDATE"
+                )
             }
         }
     }
@@ -595,7 +659,13 @@ impl Store {
     /// Claims up to `n` ready jobs of `queue` for `worker` with a lease. Ready: queued
     /// and due, or running with an expired lease (its worker died). Jobs of a
     /// connection that is not active are left alone.
-    pub async fn claim(&self, queue: &str, worker: &str, n: usize, lease: Duration) -> Result<Vec<Job>> {
+    pub async fn claim(
+        &self,
+        queue: &str,
+        worker: &str,
+        n: usize,
+        lease: Duration,
+    ) -> Result<Vec<Job>> {
         let now = self.now();
         let until = now + ms(lease);
         let limit = i64::try_from(n).unwrap_or(i64::MAX);
@@ -614,8 +684,13 @@ impl Store {
             Backend::Sqlite(p) => {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
                 let rows = sqlx::query(sqlx::AssertSqlSafe(update("")))
-                    .bind(worker).bind(until).bind(now).bind(queue).bind(limit)
-                    .fetch_all(&mut *tx).await?;
+                    .bind(worker)
+                    .bind(until)
+                    .bind(now)
+                    .bind(queue)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 for r in rows {
                     jobs.push(job!(r));
@@ -623,8 +698,13 @@ impl Store {
             }
             Backend::Postgres(p) => {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(update(" FOR UPDATE SKIP LOCKED")))
-                    .bind(worker).bind(until).bind(now).bind(queue).bind(limit)
-                    .fetch_all(p).await?;
+                    .bind(worker)
+                    .bind(until)
+                    .bind(now)
+                    .bind(queue)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?;
                 for r in rows {
                     jobs.push(job!(r));
                 }
@@ -647,13 +727,24 @@ impl Store {
     /// Marks a job done (if `worker` still holds it) and appends its run-log entry
     /// in the same transaction: the entry exists exactly when the job is done.
     /// Returns false when the lease was lost (nothing written).
-    pub async fn complete(&self, worker: &str, job_id: i64, log: Option<&RunLogEntry>) -> Result<bool> {
-        let done = self.complete_many(worker, &[(job_id, log.cloned())]).await?;
+    pub async fn complete(
+        &self,
+        worker: &str,
+        job_id: i64,
+        log: Option<&RunLogEntry>,
+    ) -> Result<bool> {
+        let done = self
+            .complete_many(worker, &[(job_id, log.cloned())])
+            .await?;
         Ok(done == 1)
     }
 
     /// Completes many jobs at once (see [`Store::complete`]); returns how many were still ours.
-    pub async fn complete_many(&self, worker: &str, items: &[(i64, Option<RunLogEntry>)]) -> Result<usize> {
+    pub async fn complete_many(
+        &self,
+        worker: &str,
+        items: &[(i64, Option<RunLogEntry>)],
+    ) -> Result<usize> {
         if items.is_empty() {
             return Ok(0);
         }
@@ -706,7 +797,13 @@ impl Store {
     }
 
     /// Records a failure with its retry class; see [`Failure`].
-    pub async fn fail(&self, worker: &str, job: &Job, failure: Failure, error: &str) -> Result<FailOutcome> {
+    pub async fn fail(
+        &self,
+        worker: &str,
+        job: &Job,
+        failure: Failure,
+        error: &str,
+    ) -> Result<FailOutcome> {
         let now = self.now();
         let (status, run_at, attempts, outcome) = match failure {
             Failure::GiveUp => ("dead", now, job.attempts, FailOutcome::Dead),
@@ -716,11 +813,21 @@ impl Store {
             }
             Failure::RetryAfter(wait) => {
                 let at = now + ms(wait);
-                ("queued", at, job.attempts, FailOutcome::Retrying { run_at: at })
+                (
+                    "queued",
+                    at,
+                    job.attempts,
+                    FailOutcome::Retrying { run_at: at },
+                )
             }
             Failure::Retry => {
                 let at = now + ms(backoff(job.attempts));
-                ("queued", at, job.attempts, FailOutcome::Retrying { run_at: at })
+                (
+                    "queued",
+                    at,
+                    job.attempts,
+                    FailOutcome::Retrying { run_at: at },
+                )
             }
         };
         let changed = pool!(self, p => {
@@ -731,7 +838,11 @@ impl Store {
             .bind(status).bind(run_at).bind(attempts).bind(error).bind(now).bind(job.id).bind(worker)
             .execute(p).await?.rows_affected()
         });
-        Ok(if changed == 1 { outcome } else { FailOutcome::LeaseLost })
+        Ok(if changed == 1 {
+            outcome
+        } else {
+            FailOutcome::LeaseLost
+        })
     }
 
     /// Puts dead letters back in the queue (attempts reset). Returns how many.
@@ -759,7 +870,9 @@ impl Store {
 
     /// Dead letters, newest first.
     pub async fn dead_letters(&self, limit: i64) -> Result<Vec<Job>> {
-        let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE status = 'dead' ORDER BY updated_at DESC, id DESC LIMIT $1");
+        let sql = format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE status = 'dead' ORDER BY updated_at DESC, id DESC LIMIT $1"
+        );
         pool!(self, p => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(limit).fetch_all(p).await?;
             let mut out = Vec::with_capacity(rows.len());
@@ -822,7 +935,11 @@ impl Store {
     }
 
     /// The record linked to `from` in `other_connection`, looking at both directions.
-    pub async fn linked(&self, from: &RecordRef, other_connection: &str) -> Result<Option<RecordRef>> {
+    pub async fn linked(
+        &self,
+        from: &RecordRef,
+        other_connection: &str,
+    ) -> Result<Option<RecordRef>> {
         let row: Option<(String, String, String)> = pool!(self, p => {
             sqlx::query_as(
                 "SELECT b_connection, b_type, b_id FROM links WHERE a_connection = $1 AND a_type = $2 AND a_id = $3 AND b_connection = $4 \
@@ -833,7 +950,11 @@ impl Store {
             .bind(&from.connection_id).bind(&from.object_type).bind(&from.object_id).bind(other_connection)
             .fetch_optional(p).await?
         });
-        Ok(row.map(|(c, t, i)| RecordRef { connection_id: c, object_type: t, object_id: i }))
+        Ok(row.map(|(c, t, i)| RecordRef {
+            connection_id: c,
+            object_type: t,
+            object_id: i,
+        }))
     }
 
     /// Records a write we made (for echo suppression and no-op skips).
@@ -860,7 +981,12 @@ impl Store {
             .bind(&target.connection_id).bind(&target.object_type).bind(&target.object_id)
             .fetch_optional(p).await?
         });
-        Ok(row.map(|(h, r, w)| Echo { target: target.clone(), content_hash: h, remote_updated_at: r, written_at: w }))
+        Ok(row.map(|(h, r, w)| Echo {
+            target: target.clone(),
+            content_hash: h,
+            remote_updated_at: r,
+            written_at: w,
+        }))
     }
 
     pub async fn cursor(&self, name: &str) -> Result<Option<String>> {
@@ -893,7 +1019,17 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(job_id, flow, record, outcome, detail, duration_ms, at)| RunLogEntry { job_id, flow, record, outcome, detail, duration_ms, at })
+            .map(
+                |(job_id, flow, record, outcome, detail, duration_ms, at)| RunLogEntry {
+                    job_id,
+                    flow,
+                    record,
+                    outcome,
+                    detail,
+                    duration_ms,
+                    at,
+                },
+            )
             .collect())
     }
 
@@ -906,7 +1042,12 @@ impl Store {
 
     /// Spends one unit of a shared budget (`max` per `window`). `Ok(())` when
     /// granted, `Err(wait)` with the time until the window ends when spent.
-    pub async fn take_budget(&self, key: &str, window: Duration, max: i64) -> Result<Result<(), Duration>> {
+    pub async fn take_budget(
+        &self,
+        key: &str,
+        window: Duration,
+        max: i64,
+    ) -> Result<Result<(), Duration>> {
         let now = self.now();
         let w = ms(window).max(1);
         let (start, used): (i64, i64) = pool!(self, p => {
@@ -922,7 +1063,9 @@ impl Store {
         if used <= max {
             Ok(Ok(()))
         } else {
-            Ok(Err(Duration::from_millis(u64::try_from(start + w - now).unwrap_or(1).max(1))))
+            Ok(Err(Duration::from_millis(
+                u64::try_from(start + w - now).unwrap_or(1).max(1),
+            )))
         }
     }
 
@@ -930,6 +1073,15 @@ impl Store {
     pub async fn scalar_i64(&self, sql: &'static str) -> Result<i64> {
         pool!(self, p => Ok(sqlx::query_scalar(sql).fetch_one(p).await?))
     }
+}
+
+fn create_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        StoreError::Config(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// The run-log entries of `owned` jobs as a JSON array (for batch inserts).
@@ -944,7 +1096,8 @@ fn logs_json(items: &[(i64, Option<RunLogEntry>)], owned: &[i64]) -> Result<Stri
 
 /// Where the data directory is by default: `$GHLSYNC_DATA_DIR`, else `./data`.
 pub fn default_data_dir() -> PathBuf {
-    std::env::var_os("GHLSYNC_DATA_DIR").map_or_else(|| Path::new("data").to_path_buf(), PathBuf::from)
+    std::env::var_os("GHLSYNC_DATA_DIR")
+        .map_or_else(|| Path::new("data").to_path_buf(), PathBuf::from)
 }
 
 impl Keyring {

@@ -32,14 +32,19 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl MasterKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let id = hex::encode(&Sha256::digest(bytes)[..8]);
-        Self { id, key: SecretBox::new(Box::new(bytes)) }
+        Self {
+            id,
+            key: SecretBox::new(Box::new(bytes)),
+        }
     }
 
     pub fn generate() -> Self {
@@ -85,7 +90,11 @@ pub struct Keyring {
 
 impl Keyring {
     pub fn new(current: MasterKey) -> Self {
-        Self { current, old: Vec::new(), file: None }
+        Self {
+            current,
+            old: Vec::new(),
+            file: None,
+        }
     }
 
     pub fn with_old(mut self, old: MasterKey) -> Self {
@@ -110,9 +119,8 @@ impl Keyring {
             _ => {
                 let path = data_dir.join(KEY_FILE);
                 let key = match std::fs::read_to_string(&path) {
-                    Ok(text) => MasterKey::parse(&text).map_err(|e| {
-                        StoreError::Vault(format!("{}: {e}", path.display()))
-                    })?,
+                    Ok(text) => MasterKey::parse(&text)
+                        .map_err(|e| StoreError::Vault(format!("{}: {e}", path.display())))?,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         let key = MasterKey::generate();
                         write_private(&path, &key.encode())?;
@@ -120,7 +128,10 @@ impl Keyring {
                         key
                     }
                     Err(e) => {
-                        return Err(StoreError::Vault(format!("cannot read {}: {e}", path.display())));
+                        return Err(StoreError::Vault(format!(
+                            "cannot read {}: {e}",
+                            path.display()
+                        )));
                     }
                 };
                 let mut ring = Keyring::new(key);
@@ -148,10 +159,16 @@ impl Keyring {
     /// its place (both 0600).
     pub fn rotate_to(&mut self, new: MasterKey) -> Result<(), StoreError> {
         if let Some(path) = &self.file {
-            let dir = path.parent().map(|p| p.join("keys")).unwrap_or_else(|| PathBuf::from("keys"));
+            let dir = path
+                .parent()
+                .map(|p| p.join("keys"))
+                .unwrap_or_else(|| PathBuf::from("keys"));
             std::fs::create_dir_all(&dir)
                 .map_err(|e| StoreError::Vault(format!("cannot create {}: {e}", dir.display())))?;
-            write_private(&dir.join(format!("{}.key", self.current.id())), &self.current.encode())?;
+            write_private(
+                &dir.join(format!("{}.key", self.current.id())),
+                &self.current.encode(),
+            )?;
             write_private(path, &new.encode())?;
         }
         let old = std::mem::replace(&mut self.current, new);
@@ -160,7 +177,9 @@ impl Keyring {
     }
 
     fn key(&self, id: &str) -> Option<&MasterKey> {
-        std::iter::once(&self.current).chain(&self.old).find(|k| k.id == id)
+        std::iter::once(&self.current)
+            .chain(&self.old)
+            .find(|k| k.id == id)
     }
 
     /// Encrypts `plaintext` for the row (`connection_id`, `name`): (key id, nonce, ciphertext).
@@ -175,7 +194,13 @@ impl Keyring {
         rand::rng().fill_bytes(&mut nonce);
         let aad = aad(connection_id, name);
         let ct = cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext.expose_secret().as_bytes(), aad: &aad })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.expose_secret().as_bytes(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| StoreError::Vault("encryption failed".to_owned()))?;
         Ok((self.current.id.clone(), nonce.to_vec(), ct))
     }
@@ -195,7 +220,9 @@ impl Keyring {
             ))
         })?;
         if nonce.len() != 24 {
-            return Err(StoreError::Vault("corrupt secret: bad nonce length".to_owned()));
+            return Err(StoreError::Vault(
+                "corrupt secret: bad nonce length".to_owned(),
+            ));
         }
         let cipher = XChaCha20Poly1305::new(Key::from_slice(key.key.expose_secret()));
         let aad = aad(connection_id, name);
@@ -245,27 +272,57 @@ mod tests {
         let ring = Keyring::new(MasterKey::from_bytes([7; 32]));
         let secret = SecretString::from("refresh-token-value".to_owned());
         let (kid, nonce, ct) = ring.seal("conn-1", "refresh_token", &secret).unwrap();
-        assert!(!ct.windows(5).any(|w| w == b"token"), "ciphertext does not contain the plaintext");
-        let back = ring.open("conn-1", "refresh_token", &kid, &nonce, &ct).unwrap();
+        assert!(
+            !ct.windows(5).any(|w| w == b"token"),
+            "ciphertext does not contain the plaintext"
+        );
+        let back = ring
+            .open("conn-1", "refresh_token", &kid, &nonce, &ct)
+            .unwrap();
         assert_eq!(back.expose_secret(), "refresh-token-value");
-        assert!(ring.open("conn-2", "refresh_token", &kid, &nonce, &ct).is_err(), "other row");
-        assert!(ring.open("conn-1", "access_token", &kid, &nonce, &ct).is_err(), "other name");
+        assert!(
+            ring.open("conn-2", "refresh_token", &kid, &nonce, &ct)
+                .is_err(),
+            "other row"
+        );
+        assert!(
+            ring.open("conn-1", "access_token", &kid, &nonce, &ct)
+                .is_err(),
+            "other name"
+        );
         let other = Keyring::new(MasterKey::from_bytes([8; 32]));
-        assert!(other.open("conn-1", "refresh_token", &kid, &nonce, &ct).is_err(), "other key");
+        assert!(
+            other
+                .open("conn-1", "refresh_token", &kid, &nonce, &ct)
+                .is_err(),
+            "other key"
+        );
         let mut tampered = ct;
         tampered[0] ^= 1;
-        assert!(ring.open("conn-1", "refresh_token", &kid, &nonce, &tampered).is_err());
+        assert!(
+            ring.open("conn-1", "refresh_token", &kid, &nonce, &tampered)
+                .is_err()
+        );
     }
 
     #[test]
     fn key_parsing_accepts_hex_and_base64_and_names_the_fix() {
         let hex_key = "11".repeat(32);
-        assert_eq!(MasterKey::parse(&hex_key).unwrap().id(), MasterKey::from_bytes([0x11; 32]).id());
+        assert_eq!(
+            MasterKey::parse(&hex_key).unwrap().id(),
+            MasterKey::from_bytes([0x11; 32]).id()
+        );
         let b64 = STANDARD.encode([0x11; 32]);
-        assert_eq!(MasterKey::parse(&b64).unwrap().id(), MasterKey::from_bytes([0x11; 32]).id());
+        assert_eq!(
+            MasterKey::parse(&b64).unwrap().id(),
+            MasterKey::from_bytes([0x11; 32]).id()
+        );
         let err = MasterKey::parse("short").unwrap_err().to_string();
         assert!(err.contains("32 bytes"), "{err}");
-        assert!(!format!("{:?}", MasterKey::from_bytes([0x11; 32])).contains("17"), "Debug hides the key");
+        assert!(
+            !format!("{:?}", MasterKey::from_bytes([0x11; 32])).contains("17"),
+            "Debug hides the key"
+        );
     }
 
     #[test]
@@ -279,7 +336,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let _ = std::fs::remove_dir_all(&dir);

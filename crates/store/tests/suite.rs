@@ -1,0 +1,688 @@
+//! The store test suite, run against SQLite and against PostgreSQL.
+//!
+//! PostgreSQL comes from `GHLSYNC_DATABASE_URL` (`scripts/test.sh` starts one). In CI
+//! (`CI=true`) a missing or unreachable PostgreSQL fails these tests; elsewhere they
+//! are skipped with a one-line reason.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::json;
+use store::*;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+fn ring() -> Keyring {
+    Keyring::new(MasterKey::from_bytes([42; 32]))
+}
+
+async fn sqlite() -> (Store, StoreOptions) {
+    let dir = std::env::temp_dir().join(unique("ghlsync_store"));
+    let opts = StoreOptions::sqlite(&dir);
+    (
+        Store::open_with_keyring(&opts, ring())
+            .await
+            .expect("sqlite store opens"),
+        opts,
+    )
+}
+
+async fn postgres() -> Option<(Store, StoreOptions)> {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let Ok(url) = std::env::var("GHLSYNC_DATABASE_URL") else {
+        assert!(
+            !ci,
+            "CI=true but GHLSYNC_DATABASE_URL is not set: PostgreSQL tests must run in CI (scripts/test.sh starts it)"
+        );
+        eprintln!(
+            "skipped: GHLSYNC_DATABASE_URL not set (run ./scripts/test.sh to start PostgreSQL)"
+        );
+        return None;
+    };
+    let mut opts = StoreOptions::postgres(url, std::env::temp_dir().join(unique("ghlsync_pg")));
+    opts.pg_schema = Some(unique("t"));
+    match Store::open_with_keyring(&opts, ring()).await {
+        Ok(s) => Some((s, opts)),
+        Err(e) if !ci => {
+            eprintln!("skipped: PostgreSQL unreachable: {e}");
+            None
+        }
+        Err(e) => panic!("CI=true and PostgreSQL is unreachable: {e}"),
+    }
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (s, o) = super::sqlite().await;
+                super::$name(s, o).await;
+            })*
+        }
+        mod postgres_backend {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((s, o)) = super::postgres().await else { return };
+                super::$name(s, o).await;
+            })*
+        }
+    };
+}
+
+suite!(
+    connections_and_status,
+    secrets_are_encrypted_at_rest,
+    vault_rotation_reencrypts_everything,
+    enqueue_is_idempotent_by_key,
+    claim_complete_writes_run_log_exactly_once,
+    expired_leases_are_reclaimed,
+    failures_follow_their_retry_class,
+    dead_letters_replay,
+    reauth_holds_jobs_until_reconnect,
+    concurrent_claims_never_share_a_job,
+    journal_dedupes_and_enqueues_atomically,
+    links_echoes_cursors,
+    shared_rate_budget,
+    refresh_is_serialised_per_connection,
+    rejected_refresh_marks_needs_reauth,
+);
+
+fn conn(id: &str) -> NewConnection {
+    NewConnection {
+        id: id.to_owned(),
+        system: "ghl".to_owned(),
+        kind: "oauth".to_owned(),
+        location_id: Some("loc1".to_owned()),
+        company_id: None,
+        scopes: "contacts.readonly contacts.write".to_owned(),
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+async fn connections_and_status(s: Store, _o: StoreOptions) {
+    let c = s.upsert_connection(&conn("c1")).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active);
+    s.set_connection_status(
+        "c1",
+        ConnectionStatus::NeedsReauth,
+        Some("refresh token revoked"),
+    )
+    .await
+    .unwrap();
+    let c = s.connection("c1").await.unwrap().unwrap();
+    assert_eq!(c.status, ConnectionStatus::NeedsReauth);
+    assert_eq!(c.status_reason.as_deref(), Some("refresh token revoked"));
+    // Reconnecting makes it active again.
+    let c = s.upsert_connection(&conn("c1")).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active);
+    assert_eq!(s.connections().await.unwrap().len(), 1);
+    assert!(s.connection("nope").await.unwrap().is_none());
+}
+
+async fn secrets_are_encrypted_at_rest(s: Store, o: StoreOptions) {
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    let plain = "plaintext-access-token-0123456789";
+    s.put_secret("c1", "access_token", &secret(plain))
+        .await
+        .unwrap();
+    assert_eq!(
+        expose(&s.secret("c1", "access_token").await.unwrap().unwrap()),
+        plain
+    );
+    let raw: i64 = s
+        .scalar_i64("SELECT COUNT(*) FROM secrets WHERE ciphertext IS NOT NULL AND key_id <> ''")
+        .await
+        .unwrap();
+    assert_eq!(raw, 1);
+    if let Some(file) = Store::sqlite_file(&o) {
+        s.close().await;
+        let mut bytes = std::fs::read(&file).unwrap();
+        if let Ok(wal) = std::fs::read(file.with_extension("db-wal")) {
+            bytes.extend(wal);
+        }
+        assert!(
+            !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
+            "plaintext found in the SQLite files"
+        );
+    }
+}
+
+async fn vault_rotation_reencrypts_everything(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    s.put_secret("c1", "access_token", &secret("a-token"))
+        .await
+        .unwrap();
+    s.put_secret("c1", "refresh_token", &secret("r-token"))
+        .await
+        .unwrap();
+    let new = MasterKey::from_bytes([9; 32]);
+    let new_id = new.id().to_owned();
+    assert_eq!(s.rotate_vault(new).await.unwrap(), 2);
+    let under_new: i64 = s.scalar_i64("SELECT COUNT(*) FROM secrets").await.unwrap();
+    assert_eq!(under_new, 2);
+    assert_eq!(
+        expose(&s.secret("c1", "refresh_token").await.unwrap().unwrap()),
+        "r-token"
+    );
+    // Everything is now sealed by the new key: a keyring with only the new key opens it.
+    let kids: i64 = s
+        .scalar_i64("SELECT COUNT(DISTINCT key_id) FROM secrets")
+        .await
+        .unwrap();
+    assert_eq!(kids, 1);
+    assert_ne!(new_id, MasterKey::from_bytes([42; 32]).id());
+}
+
+async fn enqueue_is_idempotent_by_key(s: Store, _o: StoreOptions) {
+    let a = s
+        .enqueue(&NewJob::new("test", "k1", json!({"n": 1})))
+        .await
+        .unwrap();
+    let b = s
+        .enqueue(&NewJob::new("test", "k1", json!({"n": 2})))
+        .await
+        .unwrap();
+    assert!(a.created);
+    assert!(!b.created);
+    assert_eq!(a.id, b.id);
+    let job = s.job(a.id).await.unwrap().unwrap();
+    assert_eq!(job.payload, json!({"n": 1}), "the first payload is kept");
+    let many: Vec<NewJob> = (0..10)
+        .map(|i| NewJob::new("test", format!("m{}", i % 5), json!({})))
+        .collect();
+    assert_eq!(s.enqueue_many(&many).await.unwrap(), 5);
+    assert_eq!(s.queue_stats().await.unwrap().queued, 6);
+}
+
+fn log(job: &Job) -> RunLogEntry {
+    RunLogEntry {
+        job_id: Some(job.id),
+        flow: "test".to_owned(),
+        record: format!("test:{}", job.idempotency_key),
+        outcome: "done".to_owned(),
+        detail: "ok".to_owned(),
+        duration_ms: 1,
+        at: 0,
+    }
+}
+
+async fn claim_complete_writes_run_log_exactly_once(s: Store, _o: StoreOptions) {
+    for i in 0..5 {
+        s.enqueue(&NewJob::new("test", format!("k{i}"), json!({"i": i})))
+            .await
+            .unwrap();
+    }
+    let jobs = s
+        .claim("default", "w1", 3, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert!(jobs.iter().all(|j| j.status == JobStatus::Running
+        && j.attempts == 1
+        && j.lease_owner.as_deref() == Some("w1")));
+    // Another worker gets the rest, not the leased ones.
+    let others = s
+        .claim("default", "w2", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(others.len(), 2);
+    assert!(
+        s.claim("default", "w3", 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Completing by the wrong worker does nothing.
+    assert!(
+        !s.complete("w2", jobs[0].id, Some(&log(&jobs[0])))
+            .await
+            .unwrap()
+    );
+    let items: Vec<(i64, Option<RunLogEntry>)> =
+        jobs.iter().map(|j| (j.id, Some(log(j)))).collect();
+    assert_eq!(s.complete_many("w1", &items).await.unwrap(), 3);
+    assert_eq!(
+        s.complete_many("w1", &items).await.unwrap(),
+        0,
+        "completing twice is a no-op"
+    );
+    assert!(
+        s.complete("w2", others[0].id, Some(&log(&others[0])))
+            .await
+            .unwrap()
+    );
+    let counts = s.run_log_counts().await.unwrap();
+    assert_eq!(counts.len(), 4);
+    assert!(counts.iter().all(|(_, n)| *n == 1));
+    assert_eq!(
+        s.run_log(&format!("test:{}", jobs[1].idempotency_key))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let st = s.queue_stats().await.unwrap();
+    assert_eq!((st.done, st.running, st.queued), (4, 1, 0));
+}
+
+async fn expired_leases_are_reclaimed(s: Store, _o: StoreOptions) {
+    let id = s
+        .enqueue(&NewJob::new("test", "k", json!({})))
+        .await
+        .unwrap()
+        .id;
+    let first = s
+        .claim("default", "dead-worker", 1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        s.claim("default", "w2", 1, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A heartbeat keeps it.
+    s.advance_clock(Duration::from_secs(8));
+    assert_eq!(
+        s.heartbeat("dead-worker", Duration::from_secs(10))
+            .await
+            .unwrap(),
+        1
+    );
+    s.advance_clock(Duration::from_secs(8));
+    assert!(
+        s.claim("default", "w2", 1, Duration::from_secs(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The worker dies: the lease runs out and another worker takes the job.
+    s.advance_clock(Duration::from_secs(5));
+    let again = s
+        .claim("default", "w2", 1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, id);
+    assert_eq!(again[0].attempts, 2);
+    assert!(
+        !s.complete("dead-worker", id, None).await.unwrap(),
+        "the old owner lost it"
+    );
+    assert!(s.complete("w2", id, None).await.unwrap());
+}
+
+async fn failures_follow_their_retry_class(s: Store, _o: StoreOptions) {
+    s.enqueue(&NewJob::new("test", "after", json!({})))
+        .await
+        .unwrap();
+    let j = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    let out = s
+        .fail("w", &j, Failure::RetryAfter(Duration::from_secs(7)), "429")
+        .await
+        .unwrap();
+    let FailOutcome::Retrying { run_at } = out else {
+        panic!("{out:?}")
+    };
+    assert!(run_at >= s.now() + 6_000 && run_at <= s.now() + 7_500);
+    assert!(
+        s.claim("default", "w", 1, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before its time"
+    );
+    s.advance_clock(Duration::from_secs(8));
+    let j = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(j.attempts, 2);
+    assert_eq!(j.last_error.as_deref(), Some("429"));
+    // Backoff grows: attempt 2 waits 2 s +-20 %.
+    let FailOutcome::Retrying { run_at } = s.fail("w", &j, Failure::Retry, "503").await.unwrap()
+    else {
+        panic!()
+    };
+    let wait = run_at - s.now();
+    assert!((1_500..=2_500).contains(&wait), "{wait}");
+    // Give up: dead letter at once.
+    s.advance_clock(Duration::from_secs(3));
+    let j = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        s.fail("w", &j, Failure::GiveUp, "422 property x should not exist")
+            .await
+            .unwrap(),
+        FailOutcome::Dead
+    );
+    // Attempts run out: dead letter.
+    s.enqueue(&NewJob::new("test", "limited", json!({})).max_attempts(1))
+        .await
+        .unwrap();
+    let j = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        s.fail("w", &j, Failure::Retry, "boom").await.unwrap(),
+        FailOutcome::Dead
+    );
+    assert_eq!(s.queue_stats().await.unwrap().dead, 2);
+    let dead = s.dead_letters(10).await.unwrap();
+    assert!(
+        dead.iter()
+            .any(|d| d.last_error.as_deref() == Some("422 property x should not exist"))
+    );
+    assert!(backoff(30) <= Duration::from_secs(720), "capped");
+}
+
+async fn dead_letters_replay(s: Store, _o: StoreOptions) {
+    for (key, kind) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        s.enqueue(&NewJob::new(kind, key, json!({}))).await.unwrap();
+    }
+    let jobs = s
+        .claim("default", "w", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    for j in &jobs {
+        s.fail("w", j, Failure::GiveUp, "nope").await.unwrap();
+    }
+    assert_eq!(s.replay(&ReplayFilter::One(jobs[0].id)).await.unwrap(), 1);
+    assert_eq!(
+        s.replay(&ReplayFilter::Kind("x".to_owned())).await.unwrap(),
+        1,
+        "only the other x is still dead"
+    );
+    assert_eq!(s.replay(&ReplayFilter::All).await.unwrap(), 1);
+    assert_eq!(s.replay(&ReplayFilter::All).await.unwrap(), 0);
+    let again = s
+        .claim("default", "w", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 3);
+    assert!(
+        again
+            .iter()
+            .all(|j| j.attempts == 1 && j.last_error.is_none())
+    );
+}
+
+async fn reauth_holds_jobs_until_reconnect(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    s.enqueue(&NewJob::new("ghl.call", "j1", json!({})).on_connection("c1"))
+        .await
+        .unwrap();
+    s.enqueue(&NewJob::new("ghl.call", "j2", json!({})).on_connection("c1"))
+        .await
+        .unwrap();
+    let j = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        s.fail("w", &j, Failure::Reauth, "401").await.unwrap(),
+        FailOutcome::Held
+    );
+    s.set_connection_status(
+        "c1",
+        ConnectionStatus::NeedsReauth,
+        Some("refresh rejected"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.claim("default", "w", 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "held, not dropped"
+    );
+    assert_eq!(s.queue_stats().await.unwrap().queued, 2);
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    let resumed = s
+        .claim("default", "w", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(resumed.len(), 2);
+    assert!(
+        resumed.iter().all(|j| j.attempts == 1),
+        "the held attempt was not counted"
+    );
+}
+
+async fn concurrent_claims_never_share_a_job(s: Store, _o: StoreOptions) {
+    let jobs: Vec<NewJob> = (0..400)
+        .map(|i| NewJob::new("test", format!("k{i}"), json!({})))
+        .collect();
+    s.enqueue_many(&jobs).await.unwrap();
+    let mut handles = Vec::new();
+    for w in 0..4 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            let worker = format!("w{w}");
+            let mut mine = Vec::new();
+            loop {
+                let batch = s
+                    .claim("default", &worker, 25, Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    break;
+                }
+                let items: Vec<(i64, Option<RunLogEntry>)> =
+                    batch.iter().map(|j| (j.id, Some(log(j)))).collect();
+                assert_eq!(s.complete_many(&worker, &items).await.unwrap(), batch.len());
+                mine.extend(batch.into_iter().map(|j| j.id));
+            }
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    for h in handles {
+        for id in h.await.unwrap() {
+            assert!(seen.insert(id), "job {id} was claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 400);
+    let counts = s.run_log_counts().await.unwrap();
+    assert_eq!(counts.len(), 400);
+    assert!(counts.iter().all(|(_, n)| *n == 1));
+}
+
+async fn journal_dedupes_and_enqueues_atomically(s: Store, _o: StoreOptions) {
+    let event = NewEvent {
+        source: "ghl".to_owned(),
+        event_id: "wh-1".to_owned(),
+        connection_id: None,
+        body: r#"{"type":"ContactCreate","webhookId":"wh-1"}"#.to_owned(),
+    };
+    let job = NewJob::new("ghl.event", "ghl:wh-1", json!({"webhookId": "wh-1"}));
+    let first = s.intake(&event, std::slice::from_ref(&job)).await.unwrap();
+    let second = s.intake(&event, std::slice::from_ref(&job)).await.unwrap();
+    let Journaled::New(id) = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(second, Journaled::Duplicate(id));
+    assert_eq!(s.count_events().await.unwrap(), 1);
+    assert_eq!(s.queue_stats().await.unwrap().queued, 1);
+    assert_eq!(
+        s.event_body("ghl", "wh-1").await.unwrap().as_deref(),
+        Some(event.body.as_str())
+    );
+}
+
+async fn links_echoes_cursors(s: Store, _o: StoreOptions) {
+    let ghl = RecordRef::new("ghl-1", "contact", "abc");
+    let lofty = RecordRef::new("lofty-1", "lead", "123");
+    s.link(&ghl, &lofty).await.unwrap();
+    s.link(&ghl, &lofty).await.unwrap();
+    assert_eq!(
+        s.linked(&ghl, "lofty-1").await.unwrap(),
+        Some(lofty.clone())
+    );
+    assert_eq!(
+        s.linked(&lofty, "ghl-1").await.unwrap(),
+        Some(ghl.clone()),
+        "both directions"
+    );
+    assert_eq!(s.linked(&ghl, "lytho-1").await.unwrap(), None);
+    let echo = Echo {
+        target: ghl.clone(),
+        content_hash: "h1".to_owned(),
+        remote_updated_at: Some("2026-01-01T00:00:00.000Z".to_owned()),
+        written_at: 5,
+    };
+    s.record_echo(&echo).await.unwrap();
+    assert_eq!(s.echo(&ghl).await.unwrap(), Some(echo));
+    assert_eq!(s.cursor("lytho:task").await.unwrap(), None);
+    s.set_cursor("lytho:task", "2026-01-01").await.unwrap();
+    s.set_cursor("lytho:task", "2026-01-02").await.unwrap();
+    assert_eq!(
+        s.cursor("lytho:task").await.unwrap().as_deref(),
+        Some("2026-01-02")
+    );
+}
+
+async fn shared_rate_budget(s: Store, _o: StoreOptions) {
+    for _ in 0..3 {
+        assert_eq!(
+            s.take_budget("ghl:loc1", Duration::from_secs(10), 3)
+                .await
+                .unwrap(),
+            Ok(())
+        );
+    }
+    let wait = s
+        .take_budget("ghl:loc1", Duration::from_secs(10), 3)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(wait <= Duration::from_secs(10) && wait > Duration::from_secs(9));
+    s.advance_clock(Duration::from_secs(11));
+    assert_eq!(
+        s.take_budget("ghl:loc1", Duration::from_secs(10), 3)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+}
+
+async fn refresh_is_serialised_per_connection(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    let expired = s.now() - 1;
+    s.put_tokens(
+        "c1",
+        &TokenSet {
+            access: secret("at-0"),
+            refresh: Some(secret("rt-0")),
+            expires_at: Some(expired),
+        },
+    )
+    .await
+    .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let (s, calls) = (s.clone(), calls.clone());
+        handles.push(tokio::spawn(async move {
+            let now = s.now();
+            s.refresh_tokens("c1", |current| async move {
+                if current.expires_at.is_some_and(|t| t > now + 60_000) {
+                    return RefreshDecision::Keep;
+                }
+                // The "server": a refresh token works once.
+                let used = expose(current.refresh.as_ref().unwrap()).to_owned();
+                assert_eq!(used, "rt-0", "a spent refresh token was used");
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                RefreshDecision::Replace(TokenSet {
+                    access: secret("at-1"),
+                    refresh: Some(secret("rt-1")),
+                    expires_at: Some(now + 3_600_000),
+                })
+            })
+            .await
+            .unwrap()
+        }));
+    }
+    for h in handles {
+        assert_eq!(expose(&h.await.unwrap().access), "at-1");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "exactly one refresh");
+    assert_eq!(
+        expose(&s.tokens("c1").await.unwrap().unwrap().refresh.unwrap()),
+        "rt-1"
+    );
+}
+
+async fn rejected_refresh_marks_needs_reauth(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    s.put_tokens(
+        "c1",
+        &TokenSet {
+            access: secret("at"),
+            refresh: Some(secret("rt")),
+            expires_at: Some(0),
+        },
+    )
+    .await
+    .unwrap();
+    let err = s
+        .refresh_tokens("c1", |_| async {
+            RefreshDecision::Reject("Invalid grant: refresh token is invalid".to_owned())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NeedsReauth { .. }), "{err}");
+    let c = s.connection("c1").await.unwrap().unwrap();
+    assert_eq!(c.status, ConnectionStatus::NeedsReauth);
+    assert_eq!(
+        c.status_reason.as_deref(),
+        Some("Invalid grant: refresh token is invalid")
+    );
+    // A transient failure changes nothing.
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    let err = s
+        .refresh_tokens("c1", |_| async {
+            RefreshDecision::Fail("timeout".to_owned())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::RefreshFailed { .. }));
+    assert_eq!(
+        s.connection("c1").await.unwrap().unwrap().status,
+        ConnectionStatus::Active
+    );
+    assert!(
+        !err.to_string().contains("rt"),
+        "no secret in errors: {err}"
+    );
+}
