@@ -136,6 +136,9 @@ const C_READ: Option<&str> = Some("contacts.readonly");
 const C_WRITE: Option<&str> = Some("contacts.write");
 const EV_READ: Option<&str> = Some("calendars/events.readonly");
 const EV_WRITE: Option<&str> = Some("calendars/events.write");
+/// HighLevel's `apps/locations.json` declares no scope (`bearer: []`) for get, update
+/// and delete of one tag or custom field; the emulator and this table follow the spec.
+const SPEC_NONE: Option<&str> = None;
 const TAG_READ: Option<&str> = Some("locations/tags.readonly");
 const TAG_WRITE: Option<&str> = Some("locations/tags.write");
 const CF_READ: Option<&str> = Some("locations/customFields.readonly");
@@ -659,7 +662,7 @@ pub static OPERATIONS: &[Operation] = &[
         "get-tag-by-id",
         Get,
         "/locations/{locationId}/tags/{tagId}",
-        TAG_READ,
+        SPEC_NONE,
         &["locationId", "tagId"],
         NONE,
         NoBody,
@@ -670,7 +673,7 @@ pub static OPERATIONS: &[Operation] = &[
         "update-tag",
         Put,
         "/locations/{locationId}/tags/{tagId}",
-        TAG_WRITE,
+        SPEC_NONE,
         &["locationId", "tagId"],
         NONE,
         Json,
@@ -681,7 +684,7 @@ pub static OPERATIONS: &[Operation] = &[
         "delete-tag",
         Delete,
         "/locations/{locationId}/tags/{tagId}",
-        TAG_WRITE,
+        SPEC_NONE,
         &["locationId", "tagId"],
         NONE,
         NoBody,
@@ -715,7 +718,7 @@ pub static OPERATIONS: &[Operation] = &[
         "get-custom-field",
         Get,
         "/locations/{locationId}/customFields/{id}",
-        CF_READ,
+        SPEC_NONE,
         &["locationId", "id"],
         NONE,
         NoBody,
@@ -726,7 +729,7 @@ pub static OPERATIONS: &[Operation] = &[
         "update-custom-field",
         Put,
         "/locations/{locationId}/customFields/{id}",
-        CF_WRITE,
+        SPEC_NONE,
         &["locationId", "id"],
         NONE,
         Json,
@@ -737,7 +740,7 @@ pub static OPERATIONS: &[Operation] = &[
         "delete-custom-field",
         Delete,
         "/locations/{locationId}/customFields/{id}",
-        CF_WRITE,
+        SPEC_NONE,
         &["locationId", "id"],
         NONE,
         NoBody,

@@ -108,7 +108,7 @@ pub fn search_contacts_stream(
                     let reached = u64::from(page) * u64::from(limit);
                     let more = n > 0
                         && n >= limit as usize
-                        && reached < MAX_PAGED_RECORDS
+                        && reached + u64::from(limit) <= MAX_PAGED_RECORDS
                         && resp.total.is_none_or(|total| reached < total);
                     Ok((resp.contacts, more.then_some(SearchCursor::Page(page + 1))))
                 }

@@ -175,7 +175,6 @@ async fn business_contacts_stream_pages_by_offset() {
 /// divide 10,000: with 300 per page, page 33 ends at record 9,900 and page 34 would
 /// need records up to 10,200, which GHL (and the sandbox) refuse.
 #[tokio::test]
-#[ignore = "BUG: ghl page-mode search stream requests page 34 x 300 (> 10,000 records) and yields a 400 instead of ending"]
 async fn page_mode_stream_stops_inside_the_10000_window() {
     let ctx = spawn_with(config()).await;
     let seeded = ctx

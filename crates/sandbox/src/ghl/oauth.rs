@@ -247,8 +247,23 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> A
                     "Invalid grant: refresh token has been revoked",
                 ));
             }
-            entry.used = true;
-            entry.grant.clone()
+            let grant = entry.grant.clone();
+            // A refused refresh (app uninstalled) must not spend the token.
+            let installed = grant
+                .location_id
+                .as_ref()
+                .and_then(|l| inner.world.locations.get(l))
+                .is_none_or(|l| l.app_installed);
+            if !installed {
+                return Err(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "The app is not installed on this location",
+                ));
+            }
+            if let Some(entry) = inner.world.refresh_tokens.get_mut(&token) {
+                entry.used = true;
+            }
+            grant
         }
         "client_credentials" => {
             return Err(oauth_error(
