@@ -2,7 +2,9 @@
 //! stderr, so stdout stays clean for JSON) and hands over to the libraries.
 
 mod commands;
+mod config;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -11,6 +13,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ghlsync", version, about, long_about = None)]
 struct Cli {
+    /// Configuration file (TOML); `./ghlsync.toml` is read when present.
+    #[arg(long, global = true, env = "GHLSYNC_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,6 +30,18 @@ enum Command {
     Call(commands::call::Args),
     /// List the operations `call` knows.
     Operations(commands::call::ListArgs),
+    /// Run queue workers against the configured database (SQLite or PostgreSQL).
+    Worker(commands::worker::Args),
+    /// Serve webhook intake and health endpoints.
+    Serve(commands::admin::ServeArgs),
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Manage the secrets vault.
+    #[command(subcommand)]
+    Vault(commands::admin::VaultCommand),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
 }
 
 fn init_logging() {
@@ -50,7 +67,13 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        let config = || config::Config::load(cli.config.as_deref());
         match cli.command {
+            Command::Worker(args) => commands::worker::run(&config()?, args).await,
+            Command::Serve(args) => commands::admin::serve(&config()?, &args).await,
+            Command::Migrate => commands::admin::migrate(&config()?).await,
+            Command::Vault(cmd) => commands::admin::vault(&config()?, &cmd).await,
+            Command::Bench(cmd) => commands::bench::run(&cmd).await,
             Command::Up(args) => commands::up::run(args).await,
             Command::Sandbox(args) => commands::sandbox::run(args).await,
             Command::Call(args) => commands::call::run(args).await,

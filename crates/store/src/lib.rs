@@ -385,21 +385,22 @@ impl Store {
             .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))
     }
 
-    /// Re-encrypts every secret under `new` (in one transaction), then makes it the
-    /// current key. Returns how many secrets were re-encrypted.
-    pub async fn rotate_vault(&self, new: MasterKey) -> Result<usize> {
-        let new_id = new.id().to_owned();
-        let mut staging = Keyring::new(new);
-        // Old keys must still open what is stored.
+    /// Re-encrypts every secret (in one transaction) under `new`, which then becomes
+    /// the current key; with `None`, under the current key (after the operator put a
+    /// new `GHLSYNC_MASTER_KEY` in place and the old one in `GHLSYNC_OLD_MASTER_KEYS`).
+    /// Returns how many secrets were re-encrypted.
+    pub async fn rotate_vault(&self, new: Option<MasterKey>) -> Result<usize> {
         let rows: Vec<SecretRow> = pool!(self, p => {
             sqlx::query_as("SELECT connection_id, name, key_id, nonce, ciphertext FROM secrets").fetch_all(p).await?
         });
+        let staging = new.map(Keyring::new);
         let mut resealed = Vec::with_capacity(rows.len());
         {
             let ring = self.keyring()?;
+            let target = staging.as_ref().unwrap_or(&ring);
             for (conn, name, kid, nonce, ct) in &rows {
                 let plain = ring.open(conn, name, kid, nonce, ct)?;
-                let (kid2, nonce2, ct2) = staging.seal(conn, name, &plain)?;
+                let (kid2, nonce2, ct2) = target.seal(conn, name, &plain)?;
                 resealed.push((conn.clone(), name.clone(), kid2, nonce2, ct2));
             }
         }
@@ -412,15 +413,30 @@ impl Store {
             }
             tx.commit().await?;
         });
-        let mut ring = self
-            .keyring
-            .write()
-            .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))?;
-        let new_key = std::mem::replace(&mut staging, Keyring::new(MasterKey::generate()));
-        let (current, _) = new_key.into_parts();
-        ring.rotate_to(current)?;
-        tracing::info!(key_id = %new_id, secrets = resealed.len(), "vault rotated");
+        if let Some(staging) = staging {
+            let (current, _) = staging.into_parts();
+            let mut ring = self
+                .keyring
+                .write()
+                .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))?;
+            ring.rotate_to(current)?;
+        }
+        tracing::info!(key_id = %self.keyring()?.current_id(), secrets = resealed.len(), "VaultRotated");
         Ok(resealed.len())
+    }
+
+    /// Id of the key new secrets are sealed with.
+    pub fn vault_key_id(&self) -> Result<String> {
+        Ok(self.keyring()?.current_id().to_owned())
+    }
+
+    /// Empties the queue and the run log (benchmarks only).
+    pub async fn reset_queue(&self) -> Result<()> {
+        pool!(self, p => {
+            sqlx::query("DELETE FROM jobs").execute(p).await?;
+            sqlx::query("DELETE FROM run_log").execute(p).await?;
+        });
+        Ok(())
     }
 
     /// Reads the token set of a connection (no lock).

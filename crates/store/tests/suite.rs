@@ -173,7 +173,8 @@ async fn vault_rotation_reencrypts_everything(s: Store, _o: StoreOptions) {
         .unwrap();
     let new = MasterKey::from_bytes([9; 32]);
     let new_id = new.id().to_owned();
-    assert_eq!(s.rotate_vault(new).await.unwrap(), 2);
+    assert_eq!(s.rotate_vault(Some(new)).await.unwrap(), 2);
+    assert_eq!(s.vault_key_id().unwrap(), new_id);
     let under_new: i64 = s.scalar_i64("SELECT COUNT(*) FROM secrets").await.unwrap();
     assert_eq!(under_new, 2);
     assert_eq!(

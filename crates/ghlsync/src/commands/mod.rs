@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
+pub mod admin;
+pub mod bench;
 pub mod call;
 pub mod sandbox;
 pub mod up;
+pub mod worker;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {

@@ -358,9 +358,13 @@ fn decide(
     if limited {
         // Until the burst window ends, or until the day ends when the day is spent.
         let wait_ms = if bucket.day_count >= cfg.daily {
-            (bucket.day_start_ms + 86_400_000).saturating_sub(now).max(1)
+            (bucket.day_start_ms + 86_400_000)
+                .saturating_sub(now)
+                .max(1)
         } else {
-            (bucket.window_start_ms + window_ms).saturating_sub(now).max(1)
+            (bucket.window_start_ms + window_ms)
+                .saturating_sub(now)
+                .max(1)
         };
         let counter = inner.rt.counters.entry(resource).or_default();
         counter.rate_limited += 1;

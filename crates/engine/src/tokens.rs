@@ -1,0 +1,142 @@
+//! Access tokens for connections: read from the vault, refreshed ahead of expiry
+//! under the store's per-connection lock, and `needs_reauth` when GHL rejects the
+//! refresh token.
+
+use std::time::Duration;
+
+use ghl::{GhlError, OAuthApp};
+use secrecy::{ExposeSecret, SecretString};
+use store::{Connection, RefreshDecision, Store, StoreError, TokenSet};
+
+/// The marketplace app credentials used to refresh GHL OAuth tokens.
+#[derive(Debug, Clone)]
+pub struct GhlApp {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub api_base: url::Url,
+}
+
+/// Hands out valid access tokens for connections.
+#[derive(Debug, Clone)]
+pub struct TokenSource {
+    store: Store,
+    app: Option<GhlApp>,
+    /// Refresh when the token has less than this left.
+    ahead: Duration,
+}
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("connection {id} needs to be re-authorised: {reason}")]
+    NeedsReauth { id: String, reason: String },
+    #[error("token refresh failed, will retry: {0}")]
+    Transient(String),
+    #[error("{0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NeedsReauth { id, reason } => TokenError::NeedsReauth { id, reason },
+            StoreError::RefreshFailed { reason, .. } => TokenError::Transient(reason),
+            other => TokenError::Store(other),
+        }
+    }
+}
+
+impl TokenSource {
+    pub fn new(store: Store, app: Option<GhlApp>, ahead: Duration) -> Self {
+        Self { store, app, ahead }
+    }
+
+    fn ahead_ms(&self) -> i64 {
+        i64::try_from(self.ahead.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// A token for `conn` that is valid for at least the refresh-ahead margin.
+    pub async fn access_token(&self, conn: &Connection) -> Result<SecretString, TokenError> {
+        let tokens = self
+            .store
+            .tokens(&conn.id)
+            .await?
+            .ok_or_else(|| TokenError::NeedsReauth {
+                id: conn.id.clone(),
+                reason: "no token stored for this connection; connect it again".to_owned(),
+            })?;
+        let fresh = tokens
+            .expires_at
+            .is_none_or(|t| t > self.store.now() + self.ahead_ms());
+        if fresh || tokens.refresh.is_none() {
+            return Ok(tokens.access);
+        }
+        Ok(self.refresh(conn, None).await?.access)
+    }
+
+    /// Refreshes under the connection's lock. With `stale`, refreshes only if the
+    /// stored access token is still that one (after a 401); otherwise only if it is
+    /// close to expiry. Someone else's refresh is reused, never repeated.
+    pub async fn refresh(
+        &self,
+        conn: &Connection,
+        stale: Option<&SecretString>,
+    ) -> Result<TokenSet, TokenError> {
+        let Some(app) = self.app.clone() else {
+            return Err(TokenError::NeedsReauth {
+                id: conn.id.clone(),
+                reason: "the token expired and no GHL client_id/client_secret is configured to refresh it".to_owned(),
+            });
+        };
+        let now = self.store.now();
+        let ahead = self.ahead_ms();
+        let stale = stale.map(|s| s.expose_secret().to_owned());
+        let set = self
+            .store
+            .refresh_tokens(&conn.id, |current| async move {
+                let still_stale = match &stale {
+                    Some(old) => current.access.expose_secret() == old.as_str(),
+                    None => current.expires_at.is_some_and(|t| t <= now + ahead),
+                };
+                if !still_stale {
+                    return RefreshDecision::Keep;
+                }
+                let Some(refresh) = current.refresh.clone() else {
+                    return RefreshDecision::Reject(
+                        "no refresh token stored; connect again".to_owned(),
+                    );
+                };
+                let oauth = OAuthApp::new(
+                    app.client_id.clone(),
+                    app.client_secret.clone(),
+                    String::new(),
+                )
+                .with_api_base(app.api_base.clone());
+                match oauth.refresh(&refresh, None).await {
+                    Ok(t) => RefreshDecision::Replace(TokenSet {
+                        access: t.access_token.clone(),
+                        refresh: t.refresh_token.clone().or(Some(refresh)),
+                        expires_at: Some(
+                            now + i64::try_from(t.expires_in.unwrap_or(86_399)).unwrap_or(86_399)
+                                * 1000,
+                        ),
+                    }),
+                    Err(e) => classify_refresh_error(&e),
+                }
+            })
+            .await?;
+        Ok(set)
+    }
+}
+
+/// A 4xx on the token endpoint means the refresh token is dead (only the user can
+/// fix it); anything else is transient.
+fn classify_refresh_error(e: &GhlError) -> RefreshDecision {
+    match e.status() {
+        Some(s) if (400..500).contains(&s) && s != 429 => RefreshDecision::Reject(format!(
+            "GHL rejected the refresh token ({s}): {}",
+            e.server_message().unwrap_or_default()
+        )),
+        _ => RefreshDecision::Fail(e.to_string()),
+    }
+}

@@ -1,0 +1,406 @@
+//! The queue worker: claim a batch with a lease, run the jobs concurrently while a
+//! heartbeat keeps the lease, then settle every job (done with its run-log entry,
+//! or failed with its retry class) in as few transactions as possible.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use ghl::{GhlClient, GhlConfig, GhlError, Governor, RetryClass};
+use serde_json::Value;
+use store::{Connection, ConnectionStatus, Failure, Job, RunLogEntry, Store, StoreError};
+use tokio::sync::watch;
+
+use crate::tokens::{TokenError, TokenSource};
+
+/// The jobs this worker knows (a closed set, not plugins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// `test.record`: writes one run-log entry; used by crash tests and benchmarks.
+    TestRecord,
+    /// `ghl.call`: one GHL operation through the job's connection.
+    GhlCall,
+    /// `ghl.event`: a journaled GHL webhook. No flow consumes events yet, so it is
+    /// recorded in the run log as skipped (the journal keeps the body for replay).
+    GhlEvent,
+}
+
+impl JobKind {
+    pub fn parse(kind: &str) -> Option<Self> {
+        match kind {
+            "test.record" => Some(Self::TestRecord),
+            "ghl.call" => Some(Self::GhlCall),
+            "ghl.event" => Some(Self::GhlEvent),
+            _ => None,
+        }
+    }
+}
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Unique per process (it owns leases).
+    pub id: String,
+    pub queue: String,
+    /// Jobs claimed per round trip.
+    pub batch: usize,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// Lease length; heartbeats renew it every third of it.
+    pub lease: Duration,
+    /// Pause when the queue is empty.
+    pub idle: Duration,
+    /// Base URL of the GHL API (the sandbox's in tests).
+    pub ghl_base_url: url::Url,
+}
+
+impl WorkerConfig {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            queue: "default".to_owned(),
+            batch: 50,
+            concurrency: 16,
+            lease: Duration::from_secs(30),
+            idle: Duration::from_millis(200),
+            ghl_base_url: url::Url::parse(ghl::DEFAULT_BASE_URL)
+                .unwrap_or_else(|_| ghl::client::default_base_url()),
+        }
+    }
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub done: u64,
+    pub failed: u64,
+    /// Jobs whose lease was lost before settling (another worker has them).
+    pub lease_lost: u64,
+}
+
+enum Outcome {
+    Done(RunLogEntry),
+    Failed(Failure, String),
+}
+
+/// A queue worker.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    config: WorkerConfig,
+    tokens: TokenSource,
+    http: reqwest::Client,
+    governor: Arc<Governor>,
+}
+
+impl Worker {
+    pub fn new(store: Store, config: WorkerConfig, tokens: TokenSource) -> Self {
+        Self {
+            store,
+            config,
+            tokens,
+            http: ghl::http::default_http_client(),
+            governor: Arc::new(Governor::new()),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    /// Runs until `shutdown` turns true. Database errors are logged and retried.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> WorkerStats {
+        let heartbeat = {
+            let (store, id, lease) = (
+                self.store.clone(),
+                self.config.id.clone(),
+                self.config.lease,
+            );
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(lease / 3) => {}
+                        _ = stop.changed() => return,
+                    }
+                    if let Err(e) = store.heartbeat(&id, lease).await {
+                        tracing::warn!(worker = %id, error = %e, "heartbeat failed");
+                    }
+                }
+            })
+        };
+        let mut stats = WorkerStats::default();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let pause = match self.tick(&mut stats).await {
+                Ok(0) => self.config.idle,
+                Ok(_) => Duration::ZERO,
+                Err(e) => {
+                    tracing::error!(worker = %self.config.id, error = %e, "queue round failed; retrying");
+                    self.config.idle.max(Duration::from_secs(1))
+                }
+            };
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        heartbeat.abort();
+        stats
+    }
+
+    /// Processes ready jobs until none is left (jobs scheduled later are not waited
+    /// for). Tests use this instead of sleeping.
+    pub async fn drain(&self) -> Result<WorkerStats, StoreError> {
+        let mut stats = WorkerStats::default();
+        while self.tick(&mut stats).await? > 0 {}
+        Ok(stats)
+    }
+
+    /// One round: claim, run, settle. Returns how many jobs were claimed.
+    pub async fn tick(&self, stats: &mut WorkerStats) -> Result<usize, StoreError> {
+        let jobs = self
+            .store
+            .claim(
+                &self.config.queue,
+                &self.config.id,
+                self.config.batch,
+                self.config.lease,
+            )
+            .await?;
+        let claimed = jobs.len();
+        if claimed == 0 {
+            return Ok(0);
+        }
+        let results: Vec<(Job, Outcome)> = futures_util::stream::iter(jobs)
+            .map(|job| async move {
+                let outcome = self.run_job(&job).await;
+                (job, outcome)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        let mut done = Vec::new();
+        for (job, outcome) in results {
+            match outcome {
+                Outcome::Done(log) => done.push((job.id, Some(log))),
+                Outcome::Failed(failure, message) => {
+                    stats.failed += 1;
+                    let out = self
+                        .store
+                        .fail(&self.config.id, &job, failure, &message)
+                        .await?;
+                    tracing::info!(job = job.id, kind = %job.kind, ?out, error = %message, "JobFailed");
+                }
+            }
+        }
+        let ours = self.store.complete_many(&self.config.id, &done).await?;
+        stats.done += ours as u64;
+        stats.lease_lost += (done.len() - ours) as u64;
+        Ok(claimed)
+    }
+
+    async fn run_job(&self, job: &Job) -> Outcome {
+        let started = Instant::now();
+        let result = match JobKind::parse(&job.kind) {
+            Some(JobKind::TestRecord) => self.test_record(job).await,
+            Some(JobKind::GhlCall) => self.ghl_call(job).await,
+            Some(JobKind::GhlEvent) => Ok(ghl_event(job)),
+            None => Err((Failure::GiveUp, format!("unknown job kind `{}`", job.kind))),
+        };
+        match result {
+            Ok((record, outcome, detail)) => Outcome::Done(RunLogEntry {
+                job_id: Some(job.id),
+                flow: job.kind.clone(),
+                record,
+                outcome,
+                detail,
+                duration_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+                at: self.store.now(),
+            }),
+            Err((failure, message)) => Outcome::Failed(failure, message),
+        }
+    }
+
+    /// `test.record`: `{record, fail_times?, sleep_ms?}`.
+    async fn test_record(&self, job: &Job) -> JobResult {
+        let record = job
+            .payload
+            .get("record")
+            .and_then(Value::as_str)
+            .unwrap_or("test")
+            .to_owned();
+        if let Some(ms) = job.payload.get("sleep_ms").and_then(Value::as_u64) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        let fail_times = job
+            .payload
+            .get("fail_times")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if i64::from(job.attempts) <= fail_times {
+            return Err((
+                Failure::Retry,
+                format!("planned failure {} of {fail_times}", job.attempts),
+            ));
+        }
+        Ok((
+            record,
+            "done".to_owned(),
+            format!("attempt {}", job.attempts),
+        ))
+    }
+
+    /// `ghl.call`: `{op, input, record?}` on the job's connection.
+    async fn ghl_call(&self, job: &Job) -> JobResult {
+        let op_id = job
+            .payload
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(op) = ghl::operations::find(op_id) else {
+            return Err((Failure::GiveUp, format!("unknown GHL operation `{op_id}`")));
+        };
+        let input = job
+            .payload
+            .get("input")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        let record = job
+            .payload
+            .get("record")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("ghl:{op_id}"), str::to_owned);
+        let Some(conn_id) = job.connection_id.as_deref() else {
+            return Err((
+                Failure::GiveUp,
+                "ghl.call jobs need a connection".to_owned(),
+            ));
+        };
+        let conn = self
+            .store
+            .connection(conn_id)
+            .await
+            .map_err(|e| (Failure::Retry, e.to_string()))?
+            .ok_or_else(|| {
+                (
+                    Failure::GiveUp,
+                    format!("connection {conn_id} does not exist"),
+                )
+            })?;
+        if conn.status != ConnectionStatus::Active {
+            return Err((
+                Failure::Reauth,
+                format!("connection {conn_id} is {}", conn.status.as_str()),
+            ));
+        }
+        if let Some(scope) = op.scope
+            && !conn.scopes.split_whitespace().any(|s| s == scope)
+        {
+            return Err((
+                Failure::GiveUp,
+                format!(
+                    "`{}` needs {scope}; connection {conn_id} has {}",
+                    op.id,
+                    display_scopes(&conn.scopes)
+                ),
+            ));
+        }
+        let mut token = self.token(&conn).await?;
+        let mut refreshed = false;
+        loop {
+            let mut config =
+                GhlConfig::new(token.clone()).with_base_url(self.config.ghl_base_url.clone());
+            if let Some(loc) = &conn.location_id {
+                config = config.with_location(loc.clone());
+            }
+            let client = GhlClient::with_http(config, self.http.clone())
+                .with_governor(self.governor.clone());
+            match client.execute(op, input.clone()).await {
+                Ok(_) => {
+                    return Ok((
+                        record,
+                        "ok".to_owned(),
+                        format!("{} {}", op.method, op.path),
+                    ));
+                }
+                Err(e)
+                    if matches!(e.retry_class(), RetryClass::Reauth)
+                        && !is_scope_error(&e)
+                        && !refreshed =>
+                {
+                    // The token was refused: refresh once (unless someone already did) and retry.
+                    refreshed = true;
+                    token = match self.tokens.refresh(&conn, Some(&token)).await {
+                        Ok(set) => set.access,
+                        Err(err) => return Err(token_failure(err)),
+                    };
+                }
+                Err(e) => return Err(classify(&e, &conn)),
+            }
+        }
+    }
+
+    async fn token(&self, conn: &Connection) -> Result<secrecy::SecretString, (Failure, String)> {
+        self.tokens.access_token(conn).await.map_err(token_failure)
+    }
+}
+
+fn ghl_event(job: &Job) -> (String, String, String) {
+    let p = &job.payload;
+    let text = |k: &str| {
+        p.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_owned()
+    };
+    let record = format!("ghl:event:{}", text("webhookId"));
+    let detail = format!(
+        "{} for location {}: no flow consumes this event yet",
+        text("type"),
+        text("locationId")
+    );
+    (record, "skipped".to_owned(), detail)
+}
+
+type JobResult = Result<(String, String, String), (Failure, String)>;
+
+fn display_scopes(scopes: &str) -> String {
+    if scopes.trim().is_empty() {
+        "no scopes".to_owned()
+    } else {
+        scopes.replace(' ', ", ")
+    }
+}
+
+fn is_scope_error(e: &GhlError) -> bool {
+    e.server_message()
+        .is_some_and(|m| m.contains("not authorized for this scope"))
+}
+
+fn token_failure(e: TokenError) -> (Failure, String) {
+    match e {
+        TokenError::NeedsReauth { .. } => (Failure::Reauth, e.to_string()),
+        TokenError::Transient(_) | TokenError::Store(_) => (Failure::Retry, e.to_string()),
+    }
+}
+
+/// Maps a GHL error to the queue's retry class.
+fn classify(e: &GhlError, conn: &Connection) -> (Failure, String) {
+    let message = e.to_string();
+    let failure = match e.retry_class() {
+        RetryClass::RetryAfter(d) => Failure::RetryAfter(d),
+        RetryClass::Retry => Failure::Retry,
+        RetryClass::Reauth if is_scope_error(e) => Failure::GiveUp,
+        RetryClass::Reauth => {
+            tracing::warn!(connection = %conn.id, "GHL refused the connection's token after a refresh");
+            Failure::Reauth
+        }
+        RetryClass::GiveUp => Failure::GiveUp,
+    };
+    (failure, message)
+}

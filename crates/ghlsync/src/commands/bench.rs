@@ -1,0 +1,158 @@
+//! `ghlsync bench queue`: jobs per second through the queue on SQLite and PostgreSQL.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::json;
+use store::{NewJob, Store, StoreOptions};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Enqueue and claim+complete throughput of the job queue.
+    Queue(QueueArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueueArgs {
+    /// Jobs per backend.
+    #[arg(long, default_value_t = 20_000)]
+    pub jobs: usize,
+    /// Jobs per enqueue transaction.
+    #[arg(long, default_value_t = 1_000)]
+    pub enqueue_batch: usize,
+    /// Jobs claimed (and completed) per round trip.
+    #[arg(long, default_value_t = 500)]
+    pub claim_batch: usize,
+    /// Concurrent workers on PostgreSQL (SQLite has one writer: 1 worker).
+    #[arg(long, default_value_t = 4)]
+    pub pg_workers: usize,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Figures {
+    jobs: usize,
+    enqueue_per_s: f64,
+    complete_per_s: f64,
+    enqueue_batch: usize,
+    claim_batch: usize,
+    workers: usize,
+}
+
+async fn measure(store: &Store, args: &QueueArgs, workers: usize) -> anyhow::Result<Figures> {
+    store.reset_queue().await?;
+    let run = rand::random::<u32>();
+    let jobs: Vec<NewJob> = (0..args.jobs)
+        .map(|i| {
+            NewJob::new(
+                "test.record",
+                format!("bench-{run}-{i}"),
+                json!({"record": format!("bench:{i}")}),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for chunk in jobs.chunks(args.enqueue_batch.max(1)) {
+        store.enqueue_many(chunk).await?;
+    }
+    let enqueue = started.elapsed();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (store, batch) = (store.clone(), args.claim_batch);
+        tasks.push(tokio::spawn(async move {
+            let id = format!("bench-{w}");
+            let mut n = 0usize;
+            loop {
+                let claimed = store
+                    .claim("default", &id, batch, Duration::from_secs(60))
+                    .await?;
+                if claimed.is_empty() {
+                    return Ok::<usize, store::StoreError>(n);
+                }
+                let items: Vec<(i64, Option<store::RunLogEntry>)> =
+                    claimed.iter().map(|j| (j.id, None)).collect();
+                n += store.complete_many(&id, &items).await?;
+            }
+        }));
+    }
+    let mut completed = 0;
+    for t in tasks {
+        completed += t.await??;
+    }
+    let complete = started.elapsed();
+    anyhow::ensure!(
+        completed == args.jobs,
+        "completed {completed} of {} jobs",
+        args.jobs
+    );
+    store.reset_queue().await?;
+    Ok(Figures {
+        jobs: args.jobs,
+        enqueue_per_s: args.jobs as f64 / enqueue.as_secs_f64(),
+        complete_per_s: args.jobs as f64 / complete.as_secs_f64(),
+        enqueue_batch: args.enqueue_batch,
+        claim_batch: args.claim_batch,
+        workers,
+    })
+}
+
+pub async fn run(cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
+    let BenchCommand::Queue(args) = cmd;
+    let dir = std::env::temp_dir().join(format!("ghlsync-bench-{}", std::process::id()));
+    let keyring = || store::Keyring::new(store::MasterKey::generate());
+    let sqlite = Store::open_with_keyring(&StoreOptions::sqlite(&dir), keyring()).await?;
+    let sqlite_figures = measure(&sqlite, args, 1).await?;
+    sqlite.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let pg_figures = match std::env::var("GHLSYNC_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        Some(url) => {
+            let mut o = StoreOptions::postgres(url, &dir);
+            o.pg_schema = Some("ghlsync_bench".to_owned());
+            o.max_connections = u32::try_from(args.pg_workers + 2).unwrap_or(8);
+            let pg = Store::open_with_keyring(&o, keyring())
+                .await
+                .context("cannot open PostgreSQL (GHLSYNC_DATABASE_URL)")?;
+            let f = measure(&pg, args, args.pg_workers).await?;
+            pg.close().await;
+            Some(f)
+        }
+        None => None,
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    if args.json {
+        println!(
+            "{}",
+            json!({"sqlite": sqlite_figures, "postgres": pg_figures})
+        );
+    } else {
+        println!(
+            "queue benchmark: {} jobs per backend, enqueue batch {}, claim batch {}",
+            args.jobs, args.enqueue_batch, args.claim_batch
+        );
+        let line = |name: &str, f: &Figures| {
+            println!(
+                "  {name:<9} enqueue {:>9.0} jobs/s   claim+complete {:>9.0} jobs/s   ({} worker{})",
+                f.enqueue_per_s,
+                f.complete_per_s,
+                f.workers,
+                if f.workers == 1 { "" } else { "s" }
+            );
+        };
+        line("sqlite", &sqlite_figures);
+        match &pg_figures {
+            Some(f) => line("postgres", f),
+            None => println!(
+                "  postgres  skipped: set GHLSYNC_DATABASE_URL (./scripts/pg-up.sh prints one)"
+            ),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
