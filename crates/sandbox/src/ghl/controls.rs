@@ -406,11 +406,14 @@ pub async fn do_uninstall(State(app): State<App>, Json(r): Json<InstallReq>) -> 
 
 /// GET /_sandbox/counters: API requests per location (or company), with 429s and routes.
 pub async fn counters(State(app): State<App>) -> ApiResult {
-    ok(json!({"locations": app.shared.lock().rt.counters}))
+    let inner = app.shared.lock();
+    ok(json!({"locations": inner.rt.counters, "oauth": inner.rt.oauth}))
 }
 
 /// DELETE /_sandbox/counters: starts counting afresh.
 pub async fn reset_counters(State(app): State<App>) -> ApiResult {
-    app.shared.lock().rt.counters.clear();
+    let mut inner = app.shared.lock();
+    inner.rt.counters.clear();
+    inner.rt.oauth = Default::default();
     ok(json!({"locations": {}}))
 }

@@ -115,6 +115,22 @@ impl Handle {
         f(&self.app.shared.lock().world)
     }
 
+    /// Refresh counts of the token endpoint.
+    pub fn oauth_counter(&self) -> state::OAuthCounter {
+        self.app.shared.lock().rt.oauth
+    }
+
+    /// API requests counted for a location (or company) id.
+    pub fn requests(&self, id: &str) -> u64 {
+        self.app
+            .shared
+            .lock()
+            .rt
+            .counters
+            .get(id)
+            .map_or(0, |c| c.requests)
+    }
+
     /// Saves the state file now, if one is configured.
     pub fn save_now(&self) {
         save(&self.app.shared);
@@ -198,6 +214,7 @@ pub(crate) async fn build(
                 buckets: Default::default(),
                 faults: Default::default(),
                 counters: Default::default(),
+                oauth: Default::default(),
                 dirty: false,
             },
         }),

@@ -229,40 +229,32 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> A
         }
         "refresh_token" => {
             let token = p.get("refresh_token").cloned().unwrap_or_default();
+            let problem = match inner.world.refresh_tokens.get(&token) {
+                None => Some("Invalid grant: refresh token is invalid"),
+                Some(e) if e.used => Some("Invalid grant: refresh token has already been used"),
+                Some(e) if e.revoked => Some("Invalid grant: refresh token has been revoked"),
+                // A refused refresh (app uninstalled) must not spend the token.
+                Some(e) => e
+                    .grant
+                    .location_id
+                    .as_ref()
+                    .and_then(|l| inner.world.locations.get(l))
+                    .is_some_and(|l| !l.app_installed)
+                    .then_some("The app is not installed on this location"),
+            };
+            if let Some(message) = problem {
+                inner.rt.oauth.refresh_rejected += 1;
+                return Err(oauth_error(StatusCode::BAD_REQUEST, message));
+            }
             let Some(entry) = inner.world.refresh_tokens.get_mut(&token) else {
                 return Err(oauth_error(
                     StatusCode::BAD_REQUEST,
                     "Invalid grant: refresh token is invalid",
                 ));
             };
-            if entry.used {
-                return Err(oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid grant: refresh token has already been used",
-                ));
-            }
-            if entry.revoked {
-                return Err(oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid grant: refresh token has been revoked",
-                ));
-            }
+            entry.used = true;
             let grant = entry.grant.clone();
-            // A refused refresh (app uninstalled) must not spend the token.
-            let installed = grant
-                .location_id
-                .as_ref()
-                .and_then(|l| inner.world.locations.get(l))
-                .is_none_or(|l| l.app_installed);
-            if !installed {
-                return Err(oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "The app is not installed on this location",
-                ));
-            }
-            if let Some(entry) = inner.world.refresh_tokens.get_mut(&token) {
-                entry.used = true;
-            }
+            inner.rt.oauth.refreshed += 1;
             grant
         }
         "client_credentials" => {

@@ -597,6 +597,15 @@ pub struct Counter {
     pub by_route: BTreeMap<String, u64>,
 }
 
+/// What the token endpoint did with refresh requests.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct OAuthCounter {
+    pub refreshed: u64,
+    /// Refresh tokens refused (reused, revoked, unknown): a client that spends one
+    /// single-use token twice shows up here.
+    pub refresh_rejected: u64,
+}
+
 /// The data part of the emulator: what a state file holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct World {
@@ -635,6 +644,7 @@ pub struct Runtime {
     pub buckets: HashMap<(String, String), Bucket>,
     pub faults: Faults,
     pub counters: BTreeMap<String, Counter>,
+    pub oauth: OAuthCounter,
     pub dirty: bool,
 }
 
