@@ -650,26 +650,45 @@ impl Store {
         })
     }
 
-    /// Enqueues many jobs in one transaction; returns how many were new.
+    /// Enqueues many jobs in one statement; returns how many were new.
     pub async fn enqueue_many(&self, jobs: &[NewJob]) -> Result<usize> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
         let now = self.now();
-        let mut created = 0;
-        pool!(self, p => {
-            let mut tx = p.begin().await?;
-            for job in jobs {
-                let payload = serde_json::to_string(&job.payload)?;
-                let r = sqlx::query(
-                    "INSERT INTO jobs (queue, kind, payload, idempotency_key, connection_id, status, attempts, max_attempts, run_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING",
-                )
-                .bind(&job.queue).bind(&job.kind).bind(payload).bind(&job.idempotency_key).bind(&job.connection_id)
-                .bind(job.max_attempts).bind(now + ms(job.delay)).bind(now)
-                .execute(&mut *tx).await?;
-                created += usize::try_from(r.rows_affected()).unwrap_or(0);
-            }
-            tx.commit().await?;
-        });
-        Ok(created)
+        let rows: Vec<serde_json::Value> = jobs
+            .iter()
+            .map(|j| {
+                Ok(serde_json::json!({
+                    "queue": j.queue,
+                    "kind": j.kind,
+                    "payload": serde_json::to_string(&j.payload)?,
+                    "idempotency_key": j.idempotency_key,
+                    "connection_id": j.connection_id,
+                    "max_attempts": j.max_attempts,
+                    "run_at": now + ms(j.delay),
+                }))
+            })
+            .collect::<Result<_>>()?;
+        let rows = serde_json::to_string(&rows)?;
+        let created = match &self.backend {
+            Backend::Sqlite(p) => sqlx::query(
+                "INSERT INTO jobs (queue, kind, payload, idempotency_key, connection_id, status, attempts, max_attempts, run_at, created_at, updated_at) \
+                 SELECT json_extract(value, '$.queue'), json_extract(value, '$.kind'), json_extract(value, '$.payload'), \
+                 json_extract(value, '$.idempotency_key'), json_extract(value, '$.connection_id'), 'queued', 0, \
+                 json_extract(value, '$.max_attempts'), json_extract(value, '$.run_at'), $2, $2 \
+                 FROM json_each($1) WHERE true ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(rows).bind(now).execute(p).await?.rows_affected(),
+            Backend::Postgres(p) => sqlx::query(
+                "INSERT INTO jobs (queue, kind, payload, idempotency_key, connection_id, status, attempts, max_attempts, run_at, created_at, updated_at) \
+                 SELECT queue, kind, payload, idempotency_key, connection_id, 'queued', 0, max_attempts, run_at, $2, $2 \
+                 FROM json_to_recordset($1::json) AS x(queue text, kind text, payload text, idempotency_key text, \
+                 connection_id text, max_attempts int, run_at bigint) ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(rows).bind(now).execute(p).await?.rows_affected(),
+        };
+        Ok(usize::try_from(created).unwrap_or(0))
     }
 
     /// Claims up to `n` ready jobs of `queue` for `worker` with a lease. Ready: queued
