@@ -12,6 +12,8 @@
 //! one JSON line.
 
 pub mod ghl;
+pub mod lofty;
+pub mod lytho;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +24,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use ghl::{GhlInfo, LocationInfo};
+pub use lofty::LoftyInfo;
+pub use lytho::LythoInfo;
 
 /// Rate limit applied per (app or token, location), as GHL does.
 #[derive(Debug, Clone, Copy)]
@@ -47,8 +51,12 @@ impl Default for RateLimitConfig {
 /// Everything that shapes a sandbox run. `Default` gives GHL's real values.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
-    /// Address to bind; port 0 picks a free port.
+    /// Address the GHL emulator binds; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Address of the Lofty emulator (default: same IP, GHL's port + 1, or port 0).
+    pub lofty_listen: Option<SocketAddr>,
+    /// Address of the Lytho emulator (default: same IP, GHL's port + 2, or port 0).
+    pub lytho_listen: Option<SocketAddr>,
     /// Seed for deterministic data (ids, names); same seed, same world.
     pub seed: u64,
     /// Contacts seeded per location (each with tasks, notes, appointments, custom fields).
@@ -71,6 +79,8 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lofty_listen: None,
+            lytho_listen: None,
             seed: 42,
             contacts_per_location: 10,
             locations: 2,
@@ -87,6 +97,8 @@ impl Default for SandboxConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct SandboxInfo {
     pub ghl: GhlInfo,
+    pub lofty: LoftyInfo,
+    pub lytho: LythoInfo,
 }
 
 /// A running sandbox. Dropping it does not stop the server; call [`Sandbox::shutdown`].
@@ -97,6 +109,48 @@ pub struct Sandbox {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     ghl: ghl::Handle,
+    lofty: lofty::Handle,
+    lytho: lytho::Handle,
+}
+
+/// Binds `explicit`, or a port derived from the GHL one (`offset` above it) when unset.
+async fn bind_next(
+    explicit: Option<SocketAddr>,
+    ghl: SocketAddr,
+    requested_port: u16,
+    offset: u16,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = explicit.unwrap_or_else(|| {
+        let port = if requested_port == 0 {
+            0
+        } else {
+            requested_port.saturating_add(offset)
+        };
+        SocketAddr::new(ghl.ip(), port)
+    });
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (pick other addresses)"))
+}
+
+/// Serves `router` on `listener` until shutdown.
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    mut rx: watch::Receiver<bool>,
+    name: &'static str,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, emulator = name, "sandbox server stopped with an error");
+        }
+    })
 }
 
 impl Sandbox {
@@ -112,31 +166,45 @@ impl Sandbox {
             })?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
+        let lofty_listener = bind_next(config.lofty_listen, addr, config.listen.port(), 1).await?;
+        let lytho_listener = bind_next(config.lytho_listen, addr, config.listen.port(), 2).await?;
+        let lofty_url = format!("http://{}", lofty_listener.local_addr()?);
+        let lytho_url = format!("http://{}", lytho_listener.local_addr()?);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let (router, handle, background) =
-            ghl::build(&config, &base_url, shutdown_rx.clone()).await?;
-        let info = SandboxInfo { ghl: handle.info() };
-        let mut rx = shutdown_rx;
-        let server = tokio::spawn(async move {
-            let stop = async move {
-                let _ = rx.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "sandbox server stopped with an error");
-            }
-        });
-        let mut tasks = background;
-        tasks.push(server);
-        tracing::info!(%base_url, "sandbox ready");
+        let (router, ghl, mut tasks) = ghl::build(&config, &base_url, shutdown_rx.clone()).await?;
+        let (lofty_router, lofty, lofty_tasks) =
+            lofty::build(&config, &lofty_url, shutdown_rx.clone()).await?;
+        let (lytho_router, lytho, lytho_tasks) =
+            lytho::build(&config, &lytho_url, shutdown_rx.clone()).await?;
+        tasks.extend(lofty_tasks);
+        tasks.extend(lytho_tasks);
+        let info = SandboxInfo {
+            ghl: ghl.info(),
+            lofty: lofty.info(),
+            lytho: lytho.info(),
+        };
+        tasks.push(spawn_server(listener, router, shutdown_rx.clone(), "ghl"));
+        tasks.push(spawn_server(
+            lofty_listener,
+            lofty_router,
+            shutdown_rx.clone(),
+            "lofty",
+        ));
+        tasks.push(spawn_server(
+            lytho_listener,
+            lytho_router,
+            shutdown_rx,
+            "lytho",
+        ));
+        tracing::info!(ghl = %base_url, lofty = %lofty_url, lytho = %lytho_url, "sandbox ready");
         Ok(Self {
             info,
             addr,
             shutdown,
             tasks,
-            ghl: handle,
+            ghl,
+            lofty,
+            lytho,
         })
     }
 
@@ -158,6 +226,16 @@ impl Sandbox {
     /// Direct access to the GHL emulator's controls (same as `/_sandbox/` over HTTP).
     pub fn ghl(&self) -> &ghl::Handle {
         &self.ghl
+    }
+
+    /// Direct access to the Lofty emulator.
+    pub fn lofty(&self) -> &lofty::Handle {
+        &self.lofty
+    }
+
+    /// Direct access to the Lytho emulator.
+    pub fn lytho(&self) -> &lytho::Handle {
+        &self.lytho
     }
 
     /// Stops serving, saves the state file if one is configured, and waits for the tasks.

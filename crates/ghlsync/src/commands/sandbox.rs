@@ -13,6 +13,12 @@ pub struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// Address of the Lofty emulator (default: next port after --listen, or a free one).
+    #[arg(long)]
+    pub lofty_listen: Option<SocketAddr>,
+    /// Address of the Lytho emulator (default: two ports after --listen, or a free one).
+    #[arg(long)]
+    pub lytho_listen: Option<SocketAddr>,
     /// Contacts seeded per location (each with tasks, notes, appointments, custom fields).
     #[arg(long = "seed", default_value_t = 10)]
     pub contacts: usize,
@@ -59,6 +65,8 @@ impl Args {
     pub fn config(&self) -> SandboxConfig {
         SandboxConfig {
             listen: self.listen,
+            lofty_listen: self.lofty_listen,
+            lytho_listen: self.lytho_listen,
             seed: self.rng_seed,
             contacts_per_location: self.contacts,
             locations: self.locations,
