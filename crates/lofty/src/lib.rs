@@ -1,0 +1,1 @@
+//! Lofty client (being written).

@@ -1,0 +1,1 @@
+//! Lytho client (being written).
