@@ -10,6 +10,7 @@
 //! of expiry under the store's per-connection lock, so several workers (or
 //! processes) never spend the same single-use refresh token.
 
+pub mod connections;
 pub mod tokens;
 pub mod worker;
 

@@ -51,6 +51,11 @@ impl TokenSource {
         Self { store, app, ahead }
     }
 
+    /// The marketplace app, when configured.
+    pub fn app(&self) -> Option<&GhlApp> {
+        self.app.as_ref()
+    }
+
     fn ahead_ms(&self) -> i64 {
         i64::try_from(self.ahead.as_millis()).unwrap_or(i64::MAX)
     }

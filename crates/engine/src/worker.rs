@@ -209,7 +209,7 @@ impl Worker {
         let result = match JobKind::parse(&job.kind) {
             Some(JobKind::TestRecord) => self.test_record(job).await,
             Some(JobKind::GhlCall) => self.ghl_call(job).await,
-            Some(JobKind::GhlEvent) => Ok(ghl_event(job)),
+            Some(JobKind::GhlEvent) => self.ghl_event(job).await,
             None => Err((Failure::GiveUp, format!("unknown job kind `{}`", job.kind))),
         };
         match result {
@@ -345,26 +345,69 @@ impl Worker {
         }
     }
 
+    /// `ghl.event`: INSTALL and UNINSTALL change connections; other events are
+    /// recorded (no flow consumes them yet; the journal keeps the body).
+    async fn ghl_event(&self, job: &Job) -> JobResult {
+        let p = &job.payload;
+        let text = |k: &str| p.get(k).and_then(Value::as_str);
+        let record = format!("ghl:event:{}", text("webhookId").unwrap_or("unknown"));
+        let event_type = text("type").unwrap_or("unknown");
+        let location = text("locationId");
+        match event_type {
+            "INSTALL" => {
+                let Some(app) = self.tokens.app() else {
+                    return Err((
+                        Failure::GiveUp,
+                        "INSTALL received but no GHL client_id/client_secret is configured"
+                            .to_owned(),
+                    ));
+                };
+                match crate::connections::on_install(&self.store, app, text("companyId"), location)
+                    .await
+                {
+                    Ok(Some(id)) => Ok((
+                        record,
+                        "connected".to_owned(),
+                        format!("INSTALL: connection {id} is active"),
+                    )),
+                    Ok(None) => Ok((
+                        record,
+                        "skipped".to_owned(),
+                        "INSTALL for a location of no connected agency".to_owned(),
+                    )),
+                    Err(e) => Err((Failure::Retry, format!("INSTALL: {e}"))),
+                }
+            }
+            "UNINSTALL" => {
+                let at = text("timestamp").unwrap_or("unknown time");
+                match crate::connections::on_uninstall(&self.store, location, at).await {
+                    Ok(Some(id)) => Ok((
+                        record,
+                        "disabled".to_owned(),
+                        format!("UNINSTALL: connection {id} disabled; jobs held"),
+                    )),
+                    Ok(None) => Ok((
+                        record,
+                        "skipped".to_owned(),
+                        "UNINSTALL for an unknown location".to_owned(),
+                    )),
+                    Err(e) => Err((Failure::Retry, format!("UNINSTALL: {e}"))),
+                }
+            }
+            other => Ok((
+                record,
+                "skipped".to_owned(),
+                format!(
+                    "{other} for location {}: no flow consumes this event yet",
+                    location.unwrap_or("unknown")
+                ),
+            )),
+        }
+    }
+
     async fn token(&self, conn: &Connection) -> Result<secrecy::SecretString, (Failure, String)> {
         self.tokens.access_token(conn).await.map_err(token_failure)
     }
-}
-
-fn ghl_event(job: &Job) -> (String, String, String) {
-    let p = &job.payload;
-    let text = |k: &str| {
-        p.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_owned()
-    };
-    let record = format!("ghl:event:{}", text("webhookId"));
-    let detail = format!(
-        "{} for location {}: no flow consumes this event yet",
-        text("type"),
-        text("locationId")
-    );
-    (record, "skipped".to_owned(), detail)
 }
 
 type JobResult = Result<(String, String, String), (Failure, String)>;

@@ -18,10 +18,21 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Where `serve` listens. Env: `GHLSYNC_LISTEN`. Default `127.0.0.1:8080`.
     pub listen: Option<SocketAddr>,
+    /// The URL users reach the server at (callbacks are built from it).
+    /// Env: `GHLSYNC_PUBLIC_URL`. Default `http://<listen>`.
+    pub public_url: Option<String>,
+    /// Admin token for the admin API and UI. Env: `GHLSYNC_ADMIN_TOKEN`. Default: a
+    /// random token kept in `<data_dir>/admin.token` (mode 0600).
+    pub admin_token: Option<String>,
     #[serde(default)]
     pub ghl: GhlSection,
     #[serde(default)]
     pub worker: WorkerSection,
+    /// Set when the sandbox overlay filled `ghl` (not a config key).
+    #[serde(skip)]
+    overlay_applied: bool,
+    #[serde(skip)]
+    ghl_before_overlay: Option<GhlSection>,
 }
 
 /// `[ghl]`: the HighLevel marketplace app and API.
@@ -37,7 +48,28 @@ pub struct GhlSection {
     /// Ed25519 public key (PEM) that verifies `X-GHL-Signature`; HighLevel's when unset.
     /// Env: `GHLSYNC_GHL_WEBHOOK_PUBLIC_KEY`.
     pub webhook_public_key: Option<String>,
+    /// Consent host: `https://marketplace.gohighlevel.com` (default) or the white-label
+    /// `https://marketplace.leadconnectorhq.com`. Env: `GHLSYNC_GHL_AUTH_BASE`.
+    pub auth_base: Option<String>,
+    /// OAuth redirect URI registered with the app. Env: `GHLSYNC_GHL_REDIRECT_URI`.
+    /// Default `<public_url>/oauth/callback/ghl`.
+    pub redirect_uri: Option<String>,
+    /// Scopes asked for at consent.
+    pub scopes: Option<Vec<String>>,
 }
+
+/// File in the data directory where `up` records the sandbox's GHL endpoints.
+pub const SANDBOX_OVERLAY: &str = "sandbox.json";
+
+/// Scopes asked for when none are configured.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "contacts.readonly",
+    "contacts.write",
+    "calendars/events.readonly",
+    "calendars/events.write",
+    "locations/customFields.readonly",
+    "locations/tags.readonly",
+];
 
 /// `[worker]`: queue worker tuning.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -86,6 +118,19 @@ impl Config {
         if let Some(v) = env("GHLSYNC_GHL_WEBHOOK_PUBLIC_KEY") {
             config.ghl.webhook_public_key = Some(v);
         }
+        if let Some(v) = env("GHLSYNC_GHL_AUTH_BASE") {
+            config.ghl.auth_base = Some(v);
+        }
+        if let Some(v) = env("GHLSYNC_GHL_REDIRECT_URI") {
+            config.ghl.redirect_uri = Some(v);
+        }
+        if let Some(v) = env("GHLSYNC_PUBLIC_URL") {
+            config.public_url = Some(v);
+        }
+        if let Some(v) = env("GHLSYNC_ADMIN_TOKEN") {
+            config.admin_token = Some(v);
+        }
+        config.apply_sandbox_overlay();
         Ok(config)
     }
 
@@ -96,6 +141,54 @@ impl Config {
             Ok(c) => Ok(c),
             Err(e) => bail!("config file {}: {}", path.display(), e.message()),
         }
+    }
+
+    /// `ghlsync up` without a real GHL app runs the sandbox and records its GHL
+    /// endpoints in `<data_dir>/sandbox.json`, so the other commands (`connect`,
+    /// `connections`, `worker`) talk to the same sandbox. A configured app wins.
+    fn apply_sandbox_overlay(&mut self) {
+        if self.ghl.client_id.is_some() {
+            return;
+        }
+        let Ok(text) = std::fs::read_to_string(self.data_dir().join(SANDBOX_OVERLAY)) else {
+            return;
+        };
+        let Ok(overlay) = serde_json::from_str::<GhlSection>(&text) else {
+            return;
+        };
+        self.ghl_before_overlay = Some(self.ghl.clone());
+        self.overlay_applied = true;
+        self.ghl.base_url = self.ghl.base_url.take().or(overlay.base_url);
+        self.ghl.auth_base = self.ghl.auth_base.take().or(overlay.auth_base);
+        self.ghl.client_id = overlay.client_id;
+        self.ghl.client_secret = overlay.client_secret;
+        self.ghl.webhook_public_key = self
+            .ghl
+            .webhook_public_key
+            .take()
+            .or(overlay.webhook_public_key);
+    }
+
+    /// The configuration as given, minus a sandbox overlay applied at load time.
+    pub fn load_without_overlay(loaded: &Config) -> Config {
+        let mut c = loaded.clone();
+        if c.overlay_applied {
+            c.ghl = c.ghl_before_overlay.clone().unwrap_or_default();
+            c.overlay_applied = false;
+        }
+        c
+    }
+
+    /// Records the sandbox's GHL endpoints for the other commands (see above).
+    pub fn write_sandbox_overlay(&self, ghl: &GhlSection) -> anyhow::Result<()> {
+        let value = serde_json::json!({
+            "base_url": ghl.base_url,
+            "auth_base": ghl.auth_base,
+            "client_id": ghl.client_id,
+            "client_secret": ghl.client_secret,
+            "webhook_public_key": ghl.webhook_public_key,
+        });
+        write_private(&self.data_dir().join(SANDBOX_OVERLAY), &value.to_string())
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -131,6 +224,67 @@ impl Config {
         url::Url::parse(raw).with_context(|| format!("ghl.base_url is not a URL: {raw}"))
     }
 
+    pub fn listen(&self) -> SocketAddr {
+        self.listen.unwrap_or_else(|| ([127, 0, 0, 1], 8080).into())
+    }
+
+    /// Where the server is reached (no trailing slash).
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen()))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The admin token: configured, or read from (created in) `<data_dir>/admin.token`.
+    pub fn admin_token(&self) -> anyhow::Result<String> {
+        if let Some(t) = &self.admin_token {
+            return Ok(t.clone());
+        }
+        let path = self.data_dir().join("admin.token");
+        match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_owned()),
+            Ok(_) | Err(_) => {
+                let token = server::admin::random_token();
+                std::fs::create_dir_all(self.data_dir())
+                    .with_context(|| format!("cannot create {}", self.data_dir().display()))?;
+                write_private(&path, &token)?;
+                Ok(token)
+            }
+        }
+    }
+
+    /// GHL OAuth settings for the server, when the app is configured.
+    pub fn oauth_settings(&self) -> anyhow::Result<Option<server::connect::OAuthSettings>> {
+        let Some(app) = self.ghl_app()? else {
+            return Ok(None);
+        };
+        let auth_base = self
+            .ghl
+            .auth_base
+            .as_deref()
+            .unwrap_or("https://marketplace.gohighlevel.com");
+        let auth_base = url::Url::parse(auth_base)
+            .with_context(|| format!("ghl.auth_base is not a URL: {auth_base}"))?;
+        let redirect_uri = self
+            .ghl
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| format!("{}/oauth/callback/ghl", self.public_url()));
+        let scopes = self
+            .ghl
+            .scopes
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect());
+        Ok(Some(server::connect::OAuthSettings {
+            app,
+            auth_base,
+            redirect_uri,
+            scopes,
+        }))
+    }
+
     /// The marketplace app, when client id and secret are configured.
     pub fn ghl_app(&self) -> anyhow::Result<Option<engine::GhlApp>> {
         match (&self.ghl.client_id, &self.ghl.client_secret) {
@@ -145,6 +299,23 @@ impl Config {
             ),
         }
     }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start everything a new user needs (today: the sandbox, and what it serves).
+    /// Start everything: server, worker, and the sandbox when no real GHL app is configured.
     Up(commands::up::Args),
     /// Serve the local API emulators and print one JSON line with their URLs and credentials.
     Sandbox(commands::sandbox::Args),
@@ -34,6 +34,11 @@ enum Command {
     Worker(commands::worker::Args),
     /// Serve webhook intake and health endpoints.
     Serve(commands::admin::ServeArgs),
+    /// Connect an account (HighLevel today).
+    #[command(subcommand)]
+    Connect(commands::connect::ConnectCommand),
+    /// List connections: status, scopes, token expiry, last error (never secrets).
+    Connections(commands::connect::ListArgs),
     /// Create or upgrade the database schema.
     Migrate,
     /// Manage the secrets vault.
@@ -71,10 +76,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Worker(args) => commands::worker::run(&config()?, args).await,
             Command::Serve(args) => commands::admin::serve(&config()?, &args).await,
+            Command::Connect(cmd) => commands::connect::connect(&config()?, &cmd).await,
+            Command::Connections(args) => commands::connect::list(&config()?, &args).await,
             Command::Migrate => commands::admin::migrate(&config()?).await,
             Command::Vault(cmd) => commands::admin::vault(&config()?, &cmd).await,
             Command::Bench(cmd) => commands::bench::run(&cmd).await,
-            Command::Up(args) => commands::up::run(args).await,
+            Command::Up(args) => commands::up::run(&config()?, args).await,
             Command::Sandbox(args) => commands::sandbox::run(args).await,
             Command::Call(args) => commands::call::run(args).await,
             Command::Operations(args) => commands::call::list(&args),

@@ -1,4 +1,5 @@
-//! ghlsync's HTTP side. Today: webhook intake and health.
+//! ghlsync's HTTP side: webhook intake, GHL OAuth connect, a small admin API and
+//! page (login, connections), health.
 //!
 //! `POST /webhooks/ghl` verifies `X-GHL-Signature` (Ed25519, or the legacy RSA
 //! `X-WH-Signature`) over the raw body, then journals the event and enqueues its job
@@ -6,13 +7,17 @@
 //! the event cannot be journaled it answers 429: GHL retries only a 429, so this is
 //! the one answer that does not lose the event.
 
+pub mod admin;
+pub mod connect;
+
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use ghl::WebhookVerifier;
@@ -23,15 +28,42 @@ use store::{Journaled, NewEvent, NewJob, Store};
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
-    pub verifier: std::sync::Arc<WebhookVerifier>,
+    pub verifier: Arc<WebhookVerifier>,
+    pub admin: Arc<admin::AdminAuth>,
+    /// GHL OAuth, when the marketplace app is configured.
+    pub oauth: Option<connect::OAuthSettings>,
+    pub flows: Arc<connect::Flows>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        verifier: WebhookVerifier,
+        admin_token: secrecy::SecretString,
+        oauth: Option<connect::OAuthSettings>,
+    ) -> Self {
+        Self {
+            store,
+            verifier: Arc::new(verifier),
+            admin: Arc::new(admin::AdminAuth::new(admin_token)),
+            oauth,
+            flows: Arc::default(),
+        }
+    }
 }
 
 /// The router (tests call it on port 0 through [`serve`]).
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(index))
+        .route("/login", get(login_page).post(login))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/webhooks/ghl", post(ghl_webhook))
+        .route("/connect/ghl", get(connect::start))
+        .route("/oauth/callback/ghl", get(connect::callback))
+        .route("/connect/status/{state}", get(connect::status))
+        .route("/api/connections", get(api_connections))
         .with_state(state)
 }
 
@@ -47,6 +79,100 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after login (no open redirect).
+fn local_path(next: Option<&str>) -> &str {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .unwrap_or("/")
+}
+
+async fn login_page(Query(q): Query<NextQuery>) -> Html<String> {
+    let next = local_path(q.next.as_deref()).replace('"', "");
+    Html(format!(
+        "<!doctype html><title>ghlsync: log in</title><h1>ghlsync admin</h1>\
+         <form method=\"post\" action=\"/login\"><label>Admin token <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\
+         <input type=\"hidden\" name=\"next\" value=\"{next}\"><button type=\"submit\">Log in</button></form>\
+         <p>The admin token is in <code>&lt;data_dir&gt;/admin.token</code> (or <code>GHLSYNC_ADMIN_TOKEN</code>).</p>"
+    ))
+}
+
+async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    match state.admin.login(&f.token) {
+        Some(id) => {
+            let cookie = format!(
+                "{}={id}; HttpOnly; SameSite=Lax; Path=/",
+                admin::SESSION_COOKIE
+            );
+            let mut resp = Redirect::to(local_path(f.next.as_deref())).into_response();
+            if let Ok(v) = cookie.parse() {
+                resp.headers_mut().insert("set-cookie", v);
+            }
+            resp
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Html(
+                "<!doctype html><p>Wrong admin token. <a href=\"/login\">Try again</a></p>"
+                    .to_owned(),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.admin.caller(&headers).is_none() {
+        return Redirect::to("/login").into_response();
+    }
+    let rows = match state.store.connections().await {
+        Ok(list) => list
+            .iter()
+            .map(|c| {
+                let esc = |s: &str| s.replace('<', "&lt;");
+                format!(
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&c.id),
+                    esc(&c.kind),
+                    c.status.as_str(),
+                    esc(&c.scopes),
+                    esc(c.status_reason.as_deref().unwrap_or(""))
+                )
+            })
+            .collect::<String>(),
+        Err(e) => format!("<tr><td colspan=5>cannot read connections: {e}</td></tr>"),
+    };
+    Html(format!(
+        "<!doctype html><title>ghlsync</title><h1>ghlsync</h1>\
+         <p><a href=\"/connect/ghl\">Connect a GHL location</a> · <a href=\"/connect/ghl?user_type=company\">Connect a GHL agency (all sub-accounts)</a></p>\
+         <table border=1><tr><th>connection</th><th>kind</th><th>status</th><th>scopes</th><th>last error</th></tr>{rows}</table>"
+    ))
+    .into_response()
+}
+
+/// GET /api/connections: every connection, never a secret.
+async fn api_connections(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if state.admin.caller(&headers).is_none() {
+        return reject(
+            StatusCode::UNAUTHORIZED,
+            "admin login required: send Authorization: Bearer <admin token>",
+        );
+    }
+    match state.store.connections().await {
+        Ok(list) => Json(json!({"connections": list})).into_response(),
+        Err(e) => reject(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -89,7 +215,13 @@ async fn ghl_webhook(State(state): State<AppState>, headers: HeaderMap, body: By
     let job = NewJob::new(
         "ghl.event",
         format!("ghl:event:{webhook_id}"),
-        json!({"webhookId": webhook_id, "type": event_type, "locationId": location}),
+        json!({
+            "webhookId": webhook_id,
+            "type": event_type,
+            "locationId": location,
+            "companyId": event.get("companyId").and_then(Value::as_str),
+            "timestamp": event.get("timestamp").and_then(Value::as_str),
+        }),
     );
     let new_event = NewEvent {
         source: "ghl".to_owned(),

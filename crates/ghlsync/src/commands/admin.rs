@@ -1,7 +1,6 @@
 //! `ghlsync migrate`, `ghlsync vault rotate`, `ghlsync serve`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -58,8 +57,8 @@ pub struct ServeArgs {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-/// `ghlsync serve`: webhook intake and health endpoints.
-pub async fn serve(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+/// Builds the server state from the configuration.
+pub async fn server_state(config: &Config) -> anyhow::Result<server::AppState> {
     let store = config.open_store().await?;
     let verifier = match &config.ghl.webhook_public_key {
         Some(pem) => ghl::WebhookVerifier::new(
@@ -71,14 +70,19 @@ pub async fn serve(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode
         ),
         None => ghl::WebhookVerifier::ghl(),
     };
-    let listen = args
-        .listen
-        .or(config.listen)
-        .unwrap_or_else(|| ([127, 0, 0, 1], 8080).into());
-    let state = server::AppState {
+    let admin = config.admin_token()?;
+    Ok(server::AppState::new(
         store,
-        verifier: Arc::new(verifier),
-    };
+        verifier,
+        admin.into(),
+        config.oauth_settings()?,
+    ))
+}
+
+/// `ghlsync serve`: webhook intake, OAuth connect, admin API and page, health.
+pub async fn serve(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let state = server_state(config).await?;
+    let listen = args.listen.unwrap_or_else(|| config.listen());
     server::serve(
         listen,
         state,

@@ -1,52 +1,141 @@
-//! `ghlsync up`: the one command a new user runs. Until the engine lands it starts
-//! the sandbox on a fixed port and explains what it serves and how to call it.
+//! `ghlsync up`: the one command a new user runs. It starts the server (webhook
+//! intake, OAuth connect, admin page) and a queue worker on the configured store;
+//! when no real GHL app is configured it also starts the sandbox and points
+//! everything at it, so the whole loop works on a laptop with no accounts.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context;
 use sandbox::Sandbox;
+use serde_json::json;
+
+use crate::config::Config;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where the sandbox listens.
+    /// Where the sandbox's GHL emulator listens (Lofty and Lytho take the next two ports).
     #[arg(long, default_value = "127.0.0.1:7070")]
-    pub listen: SocketAddr,
+    pub sandbox_listen: SocketAddr,
     /// Contacts seeded per location.
     #[arg(long = "seed", default_value_t = 25)]
     pub contacts: usize,
+    /// Never start the sandbox, even without real credentials.
+    #[arg(long)]
+    pub no_sandbox: bool,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let sandbox_args = super::sandbox::Args {
-        listen: args.listen,
-        contacts: args.contacts,
-        ..super::sandbox::Args::defaults()
+pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    // A previous sandbox run's endpoints do not count as real credentials.
+    let _ = std::fs::remove_file(config.data_dir().join(crate::config::SANDBOX_OVERLAY));
+    let mut config = crate::config::Config::load_without_overlay(config);
+    let sandbox = if config.ghl.client_id.is_none() && !args.no_sandbox {
+        let sandbox_args = super::sandbox::Args {
+            listen: args.sandbox_listen,
+            contacts: args.contacts,
+            state_file: Some(config.data_dir().join("sandbox-state.json")),
+            ..super::sandbox::Args::defaults()
+        };
+        std::fs::create_dir_all(config.data_dir())
+            .with_context(|| format!("cannot create {}", config.data_dir().display()))?;
+        let sbx = Sandbox::start(sandbox_args.config()).await?;
+        let ghl = &sbx.info().ghl;
+        config.ghl.base_url = Some(ghl.base_url.clone());
+        config.ghl.auth_base = Some(ghl.base_url.clone());
+        config.ghl.client_id = Some(ghl.client_id.clone());
+        config.ghl.client_secret = Some(ghl.client_secret.clone());
+        config.ghl.webhook_public_key = Some(ghl.webhook_public_key.clone());
+        config.write_sandbox_overlay(&config.ghl)?;
+        Some(sbx)
+    } else {
+        None
     };
-    let sandbox = Sandbox::start(sandbox_args.config()).await?;
-    let info = sandbox.info().ghl.clone();
-    let first = info.locations.first();
-    let location = first.map(|l| l.id.as_str()).unwrap_or_default();
-    let token = first.map(|l| l.token.as_str()).unwrap_or_default();
+    let state = super::admin::server_state(&config).await?;
+    let store = state.store.clone();
+    let listen = config.listen();
+    let public = config.public_url();
+    if let Some(sbx) = &sandbox {
+        // The sandbox sends its signed webhooks to our intake.
+        let url = format!("{}/_sandbox/webhooks", sbx.ghl_base_url());
+        ghl::http::default_http_client()
+            .post(url)
+            .json(&json!({"url": format!("{public}/webhooks/ghl")}))
+            .send()
+            .await
+            .context("cannot register the webhook target with the sandbox")?;
+    }
+    let worker_args = super::worker::Args {
+        queue: "default".to_owned(),
+        batch: None,
+        concurrency: None,
+        lease_ms: None,
+        id: None,
+        exit_when_idle: false,
+    };
+    let worker = super::worker::build(&config, &worker_args).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker_task = {
+        let worker = worker.clone();
+        tokio::spawn(async move { worker.run(stop_rx).await })
+    };
+    let admin_file = config.data_dir().join("admin.token");
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(server::serve(
+        listen,
+        state,
+        move |addr| {
+            let _ = bound_tx.send(addr);
+        },
+        super::shutdown_signal(),
+    ));
+    let Ok(Ok(addr)) = tokio::time::timeout(Duration::from_secs(10), bound_rx).await else {
+        let err = server
+            .await
+            .ok()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "the server could not start on {listen}: {err} (set GHLSYNC_LISTEN to another address)"
+        );
+    };
+    let mut line = json!({
+        "server": {"url": format!("http://{addr}"), "admin_token_file": admin_file, "store": store.backend_name()},
+    });
+    if let Some(sbx) = &sandbox {
+        line["sandbox"] = serde_json::to_value(sbx.info())?;
+    }
+    println!("{line}");
     eprintln!(
         "\nghlsync is up.\n\n\
-         GHL sandbox (HighLevel API v2 emulator): {base}\n\
-         \x20 company {company}, {n} locations, {contacts} contacts each\n\
-         \x20 first location: {location}\n\
-         \x20 its Private Integration Token (all scopes): {token}\n\n\
-         Try it:\n\
-         \x20 curl -s -H 'Authorization: Bearer {token}' -H 'Version: 2021-07-28' \\\n\
-         \x20      '{base}/contacts/?locationId={location}&limit=2'\n\
-         \x20 cargo run --release -- call get-contacts --base-url {base} --token {token} \\\n\
-         \x20      --input '{{\"locationId\":\"{location}\",\"limit\":2}}'\n\n\
-         The sync engine, admin UI and workers arrive with the next milestones (see docs/ARCHITECTURE.md).\n\
+         \x20 server        http://{addr}   (admin page; log in with the token in {})\n\
+         \x20 webhooks      http://{addr}/webhooks/ghl\n\
+         \x20 store         {} in {}\n\
+         \x20 worker        {}\n{}\n\
+         Connect a GHL location:   cargo run --release -- connect ghl\n\
+         List connections:         cargo run --release -- connections\n\
          Press Ctrl-C to stop.",
-        base = info.base_url,
-        company = info.company_id,
-        n = info.locations.len(),
-        contacts = args.contacts,
+        admin_file.display(),
+        store.backend_name(),
+        config.data_dir().display(),
+        worker.id(),
+        match &sandbox {
+            Some(sbx) => format!(
+                "\x20 sandbox       GHL {}  Lofty {}  Lytho {}  (no real accounts configured; see docs/SANDBOX.md)\n",
+                sbx.info().ghl.base_url,
+                sbx.info().lofty.base_url,
+                sbx.info().lytho.base_url
+            ),
+            None => String::new(),
+        },
     );
-    println!("{}", serde_json::to_string(sandbox.info())?);
-    super::shutdown_signal().await;
-    sandbox.shutdown().await;
+    let served = server.await;
+    let _ = stop_tx.send(true);
+    let _ = worker_task.await;
+    if let Some(sbx) = sandbox {
+        sbx.shutdown().await;
+    }
+    served??;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,329 @@
+//! Making and keeping connections: what the OAuth callback stores, agency installs
+//! (one connection per installed location), INSTALL/UNINSTALL, Private Integration
+//! Tokens, and health checks.
+
+use ghl::models::{TokenResponse, UserType};
+use ghl::{GhlClient, GhlConfig, GhlError, OAuthApp};
+use secrecy::SecretString;
+use serde::Serialize;
+use store::{ConnectionStatus, NewConnection, Store, StoreError, TokenSet};
+
+use crate::tokens::{GhlApp, TokenError, TokenSource};
+
+/// Connection id of a GHL location.
+pub fn location_connection_id(location_id: &str) -> String {
+    format!("ghl:{location_id}")
+}
+
+/// Connection id of a GHL agency (company).
+pub fn agency_connection_id(company_id: &str) -> String {
+    format!("ghl-agency:{company_id}")
+}
+
+/// Errors while connecting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("GHL refused: {0}")]
+    Ghl(#[from] GhlError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The OAuth app as an [`OAuthApp`] pointed at the configured API host.
+pub fn oauth_app(app: &GhlApp, redirect_uri: &str) -> OAuthApp {
+    OAuthApp::new(
+        app.client_id.clone(),
+        app.client_secret.clone(),
+        redirect_uri.to_owned(),
+    )
+    .with_api_base(app.api_base.clone())
+}
+
+fn expires_at(store: &Store, expires_in: Option<u64>) -> Option<i64> {
+    expires_in.map(|s| store.now() + i64::try_from(s).unwrap_or(86_399) * 1000)
+}
+
+/// Stores what `/oauth/token` returned: a Location token becomes one connection; a
+/// Company token becomes the agency connection plus one connection per installed
+/// location. Returns the connection ids made or refreshed.
+pub async fn store_oauth_tokens(
+    store: &Store,
+    app: &GhlApp,
+    tokens: &TokenResponse,
+) -> Result<Vec<String>, ConnectError> {
+    let scopes = tokens.scope.clone().unwrap_or_default();
+    let set = TokenSet {
+        access: tokens.access_token.clone(),
+        refresh: tokens.refresh_token.clone(),
+        expires_at: expires_at(store, tokens.expires_in),
+    };
+    let company = tokens.user_type.as_deref() == Some("Company") || tokens.location_id.is_none();
+    if !company {
+        let location = tokens.location_id.clone().unwrap_or_default();
+        let id = location_connection_id(&location);
+        store
+            .upsert_connection(&NewConnection {
+                id: id.clone(),
+                system: "ghl".to_owned(),
+                kind: "oauth".to_owned(),
+                location_id: Some(location),
+                company_id: tokens.company_id.clone(),
+                scopes,
+            })
+            .await?;
+        store.put_tokens(&id, &set).await?;
+        return Ok(vec![id]);
+    }
+    let company_id = tokens
+        .company_id
+        .clone()
+        .ok_or_else(|| ConnectError::Invalid("a Company token without companyId".to_owned()))?;
+    let agency = agency_connection_id(&company_id);
+    store
+        .upsert_connection(&NewConnection {
+            id: agency.clone(),
+            system: "ghl".to_owned(),
+            kind: "oauth-agency".to_owned(),
+            location_id: None,
+            company_id: Some(company_id.clone()),
+            scopes,
+        })
+        .await?;
+    store.put_tokens(&agency, &set).await?;
+    let mut ids = vec![agency];
+    ids.extend(sync_agency(store, app, &company_id).await?);
+    Ok(ids)
+}
+
+/// Makes one connection per location where the app is installed, from the agency
+/// connection's token (`/oauth/installedLocations` + `/oauth/locationToken`).
+pub async fn sync_agency(
+    store: &Store,
+    app: &GhlApp,
+    company_id: &str,
+) -> Result<Vec<String>, ConnectError> {
+    let agency_id = agency_connection_id(company_id);
+    let agency = store.connection(&agency_id).await?.ok_or_else(|| {
+        ConnectError::Invalid(format!("no agency connection for company {company_id}"))
+    })?;
+    let tokens = TokenSource::new(
+        store.clone(),
+        Some(app.clone()),
+        std::time::Duration::from_secs(60),
+    );
+    let agency_token = tokens.access_token(&agency).await?;
+    let oauth = oauth_app(app, "");
+    let app_id = ghl::oauth::app_id(&app.client_id).to_owned();
+    let mut ids = Vec::new();
+    let mut skip = 0u32;
+    loop {
+        let page = oauth
+            .installed_locations(
+                &agency_token,
+                company_id,
+                &app_id,
+                Some(skip),
+                Some(100),
+                Some(true),
+            )
+            .await?;
+        let n = u32::try_from(page.locations.len()).unwrap_or(0);
+        for loc in &page.locations {
+            ids.push(connect_location(store, &oauth, &agency_token, company_id, &loc.id).await?);
+        }
+        skip += n;
+        if n == 0 || u64::from(skip) >= page.count.unwrap_or(0) {
+            break;
+        }
+    }
+    Ok(ids)
+}
+
+/// Mints a location token from the agency token and stores the location's connection.
+pub async fn connect_location(
+    store: &Store,
+    oauth: &OAuthApp,
+    agency_token: &SecretString,
+    company_id: &str,
+    location_id: &str,
+) -> Result<String, ConnectError> {
+    let t = oauth
+        .location_token(agency_token, company_id, location_id)
+        .await?;
+    let id = location_connection_id(location_id);
+    store
+        .upsert_connection(&NewConnection {
+            id: id.clone(),
+            system: "ghl".to_owned(),
+            kind: "oauth".to_owned(),
+            location_id: Some(location_id.to_owned()),
+            company_id: Some(company_id.to_owned()),
+            scopes: t.scope.clone().unwrap_or_default(),
+        })
+        .await?;
+    store
+        .put_tokens(
+            &id,
+            &TokenSet {
+                access: t.access_token.clone(),
+                refresh: t.refresh_token.clone(),
+                expires_at: expires_at(store, t.expires_in),
+            },
+        )
+        .await?;
+    Ok(id)
+}
+
+/// INSTALL: a new (or re-installed) location of a connected agency gets its connection.
+pub async fn on_install(
+    store: &Store,
+    app: &GhlApp,
+    company_id: Option<&str>,
+    location_id: Option<&str>,
+) -> Result<Option<String>, ConnectError> {
+    let (Some(company_id), Some(location_id)) = (company_id, location_id) else {
+        return Ok(None);
+    };
+    let Some(agency) = store.connection(&agency_connection_id(company_id)).await? else {
+        // A location install without an agency connection: the user connects it via OAuth.
+        return Ok(None);
+    };
+    let tokens = TokenSource::new(
+        store.clone(),
+        Some(app.clone()),
+        std::time::Duration::from_secs(60),
+    );
+    let agency_token = tokens.access_token(&agency).await?;
+    let id = connect_location(
+        store,
+        &oauth_app(app, ""),
+        &agency_token,
+        company_id,
+        location_id,
+    )
+    .await?;
+    Ok(Some(id))
+}
+
+/// UNINSTALL: the location's connection is disabled; its data and queued jobs stay.
+pub async fn on_uninstall(
+    store: &Store,
+    location_id: Option<&str>,
+    at: &str,
+) -> Result<Option<String>, ConnectError> {
+    let Some(location_id) = location_id else {
+        return Ok(None);
+    };
+    let id = location_connection_id(location_id);
+    if store.connection(&id).await?.is_none() {
+        return Ok(None);
+    }
+    let reason = format!(
+        "the app was uninstalled from this location in GHL ({at}); data and queued jobs are kept until it is installed again"
+    );
+    store
+        .set_connection_status(&id, ConnectionStatus::Disabled, Some(&reason))
+        .await?;
+    Ok(Some(id))
+}
+
+/// Stores a Private Integration Token connection for a location.
+pub async fn connect_pit(
+    store: &Store,
+    location_id: &str,
+    token: &SecretString,
+    scopes: &str,
+) -> Result<String, ConnectError> {
+    let id = location_connection_id(location_id);
+    store
+        .upsert_connection(&NewConnection {
+            id: id.clone(),
+            system: "ghl".to_owned(),
+            kind: "pit".to_owned(),
+            location_id: Some(location_id.to_owned()),
+            company_id: None,
+            scopes: scopes.to_owned(),
+        })
+        .await?;
+    store
+        .put_tokens(
+            &id,
+            &TokenSet {
+                access: token.clone(),
+                refresh: None,
+                expires_at: None,
+            },
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Result of a health check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub connection: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// A cheap authenticated call through the connection (refreshing if needed).
+pub async fn healthcheck(
+    store: &Store,
+    tokens: &TokenSource,
+    base_url: &url::Url,
+    connection_id: &str,
+) -> Health {
+    let result = async {
+        let conn = store
+            .connection(connection_id)
+            .await?
+            .ok_or_else(|| ConnectError::Invalid(format!("no connection {connection_id}")))?;
+        let token = tokens.access_token(&conn).await?;
+        let client = GhlClient::new(GhlConfig::new(token).with_base_url(base_url.clone()))?;
+        match (&conn.location_id, &conn.company_id) {
+            (Some(loc), _) => {
+                client
+                    .call(
+                        "get-contacts",
+                        serde_json::json!({"locationId": loc, "limit": 1}),
+                    )
+                    .await?;
+            }
+            (None, Some(_)) => {
+                // An agency token: its own refresh proves it works.
+            }
+            (None, None) => {
+                return Err(ConnectError::Invalid(
+                    "connection has no location or company".to_owned(),
+                ));
+            }
+        }
+        Ok::<_, ConnectError>(format!(
+            "{} {} ok",
+            conn.kind,
+            conn.location_id.or(conn.company_id).unwrap_or_default()
+        ))
+    }
+    .await;
+    match result {
+        Ok(detail) => Health {
+            connection: connection_id.to_owned(),
+            ok: true,
+            detail,
+        },
+        Err(e) => Health {
+            connection: connection_id.to_owned(),
+            ok: false,
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// The `user_type` to ask for when exchanging a code.
+pub fn user_type(company: bool) -> Option<UserType> {
+    company.then_some(UserType::Company)
+}

@@ -1,0 +1,246 @@
+//! `ghlsync connect ghl|lofty|lytho` and `ghlsync connections`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use engine::TokenSource;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::config::Config;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConnectCommand {
+    /// Connect HighLevel: OAuth through the running server (default), or a Private
+    /// Integration Token with --pit.
+    Ghl(GhlArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GhlArgs {
+    /// Install for an agency: one connection per sub-account where the app is installed.
+    #[arg(long)]
+    pub agency: bool,
+    /// Connect with a Private Integration Token (asked on the terminal, not echoed;
+    /// or read from stdin when it is not a terminal).
+    #[arg(long)]
+    pub pit: bool,
+    /// Location (sub-account) id the Private Integration Token belongs to.
+    #[arg(long, requires = "pit")]
+    pub location_id: Option<String>,
+    /// Scopes the Private Integration Token was created with (space-separated).
+    #[arg(
+        long,
+        default_value = "contacts.readonly contacts.write",
+        requires = "pit"
+    )]
+    pub scopes: String,
+    /// The running server (default: the configured public URL).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// How long to wait for the consent to finish.
+    #[arg(long, default_value_t = 600)]
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also run each connection's health check (a cheap authenticated call).
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub async fn connect(config: &Config, cmd: &ConnectCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ConnectCommand::Ghl(args) if args.pit => connect_pit(config, args).await,
+        ConnectCommand::Ghl(args) => connect_oauth(config, args).await,
+    }
+}
+
+fn read_secret(prompt: &str) -> anyhow::Result<SecretString> {
+    let value = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt).context("cannot read from the terminal")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read stdin")?;
+        line
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        bail!("nothing was entered");
+    }
+    Ok(SecretString::from(value))
+}
+
+async fn connect_pit(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCode> {
+    let Some(location) = &args.location_id else {
+        bail!("--pit needs --location-id <sub-account id> (the location the token was created in)");
+    };
+    let token = read_secret("Private Integration Token (pit-...): ")?;
+    let store = config.open_store().await?;
+    let id = engine::connections::connect_pit(&store, location, &token, &args.scopes).await?;
+    let tokens = TokenSource::new(store.clone(), config.ghl_app()?, Duration::from_secs(300));
+    let health =
+        engine::connections::healthcheck(&store, &tokens, &config.ghl_base_url()?, &id).await;
+    if health.ok {
+        println!(
+            "connected {id} (Private Integration Token, scopes: {})",
+            args.scopes
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        store
+            .set_connection_status(
+                &id,
+                store::ConnectionStatus::NeedsReauth,
+                Some(&health.detail),
+            )
+            .await?;
+        eprintln!("stored {id}, but GHL refused the token: {}", health.detail);
+        Ok(ExitCode::from(3))
+    }
+}
+
+async fn connect_oauth(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCode> {
+    let server = args.server.clone().unwrap_or_else(|| config.public_url());
+    let admin = config.admin_token()?;
+    let http = ghl::http::default_http_client();
+    let url = format!(
+        "{server}/connect/ghl{}",
+        if args.agency {
+            "?user_type=company"
+        } else {
+            ""
+        }
+    );
+    let resp = http
+        .get(&url)
+        .header("accept", "application/json")
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the ghlsync server at {server}: start it with `ghlsync serve` (or `ghlsync up`)"))?;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        bail!(
+            "the server refused to start the connection ({status}): {}",
+            body["error"].as_str().unwrap_or("see its logs")
+        );
+    }
+    let authorize = body["authorize_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let status_url = format!(
+        "{server}{}",
+        body["status_url"].as_str().unwrap_or_default()
+    );
+    eprintln!(
+        "Open this URL to choose the {} and allow access:\n\n  {authorize}\n",
+        if args.agency { "agency" } else { "location" }
+    );
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        let _ = std::process::Command::new("xdg-open")
+            .arg(&authorize)
+            .spawn();
+    }
+    eprintln!("Waiting for GHL to call back (Ctrl-C to give up)...");
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(resp) = http.get(&status_url).bearer_auth(&admin).send().await else {
+            continue;
+        };
+        let flow: Value = resp.json().await.unwrap_or(Value::Null);
+        match flow["status"].as_str() {
+            Some("connected") => {
+                let ids: Vec<&str> = flow["connections"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                println!("connected: {}", ids.join(", "));
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some("failed") if flow["error"] != "in progress" => {
+                eprintln!(
+                    "the connection failed: {}",
+                    flow["error"].as_str().unwrap_or("unknown error")
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            _ => {}
+        }
+    }
+    eprintln!(
+        "no answer from GHL within {} s; run `ghlsync connect ghl` again",
+        args.timeout_secs
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// `ghlsync connections`: status, scopes, expiry and last error; never secrets.
+pub async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    let store = config.open_store().await?;
+    let connections = store.connections().await?;
+    let tokens = TokenSource::new(store.clone(), config.ghl_app()?, Duration::from_secs(300));
+    let base = config.ghl_base_url()?;
+    let mut health = Vec::new();
+    if args.check {
+        for c in &connections {
+            health.push(engine::connections::healthcheck(&store, &tokens, &base, &c.id).await);
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"connections": connections, "health": health})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if connections.is_empty() {
+        println!("no connections yet: run `ghlsync connect ghl`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = store.now();
+    println!(
+        "{:<34} {:<13} {:<13} {:<14} scopes / last error",
+        "connection", "kind", "status", "token expires"
+    );
+    for c in &connections {
+        let expiry = match c.token_expires_at {
+            None => "never".to_owned(),
+            Some(t) if t <= now => "expired".to_owned(),
+            Some(t) => format!("in {}s", (t - now) / 1000),
+        };
+        println!(
+            "{:<34} {:<13} {:<13} {:<14} {}",
+            c.id,
+            c.kind,
+            c.status.as_str(),
+            expiry,
+            c.scopes
+        );
+        if let Some(reason) = &c.status_reason {
+            println!("{:<34} last error: {reason}", "");
+        }
+    }
+    for h in &health {
+        println!(
+            "check {}: {} {}",
+            h.connection,
+            if h.ok { "ok" } else { "FAILED" },
+            h.detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
