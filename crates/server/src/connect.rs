@@ -119,14 +119,23 @@ pub async fn start(
             },
         );
     }
-    let scopes: Vec<&str> = oauth.scopes.iter().map(String::as_str).collect();
+    let agency = q
+        .user_type
+        .as_deref()
+        .is_some_and(|u| u.eq_ignore_ascii_case("company"));
+    let mut scopes: Vec<&str> = oauth.scopes.iter().map(String::as_str).collect();
+    if agency {
+        // An agency token mints the location tokens: it needs the oauth scopes.
+        for needed in ["oauth.readonly", "oauth.write"] {
+            if !scopes.contains(&needed) {
+                scopes.push(needed);
+            }
+        }
+    }
     let app = engine::connections::oauth_app(&oauth.app, &oauth.redirect_uri)
         .with_auth_base(oauth.auth_base.clone());
     let mut url = app.authorize_url(&scopes, &flow_state);
-    if q.user_type
-        .as_deref()
-        .is_some_and(|u| u.eq_ignore_ascii_case("company"))
-    {
+    if agency {
         url.query_pairs_mut().append_pair("user_type", "Company");
     }
     if wants_json(&headers) {

@@ -175,6 +175,17 @@ async fn api_connections(State(state): State<AppState>, headers: HeaderMap) -> R
     }
 }
 
+/// Serves on an already bound listener (tests bind first to learn the address).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.queue_stats().await {
         Ok(stats) => {

@@ -1,0 +1,575 @@
+//! Connecting GHL end to end against the sandbox over HTTP: the OAuth flow (consent
+//! page, redirect with code, callback, vault, a working API call), wrong and reused
+//! states and codes, agency installs with UNINSTALL/INSTALL webhooks, token expiry
+//! under load, revocation, and secrets never shown.
+
+use std::time::Duration;
+
+use engine::{GhlApp, TokenSource, Worker, WorkerConfig};
+use sandbox::{Sandbox, SandboxConfig};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use server::AppState;
+use server::connect::OAuthSettings;
+use store::*;
+
+const ADMIN: &str = "test-admin-token";
+
+struct Env {
+    sbx: Sandbox,
+    store: Store,
+    base: String,
+    http: reqwest::Client,
+    app: GhlApp,
+}
+
+async fn env(config: SandboxConfig) -> Env {
+    let sbx = Sandbox::start(config).await.unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "ghlsync-connect-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let store = Store::open_with_keyring(
+        &StoreOptions::sqlite(dir),
+        Keyring::new(MasterKey::from_bytes([5; 32])),
+    )
+    .await
+    .unwrap();
+    let info = sbx.info().ghl.clone();
+    let app = GhlApp {
+        client_id: info.client_id.clone(),
+        client_secret: SecretString::from(info.client_secret.clone()),
+        api_base: url::Url::parse(&info.base_url).unwrap(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let oauth = OAuthSettings {
+        app: app.clone(),
+        auth_base: url::Url::parse(&info.base_url).unwrap(),
+        redirect_uri: format!("{base}/oauth/callback/ghl"),
+        scopes: vec!["contacts.readonly".to_owned(), "contacts.write".to_owned()],
+    };
+    let verifier = ghl::WebhookVerifier::new(
+        Some(ghl::webhook::Ed25519PublicKey::parse(&info.webhook_public_key).unwrap()),
+        None,
+    );
+    let state = AppState::new(
+        store.clone(),
+        verifier,
+        SecretString::from(ADMIN.to_owned()),
+        Some(oauth),
+    );
+    tokio::spawn(server::serve_listener(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|_| ghl::http::default_http_client());
+    Env {
+        sbx,
+        store,
+        base,
+        http,
+        app,
+    }
+}
+
+impl Env {
+    /// Starts a flow as the CLI does: the consent URL and the state.
+    async fn start(&self, agency: bool) -> (String, String) {
+        let url = format!(
+            "{}/connect/ghl{}",
+            self.base,
+            if agency { "?user_type=company" } else { "" }
+        );
+        let body: Value = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            body["authorize_url"].as_str().unwrap().to_owned(),
+            body["state"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Plays the user on GHL's consent page: picks `choice` and allows. Returns the
+    /// callback URL GHL redirects to.
+    async fn consent(&self, authorize_url: &str, choice: &str) -> String {
+        let page = self
+            .http
+            .get(authorize_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let action = attr(&page, "form method=\"post\" action=\"", "\"");
+        let mut form: Vec<(String, String)> = page
+            .split("<input type=\"hidden\" ")
+            .skip(1)
+            .map(|chunk| {
+                (
+                    attr(chunk, "name=\"", "\""),
+                    attr(chunk, "value=\"", "\"").replace("&amp;", "&"),
+                )
+            })
+            .collect();
+        form.push(("location_id".to_owned(), choice.to_owned()));
+        let resp = self
+            .http
+            .post(format!("{}{action}", self.sbx.ghl_base_url()))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_redirection(),
+            "consent answers a redirect: {}",
+            resp.status()
+        );
+        resp.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    async fn control(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(format!("{}{path}", self.sbx.ghl_base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn worker(&self, id: &str, ahead: Duration) -> Worker {
+        let mut c = WorkerConfig::new(id);
+        c.ghl_base_url = self.app.api_base.clone();
+        c.idle = Duration::from_millis(20);
+        Worker::new(
+            self.store.clone(),
+            c,
+            TokenSource::new(self.store.clone(), Some(self.app.clone()), ahead),
+        )
+    }
+}
+
+fn attr(text: &str, before: &str, until: &str) -> String {
+    let start = text.find(before).map(|i| i + before.len()).unwrap_or(0);
+    let rest = &text[start..];
+    rest[..rest.find(until).unwrap_or(rest.len())].to_owned()
+}
+
+#[tokio::test]
+async fn oauth_flow_end_to_end_then_wrong_state_and_reused_code_are_refused() {
+    let e = env(SandboxConfig::default()).await;
+    let loc = e.sbx.info().ghl.locations[0].id.clone();
+    let (authorize, state) = e.start(false).await;
+    assert!(
+        authorize.starts_with(&format!(
+            "{}/v2/oauth/chooselocation?",
+            e.sbx.ghl_base_url()
+        )),
+        "{authorize}"
+    );
+    assert!(authorize.contains(&format!("state={state}")));
+    assert!(
+        authorize.contains("redirect_uri=http%3A%2F%2F127.0.0.1"),
+        "redirect URI from config: {authorize}"
+    );
+    let callback = e.consent(&authorize, &loc).await;
+    assert!(
+        callback.starts_with(&format!("{}/oauth/callback/ghl?code=", e.base)),
+        "{callback}"
+    );
+    let resp = e.http.get(&callback).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains(&format!("ghl:{loc}")));
+
+    // Tokens are in the vault and an API call through the connection works.
+    let conn = e
+        .store
+        .connection(&format!("ghl:{loc}"))
+        .await
+        .unwrap()
+        .expect("connection stored");
+    assert_eq!(
+        (conn.kind.as_str(), conn.status),
+        ("oauth", ConnectionStatus::Active)
+    );
+    assert_eq!(conn.scopes, "contacts.readonly contacts.write");
+    assert!(conn.token_expires_at.unwrap() > e.store.now());
+    let tokens = TokenSource::new(
+        e.store.clone(),
+        Some(e.app.clone()),
+        Duration::from_secs(60),
+    );
+    let health =
+        engine::connections::healthcheck(&e.store, &tokens, &e.app.api_base, &conn.id).await;
+    assert!(health.ok, "{}", health.detail);
+    let status: Value = e
+        .http
+        .get(format!("{}/connect/status/{state}", e.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "connected");
+
+    // The same callback again: the state is spent.
+    let again = e.http.get(&callback).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("already used"));
+
+    // A state we never issued: refused, nothing stored.
+    let forged = callback.replace(&state, "forged-state");
+    let resp = e.http.get(&forged).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("Unknown or expired state")
+    );
+
+    // A fresh state with the old code: GHL refuses the reused code, nothing new stored.
+    let (_, fresh) = e.start(false).await;
+    let reused = format!(
+        "{}/oauth/callback/ghl?code={}&state={fresh}",
+        e.base,
+        attr(&callback, "code=", "&")
+    );
+    let resp = e.http.get(&reused).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("GHL refused the authorization code")
+    );
+    assert_eq!(e.store.connections().await.unwrap().len(), 1);
+    e.sbx.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_browser_flow_is_bound_to_its_session() {
+    let e = env(SandboxConfig::default()).await;
+    let loc = e.sbx.info().ghl.locations[0].id.clone();
+    // Not logged in: sent to the login page.
+    let resp = e
+        .http
+        .get(format!("{}/connect/ghl", e.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["location"], "/login?next=/connect/ghl");
+    let wrong = e
+        .http
+        .post(format!("{}/login", e.base))
+        .form(&[("token", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let login = e
+        .http
+        .post(format!("{}/login", e.base))
+        .form(&[("token", ADMIN), ("next", "/connect/ghl")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let resp = e
+        .http
+        .get(format!("{}/connect/ghl", e.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let authorize = resp.headers()["location"].to_str().unwrap().to_owned();
+    let callback = e.consent(&authorize, &loc).await;
+    // Another browser (no session cookie) cannot complete it: CSRF protection.
+    let resp = e.http.get(&callback).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("another admin session"));
+    assert!(
+        e.store.connections().await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    e.sbx.shutdown().await;
+}
+
+#[tokio::test]
+async fn agency_install_makes_one_connection_per_location_and_uninstall_holds_jobs() {
+    let e = env(SandboxConfig {
+        locations: 3,
+        contacts_per_location: 2,
+        ..Default::default()
+    })
+    .await;
+    let info = e.sbx.info().ghl.clone();
+    e.control(
+        "/_sandbox/webhooks",
+        json!({"url": format!("{}/webhooks/ghl", e.base)}),
+    )
+    .await;
+    let (authorize, _) = e.start(true).await;
+    let callback = e.consent(&authorize, &info.company_id).await;
+    let resp = e.http.get(&callback).send().await.unwrap();
+    let status = resp.status();
+    assert_eq!(status, 200, "{}", resp.text().await.unwrap());
+    let conns = e.store.connections().await.unwrap();
+    assert_eq!(conns.len(), 4, "the agency and its 3 locations: {conns:?}");
+    for l in &info.locations {
+        let c = e
+            .store
+            .connection(&format!("ghl:{}", l.id))
+            .await
+            .unwrap()
+            .expect("one connection per location");
+        assert_eq!(c.company_id.as_deref(), Some(info.company_id.as_str()));
+    }
+    let worker = e.worker("w", Duration::from_secs(60));
+    worker.drain().await.unwrap(); // the INSTALL events of the consent
+
+    // Uninstall location 2: its connection is disabled, its jobs wait.
+    let target = info.locations[1].id.clone();
+    let conn_id = format!("ghl:{target}");
+    e.control("/_sandbox/uninstall", json!({"location_id": target}))
+        .await;
+    let mut disabled = false;
+    for _ in 0..200 {
+        worker.drain().await.unwrap();
+        if e.store.connection(&conn_id).await.unwrap().unwrap().status == ConnectionStatus::Disabled
+        {
+            disabled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(disabled, "UNINSTALL disabled the connection");
+    let reason = e
+        .store
+        .connection(&conn_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status_reason
+        .unwrap();
+    assert!(reason.contains("uninstalled"), "says so: {reason}");
+    for i in 0..3 {
+        let job = NewJob::new(
+            "ghl.call",
+            format!("held-{i}"),
+            json!({"op": "get-contacts", "input": {"locationId": target}}),
+        )
+        .on_connection(&conn_id);
+        e.store.enqueue(&job).await.unwrap();
+    }
+    worker.drain().await.unwrap();
+    let before = e.store.queue_stats().await.unwrap();
+    assert_eq!(before.queued, 3, "held, not lost: {before:?}");
+
+    // Re-install: INSTALL reconnects it and the held jobs run.
+    e.control("/_sandbox/install", json!({"location_id": target}))
+        .await;
+    let mut done = false;
+    for _ in 0..200 {
+        worker.drain().await.unwrap();
+        if e.store.queue_stats().await.unwrap().queued == 0 {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(done, "held jobs ran after re-install");
+    assert_eq!(
+        e.store.connection(&conn_id).await.unwrap().unwrap().status,
+        ConnectionStatus::Active
+    );
+    assert_eq!(e.store.queue_stats().await.unwrap().dead, 0);
+    e.sbx.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn expiring_tokens_never_put_a_401_in_the_run_log_and_revocation_waits_for_reconnect() {
+    let config = SandboxConfig {
+        access_token_ttl: Duration::from_secs(2),
+        rate: sandbox::RateLimitConfig {
+            max_per_window: 100_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let e = env(config).await;
+    let loc = e.sbx.info().ghl.locations[0].id.clone();
+    let (authorize, _) = e.start(false).await;
+    let callback = e.consent(&authorize, &loc).await;
+    assert_eq!(e.http.get(&callback).send().await.unwrap().status(), 200);
+    let conn_id = format!("ghl:{loc}");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut handles = Vec::new();
+    for i in 0..2 {
+        let w = e.worker(&format!("w{i}"), Duration::from_secs(1));
+        let rx = rx.clone();
+        handles.push(tokio::spawn(async move { w.run(rx).await }));
+    }
+    let started = std::time::Instant::now();
+    let mut n = 0i64;
+    while started.elapsed() < Duration::from_secs(6) {
+        let job = NewJob::new("ghl.call", format!("x{n}"), json!({"op": "get-contacts", "input": {"locationId": loc, "limit": 1}, "record": format!("rec:{n}")}))
+            .on_connection(&conn_id);
+        e.store.enqueue(&job).await.unwrap();
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    for _ in 0..200 {
+        if e.store.queue_stats().await.unwrap().done == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tx.send(true).unwrap();
+    let mut failed = 0;
+    for h in handles {
+        failed += h.await.unwrap().failed;
+    }
+    assert_eq!(e.store.queue_stats().await.unwrap().done, n);
+    assert_eq!(
+        failed, 0,
+        "not a single 401 (or any failure) over three token lifetimes"
+    );
+    for i in 0..n {
+        let log = e.store.run_log(&format!("rec:{i}")).await.unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].outcome, "ok");
+    }
+    assert!(e.sbx.ghl().oauth_counter().refreshed >= 2);
+
+    // GHL revokes the refresh token: the connection needs the user; nothing is lost.
+    e.control("/_sandbox/tokens/revoke-all", json!({})).await;
+    e.control("/_sandbox/tokens/expire-all", json!({})).await;
+    let w = e.worker("after", Duration::from_secs(1));
+    for i in 0..3 {
+        let job = NewJob::new(
+            "ghl.call",
+            format!("r{i}"),
+            json!({"op": "get-contacts", "input": {"locationId": loc}}),
+        )
+        .on_connection(&conn_id);
+        e.store.enqueue(&job).await.unwrap();
+    }
+    w.drain().await.unwrap();
+    let conn = e.store.connection(&conn_id).await.unwrap().unwrap();
+    assert_eq!(conn.status, ConnectionStatus::NeedsReauth);
+    assert!(
+        conn.status_reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("refresh token"),
+        "{:?}",
+        conn.status_reason
+    );
+    assert_eq!(e.store.queue_stats().await.unwrap().queued, 3);
+    // The user reconnects through the same flow; the held jobs complete.
+    let (authorize, _) = e.start(false).await;
+    let callback = e.consent(&authorize, &loc).await;
+    assert_eq!(e.http.get(&callback).send().await.unwrap().status(), 200);
+    assert_eq!(w.drain().await.unwrap().done, 3);
+    e.sbx.shutdown().await;
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_the_admin_api_or_page() {
+    let e = env(SandboxConfig::default()).await;
+    let loc = e.sbx.info().ghl.locations[0].id.clone();
+    let (authorize, _) = e.start(false).await;
+    let callback = e.consent(&authorize, &loc).await;
+    e.http.get(&callback).send().await.unwrap();
+    let tokens = e
+        .store
+        .tokens(&format!("ghl:{loc}"))
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = [
+        expose(&tokens.access).to_owned(),
+        expose(tokens.refresh.as_ref().unwrap()).to_owned(),
+        e.sbx.info().ghl.client_secret.clone(),
+        ADMIN.to_owned(),
+    ];
+    let api = e
+        .http
+        .get(format!("{}/api/connections", e.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(api.contains(&format!("ghl:{loc}")));
+    let login = e
+        .http
+        .post(format!("{}/login", e.base))
+        .form(&[("token", ADMIN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = e
+        .http
+        .get(format!("{}/", e.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("ghl:{loc}")));
+    let unauth = e
+        .http
+        .get(format!("{}/api/connections", e.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauth.status(), 401);
+    let debug = format!("{tokens:?}");
+    for s in &secrets {
+        assert!(!api.contains(s.as_str()), "secret in the admin API");
+        assert!(!page.contains(s.as_str()), "secret in the admin page");
+        assert!(!debug.contains(s.as_str()), "secret in Debug output");
+    }
+    e.sbx.shutdown().await;
+}
