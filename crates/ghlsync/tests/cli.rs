@@ -195,3 +195,66 @@ fn operations_lists_every_contacts_operation() {
             .any(|o| o["id"] == "create-appointment" && o["version"] == "2021-04-15")
     );
 }
+
+#[test]
+fn connect_pit_then_connections_shows_status_and_scopes_but_never_the_token() {
+    let sbx = start_sandbox(&[]);
+    let base = sbx.info["ghl"]["base_url"].as_str().unwrap().to_owned();
+    let loc = &sbx.info["ghl"]["locations"][0];
+    let (location, token) = (loc["id"].as_str().unwrap(), loc["token"].as_str().unwrap());
+    let dir = std::env::temp_dir().join(format!("ghlsync-cli-pit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("GHLSYNC_DATA_DIR", &dir)
+            .env("GHLSYNC_GHL_BASE_URL", &base)
+            .env("GHLSYNC_LOG", "debug")
+            .env_remove("GHLSYNC_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(
+        &["connect", "ghl", "--pit", "--location-id", location],
+        &format!("{token}\n"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("connected ghl:{location}")), "{out}");
+    let (code, out, err) = run(&["connections", "--check"], "");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&format!("ghl:{location}")) && out.contains("pit") && out.contains("active"),
+        "{out}"
+    );
+    assert!(out.contains("contacts.readonly contacts.write"), "{out}");
+    assert!(out.contains(": ok"), "health check passed: {out}");
+    let (_, json_out, json_err) = run(&["connections", "--json"], "");
+    for text in [&out, &err, &json_out, &json_err] {
+        assert!(!text.contains(token), "the token leaked: {text}");
+    }
+    // A wrong token is stored but flagged, with GHL's reason, and still not shown.
+    let (code, _, err) = run(
+        &["connect", "ghl", "--pit", "--location-id", location],
+        "pit-00000000-0000-0000-0000-000000000000\n",
+    );
+    assert_eq!(code, 3);
+    assert!(err.contains("Invalid JWT"), "{err}");
+    assert!(!err.contains("pit-00000000"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
