@@ -258,3 +258,74 @@ fn connect_pit_then_connections_shows_status_and_scopes_but_never_the_token() {
     assert!(!err.contains("pit-00000000"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn call_reaches_lofty_and_lytho_operations() {
+    let sbx = start_sandbox(&[]);
+    let lofty = &sbx.info["lofty"];
+    let (base, key) = (
+        lofty["base_url"].as_str().unwrap(),
+        lofty["api_key"].as_str().unwrap(),
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--compact")
+            .output()
+            .expect("runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "call",
+        "lofty-list-leads",
+        "--base-url",
+        base,
+        "--token",
+        key,
+        "--input",
+        r#"{"limit":2}"#,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let leads: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(leads.to_string().contains("@example.com"), "{out}");
+    // Lofty refuses a key sent as Bearer, and says so.
+    let (code, _, err) = run(&[
+        "call",
+        "lofty-list-leads",
+        "--base-url",
+        base,
+        "--token",
+        key,
+        "--bearer",
+    ]);
+    assert_eq!(code, 3, "{err}");
+
+    let lytho = &sbx.info["lytho"];
+    let s = |k: &str| lytho[k].as_str().unwrap().to_owned();
+    let creds = [
+        "--base-url".to_owned(),
+        s("base_url"),
+        "--token-url".to_owned(),
+        s("token_url"),
+        "--client-id".to_owned(),
+        s("client_id"),
+        "--client-secret".to_owned(),
+        s("client_secret"),
+    ];
+    let mut args: Vec<&str> = vec!["call", "lytho-search-tasks", "--input", "{}"];
+    args.extend(creds.iter().map(String::as_str));
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ids") || out.contains("totalCount"), "{out}");
+    let mut args: Vec<&str> = vec!["call", "lytho-search-tasks", "--input", "{}"];
+    let mut bad = creds.clone();
+    bad[7] = "wrong-secret".to_owned();
+    args.extend(bad.iter().map(String::as_str));
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 3, "a wrong client secret is an auth failure: {err}");
+    assert!(!err.contains("wrong-secret"), "{err}");
+}
