@@ -262,6 +262,120 @@ pub async fn connect_pit(
     Ok(id)
 }
 
+/// Stores a Lofty connection made with a personal API key, after checking the key
+/// with `GET /v1.0/me`. Returns the connection id `lofty:<member user id>`.
+pub async fn connect_lofty_key(
+    store: &Store,
+    base_url: &url::Url,
+    api_key: &SecretString,
+) -> Result<String, ConnectError> {
+    let client = lofty::LoftyClient::new(
+        lofty::LoftyConfig::api_key(api_key.clone()).with_base_url(base_url.clone()),
+    )
+    .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+    let me = client
+        .me()
+        .await
+        .map_err(|e| ConnectError::Invalid(format!("Lofty refused the API key: {e}")))?;
+    let id = format!("lofty:{}", me.member_user_id);
+    store
+        .upsert_connection(&NewConnection {
+            id: id.clone(),
+            system: "lofty".to_owned(),
+            kind: "api_key".to_owned(),
+            location_id: None,
+            company_id: me.team_id.map(|t| t.to_string()),
+            scopes: String::new(),
+        })
+        .await?;
+    store.put_secret(&id, "api_key", api_key).await?;
+    store
+        .put_secret(&id, "base_url", &SecretString::from(base_url.to_string()))
+        .await?;
+    Ok(id)
+}
+
+/// Where a Lytho tenant is and how to authenticate to it.
+#[derive(Debug, Clone)]
+pub struct LythoAccount {
+    pub base_url: url::Url,
+    pub token_url: url::Url,
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// Stores a Lytho connection (OAuth client credentials) after fetching a token with
+/// them. Returns the connection id `lytho:<client id>`.
+pub async fn connect_lytho(store: &Store, account: &LythoAccount) -> Result<String, ConnectError> {
+    let client = lytho_client(account).map_err(|e| ConnectError::Invalid(e.to_string()))?;
+    client
+        .tokens()
+        .access_token()
+        .await
+        .map_err(|e| ConnectError::Invalid(format!("Lytho refused the client credentials: {e}")))?;
+    let id = format!("lytho:{}", account.client_id);
+    let tenant = account
+        .token_url
+        .path_segments()
+        .and_then(|mut s| s.nth(2).map(str::to_owned));
+    store
+        .upsert_connection(&NewConnection {
+            id: id.clone(),
+            system: "lytho".to_owned(),
+            kind: "client_credentials".to_owned(),
+            location_id: None,
+            company_id: tenant,
+            scopes: String::new(),
+        })
+        .await?;
+    store
+        .put_secret(
+            &id,
+            "client_id",
+            &SecretString::from(account.client_id.clone()),
+        )
+        .await?;
+    store
+        .put_secret(&id, "client_secret", &account.client_secret)
+        .await?;
+    store
+        .put_secret(
+            &id,
+            "token_url",
+            &SecretString::from(account.token_url.to_string()),
+        )
+        .await?;
+    store
+        .put_secret(
+            &id,
+            "base_url",
+            &SecretString::from(account.base_url.to_string()),
+        )
+        .await?;
+    Ok(id)
+}
+
+fn lytho_client(account: &LythoAccount) -> Result<lytho::LythoClient, lytho::LythoError> {
+    lytho::LythoClient::new(lytho::LythoConfig::with_urls(
+        account.base_url.clone(),
+        account.token_url.clone(),
+        account.client_id.clone(),
+        account.client_secret.clone(),
+    ))
+}
+
+async fn secret_text(store: &Store, id: &str, name: &str) -> Result<String, ConnectError> {
+    let s = store.secret(id, name).await?.ok_or_else(|| {
+        ConnectError::Invalid(format!("connection {id} has no {name}; connect it again"))
+    })?;
+    Ok(secrecy::ExposeSecret::expose_secret(&s).to_owned())
+}
+
+fn parse_url(text: &str) -> Result<url::Url, ConnectError> {
+    url::Url::parse(text)
+        .map_err(|e| ConnectError::Invalid(format!("stored URL {text} is invalid: {e}")))
+}
+
 /// Result of a health check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
@@ -282,6 +396,41 @@ pub async fn healthcheck(
             .connection(connection_id)
             .await?
             .ok_or_else(|| ConnectError::Invalid(format!("no connection {connection_id}")))?;
+        match conn.system.as_str() {
+            "lofty" => {
+                let key = store
+                    .secret(&conn.id, "api_key")
+                    .await?
+                    .ok_or_else(|| ConnectError::Invalid("no Lofty API key stored".to_owned()))?;
+                let base = parse_url(&secret_text(store, &conn.id, "base_url").await?)?;
+                let client =
+                    lofty::LoftyClient::new(lofty::LoftyConfig::api_key(key).with_base_url(base))
+                        .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+                let me = client
+                    .me()
+                    .await
+                    .map_err(|e| ConnectError::Invalid(format!("Lofty: {e}")))?;
+                return Ok(format!("lofty api_key member {} ok", me.member_user_id));
+            }
+            "lytho" => {
+                let account = LythoAccount {
+                    base_url: parse_url(&secret_text(store, &conn.id, "base_url").await?)?,
+                    token_url: parse_url(&secret_text(store, &conn.id, "token_url").await?)?,
+                    client_id: secret_text(store, &conn.id, "client_id").await?,
+                    client_secret: SecretString::from(
+                        secret_text(store, &conn.id, "client_secret").await?,
+                    ),
+                };
+                let client =
+                    lytho_client(&account).map_err(|e| ConnectError::Invalid(e.to_string()))?;
+                client
+                    .call("lytho-search-tasks", serde_json::json!({}))
+                    .await
+                    .map_err(|e| ConnectError::Invalid(format!("Lytho: {e}")))?;
+                return Ok("lytho client_credentials ok".to_owned());
+            }
+            _ => {}
+        }
         let token = tokens.access_token(&conn).await?;
         let client = GhlClient::new(GhlConfig::new(token).with_base_url(base_url.clone()))?;
         match (&conn.location_id, &conn.company_id) {

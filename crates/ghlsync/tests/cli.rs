@@ -329,3 +329,78 @@ fn call_reaches_lofty_and_lytho_operations() {
     assert_eq!(code, 3, "a wrong client secret is an auth failure: {err}");
     assert!(!err.contains("wrong-secret"), "{err}");
 }
+
+#[test]
+fn connect_lofty_and_lytho_with_their_credentials() {
+    use std::io::Write;
+    let sbx = start_sandbox(&[]);
+    let lofty = sbx.info["lofty"].clone();
+    let lytho = sbx.info["lytho"].clone();
+    let dir = std::env::temp_dir().join(format!("ghlsync-cli-lx-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("GHLSYNC_DATA_DIR", &dir)
+            .env_remove("GHLSYNC_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let s = |v: &Value, k: &str| v[k].as_str().unwrap().to_owned();
+    let key = s(&lofty, "api_key");
+    let (code, out, err) = run(
+        &["connect", "lofty", "--base-url", &s(&lofty, "base_url")],
+        &format!("{key}\n"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("connected lofty:"), "{out}");
+    let (code, _, err) = run(
+        &["connect", "lofty", "--base-url", &s(&lofty, "base_url")],
+        "not-a-key\n",
+    );
+    assert_eq!(code, 3, "{err}");
+    let secret = s(&lytho, "client_secret");
+    let args = [
+        "connect",
+        "lytho",
+        "--token-url",
+        &s(&lytho, "token_url"),
+        "--base-url",
+        &s(&lytho, "base_url"),
+        "--client-id",
+        &s(&lytho, "client_id"),
+    ];
+    let (code, out, err) = run(&args, &format!("{secret}\n"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("connected lytho:"), "{out}");
+    let (code, _, err) = run(&args, "wrong\n");
+    assert_eq!(code, 3, "{err}");
+    let (code, out, err) = run(&["connections", "--check"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("lofty api_key") && out.contains("lytho client_credentials ok"),
+        "{out}"
+    );
+    for text in [&out, &err] {
+        assert!(
+            !text.contains(&key) && !text.contains(&secret),
+            "a secret leaked: {text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,6 +16,33 @@ pub enum ConnectCommand {
     /// Connect HighLevel: OAuth through the running server (default), or a Private
     /// Integration Token with --pit.
     Ghl(GhlArgs),
+    /// Connect Lofty with a personal API key (asked on the terminal, not echoed).
+    Lofty(LoftyArgs),
+    /// Connect Lytho with OAuth client credentials (the secret is asked, not echoed).
+    Lytho(LythoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoftyArgs {
+    /// Lofty API base (env GHLSYNC_LOFTY_BASE_URL; default https://api.lofty.com).
+    #[arg(long, env = "GHLSYNC_LOFTY_BASE_URL", default_value = lofty::DEFAULT_BASE_URL)]
+    pub base_url: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LythoArgs {
+    /// Your Lytho tenant (builds the production token URL).
+    #[arg(long, required_unless_present = "token_url")]
+    pub tenant: Option<String>,
+    /// The tenant's token URL, instead of --tenant (sandboxes print theirs).
+    #[arg(long, env = "GHLSYNC_LYTHO_TOKEN_URL")]
+    pub token_url: Option<String>,
+    /// Workflow Open API base (env GHLSYNC_LYTHO_BASE_URL).
+    #[arg(long, env = "GHLSYNC_LYTHO_BASE_URL")]
+    pub base_url: Option<String>,
+    /// OAuth client id (env GHLSYNC_LYTHO_CLIENT_ID).
+    #[arg(long, env = "GHLSYNC_LYTHO_CLIENT_ID")]
+    pub client_id: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +86,55 @@ pub async fn connect(config: &Config, cmd: &ConnectCommand) -> anyhow::Result<Ex
     match cmd {
         ConnectCommand::Ghl(args) if args.pit => connect_pit(config, args).await,
         ConnectCommand::Ghl(args) => connect_oauth(config, args).await,
+        ConnectCommand::Lofty(args) => {
+            let base = url::Url::parse(&args.base_url)
+                .with_context(|| format!("--base-url is not a URL: {}", args.base_url))?;
+            let key = read_secret("Lofty API key: ")?;
+            let store = config.open_store().await?;
+            match engine::connections::connect_lofty_key(&store, &base, &key).await {
+                Ok(id) => {
+                    println!("connected {id} (Lofty API key)");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("not connected: {e}");
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
+        ConnectCommand::Lytho(args) => {
+            let token_url = match (&args.token_url, &args.tenant) {
+                (Some(u), _) => {
+                    url::Url::parse(u).with_context(|| format!("--token-url is not a URL: {u}"))?
+                }
+                (None, Some(t)) => lytho::auth::token_url_for(t)?,
+                (None, None) => bail!("pass --tenant <your Lytho tenant> or --token-url <URL>"),
+            };
+            let base_url = match &args.base_url {
+                Some(b) => {
+                    url::Url::parse(b).with_context(|| format!("--base-url is not a URL: {b}"))?
+                }
+                None => lytho::client::default_base_url(),
+            };
+            let client_secret = read_secret("Lytho client secret: ")?;
+            let account = engine::connections::LythoAccount {
+                base_url,
+                token_url,
+                client_id: args.client_id.clone(),
+                client_secret,
+            };
+            let store = config.open_store().await?;
+            match engine::connections::connect_lytho(&store, &account).await {
+                Ok(id) => {
+                    println!("connected {id} (Lytho client credentials)");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("not connected: {e}");
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
     }
 }
 
