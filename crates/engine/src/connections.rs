@@ -295,6 +295,48 @@ pub async fn connect_lofty_key(
     Ok(id)
 }
 
+/// Stores a Lofty connection made through Lofty's OAuth consent: the member comes from
+/// `GET /v1.0/me` with the new token. Returns `lofty:<member user id>`.
+pub async fn store_lofty_oauth(
+    store: &Store,
+    base_url: &url::Url,
+    tokens: &lofty::TokenResponse,
+) -> Result<String, ConnectError> {
+    let client = lofty::LoftyClient::new(
+        lofty::LoftyConfig::oauth(tokens.access_token.clone()).with_base_url(base_url.clone()),
+    )
+    .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+    let me = client
+        .me()
+        .await
+        .map_err(|e| ConnectError::Invalid(format!("Lofty refused the new token: {e}")))?;
+    let id = format!("lofty:{}", me.member_user_id);
+    store
+        .upsert_connection(&NewConnection {
+            id: id.clone(),
+            system: "lofty".to_owned(),
+            kind: "oauth".to_owned(),
+            location_id: None,
+            company_id: me.team_id.map(|t| t.to_string()),
+            scopes: String::new(),
+        })
+        .await?;
+    store
+        .put_tokens(
+            &id,
+            &TokenSet {
+                access: tokens.access_token.clone(),
+                refresh: tokens.refresh_token.clone(),
+                expires_at: expires_at(store, Some(tokens.expires_in)),
+            },
+        )
+        .await?;
+    store
+        .put_secret(&id, "base_url", &SecretString::from(base_url.to_string()))
+        .await?;
+    Ok(id)
+}
+
 /// Where a Lytho tenant is and how to authenticate to it.
 #[derive(Debug, Clone)]
 pub struct LythoAccount {
@@ -398,19 +440,30 @@ pub async fn healthcheck(
             .ok_or_else(|| ConnectError::Invalid(format!("no connection {connection_id}")))?;
         match conn.system.as_str() {
             "lofty" => {
-                let key = store
-                    .secret(&conn.id, "api_key")
-                    .await?
-                    .ok_or_else(|| ConnectError::Invalid("no Lofty API key stored".to_owned()))?;
                 let base = parse_url(&secret_text(store, &conn.id, "base_url").await?)?;
-                let client =
-                    lofty::LoftyClient::new(lofty::LoftyConfig::api_key(key).with_base_url(base))
-                        .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+                let (name, what) = if conn.kind == "oauth" {
+                    ("access_token", "token")
+                } else {
+                    ("api_key", "API key")
+                };
+                let credential = store.secret(&conn.id, name).await?.ok_or_else(|| {
+                    ConnectError::Invalid(format!("no Lofty {what} stored; connect again"))
+                })?;
+                let config = if conn.kind == "oauth" {
+                    lofty::LoftyConfig::oauth(credential)
+                } else {
+                    lofty::LoftyConfig::api_key(credential)
+                };
+                let client = lofty::LoftyClient::new(config.with_base_url(base))
+                    .map_err(|e| ConnectError::Invalid(e.to_string()))?;
                 let me = client
                     .me()
                     .await
                     .map_err(|e| ConnectError::Invalid(format!("Lofty: {e}")))?;
-                return Ok(format!("lofty api_key member {} ok", me.member_user_id));
+                return Ok(format!(
+                    "lofty {} member {} ok",
+                    conn.kind, me.member_user_id
+                ));
             }
             "lytho" => {
                 let account = LythoAccount {

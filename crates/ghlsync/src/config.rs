@@ -27,6 +27,8 @@ pub struct Config {
     #[serde(default)]
     pub ghl: GhlSection,
     #[serde(default)]
+    pub lofty: LoftySection,
+    #[serde(default)]
     pub worker: WorkerSection,
     /// Set when the sandbox overlay filled `ghl` (not a config key).
     #[serde(skip)]
@@ -70,6 +72,24 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "locations/customFields.readonly",
     "locations/tags.readonly",
 ];
+
+/// `[lofty]`: the Lofty API and, for OAuth connections, a Lofty vendor app.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoftySection {
+    /// Env: `GHLSYNC_LOFTY_BASE_URL`. Default `https://api.lofty.com`.
+    pub base_url: Option<String>,
+    /// Env: `GHLSYNC_LOFTY_CLIENT_ID`.
+    pub client_id: Option<String>,
+    /// Env: `GHLSYNC_LOFTY_CLIENT_SECRET`.
+    pub client_secret: Option<String>,
+    /// Consent page. Env: `GHLSYNC_LOFTY_AUTHORIZE_URL`.
+    pub authorize_url: Option<String>,
+    /// Token endpoint. Env: `GHLSYNC_LOFTY_TOKEN_URL`.
+    pub token_url: Option<String>,
+    /// Default `<public_url>/oauth/callback/lofty`.
+    pub redirect_uri: Option<String>,
+}
 
 /// `[worker]`: queue worker tuning.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -129,6 +149,23 @@ impl Config {
         }
         if let Some(v) = env("GHLSYNC_ADMIN_TOKEN") {
             config.admin_token = Some(v);
+        }
+        for (var, slot) in [
+            ("GHLSYNC_LOFTY_BASE_URL", &mut config.lofty.base_url),
+            ("GHLSYNC_LOFTY_CLIENT_ID", &mut config.lofty.client_id),
+            (
+                "GHLSYNC_LOFTY_CLIENT_SECRET",
+                &mut config.lofty.client_secret,
+            ),
+            (
+                "GHLSYNC_LOFTY_AUTHORIZE_URL",
+                &mut config.lofty.authorize_url,
+            ),
+            ("GHLSYNC_LOFTY_TOKEN_URL", &mut config.lofty.token_url),
+        ] {
+            if let Some(v) = env(var) {
+                *slot = Some(v);
+            }
         }
         config.apply_sandbox_overlay();
         Ok(config)
@@ -283,6 +320,36 @@ impl Config {
             redirect_uri,
             scopes,
         }))
+    }
+
+    /// Lofty OAuth for the server, when a vendor app is configured.
+    pub fn lofty_oauth_settings(
+        &self,
+    ) -> anyhow::Result<Option<server::connect::LoftyOAuthSettings>> {
+        let l = &self.lofty;
+        let (Some(id), Some(secret)) = (&l.client_id, &l.client_secret) else {
+            return Ok(None);
+        };
+        let redirect = l
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| format!("{}/oauth/callback/lofty", self.public_url()));
+        let mut app = lofty::OAuthApp::new(id.clone(), secret.clone().into(), redirect)?;
+        if let Some(u) = &l.authorize_url {
+            app = app.with_authorize_url(
+                url::Url::parse(u)
+                    .with_context(|| format!("lofty.authorize_url is not a URL: {u}"))?,
+            );
+        }
+        if let Some(u) = &l.token_url {
+            app = app.with_token_url(
+                url::Url::parse(u).with_context(|| format!("lofty.token_url is not a URL: {u}"))?,
+            );
+        }
+        let base = l.base_url.as_deref().unwrap_or(lofty::DEFAULT_BASE_URL);
+        let api_base = url::Url::parse(base)
+            .with_context(|| format!("lofty.base_url is not a URL: {base}"))?;
+        Ok(Some(server::connect::LoftyOAuthSettings { app, api_base }))
     }
 
     /// The marketplace app, when client id and secret are configured.

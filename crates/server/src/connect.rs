@@ -47,6 +47,8 @@ pub enum FlowStatus {
 
 #[derive(Debug, Clone)]
 struct Flow {
+    /// `ghl` or `lofty`: a state only completes the flow it was issued for.
+    system: &'static str,
     session: Option<String>,
     created: Instant,
     status: FlowStatus,
@@ -113,6 +115,7 @@ pub async fn start(
         flows.insert(
             flow_state.clone(),
             Flow {
+                system: "ghl",
                 session,
                 created: Instant::now(),
                 status: FlowStatus::Pending,
@@ -174,46 +177,10 @@ pub async fn callback(
             "The callback has no state. Start again from /connect/ghl.",
         );
     };
-    // Take the flow out of Pending atomically: a replayed callback finds it used.
-    let check = {
-        let mut flows = state.flows.lock();
-        match flows.get_mut(&flow_state) {
-            None => Err(
-                "Unknown or expired state: this callback was not started here. Start again from /connect/ghl.",
-            ),
-            Some(f) if f.created.elapsed() > STATE_TTL => {
-                Err("This authorization took more than 10 minutes. Start again from /connect/ghl.")
-            }
-            Some(f) if f.status != FlowStatus::Pending => {
-                Err("This authorization was already used. Start again from /connect/ghl.")
-            }
-            Some(f) => {
-                let same_session = match &f.session {
-                    None => true,
-                    Some(s) => state.admin.session(&headers).as_deref() == Some(s.as_str()),
-                };
-                if same_session {
-                    f.status = FlowStatus::Failed {
-                        error: "in progress".to_owned(),
-                    };
-                    Ok(())
-                } else {
-                    Err(
-                        "This authorization belongs to another admin session (possible CSRF). Start again from /connect/ghl.",
-                    )
-                }
-            }
-        }
-    };
-    if let Err(message) = check {
-        tracing::warn!(reason = message, "OAuthCallbackRejected");
-        return error_page(StatusCode::BAD_REQUEST, message);
+    if let Err(resp) = claim(&state, &headers, &flow_state, "ghl") {
+        return resp;
     }
-    let finish = |status: FlowStatus| {
-        if let Some(f) = state.flows.lock().get_mut(&flow_state) {
-            f.status = status;
-        }
-    };
+    let finish = |status: FlowStatus| set_status(&state, &flow_state, status);
     if let Some(err) = q.error {
         let message = format!("GHL did not grant access: {err}");
         finish(FlowStatus::Failed {
@@ -263,6 +230,170 @@ pub async fn callback(
             });
             error_page(StatusCode::INTERNAL_SERVER_ERROR, &message)
         }
+    }
+}
+
+/// Takes a pending flow of `system` for this callback, atomically: a replayed
+/// callback finds it used; a state of another session or system is refused.
+fn claim(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow_state: &str,
+    system: &str,
+) -> Result<(), Response> {
+    let check = {
+        let mut flows = state.flows.lock();
+        match flows.get_mut(flow_state) {
+            Some(f) if f.system != system => {
+                Err("This state was issued for another service. Start again.")
+            }
+            None => Err(
+                "Unknown or expired state: this callback was not started here. Start again from /connect.",
+            ),
+            Some(f) if f.created.elapsed() > STATE_TTL => {
+                Err("This authorization took more than 10 minutes. Start again.")
+            }
+            Some(f) if f.status != FlowStatus::Pending => {
+                Err("This authorization was already used. Start again.")
+            }
+            Some(f) => {
+                let same_session = match &f.session {
+                    None => true,
+                    Some(s) => state.admin.session(headers).as_deref() == Some(s.as_str()),
+                };
+                if same_session {
+                    f.status = FlowStatus::Failed {
+                        error: "in progress".to_owned(),
+                    };
+                    Ok(())
+                } else {
+                    Err(
+                        "This authorization belongs to another admin session (possible CSRF). Start again.",
+                    )
+                }
+            }
+        }
+    };
+    check.map_err(|message| {
+        tracing::warn!(reason = message, system, "OAuthCallbackRejected");
+        error_page(StatusCode::BAD_REQUEST, message)
+    })
+}
+
+fn set_status(state: &AppState, flow_state: &str, status: FlowStatus) {
+    if let Some(f) = state.flows.lock().get_mut(flow_state) {
+        f.status = status;
+    }
+}
+
+/// Lofty OAuth (vendor app) settings.
+#[derive(Debug, Clone)]
+pub struct LoftyOAuthSettings {
+    pub app: lofty::OAuthApp,
+    /// Lofty API base, to identify the member behind the new token.
+    pub api_base: url::Url,
+}
+
+/// GET /connect/lofty: redirect to Lofty's consent page (JSON for the CLI).
+pub async fn start_lofty(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(admin) = state.admin.caller(&headers) else {
+        if wants_json(&headers) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"error": "admin login required"})),
+            )
+                .into_response();
+        }
+        return Redirect::to("/login?next=/connect/lofty").into_response();
+    };
+    let Some(oauth) = &state.lofty_oauth else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Lofty OAuth is not configured: set lofty.client_id and lofty.client_secret (GHLSYNC_LOFTY_CLIENT_ID, GHLSYNC_LOFTY_CLIENT_SECRET), or connect with an API key: ghlsync connect lofty",
+        );
+    };
+    let flow_state = random_token();
+    let session = match admin {
+        Admin::Session(id) => Some(id),
+        Admin::Bearer => None,
+    };
+    state.flows.lock().insert(
+        flow_state.clone(),
+        Flow {
+            system: "lofty",
+            session,
+            created: Instant::now(),
+            status: FlowStatus::Pending,
+        },
+    );
+    let url = oauth.app.consent_url(&flow_state);
+    if wants_json(&headers) {
+        return Json(json!({"authorize_url": url.as_str(), "state": flow_state, "status_url": format!("/connect/status/{flow_state}")}))
+            .into_response();
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+/// GET /oauth/callback/lofty: check `state`, exchange the code, store the tokens.
+pub async fn callback_lofty(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let Some(oauth) = state.lofty_oauth.clone() else {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Lofty OAuth is not configured on this server.",
+        );
+    };
+    let Some(flow_state) = q.state.clone() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The callback has no state. Start again from /connect/lofty.",
+        );
+    };
+    if let Err(resp) = claim(&state, &headers, &flow_state, "lofty") {
+        return resp;
+    }
+    let fail = |message: String| {
+        set_status(
+            &state,
+            &flow_state,
+            FlowStatus::Failed {
+                error: message.clone(),
+            },
+        );
+        error_page(StatusCode::BAD_REQUEST, &message)
+    };
+    let Some(code) = q.code else {
+        return fail(format!(
+            "Lofty did not grant access: {}",
+            q.error.unwrap_or_else(|| "no code".to_owned())
+        ));
+    };
+    let tokens = match oauth
+        .app
+        .exchange_code(&secrecy::SecretString::from(code))
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return fail(format!("Lofty refused the authorization code: {e}")),
+    };
+    match engine::connections::store_lofty_oauth(&state.store, &oauth.api_base, &tokens).await {
+        Ok(id) => {
+            set_status(
+                &state,
+                &flow_state,
+                FlowStatus::Connected {
+                    connections: vec![id.clone()],
+                },
+            );
+            Html(format!("<!doctype html><title>ghlsync: connected</title><h1>Connected</h1><ul><li><code>{id}</code></li></ul><p>You can close this window.</p>"))
+                .into_response()
+        }
+        Err(e) => fail(format!(
+            "Connected to Lofty but could not store the connection: {e}"
+        )),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct AppState {
     pub admin: Arc<admin::AdminAuth>,
     /// GHL OAuth, when the marketplace app is configured.
     pub oauth: Option<connect::OAuthSettings>,
+    /// Lofty OAuth, when a vendor app is configured.
+    pub lofty_oauth: Option<connect::LoftyOAuthSettings>,
     pub flows: Arc<connect::Flows>,
 }
 
@@ -47,8 +49,16 @@ impl AppState {
             verifier: Arc::new(verifier),
             admin: Arc::new(admin::AdminAuth::new(admin_token)),
             oauth,
+            lofty_oauth: None,
             flows: Arc::default(),
         }
+    }
+
+    /// Adds Lofty OAuth.
+    #[must_use]
+    pub fn with_lofty_oauth(mut self, settings: Option<connect::LoftyOAuthSettings>) -> Self {
+        self.lofty_oauth = settings;
+        self
     }
 }
 
@@ -63,6 +73,8 @@ pub fn router(state: AppState) -> Router {
         .route("/connect/ghl", get(connect::start))
         .route("/oauth/callback/ghl", get(connect::callback))
         .route("/connect/status/{state}", get(connect::status))
+        .route("/connect/lofty", get(connect::start_lofty))
+        .route("/oauth/callback/lofty", get(connect::callback_lofty))
         .route("/api/connections", get(api_connections))
         .with_state(state)
 }

@@ -573,3 +573,107 @@ async fn secrets_never_appear_in_the_admin_api_or_page() {
     }
     e.sbx.shutdown().await;
 }
+
+#[tokio::test]
+async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
+    let sbx = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("ghlsync-lofty-oauth-{}", std::process::id()));
+    let store = Store::open_with_keyring(
+        &StoreOptions::sqlite(&dir),
+        Keyring::new(MasterKey::from_bytes([6; 32])),
+    )
+    .await
+    .unwrap();
+    let lofty = sbx.info().lofty.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = lofty::OAuthApp::new(
+        lofty.client_id.clone(),
+        SecretString::from(lofty.client_secret.clone()),
+        format!("{base}/oauth/callback/lofty"),
+    )
+    .unwrap()
+    .with_token_url(url::Url::parse(&lofty.token_url).unwrap())
+    .with_authorize_url(
+        url::Url::parse(&format!("{}/page/vendor-auth.html", lofty.base_url)).unwrap(),
+    );
+    let settings = server::connect::LoftyOAuthSettings {
+        app,
+        api_base: url::Url::parse(&lofty.base_url).unwrap(),
+    };
+    let state = AppState::new(
+        store.clone(),
+        ghl::WebhookVerifier::ghl(),
+        SecretString::from(ADMIN.to_owned()),
+        None,
+    )
+    .with_lofty_oauth(Some(settings));
+    tokio::spawn(server::serve_listener(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let start: Value = http
+        .get(format!("{base}/connect/lofty"))
+        .header("accept", "application/json")
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let consent = http
+        .get(start["authorize_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(consent.status().is_redirection(), "{}", consent.status());
+    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!("{base}/oauth/callback/lofty?")),
+        "{callback}"
+    );
+    // GHL OAuth is not configured on this server: it says so instead of failing later.
+    let ghl_state = http
+        .get(format!("{base}/connect/ghl"))
+        .header("accept", "application/json")
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ghl_state.status(),
+        503,
+        "GHL OAuth is not configured in this server"
+    );
+    let resp = http.get(&callback).send().await.unwrap();
+    let status = resp.status();
+    let page = resp.text().await.unwrap();
+    assert_eq!(status, 200, "{page}");
+    let conns = store.connections().await.unwrap();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(
+        (conns[0].system.as_str(), conns[0].kind.as_str()),
+        ("lofty", "oauth")
+    );
+    assert!(page.contains(&conns[0].id));
+    let tokens = engine::TokenSource::new(store.clone(), None, Duration::from_secs(60));
+    let health = engine::connections::healthcheck(
+        &store,
+        &tokens,
+        &url::Url::parse("http://unused.invalid").unwrap(),
+        &conns[0].id,
+    )
+    .await;
+    assert!(health.ok, "{}", health.detail);
+    // Replaying the callback: refused.
+    assert_eq!(http.get(&callback).send().await.unwrap().status(), 400);
+    sbx.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

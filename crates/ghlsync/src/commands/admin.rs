@@ -71,12 +71,10 @@ pub async fn server_state(config: &Config) -> anyhow::Result<server::AppState> {
         None => ghl::WebhookVerifier::ghl(),
     };
     let admin = config.admin_token()?;
-    Ok(server::AppState::new(
-        store,
-        verifier,
-        admin.into(),
-        config.oauth_settings()?,
-    ))
+    Ok(
+        server::AppState::new(store, verifier, admin.into(), config.oauth_settings()?)
+            .with_lofty_oauth(config.lofty_oauth_settings()?),
+    )
 }
 
 /// `ghlsync serve`: webhook intake, OAuth connect, admin API and page, health.

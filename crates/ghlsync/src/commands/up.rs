@@ -47,6 +47,12 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         config.ghl.client_secret = Some(ghl.client_secret.clone());
         config.ghl.webhook_public_key = Some(ghl.webhook_public_key.clone());
         config.write_sandbox_overlay(&config.ghl)?;
+        let lofty = &sbx.info().lofty;
+        config.lofty.base_url = Some(lofty.base_url.clone());
+        config.lofty.client_id = Some(lofty.client_id.clone());
+        config.lofty.client_secret = Some(lofty.client_secret.clone());
+        config.lofty.token_url = Some(lofty.token_url.clone());
+        config.lofty.authorize_url = Some(format!("{}/page/vendor-auth.html", lofty.base_url));
         Some(sbx)
     } else {
         None
