@@ -177,8 +177,8 @@ pub async fn callback(
             "The callback has no state. Start again from /connect/ghl.",
         );
     };
-    if let Err(resp) = claim(&state, &headers, &flow_state, "ghl") {
-        return resp;
+    if let Err(message) = claim(&state, &headers, &flow_state, "ghl") {
+        return error_page(StatusCode::BAD_REQUEST, message);
     }
     let finish = |status: FlowStatus| set_status(&state, &flow_state, status);
     if let Some(err) = q.error {
@@ -240,7 +240,7 @@ fn claim(
     headers: &HeaderMap,
     flow_state: &str,
     system: &str,
-) -> Result<(), Response> {
+) -> Result<(), &'static str> {
     let check = {
         let mut flows = state.flows.lock();
         match flows.get_mut(flow_state) {
@@ -274,10 +274,7 @@ fn claim(
             }
         }
     };
-    check.map_err(|message| {
-        tracing::warn!(reason = message, system, "OAuthCallbackRejected");
-        error_page(StatusCode::BAD_REQUEST, message)
-    })
+    check.inspect_err(|message| tracing::warn!(reason = message, system, "OAuthCallbackRejected"))
 }
 
 fn set_status(state: &AppState, flow_state: &str, status: FlowStatus) {
@@ -352,8 +349,8 @@ pub async fn callback_lofty(
             "The callback has no state. Start again from /connect/lofty.",
         );
     };
-    if let Err(resp) = claim(&state, &headers, &flow_state, "lofty") {
-        return resp;
+    if let Err(message) = claim(&state, &headers, &flow_state, "lofty") {
+        return error_page(StatusCode::BAD_REQUEST, message);
     }
     let fail = |message: String| {
         set_status(
