@@ -91,6 +91,24 @@ pub struct Worker {
     tokens: TokenSource,
     http: reqwest::Client,
     governor: Arc<Governor>,
+    /// Jobs this worker is running now: only their leases are renewed.
+    in_flight: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+}
+
+/// Forgets a batch's jobs when the round ends, however it ends, so the heartbeat
+/// stops renewing leases of jobs nobody works on.
+struct InFlight<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<i64>>,
+    ids: Vec<i64>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &self.ids {
+            set.remove(id);
+        }
+    }
 }
 
 impl Worker {
@@ -101,6 +119,7 @@ impl Worker {
             tokens,
             http: ghl::http::default_http_client(),
             governor: Arc::new(Governor::new()),
+            in_flight: Arc::default(),
         }
     }
 
@@ -116,6 +135,7 @@ impl Worker {
                 self.config.id.clone(),
                 self.config.lease,
             );
+            let in_flight = self.in_flight.clone();
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
                 loop {
@@ -123,7 +143,13 @@ impl Worker {
                         () = tokio::time::sleep(lease / 3) => {}
                         _ = stop.changed() => return,
                     }
-                    if let Err(e) = store.heartbeat(&id, lease).await {
+                    let ids: Vec<i64> = in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .iter()
+                        .copied()
+                        .collect();
+                    if let Err(e) = store.heartbeat(&id, &ids, lease).await {
                         tracing::warn!(worker = %id, error = %e, "heartbeat failed");
                     }
                 }
@@ -176,6 +202,15 @@ impl Worker {
         if claimed == 0 {
             return Ok(0);
         }
+        let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(ids.iter().copied());
+        let _forget = InFlight {
+            set: &self.in_flight,
+            ids,
+        };
         let results: Vec<(Job, Outcome)> = futures_util::stream::iter(jobs)
             .map(|job| async move {
                 let outcome = self.run_job(&job).await;
@@ -184,23 +219,26 @@ impl Worker {
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
+        // Settle the successes first (one transaction), then the failures.
         let mut done = Vec::new();
+        let mut failed = Vec::new();
         for (job, outcome) in results {
             match outcome {
                 Outcome::Done(log) => done.push((job.id, Some(log))),
-                Outcome::Failed(failure, message) => {
-                    stats.failed += 1;
-                    let out = self
-                        .store
-                        .fail(&self.config.id, &job, failure, &message)
-                        .await?;
-                    tracing::info!(job = job.id, kind = %job.kind, ?out, error = %message, "JobFailed");
-                }
+                Outcome::Failed(failure, message) => failed.push((job, failure, message)),
             }
         }
         let ours = self.store.complete_many(&self.config.id, &done).await?;
         stats.done += ours as u64;
         stats.lease_lost += (done.len() - ours) as u64;
+        for (job, failure, message) in failed {
+            stats.failed += 1;
+            let out = self
+                .store
+                .fail(&self.config.id, &job, failure, &message)
+                .await?;
+            tracing::info!(job = job.id, kind = %job.kind, ?out, error = %message, "JobFailed");
+        }
         Ok(claimed)
     }
 
@@ -292,6 +330,15 @@ impl Worker {
                     format!("connection {conn_id} does not exist"),
                 )
             })?;
+        if conn.system != "ghl" {
+            return Err((
+                Failure::GiveUp,
+                format!(
+                    "connection {conn_id} is a {} connection, not GHL",
+                    conn.system
+                ),
+            ));
+        }
         if conn.status != ConnectionStatus::Active {
             return Err((
                 Failure::Reauth,

@@ -282,6 +282,10 @@ impl Config {
         let path = self.data_dir().join("admin.token");
         match std::fs::read_to_string(&path) {
             Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_owned()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
+                "cannot read the admin token {}: {e}",
+                path.display()
+            )),
             Ok(_) | Err(_) => {
                 let token = server::admin::random_token();
                 std::fs::create_dir_all(self.data_dir())
@@ -368,21 +372,8 @@ impl Config {
     }
 }
 
-/// Writes a file only its owner can read.
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(contents.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    store::vault::write_private(path, contents).map_err(anyhow::Error::from)
 }
 
 #[cfg(test)]

@@ -41,8 +41,14 @@ pub struct OAuthSettings {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum FlowStatus {
     Pending,
-    Connected { connections: Vec<String> },
-    Failed { error: String },
+    /// The callback arrived and is being processed.
+    InProgress,
+    Connected {
+        connections: Vec<String>,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -262,9 +268,7 @@ fn claim(
                     Some(s) => state.admin.session(headers).as_deref() == Some(s.as_str()),
                 };
                 if same_session {
-                    f.status = FlowStatus::Failed {
-                        error: "in progress".to_owned(),
-                    };
+                    f.status = FlowStatus::InProgress;
                     Ok(())
                 } else {
                     Err(

@@ -390,29 +390,49 @@ impl Store {
     /// new `GHLSYNC_MASTER_KEY` in place and the old one in `GHLSYNC_OLD_MASTER_KEYS`).
     /// Returns how many secrets were re-encrypted.
     pub async fn rotate_vault(&self, new: Option<MasterKey>) -> Result<usize> {
-        let rows: Vec<SecretRow> = pool!(self, p => {
-            sqlx::query_as("SELECT connection_id, name, key_id, nonce, ciphertext FROM secrets").fetch_all(p).await?
-        });
-        let staging = new.map(Keyring::new);
-        let mut resealed = Vec::with_capacity(rows.len());
-        {
-            let ring = self.keyring()?;
-            let target = staging.as_ref().unwrap_or(&ring);
-            for (conn, name, kid, nonce, ct) in &rows {
-                let plain = ring.open(conn, name, kid, nonce, ct)?;
-                let (kid2, nonce2, ct2) = target.seal(conn, name, &plain)?;
-                resealed.push((conn.clone(), name.clone(), kid2, nonce2, ct2));
-            }
+        if let Some(new) = &new {
+            self.keyring()?.stage(new)?;
         }
-        pool!(self, p => {
-            let mut tx = p.begin().await?;
-            for (conn, name, kid, nonce, ct) in &resealed {
-                sqlx::query("UPDATE secrets SET key_id = $3, nonce = $4, ciphertext = $5 WHERE connection_id = $1 AND name = $2")
-                    .bind(conn).bind(name).bind(kid).bind(nonce).bind(ct)
-                    .execute(&mut *tx).await?;
+        let staging = new.map(Keyring::new);
+        // Read and re-seal inside one locked transaction, so a refresh committed
+        // meanwhile is neither lost nor overwritten.
+        macro_rules! reseal {
+            ($tx:ident, $select:expr) => {{
+                let rows: Vec<SecretRow> = sqlx::query_as($select).fetch_all(&mut *$tx).await?;
+                let mut resealed = Vec::with_capacity(rows.len());
+                {
+                    let ring = self.keyring()?;
+                    let target = staging.as_ref().unwrap_or(&ring);
+                    for (conn, name, kid, nonce, ct) in &rows {
+                        let plain = ring.open(conn, name, kid, nonce, ct)?;
+                        resealed.push((conn.clone(), name.clone(), target.seal(conn, name, &plain)?));
+                    }
+                }
+                for (conn, name, (kid, nonce, ct)) in &resealed {
+                    sqlx::query("UPDATE secrets SET key_id = $3, nonce = $4, ciphertext = $5 WHERE connection_id = $1 AND name = $2")
+                        .bind(conn).bind(name).bind(kid).bind(nonce).bind(ct)
+                        .execute(&mut *$tx).await?;
+                }
+                $tx.commit().await?;
+                resealed.len()
+            }};
+        }
+        let n = match &self.backend {
+            Backend::Sqlite(p) => {
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                reseal!(
+                    tx,
+                    "SELECT connection_id, name, key_id, nonce, ciphertext FROM secrets"
+                )
             }
-            tx.commit().await?;
-        });
+            Backend::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                reseal!(
+                    tx,
+                    "SELECT connection_id, name, key_id, nonce, ciphertext FROM secrets FOR UPDATE"
+                )
+            }
+        };
         if let Some(staging) = staging {
             let (current, _) = staging.into_parts();
             let mut ring = self
@@ -421,8 +441,8 @@ impl Store {
                 .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))?;
             ring.rotate_to(current)?;
         }
-        tracing::info!(key_id = %self.keyring()?.current_id(), secrets = resealed.len(), "VaultRotated");
-        Ok(resealed.len())
+        tracing::info!(key_id = %self.keyring()?.current_id(), secrets = n, "VaultRotated");
+        Ok(n)
     }
 
     /// Id of the key new secrets are sealed with.
@@ -749,14 +769,27 @@ impl Store {
         Ok(jobs)
     }
 
-    /// Extends the lease of every job `worker` is running.
-    pub async fn heartbeat(&self, worker: &str, lease: Duration) -> Result<u64> {
+    /// Extends the leases of the jobs `worker` is still running (`ids`). Jobs it
+    /// claimed but no longer works on are left to expire and be taken again.
+    pub async fn heartbeat(&self, worker: &str, ids: &[i64], lease: Duration) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let now = self.now();
-        pool!(self, p => {
-            let r = sqlx::query("UPDATE jobs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status = 'running'")
-                .bind(worker).bind(now + ms(lease)).execute(p).await?;
-            Ok(r.rows_affected())
-        })
+        let ids = serde_json::to_string(ids)?;
+        let r = match &self.backend {
+            Backend::Sqlite(p) => sqlx::query(
+                "UPDATE jobs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status = 'running' \
+                 AND id IN (SELECT value FROM json_each($3))",
+            )
+            .bind(worker).bind(now + ms(lease)).bind(ids).execute(p).await?.rows_affected(),
+            Backend::Postgres(p) => sqlx::query(
+                "UPDATE jobs SET lease_expires_at = $2 WHERE lease_owner = $1 AND status = 'running' \
+                 AND id IN (SELECT value::bigint FROM json_array_elements_text($3::json))",
+            )
+            .bind(worker).bind(now + ms(lease)).bind(ids).execute(p).await?.rows_affected(),
+        };
+        Ok(r)
     }
 
     /// Marks a job done (if `worker` still holds it) and appends its run-log entry
@@ -842,7 +875,22 @@ impl Store {
         let now = self.now();
         let (status, run_at, attempts, outcome) = match failure {
             Failure::GiveUp => ("dead", now, job.attempts, FailOutcome::Dead),
-            Failure::Reauth => ("queued", now, (job.attempts - 1).max(0), FailOutcome::Held),
+            Failure::Reauth if job.connection_id.is_some() => {
+                ("queued", now, (job.attempts - 1).max(0), FailOutcome::Held)
+            }
+            // Nothing to hold it on: a transient failure.
+            Failure::Reauth if job.attempts >= job.max_attempts => {
+                ("dead", now, job.attempts, FailOutcome::Dead)
+            }
+            Failure::Reauth => {
+                let at = now + ms(backoff(job.attempts));
+                (
+                    "queued",
+                    at,
+                    job.attempts,
+                    FailOutcome::Retrying { run_at: at },
+                )
+            }
             Failure::RetryAfter(_) | Failure::Retry if job.attempts >= job.max_attempts => {
                 ("dead", now, job.attempts, FailOutcome::Dead)
             }
@@ -865,13 +913,28 @@ impl Store {
                 )
             }
         };
+        let hold = matches!(failure, Failure::Reauth)
+            .then_some(job.connection_id.as_deref())
+            .flatten();
         let changed = pool!(self, p => {
-            sqlx::query(
+            let mut tx = p.begin().await?;
+            let changed = sqlx::query(
                 "UPDATE jobs SET status = $1, run_at = $2, attempts = $3, last_error = $4, lease_owner = NULL, \
                  lease_expires_at = NULL, updated_at = $5 WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
             )
             .bind(status).bind(run_at).bind(attempts).bind(error).bind(now).bind(job.id).bind(worker)
-            .execute(p).await?.rows_affected()
+            .execute(&mut *tx).await?.rows_affected();
+            if let (1, Some(conn)) = (changed, hold) {
+                // Held jobs wait for the user: the connection says why, so nothing spins.
+                sqlx::query(
+                    "UPDATE connections SET status = 'needs_reauth', status_reason = COALESCE(status_reason, $2), updated_at = $3 \
+                     WHERE id = $1 AND status = 'active'",
+                )
+                .bind(conn).bind(error).bind(now)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            changed
         });
         Ok(if changed == 1 {
             outcome

@@ -157,6 +157,20 @@ impl Keyring {
     /// Makes `new` the current key, keeping the old one for decryption. When the key
     /// lives in a file, the old file moves to `keys/<id>.key` and the new one takes
     /// its place (both 0600).
+    /// Before secrets are re-sealed under `new`, keep it where [`Keyring::load`] finds
+    /// it (`keys/<id>.key`), so a crash between the database commit and the key swap
+    /// loses nothing.
+    pub fn stage(&self, new: &MasterKey) -> Result<(), StoreError> {
+        if let Some(path) = &self.file {
+            let dir = path
+                .parent()
+                .map(|p| p.join("keys"))
+                .unwrap_or_else(|| PathBuf::from("keys"));
+            write_private(&dir.join(format!("{}.key", new.id())), &new.encode())?;
+        }
+        Ok(())
+    }
+
     pub fn rotate_to(&mut self, new: MasterKey) -> Result<(), StoreError> {
         if let Some(path) = &self.file {
             let dir = path
@@ -242,12 +256,18 @@ fn aad(connection_id: &str, name: &str) -> Vec<u8> {
 }
 
 /// Writes a file readable by its owner only.
-fn write_private(path: &Path, contents: &str) -> Result<(), StoreError> {
+/// Writes a file only its owner can read, atomically: a temporary file is written
+/// and synced, then renamed over `path`, so a crash leaves the old or the new file,
+/// never half of one.
+pub fn write_private(path: &Path, contents: &str) -> Result<(), StoreError> {
     use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| StoreError::Vault(format!("cannot create {}: {e}", parent.display())))?;
+    let fail = |what: &str, e: std::io::Error| {
+        StoreError::Vault(format!("cannot {what} {}: {e}", path.display()))
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| fail("create the folder of", e))?;
     }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -255,12 +275,11 @@ fn write_private(path: &Path, contents: &str) -> Result<(), StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .map_err(|e| StoreError::Vault(format!("cannot write {}: {e}", path.display())))?;
+    let mut file = options.open(&tmp).map_err(|e| fail("write", e))?;
     file.write_all(contents.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| StoreError::Vault(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| fail("write", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| fail("replace", e))
 }
 
 #[cfg(test)]

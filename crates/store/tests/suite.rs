@@ -92,6 +92,7 @@ suite!(
     failures_follow_their_retry_class,
     dead_letters_replay,
     reauth_holds_jobs_until_reconnect,
+    reauth_without_a_connection_backs_off,
     concurrent_claims_never_share_a_job,
     journal_dedupes_and_enqueues_atomically,
     links_echoes_cursors,
@@ -302,10 +303,17 @@ async fn expired_leases_are_reclaimed(s: Store, _o: StoreOptions) {
     // A heartbeat keeps it.
     s.advance_clock(Duration::from_secs(8));
     assert_eq!(
-        s.heartbeat("dead-worker", Duration::from_secs(10))
+        s.heartbeat("dead-worker", &[id], Duration::from_secs(10))
             .await
             .unwrap(),
         1
+    );
+    // Only the jobs named are renewed: one the worker gave up on is left to expire.
+    assert_eq!(
+        s.heartbeat("dead-worker", &[id + 1000], Duration::from_secs(10))
+            .await
+            .unwrap(),
+        0
     );
     s.advance_clock(Duration::from_secs(8));
     assert!(
@@ -449,16 +457,15 @@ async fn reauth_holds_jobs_until_reconnect(s: Store, _o: StoreOptions) {
         .unwrap()
         .remove(0);
     assert_eq!(
-        s.fail("w", &j, Failure::Reauth, "401").await.unwrap(),
+        s.fail("w", &j, Failure::Reauth, "GHL 401: token revoked")
+            .await
+            .unwrap(),
         FailOutcome::Held
     );
-    s.set_connection_status(
-        "c1",
-        ConnectionStatus::NeedsReauth,
-        Some("refresh rejected"),
-    )
-    .await
-    .unwrap();
+    // The hold is recorded on the connection, with the reason: nothing spins.
+    let c = s.connection("c1").await.unwrap().unwrap();
+    assert_eq!(c.status, ConnectionStatus::NeedsReauth);
+    assert_eq!(c.status_reason.as_deref(), Some("GHL 401: token revoked"));
     assert!(
         s.claim("default", "w", 10, Duration::from_secs(30))
             .await
@@ -476,6 +483,26 @@ async fn reauth_holds_jobs_until_reconnect(s: Store, _o: StoreOptions) {
     assert!(
         resumed.iter().all(|j| j.attempts == 1),
         "the held attempt was not counted"
+    );
+}
+
+async fn reauth_without_a_connection_backs_off(s: Store, _o: StoreOptions) {
+    s.enqueue(&NewJob::new("test", "lonely", json!({})))
+        .await
+        .unwrap();
+    let j = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    let out = s.fail("w", &j, Failure::Reauth, "401").await.unwrap();
+    assert!(matches!(out, FailOutcome::Retrying { .. }), "{out:?}");
+    assert!(
+        s.claim("default", "w", 1, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not at once"
     );
 }
 

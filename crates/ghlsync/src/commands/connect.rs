@@ -247,7 +247,7 @@ async fn connect_oauth(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCo
                 println!("connected: {}", ids.join(", "));
                 return Ok(ExitCode::SUCCESS);
             }
-            Some("failed") if flow["error"] != "in progress" => {
+            Some("failed") => {
                 eprintln!(
                     "the connection failed: {}",
                     flow["error"].as_str().unwrap_or("unknown error")
