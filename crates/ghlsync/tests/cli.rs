@@ -404,3 +404,67 @@ fn connect_lofty_and_lytho_with_their_credentials() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn vault_rotate_reseals_secrets_under_a_new_key_file() {
+    use std::io::Write;
+    let sbx = start_sandbox(&[]);
+    let base = sbx.info["ghl"]["base_url"].as_str().unwrap().to_owned();
+    let loc = &sbx.info["ghl"]["locations"][0];
+    let (location, token) = (loc["id"].as_str().unwrap(), loc["token"].as_str().unwrap());
+    let dir = std::env::temp_dir().join(format!("ghlsync-cli-rotate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("GHLSYNC_DATA_DIR", &dir)
+            .env("GHLSYNC_GHL_BASE_URL", &base)
+            .env_remove("GHLSYNC_DATABASE_URL")
+            .env_remove("GHLSYNC_MASTER_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        run(
+            &["connect", "ghl", "--pit", "--location-id", location],
+            &format!("{token}\n")
+        )
+        .0,
+        0
+    );
+    let before = std::fs::read_to_string(dir.join("master.key")).unwrap();
+    let (code, out) = run(&["vault", "rotate"], "");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("re-encrypted 1 secrets"), "{out}");
+    let after = std::fs::read_to_string(dir.join("master.key")).unwrap();
+    assert_ne!(before, after, "a new master key");
+    let kept = std::fs::read_dir(dir.join("keys")).unwrap().count();
+    assert!(kept >= 1, "the old key is kept for recovery");
+    // The secret still opens: the health check authenticates with it.
+    let (code, out) = run(&["connections", "--check"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains(": ok"), "{out}");
+    // Without the key files, the store cannot open the secret: the error names the fix.
+    std::fs::remove_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(dir.join("master.key"), &before).unwrap();
+    let (_, out) = run(&["connections", "--check"], "");
+    assert!(
+        out.contains("not loaded") || out.contains("FAILED"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
