@@ -492,108 +492,143 @@ impl Store {
     }
 
     /// Runs `decide` with the connection's current tokens while holding the
-    /// connection's lock (a row lock on PostgreSQL, the write lock on SQLite), so
-    /// only one refresh happens at a time across all workers and processes. A
-    /// [`RefreshDecision::Replace`] is committed before this returns, so the new
-    /// refresh token is durable before the new access token is used.
+    /// connection's refresh lease, so only one refresh happens at a time across all
+    /// workers and processes. The lease is a short claim on the connection row
+    /// (taken and released in their own tiny transactions), so no database lock is
+    /// held while `decide` calls the token endpoint. A [`RefreshDecision::Replace`]
+    /// is committed before this returns, so the new refresh token is durable before
+    /// the new access token is used.
     pub async fn refresh_tokens<F, Fut>(&self, connection_id: &str, decide: F) -> Result<TokenSet>
     where
         F: FnOnce(TokenSet) -> Fut,
         Fut: Future<Output = RefreshDecision>,
     {
-        macro_rules! locked {
-            ($tx:ident, $lock_sql:expr) => {{
-                let row = sqlx::query($lock_sql).bind(connection_id).fetch_optional(&mut *$tx).await?;
-                let Some(row) = row else { return Err(StoreError::NoConnection(connection_id.to_owned())) };
-                let expires_at: Option<i64> = row.try_get("token_expires_at")?;
-                let status: String = row.try_get("status")?;
-                if status != "active" {
-                    let reason: Option<String> = row.try_get("status_reason")?;
-                    return Err(StoreError::NeedsReauth { id: connection_id.to_owned(), reason: reason.unwrap_or(status) });
-                }
-                let rows: Vec<(String, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-                    "SELECT name, key_id, nonce, ciphertext FROM secrets WHERE connection_id = $1",
+        /// Longer than any token request (30 s timeout + 10 s connect).
+        const LEASE: Duration = Duration::from_secs(60);
+        let owner = vault::random_id();
+        let waited_since = std::time::Instant::now();
+        loop {
+            let now = self.now();
+            let taken: Option<(String, Option<String>)> = pool!(self, p => {
+                sqlx::query_as(
+                    "UPDATE connections SET refresh_lease_until = $2, refresh_lease_owner = $3 \
+                     WHERE id = $1 AND (refresh_lease_until IS NULL OR refresh_lease_until < $4) \
+                     RETURNING status, status_reason",
                 )
-                .bind(connection_id)
-                .fetch_all(&mut *$tx)
-                .await?;
-                let (mut access, mut refresh) = (None, None);
+                .bind(connection_id).bind(now + ms(LEASE)).bind(&owner).bind(now)
+                .fetch_optional(p).await?
+            });
+            if let Some((status, reason)) = taken {
+                if status != "active" {
+                    self.release_refresh_lease(connection_id, &owner).await?;
+                    return Err(StoreError::NeedsReauth {
+                        id: connection_id.to_owned(),
+                        reason: reason.unwrap_or(status),
+                    });
+                }
+                break;
+            }
+            if self.connection(connection_id).await?.is_none() {
+                return Err(StoreError::NoConnection(connection_id.to_owned()));
+            }
+            if waited_since.elapsed() > LEASE + Duration::from_secs(5) {
+                return Err(StoreError::RefreshFailed {
+                    id: connection_id.to_owned(),
+                    reason: "another worker's token refresh did not finish".to_owned(),
+                });
+            }
+            // Another worker is refreshing: its result is what we will read.
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let current = match self.tokens(connection_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => TokenSet {
+                access: SecretString::from(String::new()),
+                refresh: None,
+                expires_at: None,
+            },
+            Err(e) => {
+                self.release_refresh_lease(connection_id, &owner).await?;
+                return Err(e);
+            }
+        };
+        let kept = current.clone();
+        let decision = decide(current).await;
+        let now = self.now();
+        match decision {
+            RefreshDecision::Keep => {
+                self.release_refresh_lease(connection_id, &owner).await?;
+                Ok(kept)
+            }
+            RefreshDecision::Replace(new) => {
+                let mut sealed = Vec::new();
                 {
                     let ring = self.keyring()?;
-                    for (name, kid, nonce, ct) in &rows {
-                        let v = ring.open(connection_id, name, kid, nonce, ct)?;
-                        match name.as_str() {
-                            "access_token" => access = Some(v),
-                            "refresh_token" => refresh = Some(v),
-                            _ => {}
-                        }
+                    sealed.push((
+                        "access_token",
+                        ring.seal(connection_id, "access_token", &new.access)?,
+                    ));
+                    if let Some(r) = &new.refresh {
+                        sealed.push((
+                            "refresh_token",
+                            ring.seal(connection_id, "refresh_token", r)?,
+                        ));
                     }
                 }
-                let current = TokenSet {
-                    access: access.unwrap_or_else(|| SecretString::from(String::new())),
-                    refresh,
-                    expires_at,
-                };
-                let kept = current.clone();
-                let now = self.now();
-                match decide(current).await {
-                    RefreshDecision::Keep => {
-                        $tx.commit().await?;
-                        Ok(kept)
+                pool!(self, p => {
+                    let mut tx = p.begin().await?;
+                    for (name, (kid, nonce, ct)) in &sealed {
+                        sqlx::query(
+                            "INSERT INTO secrets (connection_id, name, key_id, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                             ON CONFLICT (connection_id, name) DO UPDATE SET key_id = $3, nonce = $4, ciphertext = $5, updated_at = $6",
+                        )
+                        .bind(connection_id).bind(*name).bind(kid).bind(nonce).bind(ct).bind(now)
+                        .execute(&mut *tx).await?;
                     }
-                    RefreshDecision::Replace(new) => {
-                        let mut sealed = Vec::new();
-                        {
-                            let ring = self.keyring()?;
-                            sealed.push(("access_token", ring.seal(connection_id, "access_token", &new.access)?));
-                            if let Some(r) = &new.refresh {
-                                sealed.push(("refresh_token", ring.seal(connection_id, "refresh_token", r)?));
-                            }
-                        }
-                        for (name, (kid, nonce, ct)) in sealed {
-                            sqlx::query(
-                                "INSERT INTO secrets (connection_id, name, key_id, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                                 ON CONFLICT (connection_id, name) DO UPDATE SET key_id = $3, nonce = $4, ciphertext = $5, updated_at = $6",
-                            )
-                            .bind(connection_id).bind(name).bind(kid).bind(nonce).bind(ct).bind(now)
-                            .execute(&mut *$tx).await?;
-                        }
-                        sqlx::query("UPDATE connections SET token_expires_at = $2, updated_at = $3 WHERE id = $1")
-                            .bind(connection_id).bind(new.expires_at).bind(now)
-                            .execute(&mut *$tx).await?;
-                        $tx.commit().await?;
-                        Ok(new)
-                    }
-                    RefreshDecision::Reject(reason) => {
-                        sqlx::query("UPDATE connections SET status = 'needs_reauth', status_reason = $2, updated_at = $3 WHERE id = $1")
-                            .bind(connection_id).bind(&reason).bind(now)
-                            .execute(&mut *$tx).await?;
-                        $tx.commit().await?;
-                        Err(StoreError::NeedsReauth { id: connection_id.to_owned(), reason })
-                    }
-                    RefreshDecision::Fail(reason) => {
-                        $tx.rollback().await?;
-                        Err(StoreError::RefreshFailed { id: connection_id.to_owned(), reason })
-                    }
-                }
-            }};
-        }
-        match &self.backend {
-            Backend::Sqlite(p) => {
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                locked!(
-                    tx,
-                    "SELECT token_expires_at, status, status_reason FROM connections WHERE id = $1"
-                )
+                    sqlx::query(
+                        "UPDATE connections SET token_expires_at = $2, updated_at = $3, refresh_lease_until = NULL, \
+                         refresh_lease_owner = NULL WHERE id = $1",
+                    )
+                    .bind(connection_id).bind(new.expires_at).bind(now)
+                    .execute(&mut *tx).await?;
+                    tx.commit().await?;
+                });
+                Ok(new)
             }
-            Backend::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                locked!(
-                    tx,
-                    "SELECT token_expires_at, status, status_reason FROM connections WHERE id = $1 FOR UPDATE"
-                )
+            RefreshDecision::Reject(reason) => {
+                pool!(self, p => {
+                    sqlx::query(
+                        "UPDATE connections SET status = 'needs_reauth', status_reason = $2, updated_at = $3, \
+                         refresh_lease_until = NULL, refresh_lease_owner = NULL WHERE id = $1",
+                    )
+                    .bind(connection_id).bind(&reason).bind(now)
+                    .execute(p).await?;
+                });
+                Err(StoreError::NeedsReauth {
+                    id: connection_id.to_owned(),
+                    reason,
+                })
+            }
+            RefreshDecision::Fail(reason) => {
+                self.release_refresh_lease(connection_id, &owner).await?;
+                Err(StoreError::RefreshFailed {
+                    id: connection_id.to_owned(),
+                    reason,
+                })
             }
         }
+    }
+
+    async fn release_refresh_lease(&self, connection_id: &str, owner: &str) -> Result<()> {
+        pool!(self, p => {
+            sqlx::query(
+                "UPDATE connections SET refresh_lease_until = NULL, refresh_lease_owner = NULL \
+                 WHERE id = $1 AND refresh_lease_owner = $2",
+            )
+            .bind(connection_id).bind(owner)
+            .execute(p).await?;
+        });
+        Ok(())
     }
 
     // -----------------------------------------------------------------------

@@ -251,6 +251,13 @@ impl Keyring {
     }
 }
 
+/// A random hex id (lease owners, tokens).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 fn aad(connection_id: &str, name: &str) -> Vec<u8> {
     format!("ghlsync/secrets/v1|{connection_id}|{name}").into_bytes()
 }

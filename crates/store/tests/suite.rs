@@ -99,6 +99,7 @@ suite!(
     shared_rate_budget,
     refresh_is_serialised_per_connection,
     rejected_refresh_marks_needs_reauth,
+    a_refresh_in_flight_blocks_no_other_write,
 );
 
 fn conn(id: &str) -> NewConnection {
@@ -713,4 +714,57 @@ async fn rejected_refresh_marks_needs_reauth(s: Store, _o: StoreOptions) {
         !err.to_string().contains("rt"),
         "no secret in errors: {err}"
     );
+}
+
+async fn a_refresh_in_flight_blocks_no_other_write(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    s.put_tokens(
+        "c1",
+        &TokenSet {
+            access: secret("at"),
+            refresh: Some(secret("rt")),
+            expires_at: Some(0),
+        },
+    )
+    .await
+    .unwrap();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let refresher = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.refresh_tokens("c1", |_| async move {
+                started_tx.send(()).unwrap();
+                // A slow token endpoint.
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                RefreshDecision::Replace(TokenSet {
+                    access: secret("at2"),
+                    refresh: Some(secret("rt2")),
+                    expires_at: Some(i64::MAX),
+                })
+            })
+            .await
+        })
+    };
+    started_rx.await.unwrap();
+    let t = std::time::Instant::now();
+    s.enqueue(&NewJob::new("test", "during-refresh", json!({})))
+        .await
+        .unwrap();
+    s.put_secret("c2", "api_key", &secret("k")).await.unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(300),
+        "writes waited for the refresh: {:?}",
+        t.elapsed()
+    );
+    // A second refresh waits for the first and reuses its result.
+    let second = s.refresh_tokens("c1", |cur| async move {
+        assert_eq!(
+            expose(&cur.access),
+            "at2",
+            "it sees the first refresh's token"
+        );
+        RefreshDecision::Keep
+    });
+    assert_eq!(expose(&second.await.unwrap().access), "at2");
+    assert_eq!(expose(&refresher.await.unwrap().unwrap().access), "at2");
 }
