@@ -21,6 +21,8 @@ pub struct GhlApp {
 pub struct TokenSource {
     store: Store,
     app: Option<GhlApp>,
+    /// The app's OAuth client, built once (one HTTP client for every refresh).
+    oauth: Option<OAuthApp>,
     /// Refresh when the token has less than this left.
     ahead: Duration,
 }
@@ -48,7 +50,13 @@ impl From<StoreError> for TokenError {
 
 impl TokenSource {
     pub fn new(store: Store, app: Option<GhlApp>, ahead: Duration) -> Self {
-        Self { store, app, ahead }
+        let oauth = app.as_ref().map(|a| crate::connections::oauth_app(a, ""));
+        Self {
+            store,
+            app,
+            oauth,
+            ahead,
+        }
     }
 
     /// The marketplace app, when configured.
@@ -87,7 +95,7 @@ impl TokenSource {
         conn: &Connection,
         stale: Option<&SecretString>,
     ) -> Result<TokenSet, TokenError> {
-        let Some(app) = self.app.clone() else {
+        let Some(oauth) = self.oauth.clone() else {
             return Err(TokenError::NeedsReauth {
                 id: conn.id.clone(),
                 reason: "the token expired and no GHL client_id/client_secret is configured to refresh it".to_owned(),
@@ -111,12 +119,6 @@ impl TokenSource {
                         "no refresh token stored; connect again".to_owned(),
                     );
                 };
-                let oauth = OAuthApp::new(
-                    app.client_id.clone(),
-                    app.client_secret.clone(),
-                    String::new(),
-                )
-                .with_api_base(app.api_base.clone());
                 match oauth.refresh(&refresh, None).await {
                     Ok(t) => RefreshDecision::Replace(TokenSet {
                         access: t.access_token.clone(),
