@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The whole configuration file. `Debug` shows which secrets are set, never their values.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Data directory (SQLite file, master key). Env: `GHLSYNC_DATA_DIR`. Default `./data`.
@@ -38,7 +38,7 @@ pub struct Config {
 }
 
 /// `[ghl]`: the HighLevel marketplace app and API.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GhlSection {
     /// API base URL. Env: `GHLSYNC_GHL_BASE_URL`.
@@ -60,6 +60,54 @@ pub struct GhlSection {
     pub scopes: Option<Vec<String>>,
 }
 
+fn set(v: &Option<String>) -> &'static str {
+    if v.is_some() { "<set>" } else { "<unset>" }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(store::redact_url),
+            )
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("admin_token", &set(&self.admin_token))
+            .field("ghl", &self.ghl)
+            .field("lofty", &self.lofty)
+            .field("worker", &self.worker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for GhlSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GhlSection")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &set(&self.client_secret))
+            .field("auth_base", &self.auth_base)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for LoftySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoftySection")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &set(&self.client_secret))
+            .field("authorize_url", &self.authorize_url)
+            .field("token_url", &self.token_url)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
+}
+
 /// File in the data directory where `up` records the sandbox's GHL endpoints.
 pub const SANDBOX_OVERLAY: &str = "sandbox.json";
 
@@ -74,7 +122,7 @@ pub const DEFAULT_SCOPES: &[&str] = &[
 ];
 
 /// `[lofty]`: the Lofty API and, for OAuth connections, a Lofty vendor app.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoftySection {
     /// Env: `GHLSYNC_LOFTY_BASE_URL`. Default `https://api.lofty.com`.
@@ -379,6 +427,23 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let mut c = Config {
+            admin_token: Some("admin-SECRET".to_owned()),
+            ..Config::default()
+        };
+        c.ghl.client_secret = Some("ghl-SECRET".to_owned());
+        c.lofty.client_secret = Some("lofty-SECRET".to_owned());
+        c.database_url = Some("postgres://postgres:pg-SECRET@127.0.0.1:5432/test".to_owned());
+        let text = format!("{c:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(
+            text.contains("postgres://postgres:***@127.0.0.1:5432/test"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn unknown_keys_are_named() {

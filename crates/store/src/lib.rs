@@ -61,8 +61,8 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Where the store lives.
-#[derive(Debug, Clone)]
+/// Where the store lives. `Debug` hides the password of the database URL.
+#[derive(Clone)]
 pub struct StoreOptions {
     /// `postgres://...` for PostgreSQL; `None` (or `sqlite://path`) for SQLite.
     pub database_url: Option<String>,
@@ -72,6 +72,34 @@ pub struct StoreOptions {
     pub pg_schema: Option<String>,
     /// Pool size.
     pub max_connections: u32,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("pg_schema", &self.pg_schema)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl StoreOptions {
