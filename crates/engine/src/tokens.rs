@@ -23,6 +23,8 @@ pub struct TokenSource {
     app: Option<GhlApp>,
     /// The app's OAuth client, built once (one HTTP client for every refresh).
     oauth: Option<OAuthApp>,
+    /// The Lofty vendor app, for refreshing Lofty OAuth connections.
+    lofty: Option<lofty::OAuthApp>,
     /// Refresh when the token has less than this left.
     ahead: Duration,
 }
@@ -55,8 +57,43 @@ impl TokenSource {
             store,
             app,
             oauth,
+            lofty: None,
             ahead,
         }
+    }
+
+    /// Also refreshes Lofty OAuth connections with this vendor app.
+    #[must_use]
+    pub fn with_lofty(mut self, app: Option<lofty::OAuthApp>) -> Self {
+        self.lofty = app;
+        self
+    }
+
+    /// Refreshes every active OAuth connection whose token expires within the
+    /// refresh-ahead margin (GHL and Lofty), so idle connections stay alive too.
+    /// Returns (refreshed, failed).
+    pub async fn keep_alive(&self) -> Result<(usize, usize), StoreError> {
+        let now = self.store.now();
+        let (mut refreshed, mut failed) = (0, 0);
+        for conn in self.store.connections().await? {
+            let due = conn
+                .token_expires_at
+                .is_some_and(|t| t <= now + self.ahead_ms());
+            if conn.status != store::ConnectionStatus::Active
+                || !due
+                || !conn.kind.starts_with("oauth")
+            {
+                continue;
+            }
+            match self.refresh(&conn, None).await {
+                Ok(_) => refreshed += 1,
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(connection = %conn.id, error = %e, "ConnectionRefreshFailed");
+                }
+            }
+        }
+        Ok((refreshed, failed))
     }
 
     /// The marketplace app, when configured.
@@ -95,6 +132,9 @@ impl TokenSource {
         conn: &Connection,
         stale: Option<&SecretString>,
     ) -> Result<TokenSet, TokenError> {
+        if conn.system == "lofty" {
+            return self.refresh_lofty(conn).await;
+        }
         let Some(oauth) = self.oauth.clone() else {
             return Err(TokenError::NeedsReauth {
                 id: conn.id.clone(),
@@ -129,6 +169,46 @@ impl TokenSource {
                         ),
                     }),
                     Err(e) => classify_refresh_error(&e),
+                }
+            })
+            .await?;
+        Ok(set)
+    }
+}
+
+impl TokenSource {
+    async fn refresh_lofty(&self, conn: &Connection) -> Result<TokenSet, TokenError> {
+        let Some(app) = self.lofty.clone() else {
+            return Err(TokenError::NeedsReauth {
+                id: conn.id.clone(),
+                reason: "the Lofty token expired and no Lofty client_id/client_secret is configured to refresh it".to_owned(),
+            });
+        };
+        let now = self.store.now();
+        let ahead = self.ahead_ms();
+        let set = self
+            .store
+            .refresh_tokens(&conn.id, |current| async move {
+                if current.expires_at.is_some_and(|t| t > now + ahead) {
+                    return RefreshDecision::Keep;
+                }
+                let Some(refresh) = current.refresh.clone() else {
+                    return RefreshDecision::Reject(
+                        "no Lofty refresh token stored; connect again".to_owned(),
+                    );
+                };
+                match app.refresh(&refresh).await {
+                    Ok(t) => RefreshDecision::Replace(TokenSet {
+                        access: t.access_token.clone(),
+                        refresh: t.refresh_token.clone().or(Some(refresh)),
+                        expires_at: Some(now + i64::try_from(t.expires_in).unwrap_or(3600) * 1000),
+                    }),
+                    Err(e) => match e.status() {
+                        Some(s) if (400..500).contains(&s) && s != 429 => RefreshDecision::Reject(
+                            format!("Lofty rejected the refresh token ({s}): {e}"),
+                        ),
+                        _ => RefreshDecision::Fail(e.to_string()),
+                    },
                 }
             })
             .await?;

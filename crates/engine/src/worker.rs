@@ -52,6 +52,8 @@ pub struct WorkerConfig {
     pub idle: Duration,
     /// Base URL of the GHL API (the sandbox's in tests).
     pub ghl_base_url: url::Url,
+    /// How often OAuth connections are checked and refreshed ahead of expiry.
+    pub keep_alive_every: Duration,
 }
 
 impl WorkerConfig {
@@ -63,8 +65,8 @@ impl WorkerConfig {
             concurrency: 16,
             lease: Duration::from_secs(30),
             idle: Duration::from_millis(200),
-            ghl_base_url: url::Url::parse(ghl::DEFAULT_BASE_URL)
-                .unwrap_or_else(|_| ghl::client::default_base_url()),
+            ghl_base_url: ghl::client::default_base_url(),
+            keep_alive_every: Duration::from_secs(30),
         }
     }
 }
@@ -155,6 +157,22 @@ impl Worker {
                 }
             })
         };
+        // Keep idle OAuth connections alive too (refresh ahead of expiry).
+        let keeper = {
+            let (tokens, every) = (self.tokens.clone(), self.config.keep_alive_every);
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = tokens.keep_alive().await {
+                        tracing::warn!(error = %e, "connection keep-alive round failed");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(every) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
+            })
+        };
         let mut stats = WorkerStats::default();
         loop {
             if *shutdown.borrow() {
@@ -176,6 +194,7 @@ impl Worker {
             }
         }
         heartbeat.abort();
+        keeper.abort();
         stats
     }
 

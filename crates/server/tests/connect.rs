@@ -597,6 +597,18 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
     .with_authorize_url(
         url::Url::parse(&format!("{}/page/vendor-auth.html", lofty.base_url)).unwrap(),
     );
+    // Lofty access tokens live 1 s here, so the keeper has work to do.
+    let ttl: Value = reqwest::Client::new()
+        .post(format!("{}/_sandbox/config", lofty.base_url))
+        .json(&json!({"access_token_ttl_secs": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ttl["access_token_ttl_secs"], 1, "{ttl}");
+    let keeper_app = app.clone();
     let settings = server::connect::LoftyOAuthSettings {
         app,
         api_base: url::Url::parse(&lofty.base_url).unwrap(),
@@ -674,6 +686,42 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
     assert!(health.ok, "{}", health.detail);
     // Replaying the callback: refused.
     assert_eq!(http.get(&callback).send().await.unwrap().status(), 400);
+    // The keeper refreshes the Lofty OAuth connection ahead of expiry, twice in a row:
+    // the second refresh only works if the first stored the new single-use refresh token.
+    let keeper = engine::TokenSource::new(store.clone(), None, Duration::from_secs(3))
+        .with_lofty(Some(keeper_app));
+    let before = store.tokens(&conns[0].id).await.unwrap().unwrap();
+    assert_eq!(keeper.keep_alive().await.unwrap(), (1, 0));
+    let after = store.tokens(&conns[0].id).await.unwrap().unwrap();
+    assert_ne!(expose(&before.access), expose(&after.access));
+    assert_ne!(
+        expose(before.refresh.as_ref().unwrap()),
+        expose(after.refresh.as_ref().unwrap())
+    );
+    assert_eq!(keeper.keep_alive().await.unwrap(), (1, 0));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        keeper.keep_alive().await.unwrap(),
+        (1, 0),
+        "still refreshable after the old token expired"
+    );
+    let health = engine::connections::healthcheck(
+        &store,
+        &tokens,
+        &url::Url::parse("http://unused.invalid").unwrap(),
+        &conns[0].id,
+    )
+    .await;
+    assert!(health.ok, "{}", health.detail);
+    assert_eq!(
+        store
+            .connection(&conns[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ConnectionStatus::Active
+    );
     sbx.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

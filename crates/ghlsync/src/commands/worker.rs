@@ -55,7 +55,8 @@ pub async fn build(config: &Config, args: &Args) -> anyhow::Result<Worker> {
     }
     wc.ghl_base_url = config.ghl_base_url()?;
     let ahead = Duration::from_secs(config.worker.refresh_ahead_secs.unwrap_or(300));
-    let tokens = TokenSource::new(store.clone(), config.ghl_app()?, ahead);
+    let lofty = config.lofty_oauth_settings()?.map(|s| s.app);
+    let tokens = TokenSource::new(store.clone(), config.ghl_app()?, ahead).with_lofty(lofty);
     Ok(Worker::new(store, wc, tokens))
 }
 
