@@ -11,6 +11,7 @@
 //! reports what it serves in a [`SandboxInfo`], which `ghlsync sandbox` prints as
 //! one JSON line.
 
+mod common;
 pub mod ghl;
 pub mod lofty;
 pub mod lytho;

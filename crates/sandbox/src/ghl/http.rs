@@ -155,11 +155,7 @@ fn is_open(path: &str) -> bool {
         || path.starts_with("/v2/oauth/chooselocation")
 }
 
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
+pub use crate::common::bearer;
 
 /// The middleware in front of every API route (see the module docs).
 pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {

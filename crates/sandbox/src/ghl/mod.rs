@@ -22,7 +22,7 @@ pub mod state;
 pub mod validate;
 pub mod webhooks;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
@@ -152,19 +152,7 @@ pub fn http_client() -> reqwest::Client {
 }
 
 fn load(path: &Path) -> anyhow::Result<Option<World>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "state file {} is not a sandbox state: {e} (delete it to start fresh)",
-                path.display()
-            )
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::anyhow!(
-            "cannot read state file {}: {e}",
-            path.display()
-        )),
-    }
+    crate::common::load_state(path, "GHL")
 }
 
 fn save(shared: &Shared) {
@@ -176,12 +164,8 @@ fn save(shared: &Shared) {
         inner.rt.dirty = false;
         serde_json::to_vec(&inner.world)
     };
-    let Ok(bytes) = bytes else { return };
-    // Write then rename, so a crash never leaves half a file.
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        tracing::error!(path = %path.display(), error = %e, "cannot save sandbox state");
+    if let Ok(bytes) = bytes {
+        crate::common::write_state(path, &bytes, "GHL");
     }
 }
 

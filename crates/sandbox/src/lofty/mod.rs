@@ -172,19 +172,7 @@ fn state_path(config: &SandboxConfig) -> Option<PathBuf> {
 }
 
 fn load(path: &Path) -> anyhow::Result<Option<World>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "state file {} is not a Lofty sandbox state: {e} (delete it to start fresh)",
-                path.display()
-            )
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow::anyhow!(
-            "cannot read state file {}: {e}",
-            path.display()
-        )),
-    }
+    crate::common::load_state(path, "Lofty")
 }
 
 fn save(shared: &Shared) {
@@ -196,11 +184,8 @@ fn save(shared: &Shared) {
         inner.rt.dirty = false;
         serde_json::to_vec(&inner.world)
     };
-    let Ok(bytes) = bytes else { return };
-    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        tracing::error!(path = %path.display(), error = %e, "cannot save the Lofty sandbox state");
+    if let Ok(bytes) = bytes {
+        crate::common::write_state(path, &bytes, "Lofty");
     }
 }
 

@@ -216,11 +216,7 @@ pub fn page_of(items: Vec<Value>, page: usize, page_size: usize) -> Value {
     json!({"items": slice, "page": page, "pageSize": page_size, "totalCount": total})
 }
 
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
+pub use crate::common::bearer;
 
 /// `GET /v1/task/{id}`: the route a request counts under (numbers become `{id}`).
 fn route_label(method: &Method, path: &str) -> String {
