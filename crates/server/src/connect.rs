@@ -110,24 +110,7 @@ pub async fn start(
             "GHL OAuth is not configured: set ghl.client_id, ghl.client_secret and ghl.redirect_uri (GHLSYNC_GHL_CLIENT_ID, GHLSYNC_GHL_CLIENT_SECRET, GHLSYNC_GHL_REDIRECT_URI)",
         );
     };
-    let flow_state = random_token();
-    let session = match admin {
-        Admin::Session(id) => Some(id),
-        Admin::Bearer => None,
-    };
-    {
-        let mut flows = state.flows.lock();
-        flows.retain(|_, f| f.created.elapsed() < STATE_TTL * 6);
-        flows.insert(
-            flow_state.clone(),
-            Flow {
-                system: "ghl",
-                session,
-                created: Instant::now(),
-                status: FlowStatus::Pending,
-            },
-        );
-    }
+    let flow_state = begin(&state, "ghl", admin);
     let agency = q
         .user_type
         .as_deref()
@@ -239,6 +222,28 @@ pub async fn callback(
     }
 }
 
+/// Starts a flow of `system` for `admin` and returns its state; stale flows are
+/// pruned on the way.
+fn begin(state: &AppState, system: &'static str, admin: Admin) -> String {
+    let flow_state = random_token();
+    let session = match admin {
+        Admin::Session(id) => Some(id),
+        Admin::Bearer => None,
+    };
+    let mut flows = state.flows.lock();
+    flows.retain(|_, f| f.created.elapsed() < STATE_TTL * 6);
+    flows.insert(
+        flow_state.clone(),
+        Flow {
+            system,
+            session,
+            created: Instant::now(),
+            status: FlowStatus::Pending,
+        },
+    );
+    flow_state
+}
+
 /// Takes a pending flow of `system` for this callback, atomically: a replayed
 /// callback finds it used; a state of another session or system is refused.
 fn claim(
@@ -313,20 +318,7 @@ pub async fn start_lofty(State(state): State<AppState>, headers: HeaderMap) -> R
             "Lofty OAuth is not configured: set lofty.client_id and lofty.client_secret (GHLSYNC_LOFTY_CLIENT_ID, GHLSYNC_LOFTY_CLIENT_SECRET), or connect with an API key: ghlsync connect lofty",
         );
     };
-    let flow_state = random_token();
-    let session = match admin {
-        Admin::Session(id) => Some(id),
-        Admin::Bearer => None,
-    };
-    state.flows.lock().insert(
-        flow_state.clone(),
-        Flow {
-            system: "lofty",
-            session,
-            created: Instant::now(),
-            status: FlowStatus::Pending,
-        },
-    );
+    let flow_state = begin(&state, "lofty", admin);
     let url = oauth.app.consent_url(&flow_state);
     if wants_json(&headers) {
         return Json(json!({"authorize_url": url.as_str(), "state": flow_state, "status_url": format!("/connect/status/{flow_state}")}))
