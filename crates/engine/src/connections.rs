@@ -44,7 +44,16 @@ pub fn oauth_app(app: &GhlApp, redirect_uri: &str) -> OAuthApp {
 }
 
 fn expires_at(store: &Store, expires_in: Option<u64>) -> Option<i64> {
-    expires_in.map(|s| store.now() + i64::try_from(s).unwrap_or(86_399) * 1000)
+    expires_in.map(|s| expiry(store.now(), s))
+}
+
+/// When a token that lives `expires_in` seconds from `now` (epoch ms) expires.
+pub(crate) fn expiry(now: i64, expires_in: u64) -> i64 {
+    now.saturating_add(
+        i64::try_from(expires_in)
+            .unwrap_or(i64::MAX / 2_000)
+            .saturating_mul(1000),
+    )
 }
 
 /// Stores what `/oauth/token` returned: a Location token becomes one connection; a

@@ -163,10 +163,10 @@ impl TokenSource {
                     Ok(t) => RefreshDecision::Replace(TokenSet {
                         access: t.access_token.clone(),
                         refresh: t.refresh_token.clone().or(Some(refresh)),
-                        expires_at: Some(
-                            now + i64::try_from(t.expires_in.unwrap_or(86_399)).unwrap_or(86_399)
-                                * 1000,
-                        ),
+                        expires_at: Some(crate::connections::expiry(
+                            now,
+                            t.expires_in.unwrap_or(86_399),
+                        )),
                     }),
                     Err(e) => classify_refresh_error(&e),
                 }
@@ -201,7 +201,7 @@ impl TokenSource {
                     Ok(t) => RefreshDecision::Replace(TokenSet {
                         access: t.access_token.clone(),
                         refresh: t.refresh_token.clone().or(Some(refresh)),
-                        expires_at: Some(now + i64::try_from(t.expires_in).unwrap_or(3600) * 1000),
+                        expires_at: Some(crate::connections::expiry(now, t.expires_in)),
                     }),
                     Err(e) => match e.status() {
                         Some(s) if (400..500).contains(&s) && s != 429 => RefreshDecision::Reject(
