@@ -5,6 +5,10 @@
 # On a machine without PostgreSQL it installs Debian's package first.
 set -euo pipefail
 
+# Only the URL goes to stdout (callers capture it): everything the tools print,
+# such as pg_ctlcluster's "Removed stale pid file.", goes to stderr.
+exec 3>&1 1>&2
+
 url="postgres://postgres:postgres@127.0.0.1:5432/test"
 
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -24,7 +28,7 @@ fi
 version=$(pg_lsclusters -h 2>/dev/null | awk 'NR==1{print $1}')
 version=${version:-15}
 if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
-  pg_ctlcluster "$version" main start
+  pg_ctlcluster "$version" main start 3>&-  # the server must not hold the caller's pipe
 fi
 for _ in $(seq 1 50); do
   pg_isready -q -h 127.0.0.1 -p 5432 && break
@@ -36,4 +40,4 @@ su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/nu
 if ! su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='test'\"" | grep -q 1; then
   su postgres -c "createdb test"
 fi
-echo "$url"
+echo "$url" >&3
