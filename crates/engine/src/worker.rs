@@ -394,11 +394,7 @@ impl Worker {
                         format!("{} {}", op.method, op.path),
                     ));
                 }
-                Err(e)
-                    if matches!(e.retry_class(), RetryClass::Reauth)
-                        && !is_scope_error(&e)
-                        && !refreshed =>
-                {
+                Err(e) if matches!(e.retry_class(), RetryClass::Reauth) && !refreshed => {
                     // The token was refused: refresh once (unless someone already did) and retry.
                     refreshed = true;
                     token = match self.tokens.refresh(&conn, Some(&token)).await {
@@ -486,11 +482,6 @@ fn display_scopes(scopes: &str) -> String {
     }
 }
 
-fn is_scope_error(e: &GhlError) -> bool {
-    e.server_message()
-        .is_some_and(|m| m.contains("not authorized for this scope"))
-}
-
 fn token_failure(e: TokenError) -> (Failure, String) {
     match e {
         TokenError::NeedsReauth { .. } => (Failure::Reauth, e.to_string()),
@@ -504,7 +495,6 @@ fn classify(e: &GhlError, conn: &Connection) -> (Failure, String) {
     let failure = match e.retry_class() {
         RetryClass::RetryAfter(d) => Failure::RetryAfter(d),
         RetryClass::Retry => Failure::Retry,
-        RetryClass::Reauth if is_scope_error(e) => Failure::GiveUp,
         RetryClass::Reauth => {
             tracing::warn!(connection = %conn.id, "GHL refused the connection's token after a refresh");
             Failure::Reauth

@@ -32,7 +32,8 @@ pub enum RetryClass {
     Retry,
     /// 401: the token is expired or revoked; refresh it or re-authenticate, then retry.
     Reauth,
-    /// Retrying the same request cannot help (other 4xx, decode errors, bad input).
+    /// Retrying the same request cannot help (other 4xx, decode errors, bad input, and a
+    /// 401 that refuses a scope the token lacks: a fresh token has the same scopes).
     GiveUp,
 }
 
@@ -237,6 +238,7 @@ impl GhlError {
         match self {
             Self::Api(api) => match api.status {
                 429 => RetryClass::RetryAfter(api.rate_limit_wait()),
+                401 if self.is_scope_refusal() => RetryClass::GiveUp,
                 401 => RetryClass::Reauth,
                 408 => RetryClass::Retry,
                 s if s >= 500 => RetryClass::Retry,
@@ -267,6 +269,19 @@ impl GhlError {
     /// The server's message, for API errors.
     pub fn server_message(&self) -> Option<&str> {
         self.api().map(|api| api.message.as_str())
+    }
+
+    /// Whether GHL refused the call because the token lacks the operation's scope
+    /// (`401 "The token is not authorized for this scope."`). Refreshing cannot help;
+    /// the connection must be re-authorized with the scope.
+    pub fn is_scope_refusal(&self) -> bool {
+        self.api().is_some_and(|api| {
+            api.status == 401
+                && api
+                    .message
+                    .to_ascii_lowercase()
+                    .contains("not authorized for this scope")
+        })
     }
 
     /// Whether this is a 404 or the 400 "not found" GHL uses for unknown ids.
@@ -313,6 +328,11 @@ mod tests {
         let err = GhlError::from(ApiError::from_parts(401, &HeaderMap::new(), body));
         assert_eq!(err.to_string(), "GHL 401 Unauthorized: Invalid JWT");
         assert_eq!(err.retry_class(), RetryClass::Reauth);
+        assert!(!err.is_scope_refusal());
+        let body = br#"{"statusCode":401,"message":"The token is not authorized for this scope."}"#;
+        let err = GhlError::from(ApiError::from_parts(401, &HeaderMap::new(), body));
+        assert!(err.is_scope_refusal());
+        assert_eq!(err.retry_class(), RetryClass::GiveUp);
     }
 
     #[test]

@@ -11,9 +11,9 @@ use url::Url;
 
 use crate::helpers::{assert_api_error, config, spawn, spawn_with};
 
-/// A PIT with only contacts.readonly can read but not write: 401, Reauth.
+/// A PIT with only contacts.readonly can read but not write: 401, GiveUp (a refreshed token has the same scopes).
 #[tokio::test]
-async fn scope_401_is_reauth() {
+async fn scope_401_gives_up() {
     let ctx = spawn().await;
     let token = ctx.pit(&ctx.a.id, "contacts.readonly").await;
     let ro = ctx.client_with(&token, &ctx.a.id);
@@ -33,7 +33,7 @@ async fn scope_401_is_reauth() {
     assert_api_error(
         &err,
         401,
-        RetryClass::Reauth,
+        RetryClass::GiveUp,
         "The token is not authorized for this scope.",
     );
     assert_eq!(
@@ -53,7 +53,8 @@ async fn scope_401_is_reauth() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(401));
-    assert_eq!(err.retry_class(), RetryClass::Reauth);
+    assert!(err.is_scope_refusal());
+    assert_eq!(err.retry_class(), RetryClass::GiveUp);
     // Nothing was written.
     assert_ne!(
         ctx.client.get_contact(&id).await.unwrap().city.as_deref(),
