@@ -104,27 +104,18 @@ pub async fn store_oauth_tokens(
         .await?;
     store.put_tokens(&agency, &set).await?;
     let mut ids = vec![agency];
-    ids.extend(sync_agency(store, app, &company_id).await?);
+    ids.extend(sync_agency(store, app, &company_id, &set.access).await?);
     Ok(ids)
 }
 
-/// Makes one connection per location where the app is installed, from the agency
-/// connection's token (`/oauth/installedLocations` + `/oauth/locationToken`).
+/// Makes one connection per location where the app is installed, from the agency's
+/// (fresh) token (`/oauth/installedLocations` + `/oauth/locationToken`).
 pub async fn sync_agency(
     store: &Store,
     app: &GhlApp,
     company_id: &str,
+    agency_token: &SecretString,
 ) -> Result<Vec<String>, ConnectError> {
-    let agency_id = agency_connection_id(company_id);
-    let agency = store.connection(&agency_id).await?.ok_or_else(|| {
-        ConnectError::Invalid(format!("no agency connection for company {company_id}"))
-    })?;
-    let tokens = TokenSource::new(
-        store.clone(),
-        Some(app.clone()),
-        std::time::Duration::from_secs(60),
-    );
-    let agency_token = tokens.access_token(&agency).await?;
     let oauth = oauth_app(app, "");
     let app_id = ghl::oauth::app_id(&app.client_id).to_owned();
     let mut ids = Vec::new();
@@ -132,7 +123,7 @@ pub async fn sync_agency(
     loop {
         let page = oauth
             .installed_locations(
-                &agency_token,
+                agency_token,
                 company_id,
                 &app_id,
                 Some(skip),
@@ -142,7 +133,7 @@ pub async fn sync_agency(
             .await?;
         let n = u32::try_from(page.locations.len()).unwrap_or(0);
         for loc in &page.locations {
-            ids.push(connect_location(store, &oauth, &agency_token, company_id, &loc.id).await?);
+            ids.push(connect_location(store, &oauth, agency_token, company_id, &loc.id).await?);
         }
         skip += n;
         if n == 0 || u64::from(skip) >= page.count.unwrap_or(0) {
@@ -187,9 +178,11 @@ pub async fn connect_location(
     Ok(id)
 }
 
-/// INSTALL: a new (or re-installed) location of a connected agency gets its connection.
+/// INSTALL: a new (or re-installed) location of a connected agency gets its connection,
+/// from the agency token that `tokens` keeps fresh.
 pub async fn on_install(
     store: &Store,
+    tokens: &TokenSource,
     app: &GhlApp,
     company_id: Option<&str>,
     location_id: Option<&str>,
@@ -201,11 +194,6 @@ pub async fn on_install(
         // A location install without an agency connection: the user connects it via OAuth.
         return Ok(None);
     };
-    let tokens = TokenSource::new(
-        store.clone(),
-        Some(app.clone()),
-        std::time::Duration::from_secs(60),
-    );
     let agency_token = tokens.access_token(&agency).await?;
     let id = connect_location(
         store,

@@ -424,8 +424,15 @@ impl Worker {
                             .to_owned(),
                     ));
                 };
-                match crate::connections::on_install(&self.store, app, text("companyId"), location)
-                    .await
+                let company = text("companyId");
+                match crate::connections::on_install(
+                    &self.store,
+                    &self.tokens,
+                    app,
+                    company,
+                    location,
+                )
+                .await
                 {
                     Ok(Some(id)) => Ok((
                         record,
