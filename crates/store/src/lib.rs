@@ -154,6 +154,14 @@ type SecretRow = (String, String, String, Vec<u8>, Vec<u8>);
 type LogRow = (Option<i64>, String, String, String, String, i64, i64);
 
 /// Columns of `jobs` in the order [`job!`] reads them.
+/// Writes one sealed secret: `(connection_id, name, key_id, nonce, ciphertext, updated_at)`.
+const SECRET_UPSERT: &str = "INSERT INTO secrets (connection_id, name, key_id, nonce, ciphertext, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (connection_id, name) DO UPDATE SET key_id = $3, nonce = $4, ciphertext = $5, updated_at = $6";
+
+/// A sealed secret: (key id, nonce, ciphertext).
+type Sealed = (String, Vec<u8>, Vec<u8>);
+
 const JOB_COLS: &str = "id, queue, kind, payload, idempotency_key, connection_id, status, attempts, max_attempts, run_at, lease_owner, lease_expires_at, last_error";
 
 /// Builds a [`Job`] from a row (either backend).
@@ -379,10 +387,7 @@ impl Store {
         let (kid, nonce, ct) = self.keyring()?.seal(connection_id, name, value)?;
         let now = self.now();
         pool!(self, p => {
-            sqlx::query(
-                "INSERT INTO secrets (connection_id, name, key_id, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (connection_id, name) DO UPDATE SET key_id = $3, nonce = $4, ciphertext = $5, updated_at = $6",
-            )
+            sqlx::query(SECRET_UPSERT)
             .bind(connection_id).bind(name).bind(kid).bind(nonce).bind(ct).bind(now)
             .execute(p).await?;
         });
@@ -504,19 +509,50 @@ impl Store {
         }))
     }
 
-    /// Stores a token set (used when a connection is first made).
+    /// Stores a token set the user just granted (a connection made or re-made), in one
+    /// transaction. The connection becomes active, and a refresh that is in flight loses
+    /// its lease: its result (new tokens or a rejection of the old refresh token) is
+    /// dropped, so it can neither overwrite these tokens nor mark the connection
+    /// `needs_reauth` after the reconnect.
     pub async fn put_tokens(&self, connection_id: &str, tokens: &TokenSet) -> Result<()> {
-        self.put_secret(connection_id, "access_token", &tokens.access)
-            .await?;
-        if let Some(r) = &tokens.refresh {
-            self.put_secret(connection_id, "refresh_token", r).await?;
-        }
+        let sealed = self.seal_tokens(connection_id, tokens)?;
         let now = self.now();
         pool!(self, p => {
-            sqlx::query("UPDATE connections SET token_expires_at = $2, updated_at = $3 WHERE id = $1")
-                .bind(connection_id).bind(tokens.expires_at).bind(now).execute(p).await?;
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "UPDATE connections SET token_expires_at = $2, updated_at = $3, status = 'active', \
+                 status_reason = NULL, refresh_lease_until = NULL, refresh_lease_owner = NULL WHERE id = $1",
+            )
+            .bind(connection_id).bind(tokens.expires_at).bind(now)
+            .execute(&mut *tx).await?;
+            for (name, (kid, nonce, ct)) in &sealed {
+                sqlx::query(SECRET_UPSERT)
+                    .bind(connection_id).bind(*name).bind(kid).bind(nonce).bind(ct).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Seals the access token and, when present, the refresh token of a set.
+    fn seal_tokens(
+        &self,
+        connection_id: &str,
+        tokens: &TokenSet,
+    ) -> Result<Vec<(&'static str, Sealed)>> {
+        let ring = self.keyring()?;
+        let mut sealed = vec![(
+            "access_token",
+            ring.seal(connection_id, "access_token", &tokens.access)?,
+        )];
+        if let Some(r) = &tokens.refresh {
+            sealed.push((
+                "refresh_token",
+                ring.seal(connection_id, "refresh_token", r)?,
+            ));
+        }
+        Ok(sealed)
     }
 
     /// Runs `decide` with the connection's current tokens while holding the
@@ -589,53 +625,48 @@ impl Store {
                 Ok(kept)
             }
             RefreshDecision::Replace(new) => {
-                let mut sealed = Vec::new();
-                {
-                    let ring = self.keyring()?;
-                    sealed.push((
-                        "access_token",
-                        ring.seal(connection_id, "access_token", &new.access)?,
-                    ));
-                    if let Some(r) = &new.refresh {
-                        sealed.push((
-                            "refresh_token",
-                            ring.seal(connection_id, "refresh_token", r)?,
-                        ));
-                    }
-                }
-                pool!(self, p => {
+                let sealed = self.seal_tokens(connection_id, &new)?;
+                let fenced = pool!(self, p => {
                     let mut tx = p.begin().await?;
-                    for (name, (kid, nonce, ct)) in &sealed {
-                        sqlx::query(
-                            "INSERT INTO secrets (connection_id, name, key_id, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                             ON CONFLICT (connection_id, name) DO UPDATE SET key_id = $3, nonce = $4, ciphertext = $5, updated_at = $6",
-                        )
-                        .bind(connection_id).bind(*name).bind(kid).bind(nonce).bind(ct).bind(now)
-                        .execute(&mut *tx).await?;
-                    }
-                    sqlx::query(
+                    let fenced = sqlx::query(
                         "UPDATE connections SET token_expires_at = $2, updated_at = $3, refresh_lease_until = NULL, \
-                         refresh_lease_owner = NULL WHERE id = $1",
+                         refresh_lease_owner = NULL WHERE id = $1 AND refresh_lease_owner = $4",
                     )
-                    .bind(connection_id).bind(new.expires_at).bind(now)
-                    .execute(&mut *tx).await?;
+                    .bind(connection_id).bind(new.expires_at).bind(now).bind(&owner)
+                    .execute(&mut *tx).await?.rows_affected() == 1;
+                    if fenced {
+                        for (name, (kid, nonce, ct)) in &sealed {
+                            sqlx::query(SECRET_UPSERT)
+                                .bind(connection_id).bind(*name).bind(kid).bind(nonce).bind(ct).bind(now)
+                                .execute(&mut *tx).await?;
+                        }
+                    }
                     tx.commit().await?;
+                    fenced
                 });
-                Ok(new)
+                if fenced {
+                    Ok(new)
+                } else {
+                    self.tokens_after_reconnect(connection_id).await
+                }
             }
             RefreshDecision::Reject(reason) => {
-                pool!(self, p => {
+                let fenced = pool!(self, p => {
                     sqlx::query(
                         "UPDATE connections SET status = 'needs_reauth', status_reason = $2, updated_at = $3, \
-                         refresh_lease_until = NULL, refresh_lease_owner = NULL WHERE id = $1",
+                         refresh_lease_until = NULL, refresh_lease_owner = NULL WHERE id = $1 AND refresh_lease_owner = $4",
                     )
-                    .bind(connection_id).bind(&reason).bind(now)
-                    .execute(p).await?;
+                    .bind(connection_id).bind(&reason).bind(now).bind(&owner)
+                    .execute(p).await?.rows_affected() == 1
                 });
-                Err(StoreError::NeedsReauth {
-                    id: connection_id.to_owned(),
-                    reason,
-                })
+                if fenced {
+                    Err(StoreError::NeedsReauth {
+                        id: connection_id.to_owned(),
+                        reason,
+                    })
+                } else {
+                    self.tokens_after_reconnect(connection_id).await
+                }
             }
             RefreshDecision::Fail(reason) => {
                 self.release_refresh_lease(connection_id, &owner).await?;
@@ -645,6 +676,15 @@ impl Store {
                 })
             }
         }
+    }
+
+    /// The tokens a reconnect stored while a refresh was in flight (the refresh lost
+    /// its lease to [`Store::put_tokens`]).
+    async fn tokens_after_reconnect(&self, connection_id: &str) -> Result<TokenSet> {
+        tracing::info!(connection = %connection_id, "a reconnect replaced the tokens during a refresh; its tokens are kept");
+        self.tokens(connection_id)
+            .await?
+            .ok_or_else(|| StoreError::NoConnection(connection_id.to_owned()))
     }
 
     async fn release_refresh_lease(&self, connection_id: &str, owner: &str) -> Result<()> {

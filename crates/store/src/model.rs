@@ -73,7 +73,7 @@ pub struct TokenSet {
     pub expires_at: Option<i64>,
 }
 
-/// What a refresh attempt decided, under the connection's lock.
+/// What a refresh attempt decided, under the connection's refresh lease.
 #[derive(Debug)]
 pub enum RefreshDecision {
     /// The current tokens are fine (another worker refreshed them meanwhile).

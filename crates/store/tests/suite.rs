@@ -100,6 +100,7 @@ suite!(
     refresh_is_serialised_per_connection,
     rejected_refresh_marks_needs_reauth,
     a_refresh_in_flight_blocks_no_other_write,
+    a_reconnect_during_a_refresh_wins,
 );
 
 fn conn(id: &str) -> NewConnection {
@@ -767,4 +768,63 @@ async fn a_refresh_in_flight_blocks_no_other_write(s: Store, _o: StoreOptions) {
     });
     assert_eq!(expose(&second.await.unwrap().access), "at2");
     assert_eq!(expose(&refresher.await.unwrap().unwrap().access), "at2");
+}
+
+/// The user reconnects while a worker's refresh (with the old refresh token) is in
+/// flight: whatever that refresh comes back with, the reconnect's tokens stay and the
+/// connection stays active.
+async fn a_reconnect_during_a_refresh_wins(s: Store, _o: StoreOptions) {
+    let old = TokenSet {
+        access: secret("old-at"),
+        refresh: Some(secret("old-rt")),
+        expires_at: Some(0),
+    };
+    let fresh = TokenSet {
+        access: secret("fresh-at"),
+        refresh: Some(secret("fresh-rt")),
+        expires_at: Some(i64::MAX),
+    };
+    let late = [
+        RefreshDecision::Reject("invalid_grant: refresh token revoked".to_owned()),
+        RefreshDecision::Replace(TokenSet {
+            access: secret("late-at"),
+            refresh: Some(secret("late-rt")),
+            expires_at: Some(1),
+        }),
+    ];
+    for (i, outcome) in late.into_iter().enumerate() {
+        let id = format!("c{i}");
+        s.upsert_connection(&conn(&id)).await.unwrap();
+        s.put_tokens(&id, &old).await.unwrap();
+        let got = s
+            .refresh_tokens(&id, |cur| {
+                let (s, id, fresh) = (s.clone(), id.clone(), fresh.clone());
+                async move {
+                    assert_eq!(expose(&cur.refresh.unwrap()), "old-rt");
+                    // The reconnect lands while the token endpoint is answering.
+                    s.upsert_connection(&conn(&id)).await.unwrap();
+                    s.put_tokens(&id, &fresh).await.unwrap();
+                    outcome
+                }
+            })
+            .await
+            .unwrap_or_else(|e| panic!("case {i}: the refresh's late result leaked: {e}"));
+        assert_eq!(expose(&got.access), "fresh-at", "case {i}");
+        let stored = s.tokens(&id).await.unwrap().unwrap();
+        assert_eq!(expose(&stored.access), "fresh-at", "case {i}");
+        assert_eq!(expose(&stored.refresh.unwrap()), "fresh-rt", "case {i}");
+        assert_eq!(stored.expires_at, Some(i64::MAX), "case {i}");
+        let c = s.connection(&id).await.unwrap().unwrap();
+        assert_eq!(c.status, ConnectionStatus::Active, "case {i}");
+        assert_eq!(c.status_reason, None, "case {i}");
+        // The lease is free: the next refresh runs at once.
+        let next = s
+            .refresh_tokens(&id, |cur| async move {
+                assert_eq!(expose(&cur.access), "fresh-at");
+                RefreshDecision::Keep
+            })
+            .await
+            .unwrap();
+        assert_eq!(expose(&next.access), "fresh-at");
+    }
 }
