@@ -6,18 +6,19 @@
 //! starts from a browser session, the callback must come back with the same
 //! session cookie; when it starts from the CLI (bearer token), the state alone binds
 //! it. The redirect URI always comes from the configuration, never the request.
+//! Flows live in the store (hashed), so the callback may reach any server instance
+//! sharing the database, or this one after a restart.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use engine::GhlApp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
+use store::FlowStatus;
 
 use crate::AppState;
 use crate::admin::{Admin, random_token};
@@ -34,40 +35,6 @@ pub struct OAuthSettings {
     /// Our callback, exactly as registered with the marketplace app.
     pub redirect_uri: String,
     pub scopes: Vec<String>,
-}
-
-/// Where a connect flow stands.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum FlowStatus {
-    Pending,
-    /// The callback arrived and is being processed.
-    InProgress,
-    Connected {
-        connections: Vec<String>,
-    },
-    Failed {
-        error: String,
-    },
-}
-
-#[derive(Debug, Clone)]
-struct Flow {
-    /// `ghl` or `lofty`: a state only completes the flow it was issued for.
-    system: &'static str,
-    session: Option<String>,
-    created: Instant,
-    status: FlowStatus,
-}
-
-/// Connect flows in progress, by state.
-#[derive(Debug, Default)]
-pub struct Flows(Mutex<HashMap<String, Flow>>);
-
-impl Flows {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Flow>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,7 +77,10 @@ pub async fn start(
             "GHL OAuth is not configured: set ghl.client_id, ghl.client_secret and ghl.redirect_uri (GHLSYNC_GHL_CLIENT_ID, GHLSYNC_GHL_CLIENT_SECRET, GHLSYNC_GHL_REDIRECT_URI)",
         );
     };
-    let flow_state = begin(&state, "ghl", admin);
+    let flow_state = match begin(&state, "ghl", admin).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
     let agency = q
         .user_type
         .as_deref()
@@ -166,21 +136,23 @@ pub async fn callback(
             "The callback has no state. Start again from /connect/ghl.",
         );
     };
-    if let Err(message) = claim(&state, &headers, &flow_state, "ghl") {
-        return error_page(StatusCode::BAD_REQUEST, message);
+    if let Err(page) = claim(&state, &headers, &flow_state, "ghl").await {
+        return page;
     }
     let finish = |status: FlowStatus| set_status(&state, &flow_state, status);
     if let Some(err) = q.error {
         let message = format!("GHL did not grant access: {err}");
         finish(FlowStatus::Failed {
             error: message.clone(),
-        });
+        })
+        .await;
         return error_page(StatusCode::BAD_REQUEST, &message);
     }
     let Some(code) = q.code else {
         finish(FlowStatus::Failed {
             error: "no code".to_owned(),
-        });
+        })
+        .await;
         return error_page(StatusCode::BAD_REQUEST, "The callback has no code.");
     };
     let app = engine::connections::oauth_app(&oauth.app, &oauth.redirect_uri);
@@ -193,7 +165,8 @@ pub async fn callback(
             );
             finish(FlowStatus::Failed {
                 error: message.clone(),
-            });
+            })
+            .await;
             return error_page(StatusCode::BAD_REQUEST, &message);
         }
     };
@@ -202,7 +175,8 @@ pub async fn callback(
             tracing::info!(connections = ?ids, "ConnectionConnected");
             finish(FlowStatus::Connected {
                 connections: ids.clone(),
-            });
+            })
+            .await;
             let list: String = ids
                 .iter()
                 .map(|i| format!("<li><code>{i}</code></li>"))
@@ -216,79 +190,105 @@ pub async fn callback(
             let message = format!("Connected to GHL but could not store the connection: {e}");
             finish(FlowStatus::Failed {
                 error: message.clone(),
-            });
+            })
+            .await;
             error_page(StatusCode::INTERNAL_SERVER_ERROR, &message)
         }
     }
 }
 
 /// Starts a flow of `system` for `admin` and returns its state; stale flows are
-/// pruned on the way.
-fn begin(state: &AppState, system: &'static str, admin: Admin) -> String {
+/// pruned on the way. A store failure becomes the error page to answer.
+async fn begin(state: &AppState, system: &str, admin: Admin) -> Result<String, Response> {
     let flow_state = random_token();
-    let session = match admin {
-        Admin::Session(id) => Some(id),
+    let session = match &admin {
+        Admin::Session(id) => Some(id.as_str()),
         Admin::Bearer => None,
     };
-    let mut flows = state.flows.lock();
-    flows.retain(|_, f| f.created.elapsed() < STATE_TTL * 6);
-    flows.insert(
-        flow_state.clone(),
-        Flow {
-            system,
-            session,
-            created: Instant::now(),
-            status: FlowStatus::Pending,
-        },
-    );
-    flow_state
+    state
+        .store
+        .begin_flow(&flow_state, system, session, STATE_TTL * 6)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, system, "cannot record a connect flow");
+            error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
+                    "Cannot start the connection: the database refused the flow ({e}). Try again."
+                ),
+            )
+        })?;
+    Ok(flow_state)
 }
 
 /// Takes a pending flow of `system` for this callback, atomically: a replayed
 /// callback finds it used; a state of another session or system is refused.
-fn claim(
+async fn claim(
     state: &AppState,
     headers: &HeaderMap,
     flow_state: &str,
     system: &str,
-) -> Result<(), &'static str> {
-    let check = {
-        let mut flows = state.flows.lock();
-        match flows.get_mut(flow_state) {
-            Some(f) if f.system != system => {
-                Err("This state was issued for another service. Start again.")
-            }
-            None => Err(
-                "Unknown or expired state: this callback was not started here. Start again from /connect.",
-            ),
-            Some(f) if f.created.elapsed() > STATE_TTL => {
-                Err("This authorization took more than 10 minutes. Start again.")
-            }
-            Some(f) if f.status != FlowStatus::Pending => {
-                Err("This authorization was already used. Start again.")
-            }
-            Some(f) => {
-                let same_session = match &f.session {
-                    None => true,
-                    Some(s) => state.admin.session(headers).as_deref() == Some(s.as_str()),
-                };
-                if same_session {
-                    f.status = FlowStatus::InProgress;
-                    Ok(())
-                } else {
-                    Err(
-                        "This authorization belongs to another admin session (possible CSRF). Start again.",
-                    )
-                }
-            }
+) -> Result<(), Response> {
+    let flow = match state.store.flow(flow_state).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, system, "cannot read a connect flow");
+            return Err(error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
+                    "Cannot check this authorization: the database is unavailable ({e}). Reload this page to retry."
+                ),
+            ));
         }
     };
-    check.inspect_err(|message| tracing::warn!(reason = message, system, "OAuthCallbackRejected"))
+    let age = |created_at: i64| {
+        Duration::from_millis(u64::try_from(state.store.now() - created_at).unwrap_or(0))
+    };
+    let session = state.admin.session(headers);
+    let refusal = match flow {
+        Some(f) if f.system != system => {
+            Some("This state was issued for another service. Start again.")
+        }
+        None => Some(
+            "Unknown or expired state: this callback was not started here. Start again from /connect.",
+        ),
+        Some(f) if age(f.created_at) > STATE_TTL => {
+            Some("This authorization took more than 10 minutes. Start again.")
+        }
+        Some(f) if f.status != FlowStatus::Pending => {
+            Some("This authorization was already used. Start again.")
+        }
+        Some(f) if !f.started_by(session.as_deref()) => Some(
+            "This authorization belongs to another admin session (possible CSRF). Start again.",
+        ),
+        Some(_) => match state.store.take_flow(flow_state).await {
+            Ok(true) => None,
+            Ok(false) => Some("This authorization was already used. Start again."),
+            Err(e) => {
+                tracing::error!(error = %e, system, "cannot take a connect flow");
+                return Err(error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!(
+                        "Cannot check this authorization: the database is unavailable ({e}). Reload this page to retry."
+                    ),
+                ));
+            }
+        },
+    };
+    match refusal {
+        None => Ok(()),
+        Some(message) => {
+            tracing::warn!(reason = message, system, "OAuthCallbackRejected");
+            Err(error_page(StatusCode::BAD_REQUEST, message))
+        }
+    }
 }
 
-fn set_status(state: &AppState, flow_state: &str, status: FlowStatus) {
-    if let Some(f) = state.flows.lock().get_mut(flow_state) {
-        f.status = status;
+async fn set_status(state: &AppState, flow_state: &str, status: FlowStatus) {
+    if let Err(e) = state.store.finish_flow(flow_state, &status).await {
+        // The connection itself is stored (or the failure shown); only the CLI's
+        // status poll misses the outcome.
+        tracing::error!(error = %e, "cannot record how a connect flow ended");
     }
 }
 
@@ -318,7 +318,10 @@ pub async fn start_lofty(State(state): State<AppState>, headers: HeaderMap) -> R
             "Lofty OAuth is not configured: set lofty.client_id and lofty.client_secret (GHLSYNC_LOFTY_CLIENT_ID, GHLSYNC_LOFTY_CLIENT_SECRET), or connect with an API key: ghlsync connect lofty",
         );
     };
-    let flow_state = begin(&state, "lofty", admin);
+    let flow_state = match begin(&state, "lofty", admin).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
     let url = oauth.app.consent_url(&flow_state);
     if wants_json(&headers) {
         return Json(json!({"authorize_url": url.as_str(), "state": flow_state, "status_url": format!("/connect/status/{flow_state}")}))
@@ -345,24 +348,26 @@ pub async fn callback_lofty(
             "The callback has no state. Start again from /connect/lofty.",
         );
     };
-    if let Err(message) = claim(&state, &headers, &flow_state, "lofty") {
-        return error_page(StatusCode::BAD_REQUEST, message);
+    if let Err(page) = claim(&state, &headers, &flow_state, "lofty").await {
+        return page;
     }
-    let fail = |message: String| {
+    let fail = async |message: String| {
         set_status(
             &state,
             &flow_state,
             FlowStatus::Failed {
                 error: message.clone(),
             },
-        );
+        )
+        .await;
         error_page(StatusCode::BAD_REQUEST, &message)
     };
     let Some(code) = q.code else {
         return fail(format!(
             "Lofty did not grant access: {}",
             q.error.unwrap_or_else(|| "no code".to_owned())
-        ));
+        ))
+        .await;
     };
     let tokens = match oauth
         .app
@@ -370,7 +375,7 @@ pub async fn callback_lofty(
         .await
     {
         Ok(t) => t,
-        Err(e) => return fail(format!("Lofty refused the authorization code: {e}")),
+        Err(e) => return fail(format!("Lofty refused the authorization code: {e}")).await,
     };
     match engine::connections::store_lofty_oauth(&state.store, &oauth.api_base, &tokens).await {
         Ok(id) => {
@@ -380,13 +385,17 @@ pub async fn callback_lofty(
                 FlowStatus::Connected {
                     connections: vec![id.clone()],
                 },
-            );
+            )
+            .await;
             Html(format!("<!doctype html><title>ghlsync: connected</title><h1>Connected</h1><ul><li><code>{id}</code></li></ul><p>You can close this window.</p>"))
                 .into_response()
         }
-        Err(e) => fail(format!(
-            "Connected to Lofty but could not store the connection: {e}"
-        )),
+        Err(e) => {
+            fail(format!(
+                "Connected to Lofty but could not store the connection: {e}"
+            ))
+            .await
+        }
     }
 }
 
@@ -403,11 +412,16 @@ pub async fn status(
         )
             .into_response();
     }
-    match state.flows.lock().get(&flow_state) {
-        Some(f) => Json(json!(f.status)).into_response(),
-        None => (
+    match state.store.flow(&flow_state).await {
+        Ok(Some(f)) => Json(json!(f.status)).into_response(),
+        Ok(None) => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": "no such connect flow"})),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": format!("cannot read the connect flow: {e}")})),
         )
             .into_response(),
     }

@@ -34,7 +34,6 @@ pub struct AppState {
     pub oauth: Option<connect::OAuthSettings>,
     /// Lofty OAuth, when a vendor app is configured.
     pub lofty_oauth: Option<connect::LoftyOAuthSettings>,
-    pub flows: Arc<connect::Flows>,
 }
 
 impl AppState {
@@ -50,7 +49,6 @@ impl AppState {
             admin: Arc::new(admin::AdminAuth::new(admin_token)),
             oauth,
             lofty_oauth: None,
-            flows: Arc::default(),
         }
     }
 
@@ -124,8 +122,9 @@ async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Respo
     match state.admin.login(&f.token) {
         Some(id) => {
             let cookie = format!(
-                "{}={id}; HttpOnly; SameSite=Lax; Path=/",
-                admin::SESSION_COOKIE
+                "{}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
+                admin::SESSION_COOKIE,
+                admin::SESSION_TTL.as_secs()
             );
             let mut resp = Redirect::to(local_path(f.next.as_deref())).into_response();
             if let Ok(v) = cookie.parse() {

@@ -21,6 +21,7 @@ struct Env {
     base: String,
     http: reqwest::Client,
     app: GhlApp,
+    oauth: OAuthSettings,
 }
 
 async fn env(config: SandboxConfig) -> Env {
@@ -53,21 +54,7 @@ async fn env(config: SandboxConfig) -> Env {
         redirect_uri: format!("{base}/oauth/callback/ghl"),
         scopes: vec!["contacts.readonly".to_owned(), "contacts.write".to_owned()],
     };
-    let verifier = ghl::WebhookVerifier::new(
-        Some(ghl::webhook::Ed25519PublicKey::parse(&info.webhook_public_key).unwrap()),
-        None,
-    );
-    let state = AppState::new(
-        store.clone(),
-        verifier,
-        SecretString::from(ADMIN.to_owned()),
-        Some(oauth),
-    );
-    tokio::spawn(server::serve_listener(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    serve(listener, &sbx, &store, &oauth);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -78,7 +65,27 @@ async fn env(config: SandboxConfig) -> Env {
         base,
         http,
         app,
+        oauth,
     }
+}
+
+/// Serves a ghlsync server instance on `listener`, over `store`.
+fn serve(listener: tokio::net::TcpListener, sbx: &Sandbox, store: &Store, oauth: &OAuthSettings) {
+    let verifier = ghl::WebhookVerifier::new(
+        Some(ghl::webhook::Ed25519PublicKey::parse(&sbx.info().ghl.webhook_public_key).unwrap()),
+        None,
+    );
+    let state = AppState::new(
+        store.clone(),
+        verifier,
+        SecretString::from(ADMIN.to_owned()),
+        Some(oauth.clone()),
+    );
+    tokio::spawn(server::serve_listener(
+        listener,
+        state,
+        std::future::pending(),
+    ));
 }
 
 impl Env {
@@ -320,6 +327,84 @@ async fn a_browser_flow_is_bound_to_its_session() {
         e.store.connections().await.unwrap().is_empty(),
         "nothing stored"
     );
+    e.sbx.shutdown().await;
+}
+
+/// Two server instances over one database (a restart, or replicas behind a load
+/// balancer): a flow started on one completes on the other, for the same browser.
+#[tokio::test]
+async fn a_flow_started_on_one_server_instance_completes_on_another() {
+    let e = env(SandboxConfig::default()).await;
+    let loc = e.sbx.info().ghl.locations[0].id.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    serve(listener, &e.sbx, &e.store, &e.oauth);
+    let login = e
+        .http
+        .post(format!("{}/login", e.base))
+        .form(&[("token", ADMIN), ("next", "/connect/ghl")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The other instance knows the session too.
+    let page = e
+        .http
+        .get(format!("{other}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.status(),
+        200,
+        "the session works on the other instance"
+    );
+    let resp = e
+        .http
+        .get(format!("{}/connect/ghl", e.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let authorize = resp.headers()["location"].to_str().unwrap().to_owned();
+    let callback = e.consent(&authorize, &loc).await;
+    assert!(callback.starts_with(&e.base), "{callback}");
+    let on_other = callback.replacen(&e.base, &other, 1);
+    // Without the session cookie the other instance refuses it like the first would.
+    let resp = e.http.get(&on_other).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("another admin session"));
+    let resp = e
+        .http
+        .get(&on_other)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("Connected"), "{text}");
+    let id = format!("ghl:{loc}");
+    assert!(text.contains(&id), "{text}");
+    let conn = e.store.connection(&id).await.unwrap().unwrap();
+    assert_eq!(conn.status, ConnectionStatus::Active);
+    assert!(e.store.tokens(&id).await.unwrap().is_some());
+    // Single use across instances: the first instance refuses the same callback.
+    let resp = e
+        .http
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("already used"));
     e.sbx.shutdown().await;
 }
 

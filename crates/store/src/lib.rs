@@ -142,18 +142,20 @@ pub struct Store {
 macro_rules! pool {
     ($store:expr, $p:ident => $body:expr) => {
         match &$store.backend {
-            Backend::Sqlite($p) => $body,
-            Backend::Postgres($p) => $body,
+            $crate::Backend::Sqlite($p) => $body,
+            $crate::Backend::Postgres($p) => $body,
         }
     };
 }
+
+mod flows;
+pub use flows::{ConnectFlow, FlowStatus};
 
 /// (connection id, name, key id, nonce, ciphertext) of a `secrets` row.
 type SecretRow = (String, String, String, Vec<u8>, Vec<u8>);
 /// (job id, flow, record, outcome, detail, duration ms, at) of a `run_log` row.
 type LogRow = (Option<i64>, String, String, String, String, i64, i64);
 
-/// Columns of `jobs` in the order [`job!`] reads them.
 /// Writes one sealed secret: `(connection_id, name, key_id, nonce, ciphertext, updated_at)`.
 const SECRET_UPSERT: &str = "INSERT INTO secrets (connection_id, name, key_id, nonce, ciphertext, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6) \
@@ -162,6 +164,7 @@ const SECRET_UPSERT: &str = "INSERT INTO secrets (connection_id, name, key_id, n
 /// A sealed secret: (key id, nonce, ciphertext).
 type Sealed = (String, Vec<u8>, Vec<u8>);
 
+/// Columns of `jobs` in the order [`job!`] reads them.
 const JOB_COLS: &str = "id, queue, kind, payload, idempotency_key, connection_id, status, attempts, max_attempts, run_at, lease_owner, lease_expires_at, last_error";
 
 /// Builds a [`Job`] from a row (either backend).

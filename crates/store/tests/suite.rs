@@ -101,6 +101,7 @@ suite!(
     rejected_refresh_marks_needs_reauth,
     a_refresh_in_flight_blocks_no_other_write,
     a_reconnect_during_a_refresh_wins,
+    connect_flows_are_single_use_hashed_and_pruned,
 );
 
 fn conn(id: &str) -> NewConnection {
@@ -827,4 +828,57 @@ async fn a_reconnect_during_a_refresh_wins(s: Store, _o: StoreOptions) {
             .unwrap();
         assert_eq!(expose(&next.access), "fresh-at");
     }
+}
+
+async fn connect_flows_are_single_use_hashed_and_pruned(s: Store, _o: StoreOptions) {
+    let keep = Duration::from_secs(3600);
+    let state = format!("state-{}", unique("f"));
+    s.begin_flow(&state, "ghl", Some("session-1"), keep)
+        .await
+        .unwrap();
+    let f = s.flow(&state).await.unwrap().unwrap();
+    assert_eq!(f.system, "ghl");
+    assert_eq!(f.status, FlowStatus::Pending);
+    assert!(f.started_by(Some("session-1")));
+    assert!(!f.started_by(Some("session-2")));
+    assert!(!f.started_by(None));
+    assert!(s.flow("another-state").await.unwrap().is_none());
+    // Neither the state nor the session is stored as is.
+    let raw = s
+        .scalar_i64(
+            "SELECT COUNT(*) FROM connect_flows WHERE state_hash LIKE 'state-%' OR session_hash = 'session-1'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw, 0);
+    // Two callbacks race for it: exactly one wins.
+    let (a, b) = tokio::join!(s.take_flow(&state), s.take_flow(&state));
+    assert!(
+        a.unwrap() ^ b.unwrap(),
+        "exactly one callback takes the flow"
+    );
+    assert_eq!(
+        s.flow(&state).await.unwrap().unwrap().status,
+        FlowStatus::InProgress
+    );
+    let done = FlowStatus::Connected {
+        connections: vec!["ghl:loc1".to_owned()],
+    };
+    s.finish_flow(&state, &done).await.unwrap();
+    assert_eq!(s.flow(&state).await.unwrap().unwrap().status, done);
+    assert!(
+        !s.take_flow(&state).await.unwrap(),
+        "a finished flow stays used"
+    );
+    // A CLI flow (no session) is bound by its state alone.
+    let cli = format!("cli-{}", unique("f"));
+    s.begin_flow(&cli, "lofty", None, keep).await.unwrap();
+    assert!(s.flow(&cli).await.unwrap().unwrap().started_by(None));
+    // Starting a flow prunes those older than `keep`.
+    s.advance_clock(keep + Duration::from_secs(1));
+    let fresh = format!("fresh-{}", unique("f"));
+    s.begin_flow(&fresh, "ghl", None, keep).await.unwrap();
+    assert!(s.flow(&state).await.unwrap().is_none());
+    assert!(s.flow(&cli).await.unwrap().is_none());
+    assert!(s.flow(&fresh).await.unwrap().is_some());
 }
