@@ -495,17 +495,30 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the token set of a connection (no lock).
+    /// Reads the token set of a connection (no lock), in one query.
     pub async fn tokens(&self, connection_id: &str) -> Result<Option<TokenSet>> {
-        let Some(access) = self.secret(connection_id, "access_token").await? else {
-            return Ok(None);
-        };
-        let refresh = self.secret(connection_id, "refresh_token").await?;
-        let expires_at = self
-            .connection(connection_id)
-            .await?
-            .and_then(|c| c.token_expires_at);
-        Ok(Some(TokenSet {
+        // (expiry, secret name, key id, nonce, ciphertext)
+        type Row = (Option<i64>, String, String, Vec<u8>, Vec<u8>);
+        let rows: Vec<Row> = pool!(self, p => {
+            sqlx::query_as(
+                "SELECT c.token_expires_at, s.name, s.key_id, s.nonce, s.ciphertext FROM connections c \
+                 JOIN secrets s ON s.connection_id = c.id AND s.name IN ('access_token', 'refresh_token') \
+                 WHERE c.id = $1",
+            )
+            .bind(connection_id).fetch_all(p).await?
+        });
+        let (mut access, mut refresh, mut expires_at) = (None, None, None);
+        let ring = self.keyring()?;
+        for (expires, name, kid, nonce, ct) in rows {
+            expires_at = expires;
+            let value = ring.open(connection_id, &name, &kid, &nonce, &ct)?;
+            if name == "access_token" {
+                access = Some(value);
+            } else {
+                refresh = Some(value);
+            }
+        }
+        Ok(access.map(|access| TokenSet {
             access,
             refresh,
             expires_at,
