@@ -47,6 +47,7 @@ use crate::models::{
     UpsertContact, UpsertResponse,
 };
 use crate::operations::{self, BodyKind, Method, Operation, TokenKind};
+use crate::request;
 
 /// Governor key used when the client has no location.
 pub const DEFAULT_GOVERNOR_KEY: &str = "default";
@@ -843,112 +844,25 @@ fn invalid(op: &Operation, msg: impl std::fmt::Display) -> GhlError {
     GhlError::InvalidInput(format!("{}: {msg}", op.id))
 }
 
-/// Text form of a scalar for paths, queries and forms; `None` for `null`.
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
-    }
-}
-
-/// Pushes `key=value` pairs, repeating the key for arrays and dropping nulls.
-fn push_pairs(out: &mut Vec<(String, String)>, key: &str, value: &Value) {
-    match value {
-        Value::Array(items) => {
-            for item in items {
-                if let Some(text) = scalar_text(item) {
-                    out.push((key.to_owned(), text));
-                }
-            }
-        }
-        other => {
-            if let Some(text) = scalar_text(other) {
-                out.push((key.to_owned(), text));
-            }
-        }
-    }
-}
-
 /// Splits `input` into path, query and body for `op`.
 pub(crate) fn prepare(base: &Url, op: &Operation, input: Value) -> Result<Prepared, GhlError> {
-    let mut map = match input {
-        Value::Object(map) => map,
-        Value::Null => Map::new(),
-        _ => return Err(invalid(op, "input must be a JSON object")),
-    };
-
-    let mut url = base.clone();
-    {
-        let mut segments = url
-            .path_segments_mut()
-            .map_err(|()| invalid(op, "base URL cannot have a path"))?;
-        segments.pop_if_empty();
-        for segment in op.path.trim_start_matches('/').split('/') {
-            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => {
-                    let value = map
-                        .remove(name)
-                        .ok_or_else(|| invalid(op, format!("missing path parameter `{name}`")))?;
-                    let text = match &value {
-                        Value::String(_) | Value::Number(_) | Value::Bool(_) => {
-                            scalar_text(&value).unwrap_or_default()
-                        }
-                        _ => {
-                            return Err(invalid(
-                                op,
-                                format!("path parameter `{name}` must be a string or number"),
-                            ));
-                        }
-                    };
-                    if text.is_empty() {
-                        return Err(invalid(op, format!("path parameter `{name}` is empty")));
-                    }
-                    segments.push(&text);
-                }
-                None => {
-                    segments.push(segment);
-                }
-            }
-        }
-    }
-
-    let mut query = Vec::new();
-    for name in op.query_params {
-        if let Some(value) = map.remove(*name) {
-            push_pairs(&mut query, name, &value);
-        }
-    }
-    if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(query);
-    }
-
-    let verbatim = match (op.body, map.get("body")) {
-        (BodyKind::Json, Some(Value::Object(_) | Value::Array(_)))
-        | (BodyKind::Form, Some(Value::Object(_))) => map.remove("body"),
-        _ => None,
-    };
-    if verbatim.is_some() && !map.is_empty() {
-        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-        return Err(invalid(
-            op,
-            format!(
-                "keys {} are not parameters and `body` is given verbatim",
-                keys.join(", ")
-            ),
-        ));
-    }
-
+    let bad = |msg: String| invalid(op, msg);
+    let mut map = request::fields(input).map_err(bad)?;
+    let mut url = request::fill_path(base, op.path, &mut map).map_err(bad)?;
+    request::take_query(&mut url, op.query_params, &[], &mut map);
+    let verbatim = request::take_verbatim_body(&mut map, |body| match op.body {
+        BodyKind::Json => body.is_object() || body.is_array(),
+        BodyKind::Form => body.is_object(),
+        BodyKind::None => false,
+    })
+    .map_err(bad)?;
     let body = match op.body {
         BodyKind::None => {
             if !map.is_empty() {
-                let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-                return Err(invalid(
-                    op,
-                    format!("unknown input keys {} (no request body)", keys.join(", ")),
-                ));
+                return Err(bad(format!(
+                    "unknown input keys {} (no request body)",
+                    request::keys(&map)
+                )));
             }
             PreparedBody::None
         }
@@ -968,7 +882,7 @@ pub(crate) fn prepare(base: &Url, op: &Operation, input: Value) -> Result<Prepar
             };
             let mut pairs = Vec::new();
             for (key, value) in &fields {
-                push_pairs(&mut pairs, key, value);
+                request::push_pairs(&mut pairs, key, value);
             }
             PreparedBody::Form(pairs)
         }

@@ -45,6 +45,7 @@ pub mod models;
 pub mod oauth;
 pub mod operations;
 pub mod pagination;
+pub mod request;
 pub mod webhook;
 
 #[cfg(test)]

@@ -28,11 +28,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ghl::request;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::time::Instant;
 use url::Url;
 
@@ -747,94 +748,23 @@ fn invalid(op: &Operation, msg: impl std::fmt::Display) -> LoftyError {
     LoftyError::InvalidInput(format!("{}: {msg}", op.id))
 }
 
-/// Text form of a scalar for paths and queries; `None` for `null`.
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
-    }
-}
-
 /// Splits `input` into path, query and body for `op`.
 pub(crate) fn prepare(base: &Url, op: &Operation, input: Value) -> Result<Prepared, LoftyError> {
-    let mut map = match input {
-        Value::Object(map) => map,
-        Value::Null => Map::new(),
-        _ => return Err(invalid(op, "input must be a JSON object")),
-    };
-    let mut url = base.clone();
-    {
-        let mut segments = url
-            .path_segments_mut()
-            .map_err(|()| invalid(op, "base URL cannot have a path"))?;
-        segments.pop_if_empty();
-        for segment in op.path.trim_start_matches('/').split('/') {
-            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => {
-                    let value = map
-                        .remove(name)
-                        .ok_or_else(|| invalid(op, format!("missing path parameter `{name}`")))?;
-                    let text = match &value {
-                        Value::String(_) | Value::Number(_) => {
-                            scalar_text(&value).unwrap_or_default()
-                        }
-                        _ => {
-                            return Err(invalid(
-                                op,
-                                format!("path parameter `{name}` must be a string or number"),
-                            ));
-                        }
-                    };
-                    if text.trim().is_empty() {
-                        return Err(invalid(op, format!("path parameter `{name}` is empty")));
-                    }
-                    segments.push(&text);
-                }
-                None => {
-                    segments.push(segment);
-                }
-            }
-        }
-    }
-    let mut query = Vec::new();
-    for name in op.query_params {
-        if let Some(value) = map.remove(*name) {
-            match value {
-                Value::Array(items) => {
-                    query.extend(items.iter().filter_map(scalar_text).map(|t| (*name, t)));
-                }
-                other => query.extend(scalar_text(&other).map(|t| (*name, t))),
-            }
-        }
-    }
-    if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(query);
-    }
-    let verbatim = match (op.body, map.get("body")) {
-        (BodyKind::Json, Some(Value::Object(_) | Value::Array(_))) => map.remove("body"),
-        _ => None,
-    };
-    if verbatim.is_some() && !map.is_empty() {
-        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-        return Err(invalid(
-            op,
-            format!(
-                "keys {} are not parameters and `body` is given verbatim",
-                keys.join(", ")
-            ),
-        ));
-    }
+    let bad = |msg: String| invalid(op, msg);
+    let mut map = request::fields(input).map_err(bad)?;
+    let mut url = request::fill_path(base, op.path, &mut map).map_err(bad)?;
+    request::take_query(&mut url, op.query_params, &[], &mut map);
+    let verbatim = request::take_verbatim_body(&mut map, |body| {
+        op.body == BodyKind::Json && (body.is_object() || body.is_array())
+    })
+    .map_err(bad)?;
     let body = match op.body {
         BodyKind::None => {
             if !map.is_empty() {
-                let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-                return Err(invalid(
-                    op,
-                    format!("unknown input keys {} (no request body)", keys.join(", ")),
-                ));
+                return Err(bad(format!(
+                    "unknown input keys {} (no request body)",
+                    request::keys(&map)
+                )));
             }
             None
         }

@@ -27,10 +27,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ghl::request;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use url::Url;
 
 use crate::auth::{ClientCredentials, TokenProvider};
@@ -564,79 +565,12 @@ fn bad(op: &Operation, msg: impl std::fmt::Display) -> LythoError {
     LythoError::InvalidInput(format!("{}: {msg}", op.id))
 }
 
-/// A scalar as text for paths and queries; `None` for `null`.
-fn scalar(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        other => Some(other.to_string()),
-    }
-}
-
 /// Splits `input` into path, query and body for `op`.
 pub(crate) fn prepare(base: &Url, op: &Operation, input: Value) -> Result<Prepared, LythoError> {
-    let mut fields = match input {
-        Value::Object(map) => map,
-        Value::Null => Map::new(),
-        _ => return Err(bad(op, "input must be a JSON object")),
-    };
-    let mut url = base.clone();
-    {
-        let mut segments = url
-            .path_segments_mut()
-            .map_err(|()| bad(op, "the base URL cannot take a path"))?;
-        segments.pop_if_empty();
-        for part in op.path.split('/').filter(|p| !p.is_empty()) {
-            let Some(name) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) else {
-                segments.push(part);
-                continue;
-            };
-            let value = fields
-                .remove(name)
-                .ok_or_else(|| bad(op, format!("missing path parameter `{name}`")))?;
-            let text = match &value {
-                Value::String(_) | Value::Number(_) => scalar(&value).unwrap_or_default(),
-                _ => {
-                    return Err(bad(
-                        op,
-                        format!("path parameter `{name}` must be a number or string"),
-                    ));
-                }
-            };
-            if text.is_empty() {
-                return Err(bad(op, format!("path parameter `{name}` is empty")));
-            }
-            segments.push(&text);
-        }
-    }
-    let mut query: Vec<(String, String)> = Vec::new();
-    for name in op.query_params {
-        match fields.remove(*name) {
-            Some(Value::Array(items)) => {
-                query.extend(
-                    items
-                        .iter()
-                        .filter_map(scalar)
-                        .map(|v| ((*name).to_owned(), v)),
-                );
-            }
-            Some(value) if !value.is_null() => {
-                if let Some(text) = scalar(&value) {
-                    query.push(((*name).to_owned(), text));
-                }
-            }
-            _ => {
-                if let Some((_, default)) = op.query_defaults.iter().find(|(k, _)| k == name) {
-                    query.push(((*name).to_owned(), (*default).to_owned()));
-                }
-            }
-        }
-    }
-    if !query.is_empty() {
-        url.query_pairs_mut().extend_pairs(query);
-    }
+    let fail = |msg: String| bad(op, msg);
+    let mut fields = request::fields(input).map_err(fail)?;
+    let mut url = request::fill_path(base, op.path, &mut fields).map_err(fail)?;
+    request::take_query(&mut url, op.query_params, op.query_defaults, &mut fields);
     let body = match op.body {
         BodyKind::None => None,
         BodyKind::JsonPatch => match fields.remove("body") {
@@ -646,8 +580,10 @@ pub(crate) fn prepare(base: &Url, op: &Operation, input: Value) -> Result<Prepar
         },
     };
     if !fields.is_empty() {
-        let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
-        return Err(bad(op, format!("unknown input keys {}", keys.join(", "))));
+        return Err(fail(format!(
+            "unknown input keys {}",
+            request::keys(&fields)
+        )));
     }
     Ok(Prepared { url, body })
 }
