@@ -52,11 +52,12 @@ struct State<T, C, F> {
 }
 
 /// Turns a page fetcher into a record stream. `fetch(cursor)` returns a page and the
-/// cursor of the following page, if any.
-pub fn paged<T, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, GhlError>>
+/// cursor of the following page, if any. An error is yielded once and ends the
+/// stream (its cursor is gone). The Lofty and Lytho clients page through this too.
+pub fn paged<T, E, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, E>>
 where
     F: FnMut(C) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<C>), GhlError>>,
+    Fut: Future<Output = Result<(Vec<T>, Option<C>), E>>,
 {
     let state = State {
         buffer: VecDeque::new(),

@@ -15,11 +15,7 @@
 //! does not move. An error is yielded once and ends the stream. The streams are not
 //! `Unpin`; use `std::pin::pin!` or `Box::pin` before calling `next()`.
 
-use std::collections::VecDeque;
-use std::future::Future;
-
 use futures_util::Stream;
-use futures_util::stream;
 
 use crate::client::LoftyClient;
 use crate::error::LoftyError;
@@ -42,40 +38,8 @@ pub enum LeadPaging {
     Scroll,
 }
 
-struct State<T, C, F> {
-    buffer: VecDeque<T>,
-    next: Option<C>,
-    fetch: F,
-}
-
-/// Turns a page fetcher into a record stream. `fetch(cursor)` returns a page and the
-/// cursor of the following page, if any.
-pub fn paged<T, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, LoftyError>>
-where
-    F: FnMut(C) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<C>), LoftyError>>,
-{
-    let state = State {
-        buffer: VecDeque::new(),
-        next: Some(first),
-        fetch,
-    };
-    stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(item) = st.buffer.pop_front() {
-                return Some((Ok(item), st));
-            }
-            let cursor = st.next.take()?;
-            match (st.fetch)(cursor).await {
-                Ok((items, next)) => {
-                    st.buffer.extend(items);
-                    st.next = next;
-                }
-                Err(err) => return Some((Err(err), st)),
-            }
-        }
-    })
-}
+/// The generic pager, shared with the GHL client.
+pub use ghl::pagination::paged;
 
 /// Whether an offset-paged list has more after a page of `got` at `offset`.
 fn more(offset: u64, limit: u32, got: usize, total: Option<i64>) -> bool {

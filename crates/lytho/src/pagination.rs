@@ -11,12 +11,9 @@
 //!
 //! The change poller ([`crate::poll`]) builds on [`paged`].
 
-use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::Stream;
-use futures_util::stream;
 
 use crate::client::LythoClient;
 use crate::error::LythoError;
@@ -27,39 +24,8 @@ use crate::operations::ItemType;
 /// near 1 KB.
 pub const DEFAULT_IDS_PER_REQUEST: usize = 100;
 
-/// Turns a page fetcher into a record stream: `fetch(cursor)` returns a page and
-/// the cursor of the next page, if any.
-pub fn paged<T, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, LythoError>>
-where
-    F: FnMut(C) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<C>), LythoError>>,
-{
-    struct State<T, C, F> {
-        buffer: VecDeque<T>,
-        next: Option<C>,
-        fetch: F,
-    }
-    let state = State {
-        buffer: VecDeque::new(),
-        next: Some(first),
-        fetch,
-    };
-    stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(item) = st.buffer.pop_front() {
-                return Some((Ok(item), st));
-            }
-            let cursor = st.next.take()?;
-            match (st.fetch)(cursor).await {
-                Ok((items, next)) => {
-                    st.buffer.extend(items);
-                    st.next = next;
-                }
-                Err(err) => return Some((Err(err), st)),
-            }
-        }
-    })
-}
+/// The generic pager, shared with the GHL client.
+pub use ghl::pagination::paged;
 
 /// Whether another page follows one of `got` records at `page`.
 pub(crate) fn more_pages(page: u32, got: usize, size: PageSize, total: Option<u64>) -> bool {
