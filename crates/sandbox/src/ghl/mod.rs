@@ -133,7 +133,7 @@ impl Handle {
 
     /// Saves the state file now, if one is configured.
     pub fn save_now(&self) {
-        save(&self.app.shared);
+        crate::common::save(&*self.app.shared);
     }
 }
 
@@ -153,20 +153,6 @@ pub fn http_client() -> reqwest::Client {
 
 fn load(path: &Path) -> anyhow::Result<Option<World>> {
     crate::common::load_state(path, "GHL")
-}
-
-fn save(shared: &Shared) {
-    let Some(path) = &shared.state_file else {
-        return;
-    };
-    let bytes = {
-        let mut inner = shared.lock();
-        inner.rt.dirty = false;
-        serde_json::to_vec(&inner.world)
-    };
-    if let Ok(bytes) = bytes {
-        crate::common::write_state(path, &bytes, "GHL");
-    }
 }
 
 /// Builds the router, the shared state and the background tasks.
@@ -228,22 +214,7 @@ pub(crate) async fn build(
         app.retry_delay.clone(),
         shutdown.clone(),
     ))];
-    if config.state_file.is_some() {
-        save(&shared);
-        let mut stop = shutdown;
-        let saver = shared;
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.changed() => return,
-                }
-                if saver.lock().rt.dirty {
-                    save(&saver);
-                }
-            }
-        }));
-    }
+    tasks.extend(crate::common::spawn_saver(shared, shutdown));
     Ok((router(app.clone()), Handle { app }, tasks))
 }
 

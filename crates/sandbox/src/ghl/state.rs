@@ -700,3 +700,5 @@ pub fn iso(t: DateTime<Utc>) -> String {
 pub fn now_ms() -> u64 {
     u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default()
 }
+
+crate::common::persisted!(Shared, "GHL");

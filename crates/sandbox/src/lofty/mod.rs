@@ -159,7 +159,7 @@ impl Handle {
 
     /// Saves the state file now, if one is configured.
     pub fn save_now(&self) {
-        save(&self.app.shared);
+        crate::common::save(&*self.app.shared);
     }
 }
 
@@ -173,20 +173,6 @@ fn state_path(config: &SandboxConfig) -> Option<PathBuf> {
 
 fn load(path: &Path) -> anyhow::Result<Option<World>> {
     crate::common::load_state(path, "Lofty")
-}
-
-fn save(shared: &Shared) {
-    let Some(path) = &shared.state_file else {
-        return;
-    };
-    let bytes = {
-        let mut inner = shared.lock();
-        inner.rt.dirty = false;
-        serde_json::to_vec(&inner.world)
-    };
-    if let Ok(bytes) = bytes {
-        crate::common::write_state(path, &bytes, "Lofty");
-    }
 }
 
 /// Builds the router, handle and background tasks of the Lofty emulator.
@@ -236,24 +222,7 @@ pub(crate) async fn build(
         app.clone(),
         shutdown.clone(),
     ))];
-    if shared.state_file.is_some() {
-        save(&shared);
-        let mut stop = shutdown;
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.changed() => {
-                        save(&shared);
-                        return;
-                    }
-                }
-                if shared.lock().rt.dirty {
-                    save(&shared);
-                }
-            }
-        }));
-    }
+    tasks.extend(crate::common::spawn_saver(shared, shutdown));
     Ok((router(app.clone()), Handle { app }, tasks))
 }
 

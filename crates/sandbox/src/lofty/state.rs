@@ -873,3 +873,5 @@ pub fn phone_key(phone: &str) -> String {
         _ => digits,
     }
 }
+
+crate::common::persisted!(Shared, "Lofty");

@@ -96,7 +96,7 @@ impl Handle {
 
     /// Saves the state file now, if one is configured.
     pub fn save_now(&self) {
-        save(&self.shared);
+        crate::common::save(&*self.shared);
     }
 }
 
@@ -107,20 +107,6 @@ fn state_path(ghl_state: &Path) -> PathBuf {
 
 fn load(path: &Path) -> anyhow::Result<Option<World>> {
     crate::common::load_state(path, "Lytho")
-}
-
-fn save(shared: &Shared) {
-    let Some(path) = &shared.state_file else {
-        return;
-    };
-    let bytes = {
-        let mut inner = shared.lock();
-        inner.rt.dirty = false;
-        serde_json::to_vec(&inner.world)
-    };
-    if let Ok(bytes) = bytes {
-        crate::common::write_state(path, &bytes, "Lytho");
-    }
 }
 
 /// Builds the router, handle and background tasks of the Lytho emulator.
@@ -149,25 +135,7 @@ pub(crate) async fn build(
         state_file,
     });
     let mut tasks = Vec::new();
-    if shared.state_file.is_some() {
-        save(&shared);
-        let mut stop = shutdown;
-        let saver = shared.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.changed() => {
-                        save(&saver);
-                        return;
-                    }
-                }
-                if saver.lock().rt.dirty {
-                    save(&saver);
-                }
-            }
-        }));
-    }
+    tasks.extend(crate::common::spawn_saver(shared.clone(), shutdown));
     Ok((router(shared.clone()), Handle { shared }, tasks))
 }
 

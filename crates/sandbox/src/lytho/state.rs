@@ -427,3 +427,5 @@ mod tests {
         assert_eq!(escape_html("a<b"), "a&lt;b");
     }
 }
+
+crate::common::persisted!(Shared, "Lytho");
