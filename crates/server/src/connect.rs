@@ -229,18 +229,16 @@ async fn claim(
     flow_state: &str,
     system: &str,
 ) -> Result<(), Response> {
-    let flow = match state.store.flow(flow_state).await {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, system, "cannot read a connect flow");
-            return Err(error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!(
-                    "Cannot check this authorization: the database is unavailable ({e}). Reload this page to retry."
-                ),
-            ));
-        }
+    let unavailable = |e: store::StoreError| {
+        tracing::error!(error = %e, system, "cannot check a connect flow");
+        error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "Cannot check this authorization: the database is unavailable ({e}). Reload this page to retry."
+            ),
+        )
     };
+    let flow = state.store.flow(flow_state).await.map_err(unavailable)?;
     let age = |created_at: i64| {
         Duration::from_millis(u64::try_from(state.store.now() - created_at).unwrap_or(0))
     };
@@ -261,19 +259,14 @@ async fn claim(
         Some(f) if !f.started_by(session.as_deref()) => Some(
             "This authorization belongs to another admin session (possible CSRF). Start again.",
         ),
-        Some(_) => match state.store.take_flow(flow_state).await {
-            Ok(true) => None,
-            Ok(false) => Some("This authorization was already used. Start again."),
-            Err(e) => {
-                tracing::error!(error = %e, system, "cannot take a connect flow");
-                return Err(error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!(
-                        "Cannot check this authorization: the database is unavailable ({e}). Reload this page to retry."
-                    ),
-                ));
-            }
-        },
+        Some(_) => {
+            let taken = state
+                .store
+                .take_flow(flow_state)
+                .await
+                .map_err(unavailable)?;
+            (!taken).then_some("This authorization was already used. Start again.")
+        }
     };
     match refusal {
         None => Ok(()),

@@ -152,6 +152,24 @@ impl Env {
         resp.headers()["location"].to_str().unwrap().to_owned()
     }
 
+    /// Logs in on the admin page: the session cookie (`name=value`).
+    async fn login(&self) -> String {
+        let login = self
+            .http
+            .post(format!("{}/login", self.base))
+            .form(&[("token", ADMIN), ("next", "/connect/ghl")])
+            .send()
+            .await
+            .unwrap();
+        login.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
     async fn control(&self, path: &str, body: Value) -> Value {
         self.http
             .post(format!("{}{path}", self.sbx.ghl_base_url()))
@@ -296,20 +314,7 @@ async fn a_browser_flow_is_bound_to_its_session() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    let login = e
-        .http
-        .post(format!("{}/login", e.base))
-        .form(&[("token", ADMIN), ("next", "/connect/ghl")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = e.login().await;
     let resp = e
         .http
         .get(format!("{}/connect/ghl", e.base))
@@ -339,20 +344,7 @@ async fn a_flow_started_on_one_server_instance_completes_on_another() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let other = format!("http://{}", listener.local_addr().unwrap());
     serve(listener, &e.sbx, &e.store, &e.oauth);
-    let login = e
-        .http
-        .post(format!("{}/login", e.base))
-        .form(&[("token", ADMIN), ("next", "/connect/ghl")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = e.login().await;
     // The other instance knows the session too.
     let page = e
         .http
