@@ -149,6 +149,7 @@ macro_rules! pool {
 }
 
 mod flows;
+mod webhook_keys;
 pub use flows::{ConnectFlow, FlowStatus};
 
 /// (connection id, name, key id, nonce, ciphertext) of a `secrets` row.

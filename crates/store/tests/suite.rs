@@ -102,6 +102,7 @@ suite!(
     a_refresh_in_flight_blocks_no_other_write,
     a_reconnect_during_a_refresh_wins,
     connect_flows_are_single_use_hashed_and_pruned,
+    webhook_keys_are_stable_and_find_their_connection,
 );
 
 fn conn(id: &str) -> NewConnection {
@@ -881,4 +882,32 @@ async fn connect_flows_are_single_use_hashed_and_pruned(s: Store, _o: StoreOptio
     assert!(s.flow(&state).await.unwrap().is_none());
     assert!(s.flow(&cli).await.unwrap().is_none());
     assert!(s.flow(&fresh).await.unwrap().is_some());
+}
+
+async fn webhook_keys_are_stable_and_find_their_connection(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&conn("lofty:1")).await.unwrap();
+    s.upsert_connection(&conn("lofty:2")).await.unwrap();
+    // Two first uses at once agree on one key.
+    let (a, b) = tokio::join!(s.webhook_key("lofty:1"), s.webhook_key("lofty:1"));
+    let key = expose(&a.unwrap()).to_owned();
+    assert_eq!(expose(&b.unwrap()), key);
+    assert!(key.len() >= 64, "unguessable: {} chars", key.len());
+    assert_eq!(expose(&s.webhook_key("lofty:1").await.unwrap()), key);
+    let other = expose(&s.webhook_key("lofty:2").await.unwrap()).to_owned();
+    assert_ne!(other, key);
+    assert_eq!(
+        s.webhook_key_owner(&key).await.unwrap().as_deref(),
+        Some("lofty:1")
+    );
+    assert_eq!(
+        s.webhook_key_owner(&other).await.unwrap().as_deref(),
+        Some("lofty:2")
+    );
+    assert_eq!(s.webhook_key_owner("guess").await.unwrap(), None);
+    assert_eq!(s.webhook_key_owner(&key[..63]).await.unwrap(), None);
+    let rows = s
+        .scalar_i64("SELECT COUNT(*) FROM webhook_keys")
+        .await
+        .unwrap();
+    assert_eq!(rows, 2);
 }
