@@ -6,7 +6,7 @@ use ghl::models::{TokenResponse, UserType};
 use ghl::{GhlClient, GhlConfig, GhlError, OAuthApp};
 use secrecy::SecretString;
 use serde::Serialize;
-use store::{ConnectionStatus, NewConnection, Store, StoreError, TokenSet};
+use store::{ConnectionStatus, NewConnection, NewJob, Store, StoreError, TokenSet};
 
 use crate::tokens::{GhlApp, TokenError, TokenSource};
 
@@ -289,6 +289,7 @@ pub async fn connect_lofty_key(
     store
         .put_secret(&id, "base_url", &SecretString::from(base_url.to_string()))
         .await?;
+    store.enqueue(&lofty_subscribe_job(store, &id)).await?;
     Ok(id)
 }
 
@@ -331,6 +332,7 @@ pub async fn store_lofty_oauth(
     store
         .put_secret(&id, "base_url", &SecretString::from(base_url.to_string()))
         .await?;
+    store.enqueue(&lofty_subscribe_job(store, &id)).await?;
     Ok(id)
 }
 
@@ -403,6 +405,63 @@ fn lytho_client(account: &LythoAccount) -> Result<lytho::LythoClient, lytho::Lyt
     ))
 }
 
+/// A Lofty client for a Lofty connection: its API key, or its OAuth token (refreshed
+/// ahead of expiry through `tokens`).
+pub async fn lofty_client(
+    store: &Store,
+    tokens: &TokenSource,
+    conn: &store::Connection,
+) -> Result<lofty::LoftyClient, ConnectError> {
+    let base = parse_url(&secret_text(store, &conn.id, "base_url").await?)?;
+    let config = if conn.kind == "oauth" {
+        lofty::LoftyConfig::oauth(tokens.access_token(conn).await?)
+    } else {
+        let key = store.secret(&conn.id, "api_key").await?.ok_or_else(|| {
+            ConnectError::Invalid(format!(
+                "connection {} has no Lofty API key; connect it again",
+                conn.id
+            ))
+        })?;
+        lofty::LoftyConfig::api_key(key)
+    };
+    lofty::LoftyClient::new(config.with_base_url(base))
+        .map_err(|e| ConnectError::Invalid(e.to_string()))
+}
+
+/// The Lofty event lists the recipes use: leads, notes, tasks, appointments.
+pub const LOFTY_WEBHOOK_LISTS: [lofty::models::EventList; 4] = [
+    lofty::models::EventList::LeadInfo,
+    lofty::models::EventList::Note,
+    lofty::models::EventList::Task,
+    lofty::models::EventList::Appointment,
+];
+
+/// The callback URL of a Lofty connection's deliveries:
+/// `<public_url>/webhooks/lofty/<key>`. It carries the connection's secret key.
+pub async fn lofty_callback_url(
+    store: &Store,
+    public_url: &url::Url,
+    connection_id: &str,
+) -> Result<SecretString, ConnectError> {
+    let key = store.webhook_key(connection_id).await?;
+    let base = public_url.as_str().trim_end_matches('/');
+    Ok(SecretString::from(format!(
+        "{base}/webhooks/lofty/{}",
+        secrecy::ExposeSecret::expose_secret(&key)
+    )))
+}
+
+/// Job that subscribes a Lofty connection to [`LOFTY_WEBHOOK_LISTS`] (enqueued when
+/// it is connected; it runs again on every reconnect and skips what exists).
+pub fn lofty_subscribe_job(store: &Store, connection_id: &str) -> NewJob {
+    NewJob::new(
+        "lofty.subscribe",
+        format!("lofty:subscribe:{connection_id}:{}", store.now()),
+        serde_json::json!({ "connection": connection_id }),
+    )
+    .on_connection(connection_id)
+}
+
 async fn secret_text(store: &Store, id: &str, name: &str) -> Result<String, ConnectError> {
     let s = store.secret(id, name).await?.ok_or_else(|| {
         ConnectError::Invalid(format!("connection {id} has no {name}; connect it again"))
@@ -437,22 +496,7 @@ pub async fn healthcheck(
             .ok_or_else(|| ConnectError::Invalid(format!("no connection {connection_id}")))?;
         match conn.system.as_str() {
             "lofty" => {
-                let base = parse_url(&secret_text(store, &conn.id, "base_url").await?)?;
-                let (name, what) = if conn.kind == "oauth" {
-                    ("access_token", "token")
-                } else {
-                    ("api_key", "API key")
-                };
-                let credential = store.secret(&conn.id, name).await?.ok_or_else(|| {
-                    ConnectError::Invalid(format!("no Lofty {what} stored; connect again"))
-                })?;
-                let config = if conn.kind == "oauth" {
-                    lofty::LoftyConfig::oauth(credential)
-                } else {
-                    lofty::LoftyConfig::api_key(credential)
-                };
-                let client = lofty::LoftyClient::new(config.with_base_url(base))
-                    .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+                let client = lofty_client(store, tokens, &conn).await?;
                 let me = client
                     .me()
                     .await

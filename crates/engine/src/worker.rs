@@ -23,6 +23,12 @@ pub enum JobKind {
     /// `ghl.event`: a journaled GHL webhook. No flow consumes events yet, so it is
     /// recorded in the run log as skipped (the journal keeps the body for replay).
     GhlEvent,
+    /// `lofty.change`: one changed record of a journaled Lofty delivery. No flow
+    /// consumes it yet: it is recorded in the run log as skipped.
+    LoftyChange,
+    /// `lofty.subscribe`: subscribes a Lofty connection's deliveries to
+    /// `<public_url>/webhooks/lofty/<key>` (skipping subscriptions that exist).
+    LoftySubscribe,
 }
 
 impl JobKind {
@@ -31,6 +37,8 @@ impl JobKind {
             "test.record" => Some(Self::TestRecord),
             "ghl.call" => Some(Self::GhlCall),
             "ghl.event" => Some(Self::GhlEvent),
+            "lofty.change" => Some(Self::LoftyChange),
+            "lofty.subscribe" => Some(Self::LoftySubscribe),
             _ => None,
         }
     }
@@ -54,6 +62,8 @@ pub struct WorkerConfig {
     pub ghl_base_url: url::Url,
     /// How often OAuth connections are checked and refreshed ahead of expiry.
     pub keep_alive_every: Duration,
+    /// The server's public address, where Lofty delivers webhooks.
+    pub public_url: Option<url::Url>,
 }
 
 impl WorkerConfig {
@@ -67,6 +77,7 @@ impl WorkerConfig {
             idle: Duration::from_millis(200),
             ghl_base_url: ghl::client::default_base_url(),
             keep_alive_every: Duration::from_secs(30),
+            public_url: None,
         }
     }
 }
@@ -267,6 +278,8 @@ impl Worker {
             Some(JobKind::TestRecord) => self.test_record(job).await,
             Some(JobKind::GhlCall) => self.ghl_call(job).await,
             Some(JobKind::GhlEvent) => self.ghl_event(job).await,
+            Some(JobKind::LoftyChange) => Ok(lofty_change(job)),
+            Some(JobKind::LoftySubscribe) => self.lofty_subscribe(job).await,
             None => Err((Failure::GiveUp, format!("unknown job kind `{}`", job.kind))),
         };
         match result {
@@ -474,12 +487,117 @@ impl Worker {
         }
     }
 
+    /// `lofty.subscribe`: `{connection}`.
+    async fn lofty_subscribe(&self, job: &Job) -> JobResult {
+        use crate::connections::{LOFTY_WEBHOOK_LISTS, lofty_callback_url, lofty_client};
+        let conn_id = job.connection_id.as_deref().unwrap_or_default();
+        let record = format!("lofty:subscriptions:{conn_id}");
+        let Some(public_url) = &self.config.public_url else {
+            return Err((
+                Failure::GiveUp,
+                "cannot subscribe to Lofty webhooks: no public_url is configured (set public_url or GHLSYNC_PUBLIC_URL to the HTTPS address Lofty can reach, then replay this job)".to_owned(),
+            ));
+        };
+        let conn = self
+            .store
+            .connection(conn_id)
+            .await
+            .map_err(|e| (Failure::Retry, e.to_string()))?
+            .ok_or_else(|| {
+                (
+                    Failure::GiveUp,
+                    format!("connection {conn_id} does not exist"),
+                )
+            })?;
+        let connect_failure = |e: crate::connections::ConnectError| match e {
+            crate::connections::ConnectError::Token(t) => token_failure(t),
+            crate::connections::ConnectError::Store(s) => (Failure::Retry, s.to_string()),
+            other => (Failure::GiveUp, other.to_string()),
+        };
+        let client = lofty_client(&self.store, &self.tokens, &conn)
+            .await
+            .map_err(connect_failure)?;
+        let callback = lofty_callback_url(&self.store, public_url, conn_id)
+            .await
+            .map_err(connect_failure)?;
+        let callback = secrecy::ExposeSecret::expose_secret(&callback);
+        let lofty_failure = |e: lofty::LoftyError| {
+            let failure = match e.retry_class() {
+                RetryClass::RetryAfter(d) => Failure::RetryAfter(d),
+                RetryClass::Retry => Failure::Retry,
+                RetryClass::Reauth => Failure::Reauth,
+                RetryClass::GiveUp => Failure::GiveUp,
+            };
+            let hint = if public_url.scheme() == "https" {
+                String::new()
+            } else {
+                format!(
+                    " (public_url is {}: Lofty delivers only to HTTPS callback URLs; set public_url / GHLSYNC_PUBLIC_URL to your HTTPS address)",
+                    public_url.as_str().trim_end_matches('/')
+                )
+            };
+            (failure, format!("Lofty webhook subscription: {e}{hint}"))
+        };
+        let existing = client.list_webhooks().await.map_err(lofty_failure)?;
+        let mut made = Vec::new();
+        for list in LOFTY_WEBHOOK_LISTS {
+            let exists = existing
+                .iter()
+                .any(|w| w.list_id == i64::from(list.id()) && w.callback_url == callback);
+            if !exists {
+                client
+                    .create_webhook(&lofty::models::CreateWebhook::new(list, callback))
+                    .await
+                    .map_err(lofty_failure)?;
+                made.push(list.id().to_string());
+            }
+        }
+        let lists: Vec<String> = LOFTY_WEBHOOK_LISTS
+            .iter()
+            .map(|l| l.id().to_string())
+            .collect();
+        Ok((
+            record,
+            "subscribed".to_owned(),
+            format!(
+                "lists {} deliver to {}/webhooks/lofty/<key>; {} new",
+                lists.join(", "),
+                public_url.as_str().trim_end_matches('/'),
+                if made.is_empty() {
+                    "none".to_owned()
+                } else {
+                    made.join(", ")
+                }
+            ),
+        ))
+    }
+
     async fn token(&self, conn: &Connection) -> Result<secrecy::SecretString, (Failure, String)> {
         self.tokens.access_token(conn).await.map_err(token_failure)
     }
 }
 
 type JobResult = Result<(String, String, String), (Failure, String)>;
+
+/// `lofty.change`: `{connection, entity, change, id, leadId, updateTime, ...}`.
+fn lofty_change(job: &Job) -> (String, String, String) {
+    let text = |k: &str| job.payload.get(k).and_then(Value::as_str);
+    let entity = text("entity").unwrap_or("record");
+    let id = job
+        .payload
+        .get("id")
+        .and_then(Value::as_i64)
+        .map_or_else(|| "unknown".to_owned(), |id| id.to_string());
+    (
+        format!("lofty:{entity}:{id}"),
+        "skipped".to_owned(),
+        format!(
+            "{} {entity} from {}: no flow consumes this event yet",
+            text("change").unwrap_or("changed"),
+            text("connection").unwrap_or("an unknown connection"),
+        ),
+    )
+}
 
 fn display_scopes(scopes: &str) -> String {
     if scopes.trim().is_empty() {

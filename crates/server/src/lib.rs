@@ -6,6 +6,11 @@
 //! in one transaction, deduplicated by `webhookId`, and only then answers 200. When
 //! the event cannot be journaled it answers 429: GHL retries only a 429, so this is
 //! the one answer that does not lose the event.
+//!
+//! `POST /webhooks/lofty/<key>` takes Lofty's unsigned, batched deliveries: the
+//! unguessable per-connection key in the path authenticates them. Each batch is
+//! journaled with one `lofty.change` job per changed record, deduplicated on
+//! (list, record id, `updateTime`), before the 200.
 
 pub mod admin;
 pub mod connect;
@@ -68,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/webhooks/ghl", post(ghl_webhook))
+        .route("/webhooks/lofty/{key}", post(lofty_webhook))
         .route("/connect/ghl", get(connect::start))
         .route("/oauth/callback/ghl", get(connect::callback))
         .route("/connect/status/{state}", get(connect::status))
@@ -265,4 +271,113 @@ async fn ghl_webhook(State(state): State<AppState>, headers: HeaderMap, body: By
             )
         }
     }
+}
+
+async fn lofty_webhook(
+    State(state): State<AppState>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let owner = match state.store.webhook_key_owner(&key).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            tracing::warn!("WebhookRejected: unknown Lofty webhook key");
+            return reject(StatusCode::NOT_FOUND, "unknown webhook URL");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a Lofty webhook key");
+            return reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily unable to accept events; retry",
+            );
+        }
+    };
+    let batch = match lofty::webhook::parse(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(connection = %owner, error = %e, "WebhookRejected: unreadable Lofty delivery");
+            return reject(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    let (event, jobs) = lofty_intake(&owner, &batch, &body, state.store.now());
+    match state.store.intake(&event, &jobs).await {
+        Ok(Journaled::New(id)) => {
+            tracing::info!(event = id, connection = %owner, list = batch.list_id, changes = jobs.len(), "EventJournaled");
+            Json(json!({"status": "accepted", "changes": jobs.len()})).into_response()
+        }
+        Ok(Journaled::Duplicate(_)) => Json(json!({"status": "duplicate"})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, connection = %owner, "cannot journal a Lofty delivery");
+            reject(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily unable to accept events; retry",
+            )
+        }
+    }
+}
+
+/// The journal entry and jobs of one Lofty delivery. A delivery whose every change
+/// carries its `updateTime` has a content-derived event id, so a redelivery is stored
+/// once; otherwise each receipt is its own event. Jobs are keyed by (list, record,
+/// `updateTime`) when both are known, so the same change in two deliveries runs once.
+fn lofty_intake(
+    connection: &str,
+    batch: &lofty::webhook::WebhookBatch,
+    body: &[u8],
+    now_ms: i64,
+) -> (NewEvent, Vec<NewJob>) {
+    use sha2::{Digest, Sha256};
+    let digest: String = Sha256::digest(body)
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let replayable = batch.changes.iter().all(|c| c.update_time.is_some());
+    let event_id = if replayable {
+        format!("{connection}:{digest}")
+    } else {
+        format!("{connection}:{digest}:{now_ms}")
+    };
+    // `lead`, `note`, `task`, `timeline`, ... (from the list's id field).
+    let entity = batch.event_list().map_or("record", |l| {
+        l.id_field().strip_suffix("Id").unwrap_or("record")
+    });
+    let jobs = batch
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let key = match (c.id, c.update_time) {
+                (Some(id), Some(at)) => {
+                    format!(
+                        "lofty:{connection}:{}:{}:{id}:{at}",
+                        batch.list_id, c.bucket
+                    )
+                }
+                _ => format!("lofty:{event_id}:{i}"),
+            };
+            NewJob::new(
+                "lofty.change",
+                key,
+                json!({
+                    "connection": connection,
+                    "listId": batch.list_id,
+                    "entity": entity,
+                    "bucket": c.bucket,
+                    "change": format!("{:?}", c.kind).to_ascii_lowercase(),
+                    "id": c.id,
+                    "leadId": c.lead_id,
+                    "updateTime": c.update_time,
+                }),
+            )
+            .on_connection(connection)
+        })
+        .collect();
+    let event = NewEvent {
+        source: "lofty".to_owned(),
+        event_id,
+        connection_id: Some(connection.to_owned()),
+        body: String::from_utf8_lossy(body).into_owned(),
+    };
+    (event, jobs)
 }

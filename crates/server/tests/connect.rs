@@ -802,3 +802,145 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
     sbx.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Lofty signs nothing: connecting Lofty subscribes its deliveries to a URL with the
+/// connection's secret key; deliveries are journaled with one job per change, a
+/// redelivery is stored once, and a wrong key is refused with nothing stored.
+#[tokio::test]
+async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() {
+    let e = env(SandboxConfig::default()).await;
+    let info = e.sbx.info().lofty.clone();
+    let lofty_base = url::Url::parse(&info.base_url).unwrap();
+    let control = |body: Value| {
+        let url = format!("{}/_sandbox/config", info.base_url);
+        let http = e.http.clone();
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+    assert!(
+        control(json!({"webhook_batch_ms": 50}))
+            .await
+            .status()
+            .is_success()
+    );
+    let key = SecretString::from(info.api_key.clone());
+    let id = engine::connections::connect_lofty_key(&e.store, &lofty_base, &key)
+        .await
+        .unwrap();
+    let mut wc = WorkerConfig::new("w-lofty");
+    wc.idle = Duration::from_millis(20);
+    wc.public_url = Some(url::Url::parse(&e.base).unwrap());
+    let tokens = TokenSource::new(e.store.clone(), None, Duration::from_secs(60));
+    let worker = Worker::new(e.store.clone(), wc, tokens);
+    assert_eq!(
+        worker.drain().await.unwrap().done,
+        1,
+        "the subscribe job ran"
+    );
+    let lofty = lofty::LoftyClient::new(
+        lofty::LoftyConfig::api_key(key.clone()).with_base_url(lofty_base.clone()),
+    )
+    .unwrap();
+    let subs = lofty.list_webhooks().await.unwrap();
+    let ours: Vec<_> = subs
+        .iter()
+        .filter(|w| {
+            w.callback_url
+                .starts_with(&format!("{}/webhooks/lofty/", e.base))
+        })
+        .collect();
+    let mut lists: Vec<i64> = ours.iter().map(|w| w.list_id).collect();
+    lists.sort_unstable();
+    assert_eq!(lists, vec![2, 9, 10, 11]);
+    let callback = ours[0].callback_url.clone();
+    let log = e
+        .store
+        .run_log(&format!("lofty:subscriptions:{id}"))
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert!(
+        !log[0].detail.contains(callback.rsplit('/').next().unwrap()),
+        "no key in the run log"
+    );
+
+    // A lead created in Lofty arrives as a thin batch, is journaled and becomes a job.
+    let events_before = e.store.count_events().await.unwrap();
+    let lead = lofty
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Webhook".to_owned(),
+            emails: Some(vec!["webhook.lead@example.com".to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while e.store.count_events().await.unwrap() == events_before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Lofty delivery arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.drain().await.unwrap();
+    let log = e
+        .store
+        .run_log(&format!("lofty:lead:{lead}"))
+        .await
+        .unwrap();
+    assert!(!log.is_empty(), "the change was processed");
+    assert_eq!(log[0].flow, "lofty.change");
+    assert_eq!(log[0].outcome, "skipped");
+    assert!(log[0].detail.contains(&id), "{}", log[0].detail);
+
+    // The same delivery again is stored once; the same change in a new delivery
+    // makes no second job.
+    let body = json!({"listId": 2, "teamId": info.team_id,
+        "updatedLead": [{"leadId": lead, "updateTime": 1_700_000_000_000_i64}]});
+    let post = |url: String, body: Value| {
+        let http = e.http.clone();
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+    let first: Value = post(callback.clone(), body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["status"], "accepted");
+    assert_eq!(first["changes"], 1);
+    let again: Value = post(callback.clone(), body.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["status"], "duplicate");
+    let mut regrouped = body.clone();
+    regrouped["updatedLead"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"leadId": lead + 1, "updateTime": 1_700_000_000_001_i64}));
+    let second: Value = post(callback.clone(), regrouped)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["status"], "accepted");
+    let stats = worker.drain().await.unwrap();
+    assert_eq!(stats.done, 2, "one job per distinct change: {stats:?}");
+
+    // A wrong key or an unreadable body is refused, and nothing is stored.
+    let events = e.store.count_events().await.unwrap();
+    let wrong = post(format!("{}/webhooks/lofty/not-a-key", e.base), body.clone()).await;
+    assert_eq!(wrong.status(), 404);
+    let bad = post(callback.clone(), json!(["not", "a", "batch"])).await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(e.store.count_events().await.unwrap(), events);
+
+    // Reconnecting subscribes again without duplicating subscriptions.
+    engine::connections::connect_lofty_key(&e.store, &lofty_base, &key)
+        .await
+        .unwrap();
+    worker.drain().await.unwrap();
+    let after = lofty.list_webhooks().await.unwrap();
+    assert_eq!(after.len(), subs.len(), "no duplicate subscriptions");
+    e.sbx.shutdown().await;
+}

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use engine::{TokenSource, Worker, WorkerConfig};
 
 use crate::config::Config;
@@ -54,6 +55,10 @@ pub async fn build(config: &Config, args: &Args) -> anyhow::Result<Worker> {
         wc.lease = Duration::from_millis(ms.max(100));
     }
     wc.ghl_base_url = config.ghl_base_url()?;
+    let public = config.public_url();
+    wc.public_url = Some(
+        url::Url::parse(&public).with_context(|| format!("public_url is not a URL: {public}"))?,
+    );
     let ahead = Duration::from_secs(config.worker.refresh_ahead_secs.unwrap_or(300));
     let lofty = config.lofty_oauth_settings()?.map(|s| s.app);
     let tokens = TokenSource::new(store.clone(), config.ghl_app()?, ahead).with_lofty(lofty);
