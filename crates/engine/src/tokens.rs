@@ -115,13 +115,22 @@ impl TokenSource {
                 id: conn.id.clone(),
                 reason: "no token stored for this connection; connect it again".to_owned(),
             })?;
-        let fresh = tokens
-            .expires_at
-            .is_none_or(|t| t > self.store.now() + self.ahead_ms());
-        if fresh || tokens.refresh.is_none() {
+        let now = self.store.now();
+        let fresh = tokens.expires_at.is_none_or(|t| t > now + self.ahead_ms());
+        // Without an app to refresh with, a token still valid is used to the end.
+        let still_valid = tokens.expires_at.is_none_or(|t| t > now);
+        if fresh || tokens.refresh.is_none() || (still_valid && !self.can_refresh(conn)) {
             return Ok(tokens.access);
         }
         Ok(self.refresh(conn, None).await?.access)
+    }
+
+    /// Whether an app is configured to refresh this connection's tokens.
+    fn can_refresh(&self, conn: &Connection) -> bool {
+        match conn.system.as_str() {
+            "lofty" => self.lofty.is_some(),
+            _ => self.oauth.is_some(),
+        }
     }
 
     /// Refreshes under the connection's lock. With `stale`, refreshes only if the

@@ -345,23 +345,8 @@ impl Worker {
             .get("record")
             .and_then(Value::as_str)
             .map_or_else(|| format!("ghl:{op_id}"), str::to_owned);
-        let Some(conn_id) = job.connection_id.as_deref() else {
-            return Err((
-                Failure::GiveUp,
-                "ghl.call jobs need a connection".to_owned(),
-            ));
-        };
-        let conn = self
-            .store
-            .connection(conn_id)
-            .await
-            .map_err(|e| (Failure::Retry, e.to_string()))?
-            .ok_or_else(|| {
-                (
-                    Failure::GiveUp,
-                    format!("connection {conn_id} does not exist"),
-                )
-            })?;
+        let conn = self.job_connection(job).await?;
+        let conn_id = conn.id.as_str();
         if conn.system != "ghl" {
             return Err((
                 Failure::GiveUp,
@@ -487,19 +472,15 @@ impl Worker {
         }
     }
 
-    /// `lofty.subscribe`: `{connection}`.
-    async fn lofty_subscribe(&self, job: &Job) -> JobResult {
-        use crate::connections::{LOFTY_WEBHOOK_LISTS, lofty_callback_url, lofty_client};
-        let conn_id = job.connection_id.as_deref().unwrap_or_default();
-        let record = format!("lofty:subscriptions:{conn_id}");
-        let Some(public_url) = &self.config.public_url else {
+    /// The connection a job runs on.
+    async fn job_connection(&self, job: &Job) -> Result<Connection, (Failure, String)> {
+        let Some(conn_id) = job.connection_id.as_deref() else {
             return Err((
                 Failure::GiveUp,
-                "cannot subscribe to Lofty webhooks: no public_url is configured (set public_url or GHLSYNC_PUBLIC_URL to the HTTPS address Lofty can reach, then replay this job)".to_owned(),
+                format!("{} jobs need a connection", job.kind),
             ));
         };
-        let conn = self
-            .store
+        self.store
             .connection(conn_id)
             .await
             .map_err(|e| (Failure::Retry, e.to_string()))?
@@ -508,7 +489,21 @@ impl Worker {
                     Failure::GiveUp,
                     format!("connection {conn_id} does not exist"),
                 )
-            })?;
+            })
+    }
+
+    /// `lofty.subscribe`: `{connection}`.
+    async fn lofty_subscribe(&self, job: &Job) -> JobResult {
+        use crate::connections::{LOFTY_WEBHOOK_LISTS, lofty_callback_url, lofty_client};
+        let Some(public_url) = &self.config.public_url else {
+            return Err((
+                Failure::GiveUp,
+                "cannot subscribe to Lofty webhooks: no public_url is configured (set public_url or GHLSYNC_PUBLIC_URL to the HTTPS address Lofty can reach, then replay this job)".to_owned(),
+            ));
+        };
+        let conn = self.job_connection(job).await?;
+        let conn_id = conn.id.as_str();
+        let record = format!("lofty:subscriptions:{conn_id}");
         let connect_failure = |e: crate::connections::ConnectError| match e {
             crate::connections::ConnectError::Token(t) => token_failure(t),
             crate::connections::ConnectError::Store(s) => (Failure::Retry, s.to_string()),

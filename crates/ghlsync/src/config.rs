@@ -111,6 +111,14 @@ impl std::fmt::Debug for LoftySection {
 /// File in the data directory where `up` records the sandbox's GHL endpoints.
 pub const SANDBOX_OVERLAY: &str = "sandbox.json";
 
+/// What `up` records in [`SANDBOX_OVERLAY`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxOverlay {
+    ghl: GhlSection,
+    lofty_base_url: Option<String>,
+}
+
 /// Scopes asked for when none are configured.
 pub const DEFAULT_SCOPES: &[&str] = &[
     "contacts.readonly",
@@ -238,9 +246,15 @@ impl Config {
         let Ok(text) = std::fs::read_to_string(self.data_dir().join(SANDBOX_OVERLAY)) else {
             return;
         };
-        let Ok(overlay) = serde_json::from_str::<GhlSection>(&text) else {
+        let Ok(SandboxOverlay {
+            ghl: overlay,
+            lofty_base_url,
+        }) = serde_json::from_str::<SandboxOverlay>(&text)
+        else {
             return;
         };
+        // `connect lofty` reaches the sandbox's Lofty too.
+        self.lofty.base_url = self.lofty.base_url.take().or(lofty_base_url);
         self.ghl_before_overlay = Some(self.ghl.clone());
         self.overlay_applied = true;
         self.ghl.base_url = self.ghl.base_url.take().or(overlay.base_url);
@@ -264,14 +278,21 @@ impl Config {
         c
     }
 
-    /// Records the sandbox's GHL endpoints for the other commands (see above).
-    pub fn write_sandbox_overlay(&self, ghl: &GhlSection) -> anyhow::Result<()> {
+    /// Records the sandbox's GHL app and Lofty base for the other commands (see above).
+    pub fn write_sandbox_overlay(
+        &self,
+        ghl: &GhlSection,
+        lofty_base_url: &str,
+    ) -> anyhow::Result<()> {
         let value = serde_json::json!({
-            "base_url": ghl.base_url,
-            "auth_base": ghl.auth_base,
-            "client_id": ghl.client_id,
-            "client_secret": ghl.client_secret,
-            "webhook_public_key": ghl.webhook_public_key,
+            "ghl": {
+                "base_url": ghl.base_url,
+                "auth_base": ghl.auth_base,
+                "client_id": ghl.client_id,
+                "client_secret": ghl.client_secret,
+                "webhook_public_key": ghl.webhook_public_key,
+            },
+            "lofty_base_url": lofty_base_url,
         });
         write_private(&self.data_dir().join(SANDBOX_OVERLAY), &value.to_string())
     }

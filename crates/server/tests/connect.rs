@@ -170,6 +170,20 @@ impl Env {
             .to_owned()
     }
 
+    /// Starts a flow from the admin page with a session `cookie` and consents to
+    /// `location`: the callback URL GHL redirects to.
+    async fn browser_consent(&self, cookie: &str, location: &str) -> String {
+        let resp = self
+            .http
+            .get(format!("{}/connect/ghl", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        let authorize = resp.headers()["location"].to_str().unwrap().to_owned();
+        self.consent(&authorize, location).await
+    }
+
     async fn control(&self, path: &str, body: Value) -> Value {
         self.http
             .post(format!("{}{path}", self.sbx.ghl_base_url()))
@@ -315,15 +329,7 @@ async fn a_browser_flow_is_bound_to_its_session() {
         .unwrap();
     assert_eq!(wrong.status(), 401);
     let cookie = e.login().await;
-    let resp = e
-        .http
-        .get(format!("{}/connect/ghl", e.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    let authorize = resp.headers()["location"].to_str().unwrap().to_owned();
-    let callback = e.consent(&authorize, &loc).await;
+    let callback = e.browser_consent(&cookie, &loc).await;
     // Another browser (no session cookie) cannot complete it: CSRF protection.
     let resp = e.http.get(&callback).send().await.unwrap();
     assert_eq!(resp.status(), 400);
@@ -358,15 +364,7 @@ async fn a_flow_started_on_one_server_instance_completes_on_another() {
         200,
         "the session works on the other instance"
     );
-    let resp = e
-        .http
-        .get(format!("{}/connect/ghl", e.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    let authorize = resp.headers()["location"].to_str().unwrap().to_owned();
-    let callback = e.consent(&authorize, &loc).await;
+    let callback = e.browser_consent(&cookie, &loc).await;
     assert!(callback.starts_with(&e.base), "{callback}");
     let on_other = callback.replacen(&e.base, &other, 1);
     // Without the session cookie the other instance refuses it like the first would.

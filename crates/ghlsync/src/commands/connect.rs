@@ -24,9 +24,10 @@ pub enum ConnectCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct LoftyArgs {
-    /// Lofty API base (env GHLSYNC_LOFTY_BASE_URL; default https://api.lofty.com).
-    #[arg(long, env = "GHLSYNC_LOFTY_BASE_URL", default_value = lofty::DEFAULT_BASE_URL)]
-    pub base_url: String,
+    /// Lofty API base (default: lofty.base_url / GHLSYNC_LOFTY_BASE_URL, the sandbox's
+    /// under `ghlsync up`, else https://api.lofty.com).
+    #[arg(long)]
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,8 +88,13 @@ pub async fn connect(config: &Config, cmd: &ConnectCommand) -> anyhow::Result<Ex
         ConnectCommand::Ghl(args) if args.pit => connect_pit(config, args).await,
         ConnectCommand::Ghl(args) => connect_oauth(config, args).await,
         ConnectCommand::Lofty(args) => {
-            let base = url::Url::parse(&args.base_url)
-                .with_context(|| format!("--base-url is not a URL: {}", args.base_url))?;
+            let base = args
+                .base_url
+                .as_deref()
+                .or(config.lofty.base_url.as_deref())
+                .unwrap_or(lofty::DEFAULT_BASE_URL);
+            let base = url::Url::parse(base)
+                .with_context(|| format!("the Lofty base URL is not a URL: {base}"))?;
             let key = read_secret("Lofty API key: ")?;
             let store = config.open_store().await?;
             match engine::connections::connect_lofty_key(&store, &base, &key).await {

@@ -46,8 +46,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         config.ghl.client_id = Some(ghl.client_id.clone());
         config.ghl.client_secret = Some(ghl.client_secret.clone());
         config.ghl.webhook_public_key = Some(ghl.webhook_public_key.clone());
-        config.write_sandbox_overlay(&config.ghl)?;
         let lofty = &sbx.info().lofty;
+        config.write_sandbox_overlay(&config.ghl, &lofty.base_url)?;
         config.lofty.base_url = Some(lofty.base_url.clone());
         config.lofty.client_id = Some(lofty.client_id.clone());
         config.lofty.client_secret = Some(lofty.client_secret.clone());
@@ -116,10 +116,11 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     eprintln!(
         "\nghlsync is up.\n\n\
          \x20 server        http://{addr}   (admin page; log in with the token in {})\n\
-         \x20 webhooks      http://{addr}/webhooks/ghl\n\
+         \x20 webhooks      http://{addr}/webhooks/ghl, http://{addr}/webhooks/lofty/<key per connection>\n\
          \x20 store         {} in {}\n\
          \x20 worker        {}\n{}\n\
          Connect a GHL location:   cargo run --release -- connect ghl\n\
+         Connect Lofty (API key):  cargo run --release -- connect lofty\n\
          List connections:         cargo run --release -- connections\n\
          Press Ctrl-C to stop.",
         admin_file.display(),
