@@ -547,6 +547,21 @@ impl Worker {
                 made.push(list.id().to_string());
             }
         }
+        // Ours at an older public_url (same key path, another host): delivered nowhere.
+        let path = callback
+            .rfind("/webhooks/lofty/")
+            .map_or(callback, |i| &callback[i..]);
+        let mut removed = 0;
+        for stale in existing
+            .iter()
+            .filter(|w| w.callback_url.ends_with(path) && w.callback_url != callback)
+        {
+            client
+                .delete_webhook(stale.subscribe_id)
+                .await
+                .map_err(lofty_failure)?;
+            removed += 1;
+        }
         let lists: Vec<String> = LOFTY_WEBHOOK_LISTS
             .iter()
             .map(|l| l.id().to_string())
@@ -555,7 +570,7 @@ impl Worker {
             record,
             "subscribed".to_owned(),
             format!(
-                "lists {} deliver to {}/webhooks/lofty/<key>; {} new",
+                "lists {} deliver to {}/webhooks/lofty/<key>; {removed} stale removed; {} new",
                 lists.join(", "),
                 public_url.as_str().trim_end_matches('/'),
                 if made.is_empty() {

@@ -940,5 +940,28 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
     worker.drain().await.unwrap();
     let after = lofty.list_webhooks().await.unwrap();
     assert_eq!(after.len(), subs.len(), "no duplicate subscriptions");
+
+    // A new public_url: the next subscribe moves the four subscriptions there.
+    let moved_to = "http://127.0.0.1:9/";
+    let mut wc = WorkerConfig::new("w-lofty-moved");
+    wc.public_url = Some(url::Url::parse(moved_to).unwrap());
+    let moved = Worker::new(
+        e.store.clone(),
+        wc,
+        TokenSource::new(e.store.clone(), None, Duration::from_secs(60)),
+    );
+    engine::connections::connect_lofty_key(&e.store, &lofty_base, &key)
+        .await
+        .unwrap();
+    moved.drain().await.unwrap();
+    let now: Vec<_> = lofty.list_webhooks().await.unwrap();
+    assert_eq!(now.len(), subs.len(), "the old ones were removed");
+    let key_path = &callback[callback.rfind("/webhooks/lofty/").unwrap()..];
+    assert_eq!(
+        now.iter()
+            .filter(|w| w.callback_url == format!("http://127.0.0.1:9{key_path}"))
+            .count(),
+        4
+    );
     e.sbx.shutdown().await;
 }
