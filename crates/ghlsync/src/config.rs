@@ -35,6 +35,18 @@ pub struct Config {
     overlay_applied: bool,
     #[serde(skip)]
     ghl_before_overlay: Option<GhlSection>,
+    /// The sandbox's Lytho tenant, from the overlay (defaults for `connect lytho`).
+    #[serde(skip)]
+    pub sandbox_lytho: Option<SandboxLytho>,
+}
+
+/// The sandbox Lytho tenant `up` serves: what `connect lytho` needs besides the secret.
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxLytho {
+    pub base_url: String,
+    pub token_url: String,
+    pub client_id: String,
 }
 
 /// `[ghl]`: the HighLevel marketplace app and API.
@@ -117,6 +129,7 @@ pub const SANDBOX_OVERLAY: &str = "sandbox.json";
 struct SandboxOverlay {
     ghl: GhlSection,
     lofty_base_url: Option<String>,
+    lytho: Option<SandboxLytho>,
 }
 
 /// Scopes asked for when none are configured.
@@ -249,10 +262,12 @@ impl Config {
         let Ok(SandboxOverlay {
             ghl: overlay,
             lofty_base_url,
+            lytho,
         }) = serde_json::from_str::<SandboxOverlay>(&text)
         else {
             return;
         };
+        self.sandbox_lytho = lytho;
         // `connect lofty` reaches the sandbox's Lofty too.
         self.lofty.base_url = self.lofty.base_url.take().or(lofty_base_url);
         self.ghl_before_overlay = Some(self.ghl.clone());
@@ -278,11 +293,13 @@ impl Config {
         c
     }
 
-    /// Records the sandbox's GHL app and Lofty base for the other commands (see above).
+    /// Records the sandbox's GHL app, Lofty base and Lytho tenant for the other
+    /// commands (see above).
     pub fn write_sandbox_overlay(
         &self,
         ghl: &GhlSection,
         lofty_base_url: &str,
+        lytho: &SandboxLytho,
     ) -> anyhow::Result<()> {
         let value = serde_json::json!({
             "ghl": {
@@ -293,6 +310,7 @@ impl Config {
                 "webhook_public_key": ghl.webhook_public_key,
             },
             "lofty_base_url": lofty_base_url,
+            "lytho": lytho,
         });
         write_private(&self.data_dir().join(SANDBOX_OVERLAY), &value.to_string())
     }

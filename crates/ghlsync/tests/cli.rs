@@ -390,6 +390,25 @@ fn connect_lofty_and_lytho_with_their_credentials() {
     assert!(out.contains("connected lytho:"), "{out}");
     let (code, _, err) = run(&args, "wrong\n");
     assert_eq!(code, 3, "{err}");
+    // Under `ghlsync up`, the overlay it writes makes the flags unnecessary.
+    let (code, _, err) = run(&["connect", "lytho"], &format!("{secret}\n"));
+    assert_eq!(code, 1, "without up, Lytho needs its tenant: {err}");
+    assert!(err.contains("--tenant"), "{err}");
+    let overlay = serde_json::json!({
+        "ghl": {},
+        "lofty_base_url": s(&lofty, "base_url"),
+        "lytho": {
+            "base_url": s(&lytho, "base_url"),
+            "token_url": s(&lytho, "token_url"),
+            "client_id": s(&lytho, "client_id"),
+        },
+    });
+    std::fs::write(dir.join("sandbox.json"), overlay.to_string()).unwrap();
+    let (code, out, err) = run(&["connect", "lofty"], &format!("{key}\n"));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(&["connect", "lytho"], &format!("{secret}\n"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("connected lytho:"), "{out}");
     let (code, out, err) = run(&["connections", "--check"], "");
     assert_eq!(code, 0, "{err}");
     assert!(

@@ -33,17 +33,18 @@ pub struct LoftyArgs {
 #[derive(Debug, clap::Args)]
 pub struct LythoArgs {
     /// Your Lytho tenant (builds the production token URL).
-    #[arg(long, required_unless_present = "token_url")]
+    #[arg(long)]
     pub tenant: Option<String>,
-    /// The tenant's token URL, instead of --tenant (sandboxes print theirs).
+    /// The tenant's token URL, instead of --tenant (sandboxes print theirs; under
+    /// `ghlsync up` the sandbox's is the default).
     #[arg(long, env = "GHLSYNC_LYTHO_TOKEN_URL")]
     pub token_url: Option<String>,
     /// Workflow Open API base (env GHLSYNC_LYTHO_BASE_URL).
     #[arg(long, env = "GHLSYNC_LYTHO_BASE_URL")]
     pub base_url: Option<String>,
-    /// OAuth client id (env GHLSYNC_LYTHO_CLIENT_ID).
+    /// OAuth client id (env GHLSYNC_LYTHO_CLIENT_ID; the sandbox's under `ghlsync up`).
     #[arg(long, env = "GHLSYNC_LYTHO_CLIENT_ID")]
-    pub client_id: String,
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,24 +110,42 @@ pub async fn connect(config: &Config, cmd: &ConnectCommand) -> anyhow::Result<Ex
             }
         }
         ConnectCommand::Lytho(args) => {
-            let token_url = match (&args.token_url, &args.tenant) {
-                (Some(u), _) => {
+            // Under `ghlsync up` (and nothing given), the sandbox's tenant.
+            let sandbox = config
+                .sandbox_lytho
+                .as_ref()
+                .filter(|_| args.tenant.is_none() && args.token_url.is_none());
+            let token_url = match (&args.token_url, &args.tenant, sandbox) {
+                (Some(u), _, _) => {
                     url::Url::parse(u).with_context(|| format!("--token-url is not a URL: {u}"))?
                 }
-                (None, Some(t)) => lytho::auth::token_url_for(t)?,
-                (None, None) => bail!("pass --tenant <your Lytho tenant> or --token-url <URL>"),
+                (None, Some(t), _) => lytho::auth::token_url_for(t)?,
+                (None, None, Some(s)) => url::Url::parse(&s.token_url)?,
+                (None, None, None) => {
+                    bail!("pass --tenant <your Lytho tenant> or --token-url <URL>")
+                }
             };
-            let base_url = match &args.base_url {
-                Some(b) => {
+            let base_url = match (&args.base_url, sandbox) {
+                (Some(b), _) => {
                     url::Url::parse(b).with_context(|| format!("--base-url is not a URL: {b}"))?
                 }
-                None => lytho::client::default_base_url(),
+                (None, Some(s)) => url::Url::parse(&s.base_url)?,
+                (None, None) => lytho::client::default_base_url(),
+            };
+            let Some(client_id) = args
+                .client_id
+                .clone()
+                .or_else(|| sandbox.map(|s| s.client_id.clone()))
+            else {
+                bail!(
+                    "pass --client-id <your Lytho OAuth client id> (or set GHLSYNC_LYTHO_CLIENT_ID)"
+                );
             };
             let client_secret = read_secret("Lytho client secret: ")?;
             let account = engine::connections::LythoAccount {
                 base_url,
                 token_url,
-                client_id: args.client_id.clone(),
+                client_id,
                 client_secret,
             };
             let store = config.open_store().await?;

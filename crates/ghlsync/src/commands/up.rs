@@ -47,7 +47,13 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         config.ghl.client_secret = Some(ghl.client_secret.clone());
         config.ghl.webhook_public_key = Some(ghl.webhook_public_key.clone());
         let lofty = &sbx.info().lofty;
-        config.write_sandbox_overlay(&config.ghl, &lofty.base_url)?;
+        let lytho = &sbx.info().lytho;
+        let sandbox_lytho = crate::config::SandboxLytho {
+            base_url: lytho.base_url.clone(),
+            token_url: lytho.token_url.clone(),
+            client_id: lytho.client_id.clone(),
+        };
+        config.write_sandbox_overlay(&config.ghl, &lofty.base_url, &sandbox_lytho)?;
         config.lofty.base_url = Some(lofty.base_url.clone());
         config.lofty.client_id = Some(lofty.client_id.clone());
         config.lofty.client_secret = Some(lofty.client_secret.clone());
@@ -121,6 +127,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
          \x20 worker        {}\n{}\n\
          Connect a GHL location:   cargo run --release -- connect ghl\n\
          Connect Lofty (API key):  cargo run --release -- connect lofty\n\
+         Connect Lytho:            cargo run --release -- connect lytho   (asks the client secret)\n\
          List connections:         cargo run --release -- connections\n\
          Press Ctrl-C to stop.",
         admin_file.display(),
