@@ -327,11 +327,7 @@ fn lofty_intake(
     now_ms: i64,
 ) -> (NewEvent, Vec<NewJob>) {
     use sha2::{Digest, Sha256};
-    let digest: String = Sha256::digest(body)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = admin::hex(&Sha256::digest(body)[..16]);
     let replayable = batch.changes.iter().all(|c| c.update_time.is_some());
     let event_id = if replayable {
         format!("{connection}:{digest}")
