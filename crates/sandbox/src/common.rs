@@ -118,3 +118,67 @@ pub(crate) fn spawn_saver<P: Persisted>(
         }
     }))
 }
+
+/// One fixed rate window of an emulator's limiter. A window opens at the first
+/// request after the previous one closed (as the APIs' headers suggest).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Window {
+    pub start_ms: u64,
+    pub count: u32,
+}
+
+impl Window {
+    /// Opens a new window if the current one (`len_ms` long) has closed by `now_ms`.
+    pub fn roll(&mut self, now_ms: u64, len_ms: u64) {
+        if now_ms >= self.start_ms.saturating_add(len_ms) {
+            self.start_ms = now_ms;
+            self.count = 0;
+        }
+    }
+
+    /// Whether `limit` requests were already spent in it.
+    pub fn full(&self, limit: u32) -> bool {
+        self.count >= limit
+    }
+
+    pub fn remaining(&self, limit: u32) -> u32 {
+        limit.saturating_sub(self.count)
+    }
+
+    /// When it closes (epoch ms).
+    pub fn ends_at(&self, len_ms: u64) -> u64 {
+        self.start_ms.saturating_add(len_ms)
+    }
+}
+
+/// Spends one queued forced 429 (a `storm_429` fault), if any is left.
+pub fn take_storm(storm_429: &mut u64) -> bool {
+    let storm = *storm_429 > 0;
+    if storm {
+        *storm_429 -= 1;
+    }
+    storm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_opens_on_the_first_request_after_it_closed() {
+        let mut w = Window::default();
+        w.roll(1_000, 100);
+        assert_eq!((w.start_ms, w.count), (1_000, 0));
+        w.count = 2;
+        assert!(w.full(2) && !w.full(3));
+        assert_eq!(w.remaining(3), 1);
+        assert_eq!(w.ends_at(100), 1_100);
+        w.roll(1_099, 100);
+        assert_eq!(w.count, 2, "still open");
+        w.roll(1_250, 100);
+        assert_eq!((w.start_ms, w.count), (1_250, 0), "aligned to the request");
+        let mut storms = 1;
+        assert!(take_storm(&mut storms));
+        assert!(!take_storm(&mut storms));
+    }
+}

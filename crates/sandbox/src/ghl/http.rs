@@ -316,25 +316,15 @@ fn decide(
     let window_ms = u64::try_from(cfg.window.as_millis())
         .unwrap_or(u64::MAX)
         .max(1);
-    let storm = inner.rt.faults.storm_429 > 0;
-    if storm {
-        inner.rt.faults.storm_429 -= 1;
-    }
+    const DAY_MS: u64 = 86_400_000;
+    let storm = crate::common::take_storm(&mut inner.rt.faults.storm_429);
     let bucket = inner.rt.buckets.entry((who, resource.clone())).or_default();
-    if now >= bucket.window_start_ms + window_ms {
-        // Windows are aligned to the first request after the previous one closed.
-        bucket.window_start_ms = now;
-        bucket.window_count = 0;
-    }
-    if now >= bucket.day_start_ms + 86_400_000 {
-        bucket.day_start_ms = now;
-        bucket.day_count = 0;
-    }
-    let limited =
-        storm || bucket.window_count >= cfg.max_per_window || bucket.day_count >= cfg.daily;
+    bucket.burst.roll(now, window_ms);
+    bucket.day.roll(now, DAY_MS);
+    let limited = storm || bucket.burst.full(cfg.max_per_window) || bucket.day.full(cfg.daily);
     if !limited {
-        bucket.window_count += 1;
-        bucket.day_count += 1;
+        bucket.burst.count += 1;
+        bucket.day.count += 1;
     }
     let mut out = HeaderMap::new();
     let mut put = |name: &'static str, v: u64| {
@@ -343,25 +333,22 @@ fn decide(
     put("x-ratelimit-limit-daily", u64::from(cfg.daily));
     put(
         "x-ratelimit-daily-remaining",
-        u64::from(cfg.daily.saturating_sub(bucket.day_count)),
+        u64::from(bucket.day.remaining(cfg.daily)),
     );
     put("x-ratelimit-interval-milliseconds", window_ms);
     put("x-ratelimit-max", u64::from(cfg.max_per_window));
     put(
         "x-ratelimit-remaining",
-        u64::from(cfg.max_per_window.saturating_sub(bucket.window_count)),
+        u64::from(bucket.burst.remaining(cfg.max_per_window)),
     );
     if limited {
         // Until the burst window ends, or until the day ends when the day is spent.
-        let wait_ms = if bucket.day_count >= cfg.daily {
-            (bucket.day_start_ms + 86_400_000)
-                .saturating_sub(now)
-                .max(1)
+        let ends = if bucket.day.full(cfg.daily) {
+            bucket.day.ends_at(DAY_MS)
         } else {
-            (bucket.window_start_ms + window_ms)
-                .saturating_sub(now)
-                .max(1)
+            bucket.burst.ends_at(window_ms)
         };
+        let wait_ms = ends.saturating_sub(now).max(1);
         let counter = inner.rt.counters.entry(resource).or_default();
         counter.rate_limited += 1;
         let body = json!({"statusCode": 429, "message": "Too Many Requests", "error": "Too Many Requests"});

@@ -571,10 +571,10 @@ impl Location {
 /// Burst and daily counters of one (app or token, location).
 #[derive(Debug, Clone, Default)]
 pub struct Bucket {
-    pub window_start_ms: u64,
-    pub window_count: u32,
-    pub day_start_ms: u64,
-    pub day_count: u32,
+    /// The burst window.
+    pub burst: crate::common::Window,
+    /// The day.
+    pub day: crate::common::Window,
 }
 
 /// Faults injected through `/_sandbox/faults` (every field optional).

@@ -438,25 +438,19 @@ fn decide(inner: &mut Inner, req: &Request, path: &str, route: &str) -> Decision
     // Per-credential window: OAuth apps share one budget, each key has its own.
     let now_u = u64::try_from(now).unwrap_or_default();
     let window_ms = inner.rt.rate.window_ms.max(1);
-    let storm = inner.rt.faults.storm_429 > 0;
-    if storm {
-        inner.rt.faults.storm_429 -= 1;
-    }
-    let bucket = inner.rt.buckets.entry(bucket_key).or_default();
-    if now_u >= bucket.window_start_ms + window_ms {
-        bucket.window_start_ms = now_u;
-        bucket.count = 0;
-    }
-    let limited = storm || bucket.count >= limit;
+    let storm = crate::common::take_storm(&mut inner.rt.faults.storm_429);
+    let window = &mut inner.rt.buckets.entry(bucket_key).or_default().window;
+    window.roll(now_u, window_ms);
+    let limited = storm || window.full(limit);
     if !limited {
-        bucket.count += 1;
+        window.count += 1;
     }
-    let reset_secs = (bucket.window_start_ms + window_ms).div_ceil(1000);
+    let reset_secs = window.ends_at(window_ms).div_ceil(1000);
     let mut out = HeaderMap::new();
     out.insert("x-ratelimit-limit", HeaderValue::from(limit));
     out.insert(
         "x-ratelimit-remaining",
-        HeaderValue::from(limit.saturating_sub(bucket.count)),
+        HeaderValue::from(window.remaining(limit)),
     );
     out.insert("x-ratelimit-reset", HeaderValue::from(reset_secs));
     if limited {

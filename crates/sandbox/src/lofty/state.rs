@@ -755,8 +755,7 @@ impl Default for RateConfig {
 /// Requests counted in the current window of one credential.
 #[derive(Debug, Clone, Default)]
 pub struct Bucket {
-    pub window_start_ms: u64,
-    pub count: u32,
+    pub window: crate::common::Window,
 }
 
 /// Changes waiting to be delivered to one subscription.

@@ -310,20 +310,15 @@ fn decide(inner: &mut Inner, token: Option<&str>) -> Decision {
         .unwrap_or(u64::MAX)
         .max(1);
     let now = now_ms();
-    let storm = inner.rt.faults.storm_429 > 0;
-    if storm {
-        inner.rt.faults.storm_429 -= 1;
-    }
-    let bucket = inner.rt.buckets.entry(client_id).or_default();
-    if now >= bucket.window_start_ms + window_ms {
-        bucket.window_start_ms = now;
-        bucket.count = 0;
-    }
-    let limited = storm || bucket.count >= rate.max_per_window;
+    let storm = crate::common::take_storm(&mut inner.rt.faults.storm_429);
+    let window = &mut inner.rt.buckets.entry(client_id).or_default().window;
+    window.roll(now, window_ms);
+    let limited = storm || window.full(rate.max_per_window);
     if !limited {
-        bucket.count += 1;
+        window.count += 1;
     }
-    let reset_secs = (bucket.window_start_ms + window_ms)
+    let reset_secs = window
+        .ends_at(window_ms)
         .saturating_sub(now)
         .div_ceil(1000)
         .max(1);
@@ -331,7 +326,7 @@ fn decide(inner: &mut Inner, token: Option<&str>) -> Decision {
     headers.insert("x-ratelimit-limit", HeaderValue::from(rate.max_per_window));
     headers.insert(
         "x-ratelimit-remaining",
-        HeaderValue::from(rate.max_per_window.saturating_sub(bucket.count)),
+        HeaderValue::from(window.remaining(rate.max_per_window)),
     );
     headers.insert("x-ratelimit-reset", HeaderValue::from(reset_secs));
     if limited {

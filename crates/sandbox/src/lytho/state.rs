@@ -284,8 +284,7 @@ impl Default for Rate {
 /// One fixed window of one client.
 #[derive(Debug, Clone, Default)]
 pub struct Bucket {
-    pub window_start_ms: u64,
-    pub count: u32,
+    pub window: crate::common::Window,
 }
 
 /// What the emulator counted since start (or the last reset).
