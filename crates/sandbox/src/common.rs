@@ -119,6 +119,30 @@ pub(crate) fn spawn_saver<P: Persisted>(
     }))
 }
 
+/// Why a request body is not JSON.
+pub(crate) enum BodyError {
+    /// The body could not be read.
+    Read(String),
+    /// It is not JSON.
+    Parse(String),
+}
+
+/// The request body as JSON, `{}` when empty or blank, with no `Content-Type` check
+/// (each emulator answers the errors in its API's own words).
+pub(crate) async fn json_body<S: Send + Sync>(
+    req: axum::extract::Request,
+    state: &S,
+) -> Result<serde_json::Value, BodyError> {
+    use axum::extract::FromRequest;
+    let bytes = axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| BodyError::Read(e.to_string()))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| BodyError::Parse(e.to_string()))
+}
+
 /// One fixed rate window of an emulator's limiter. A window opens at the first
 /// request after the previous one closed (as the APIs' headers suggest).
 #[derive(Debug, Clone, Copy, Default)]

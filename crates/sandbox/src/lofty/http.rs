@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -172,15 +171,13 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Body(Value::Object(serde_json::Map::new())));
-        }
-        serde_json::from_slice(&bytes)
-            .map(Body)
-            .map_err(|e| ApiError::invalid(format!("JSON parse error: {e}")))
+        use crate::common::{BodyError, json_body};
+        json_body(req, state).await.map(Body).map_err(|e| match e {
+            BodyError::Read(e) => {
+                ApiError::invalid(format!("Could not read the request body: {e}"))
+            }
+            BodyError::Parse(e) => ApiError::invalid(format!("JSON parse error: {e}")),
+        })
     }
 }
 
