@@ -13,6 +13,8 @@ use serde_json::json;
 use store::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ghlsync");
+/// How long jobs keep coming (the issue asks for at least a minute).
+const SOAK: Duration = Duration::from_secs(60);
 const KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 
 struct Workers(Vec<Child>);
@@ -149,10 +151,10 @@ async fn four_worker_processes_never_spend_a_refresh_token_twice() {
         workers.0.push(child);
     }
 
-    // 12 s of jobs: four token lifetimes, each refreshed by exactly one process.
+    // A minute of jobs: twenty token lifetimes, each refreshed by exactly one process.
     let started = Instant::now();
     let mut n: i64 = 0;
-    while started.elapsed() < Duration::from_secs(12) {
+    while started.elapsed() < SOAK {
         let job = NewJob::new(
             "ghl.call",
             format!("race-{n}"),
@@ -181,8 +183,9 @@ async fn four_worker_processes_never_spend_a_refresh_token_twice() {
         oauth_counts.refresh_rejected, 0,
         "a single-use refresh token was spent twice"
     );
+    // 3 s tokens refreshed 1 s ahead: one refresh every ~2 s over the minute.
     assert!(
-        oauth_counts.refreshed >= 3,
+        oauth_counts.refreshed >= 15,
         "tokens expired and were refreshed ({})",
         oauth_counts.refreshed
     );
