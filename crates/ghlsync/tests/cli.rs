@@ -37,6 +37,38 @@ fn start_sandbox(extra: &[&str]) -> SandboxProcess {
     SandboxProcess { child, info }
 }
 
+/// `ghlsync <args>` on the data directory `dir` (SQLite: no GHLSYNC_DATABASE_URL),
+/// further set up by `env`, with `stdin` typed in: (exit code, stdout, stderr).
+fn run_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+    env: impl FnOnce(&mut Command),
+) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("GHLSYNC_DATA_DIR", dir)
+        .env_remove("GHLSYNC_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    env(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn call(base: &str, token: Option<&str>, op: &str, input: &str) -> (i32, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args([
@@ -205,30 +237,10 @@ fn connect_pit_then_connections_shows_status_and_scopes_but_never_the_token() {
     let dir = std::env::temp_dir().join(format!("ghlsync-cli-pit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let run = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("GHLSYNC_DATA_DIR", &dir)
-            .env("GHLSYNC_GHL_BASE_URL", &base)
-            .env("GHLSYNC_LOG", "debug")
-            .env_remove("GHLSYNC_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        run_in(&dir, args, stdin, |c| {
+            c.env("GHLSYNC_GHL_BASE_URL", &base)
+                .env("GHLSYNC_LOG", "debug");
+        })
     };
     let (code, out, err) = run(
         &["connect", "ghl", "--pit", "--location-id", location],
@@ -332,35 +344,12 @@ fn call_reaches_lofty_and_lytho_operations() {
 
 #[test]
 fn connect_lofty_and_lytho_with_their_credentials() {
-    use std::io::Write;
     let sbx = start_sandbox(&[]);
     let lofty = sbx.info["lofty"].clone();
     let lytho = sbx.info["lytho"].clone();
     let dir = std::env::temp_dir().join(format!("ghlsync-cli-lx-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("GHLSYNC_DATA_DIR", &dir)
-            .env_remove("GHLSYNC_DATABASE_URL")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str], stdin: &str| run_in(&dir, args, stdin, |_| {});
     let s = |v: &Value, k: &str| v[k].as_str().unwrap().to_owned();
     let key = s(&lofty, "api_key");
     let (code, out, err) = run(
@@ -426,7 +415,6 @@ fn connect_lofty_and_lytho_with_their_credentials() {
 
 #[test]
 fn vault_rotate_reseals_secrets_under_a_new_key_file() {
-    use std::io::Write;
     let sbx = start_sandbox(&[]);
     let base = sbx.info["ghl"]["base_url"].as_str().unwrap().to_owned();
     let loc = &sbx.info["ghl"]["locations"][0];
@@ -434,28 +422,11 @@ fn vault_rotate_reseals_secrets_under_a_new_key_file() {
     let dir = std::env::temp_dir().join(format!("ghlsync-cli-rotate-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let run = |args: &[&str], stdin: &str| {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("GHLSYNC_DATA_DIR", &dir)
-            .env("GHLSYNC_GHL_BASE_URL", &base)
-            .env_remove("GHLSYNC_DATABASE_URL")
-            .env_remove("GHLSYNC_MASTER_KEY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (code, out, _) = run_in(&dir, args, stdin, |c| {
+            c.env("GHLSYNC_GHL_BASE_URL", &base)
+                .env_remove("GHLSYNC_MASTER_KEY");
+        });
+        (code, out)
     };
     assert_eq!(
         run(
