@@ -116,6 +116,21 @@ fn conn(id: &str) -> NewConnection {
     }
 }
 
+/// A connection `id` holding an access and a refresh token that expire at `expires_at`.
+async fn connected_with_tokens(s: &Store, id: &str, access: &str, refresh: &str, expires_at: i64) {
+    s.upsert_connection(&conn(id)).await.unwrap();
+    s.put_tokens(
+        id,
+        &TokenSet {
+            access: secret(access),
+            refresh: Some(secret(refresh)),
+            expires_at: Some(expires_at),
+        },
+    )
+    .await
+    .unwrap();
+}
+
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
@@ -628,18 +643,8 @@ async fn shared_rate_budget(s: Store, _o: StoreOptions) {
 }
 
 async fn refresh_is_serialised_per_connection(s: Store, _o: StoreOptions) {
-    s.upsert_connection(&conn("c1")).await.unwrap();
     let expired = s.now() - 1;
-    s.put_tokens(
-        "c1",
-        &TokenSet {
-            access: secret("at-0"),
-            refresh: Some(secret("rt-0")),
-            expires_at: Some(expired),
-        },
-    )
-    .await
-    .unwrap();
+    connected_with_tokens(&s, "c1", "at-0", "rt-0", expired).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
     for _ in 0..8 {
@@ -676,17 +681,7 @@ async fn refresh_is_serialised_per_connection(s: Store, _o: StoreOptions) {
 }
 
 async fn rejected_refresh_marks_needs_reauth(s: Store, _o: StoreOptions) {
-    s.upsert_connection(&conn("c1")).await.unwrap();
-    s.put_tokens(
-        "c1",
-        &TokenSet {
-            access: secret("at"),
-            refresh: Some(secret("rt")),
-            expires_at: Some(0),
-        },
-    )
-    .await
-    .unwrap();
+    connected_with_tokens(&s, "c1", "at", "rt", 0).await;
     let err = s
         .refresh_tokens("c1", |_| async {
             RefreshDecision::Reject("Invalid grant: refresh token is invalid".to_owned())
@@ -720,17 +715,7 @@ async fn rejected_refresh_marks_needs_reauth(s: Store, _o: StoreOptions) {
 }
 
 async fn a_refresh_in_flight_blocks_no_other_write(s: Store, _o: StoreOptions) {
-    s.upsert_connection(&conn("c1")).await.unwrap();
-    s.put_tokens(
-        "c1",
-        &TokenSet {
-            access: secret("at"),
-            refresh: Some(secret("rt")),
-            expires_at: Some(0),
-        },
-    )
-    .await
-    .unwrap();
+    connected_with_tokens(&s, "c1", "at", "rt", 0).await;
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let refresher = {
         let s = s.clone();
