@@ -517,12 +517,7 @@ impl Worker {
             .map_err(connect_failure)?;
         let callback = secrecy::ExposeSecret::expose_secret(&callback);
         let lofty_failure = |e: lofty::LoftyError| {
-            let failure = match e.retry_class() {
-                RetryClass::RetryAfter(d) => Failure::RetryAfter(d),
-                RetryClass::Retry => Failure::Retry,
-                RetryClass::Reauth => Failure::Reauth,
-                RetryClass::GiveUp => Failure::GiveUp,
-            };
+            let failure = failure_of(e.retry_class());
             let hint = if public_url.scheme() == "https" {
                 String::new()
             } else {
@@ -626,15 +621,19 @@ fn token_failure(e: TokenError) -> (Failure, String) {
 
 /// Maps a GHL error to the queue's retry class.
 fn classify(e: &GhlError, conn: &Connection) -> (Failure, String) {
-    let message = e.to_string();
-    let failure = match e.retry_class() {
+    let failure = failure_of(e.retry_class());
+    if matches!(failure, Failure::Reauth) {
+        tracing::warn!(connection = %conn.id, "GHL refused the connection's token after a refresh");
+    }
+    (failure, e.to_string())
+}
+
+/// The queue's failure for a client's retry class (GHL's, also used by Lofty).
+fn failure_of(class: RetryClass) -> Failure {
+    match class {
         RetryClass::RetryAfter(d) => Failure::RetryAfter(d),
         RetryClass::Retry => Failure::Retry,
-        RetryClass::Reauth => {
-            tracing::warn!(connection = %conn.id, "GHL refused the connection's token after a refresh");
-            Failure::Reauth
-        }
+        RetryClass::Reauth => Failure::Reauth,
         RetryClass::GiveUp => Failure::GiveUp,
-    };
-    (failure, message)
+    }
 }
