@@ -33,6 +33,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use url::Url;
+use wire::request;
 
 use crate::error::{ApiError, GhlError};
 use crate::governor::{Governor, RateLimitHeaders};
@@ -47,7 +48,6 @@ use crate::models::{
     UpsertContact, UpsertResponse,
 };
 use crate::operations::{self, BodyKind, Method, Operation, TokenKind};
-use crate::request;
 
 /// Governor key used when the client has no location.
 pub const DEFAULT_GOVERNOR_KEY: &str = "default";
@@ -118,11 +118,8 @@ pub struct GhlClient {
 impl GhlClient {
     /// A client with its own HTTP client from the [`http`](crate::http) factory.
     pub fn new(config: GhlConfig) -> Result<Self, GhlError> {
-        let http =
-            crate::http::try_http_client(config.timeout).map_err(|source| GhlError::Network {
-                operation: None,
-                source,
-            })?;
+        let http = crate::http::try_http_client(config.timeout)
+            .map_err(|err| GhlError::transport(None, err))?;
         Ok(Self::with_http(config, http))
     }
 

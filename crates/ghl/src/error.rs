@@ -15,27 +15,17 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+use wire::{TransportError, parse_retry_after};
+
 use crate::governor::RateLimitHeaders;
+
+pub use wire::RetryClass;
 
 /// Wait used for a 429 when the response says nothing about when to come back.
 pub const DEFAULT_429_WAIT: Duration = Duration::from_secs(10);
 
 /// Longest server message kept from a non-JSON error body, in characters.
 const MAX_TEXT_MESSAGE: usize = 500;
-
-/// What the caller (usually the job queue) should do about an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryClass {
-    /// Rate limited: try again after this long (429, or a local budget refusal).
-    RetryAfter(Duration),
-    /// Transient: 5xx, timeouts, connection failures. Retry with backoff.
-    Retry,
-    /// 401: the token is expired or revoked; refresh it or re-authenticate, then retry.
-    Reauth,
-    /// Retrying the same request cannot help (other 4xx, decode errors, bad input, and a
-    /// 401 that refuses a scope the token lacks: a fresh token has the same scopes).
-    GiveUp,
-}
 
 /// A non-2xx answer from GHL.
 #[derive(Debug, Clone)]
@@ -141,34 +131,16 @@ fn message_of(value: Option<&Value>) -> Option<String> {
     }
 }
 
-/// Parses a `Retry-After` header given in seconds (fractional seconds accepted).
-pub fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    let secs: f64 = raw.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
 /// Every failure of the GHL client.
 #[derive(Debug, thiserror::Error)]
 pub enum GhlError {
     /// GHL answered with a non-2xx status.
     #[error("{0}")]
     Api(Box<ApiError>),
-    /// The request did not complete in time.
-    #[error("GHL request timed out{}", op_suffix(.operation))]
-    Timeout {
-        /// Operation id, when known.
-        operation: Option<String>,
-    },
-    /// The connection could not be made or broke.
-    #[error("GHL network error{}: {source}", op_suffix(.operation))]
-    Network {
-        /// Operation id, when known.
-        operation: Option<String>,
-        /// The transport error.
-        #[source]
-        source: reqwest::Error,
-    },
+    /// The call got no usable answer: it timed out, no connection could be made, or the
+    /// connection broke (`GHL request timed out`, `GHL network error: ...`).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
     /// A 2xx body could not be decoded into the expected type.
     #[error("cannot decode GHL response{}: {message}", op_suffix(.operation))]
     Decode {
@@ -207,22 +179,9 @@ impl From<ApiError> for GhlError {
 }
 
 impl GhlError {
-    /// Maps a transport error from reqwest.
+    /// Maps a transport error from reqwest (sorted by [`TransportError::new`]).
     pub fn transport(operation: Option<&str>, err: reqwest::Error) -> Self {
-        let operation = operation.map(str::to_owned);
-        if err.is_timeout() {
-            Self::Timeout { operation }
-        } else if err.is_decode() {
-            Self::Decode {
-                operation,
-                message: err.to_string(),
-            }
-        } else {
-            Self::Network {
-                operation,
-                source: err.without_url(),
-            }
-        }
+        Self::Transport(TransportError::new("GHL", operation, err))
     }
 
     /// A decode error for an operation.
@@ -244,7 +203,7 @@ impl GhlError {
                 s if s >= 500 => RetryClass::Retry,
                 _ => RetryClass::GiveUp,
             },
-            Self::Timeout { .. } | Self::Network { .. } => RetryClass::Retry,
+            Self::Transport(transport) => transport.retry_class(),
             Self::RateLimited { retry_after, .. } => RetryClass::RetryAfter(*retry_after),
             Self::Decode { .. } | Self::InvalidInput(_) => RetryClass::GiveUp,
         }
@@ -368,16 +327,31 @@ mod tests {
         assert_eq!(err.retry_class(), RetryClass::RetryAfter(DEFAULT_429_WAIT));
     }
 
-    #[test]
-    fn other_classes() {
+    #[tokio::test]
+    async fn other_classes() {
         assert_eq!(
             GhlError::InvalidInput("x".to_owned()).retry_class(),
             RetryClass::GiveUp
         );
-        assert_eq!(
-            GhlError::Timeout { operation: None }.retry_class(),
-            RetryClass::Retry
+        // A server that takes the connection and never answers: the call times out.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url::Url::parse(&format!("http://{}/", silent.local_addr().unwrap())).unwrap();
+        let client = crate::GhlClient::new(
+            crate::GhlConfig::new("t")
+                .with_base_url(url)
+                .with_timeout(Duration::from_millis(50)),
+        )
+        .unwrap();
+        let timeout = client.get_contact("c1").await.unwrap_err();
+        assert!(
+            matches!(&timeout, GhlError::Transport(t) if t.is_timeout()),
+            "{timeout:?}"
         );
+        assert_eq!(
+            timeout.to_string(),
+            "GHL request timed out (operation get-contact)"
+        );
+        assert_eq!(timeout.retry_class(), RetryClass::Retry);
         let err = GhlError::from(ApiError::from_parts(
             400,
             &HeaderMap::new(),

@@ -7,20 +7,21 @@
 //!
 //! # Layout
 //!
-//! - [`http`]: the one HTTP client factory of the workspace (timeouts, no redirects,
-//!   rustls with the ring provider installed once, `ghlsync/<version>` user agent).
+//! - [`http`]: the workspace's one HTTP client factory, re-exported from [`wire`]
+//!   (where it lives with the rest of what the three clients share: request
+//!   preparation, the pager, [`Method`], [`RetryClass`], transport errors).
 //! - [`operations`]: a static table describing every GHL operation the project uses
 //!   (method, path template, `Version` header, scope, parameters, body kind).
 //! - [`client`]: [`GhlClient`], a cheap-to-clone client with one generic request path,
 //!   [`GhlClient::call`], and one typed method per operation built on top of it.
 //! - [`models`]: serde models for requests and responses; unknown response fields are
 //!   kept in `extra` maps so nothing GHL sends is lost.
-//! - [`error`]: [`GhlError`] and its [`RetryClass`], which tells the queue whether to
-//!   retry, wait, re-authenticate or give up.
+//! - [`error`]: [`GhlError`] and its [`RetryClass`] (from [`wire`]), which tells the
+//!   queue whether to retry, wait, re-authenticate or give up.
 //! - [`governor`]: a per-location sliding-window rate governor that learns GHL's
 //!   `X-RateLimit-*` headers and honours 429s.
 //! - [`pagination`]: streams over the paged endpoints (search, deprecated list, business
-//!   contacts, installed locations).
+//!   contacts, installed locations), built on [`wire::paged`].
 //! - [`oauth`]: the marketplace OAuth 2.0 app (consent URL, code exchange, refresh,
 //!   agency-to-location tokens).
 //! - [`webhook`]: verification of GHL webhook signatures (`X-GHL-Signature` Ed25519 and
@@ -40,13 +41,15 @@
 pub mod client;
 pub mod error;
 pub mod governor;
-pub mod http;
 pub mod models;
 pub mod oauth;
 pub mod operations;
 pub mod pagination;
-pub mod request;
 pub mod webhook;
+
+/// The workspace's HTTP client factory, kept at `ghl::http` for the crates that build
+/// clients for GHL calls (engine, server, the CLI).
+pub use wire::http;
 
 #[cfg(test)]
 mod test_support;
@@ -57,6 +60,7 @@ pub use governor::{Governor, RateLimitHeaders};
 pub use oauth::OAuthApp;
 pub use operations::{BodyKind, Method, OPERATIONS, Operation, TokenKind};
 pub use webhook::{SignatureError, SignedBy, WebhookVerifier};
+pub use wire::TransportError;
 
 /// Default base URL of the GHL API v2.
 pub const DEFAULT_BASE_URL: &str = "https://services.leadconnectorhq.com";

@@ -14,14 +14,12 @@
 //!
 //! A stream ends after a short page, an empty page, or a cursor that does not move. An
 //! error is yielded once and ends the stream. The streams are not `Unpin`; use
-//! `std::pin::pin!` or `Box::pin` before calling `next()`.
-
-use std::collections::VecDeque;
-use std::future::Future;
+//! `std::pin::pin!` or `Box::pin` before calling `next()`. Each is a page fetcher
+//! handed to [`wire::paged`], the pager the Lofty and Lytho clients use too.
 
 use futures_util::Stream;
-use futures_util::stream;
 use serde_json::Value;
+use wire::paged;
 
 use crate::client::GhlClient;
 use crate::error::GhlError;
@@ -44,42 +42,6 @@ const DEFAULT_OFFSET_LIMIT: u32 = 100;
 
 /// Largest page of `GET /contacts/`.
 const MAX_LIST_LIMIT: u32 = 100;
-
-struct State<T, C, F> {
-    buffer: VecDeque<T>,
-    next: Option<C>,
-    fetch: F,
-}
-
-/// Turns a page fetcher into a record stream. `fetch(cursor)` returns a page and the
-/// cursor of the following page, if any. An error is yielded once and ends the
-/// stream (its cursor is gone). The Lofty and Lytho clients page through this too.
-pub fn paged<T, E, C, F, Fut>(first: C, fetch: F) -> impl Stream<Item = Result<T, E>>
-where
-    F: FnMut(C) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<C>), E>>,
-{
-    let state = State {
-        buffer: VecDeque::new(),
-        next: Some(first),
-        fetch,
-    };
-    stream::unfold(state, |mut st| async move {
-        loop {
-            if let Some(item) = st.buffer.pop_front() {
-                return Some((Ok(item), st));
-            }
-            let cursor = st.next.take()?;
-            match (st.fetch)(cursor).await {
-                Ok((items, next)) => {
-                    st.buffer.extend(items);
-                    st.next = next;
-                }
-                Err(err) => return Some((Err(err), st)),
-            }
-        }
-    })
-}
 
 /// Streams every contact matching a search.
 ///
@@ -233,25 +195,6 @@ mod tests {
                 .map(|id| json!({"id": id, "searchAfter": [1, id]}))
                 .collect(),
         )
-    }
-
-    #[tokio::test]
-    async fn paged_stops_on_error() {
-        let mut calls = 0;
-        let s = paged(0_u32, |page| {
-            calls += 1;
-            async move {
-                if page < 2 {
-                    Ok((vec![page * 10, page * 10 + 1], Some(page + 1)))
-                } else {
-                    Err(GhlError::InvalidInput("boom".to_owned()))
-                }
-            }
-        });
-        let items: Vec<_> = s.collect().await;
-        assert_eq!(items.len(), 5);
-        assert!(items[4].is_err());
-        assert_eq!(calls, 3);
     }
 
     #[test]

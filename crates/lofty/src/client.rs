@@ -28,7 +28,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ghl::request;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -36,6 +35,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use url::Url;
+use wire::request;
 
 use crate::error::{ApiError, LoftyError, RateLimit, codes};
 use crate::models::{
@@ -98,7 +98,7 @@ impl LoftyConfig {
         Self {
             base_url: default_base_url(),
             credential,
-            timeout: ghl::http::DEFAULT_TIMEOUT,
+            timeout: wire::http::DEFAULT_TIMEOUT,
         }
     }
 
@@ -188,13 +188,10 @@ pub struct LoftyClient {
 
 impl LoftyClient {
     /// A client with its own HTTP client from the workspace's factory
-    /// ([`ghl::http::try_http_client`]: timeouts, no redirects, rustls).
+    /// ([`wire::http::try_http_client`]: timeouts, no redirects, rustls).
     pub fn new(config: LoftyConfig) -> Result<Self, LoftyError> {
-        let http =
-            ghl::http::try_http_client(config.timeout).map_err(|source| LoftyError::Network {
-                operation: None,
-                source,
-            })?;
+        let http = wire::http::try_http_client(config.timeout)
+            .map_err(|err| LoftyError::transport(None, err))?;
         Ok(Self::with_http(config, http))
     }
 

@@ -2,7 +2,7 @@
 //!
 //! Every failure surfaces as one [`LoftyError`]. The job queue asks
 //! [`LoftyError::retry_class`] what to do next, with the same four classes as the GHL
-//! client ([`RetryClass`], re-exported from `ghl`): wait a given time (429), retry
+//! client ([`RetryClass`], re-exported from `wire`): wait a given time (429), retry
 //! (5xx, timeouts), re-authenticate (401, or a personal key sent as a bearer token), or
 //! give up (other 4xx, with Lofty's code and message).
 //!
@@ -18,7 +18,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-pub use ghl::RetryClass;
+pub use wire::RetryClass;
+use wire::TransportError;
 
 /// Wait used for a 429 when the answer says nothing about when to come back (Lofty's
 /// rate window is one minute).
@@ -273,21 +274,10 @@ pub enum LoftyError {
     /// Lofty answered with a non-2xx status.
     #[error("{0}")]
     Api(Box<ApiError>),
-    /// The request did not complete in time.
-    #[error("Lofty request timed out{}", op_suffix(.operation))]
-    Timeout {
-        /// Operation id, when known.
-        operation: Option<String>,
-    },
-    /// The connection could not be made or broke.
-    #[error("Lofty network error{}: {source}", op_suffix(.operation))]
-    Network {
-        /// Operation id, when known.
-        operation: Option<String>,
-        /// The transport error (without the URL).
-        #[source]
-        source: reqwest::Error,
-    },
+    /// The call got no usable answer: it timed out, no connection could be made, or the
+    /// connection broke (`Lofty request timed out`, `Lofty network error: ...`).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
     /// A 2xx body could not be decoded into the expected type.
     #[error("cannot decode Lofty response{}: {message}", op_suffix(.operation))]
     Decode {
@@ -325,22 +315,9 @@ impl From<ApiError> for LoftyError {
 }
 
 impl LoftyError {
-    /// Maps a transport error from reqwest.
+    /// Maps a transport error from reqwest (sorted by [`TransportError::new`]).
     pub fn transport(operation: Option<&str>, err: reqwest::Error) -> Self {
-        let operation = operation.map(str::to_owned);
-        if err.is_timeout() {
-            Self::Timeout { operation }
-        } else if err.is_decode() {
-            Self::Decode {
-                operation,
-                message: err.to_string(),
-            }
-        } else {
-            Self::Network {
-                operation,
-                source: err.without_url(),
-            }
-        }
+        Self::Transport(TransportError::new("Lofty", operation, err))
     }
 
     /// A decode error for an operation.
@@ -362,7 +339,7 @@ impl LoftyError {
                 s if s >= 500 => RetryClass::Retry,
                 _ => RetryClass::GiveUp,
             },
-            Self::Timeout { .. } | Self::Network { .. } => RetryClass::Retry,
+            Self::Transport(transport) => transport.retry_class(),
             Self::NotYetVisible { .. } => RetryClass::RetryAfter(Duration::from_secs(5)),
             Self::Decode { .. } | Self::InvalidInput(_) => RetryClass::GiveUp,
         }

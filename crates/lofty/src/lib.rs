@@ -3,7 +3,9 @@
 //!
 //! The crate owns everything that speaks HTTP to Lofty and nothing else: no storage, no
 //! queue, no retries across process restarts. It follows the `ghl` crate's shape and
-//! reuses its HTTP client factory and [`RetryClass`].
+//! shares, through the `wire` crate, the workspace's HTTP client factory, request
+//! preparation, pager, [`Method`], [`RetryClass`] and transport errors (it does not
+//! depend on the GHL client).
 //!
 //! # Layout
 //!
@@ -54,6 +56,7 @@ pub use client::{Credential, LoftyClient, LoftyConfig, Pacer};
 pub use error::{ApiError, ErrorCode, LoftyError, RateLimit, RetryClass};
 pub use oauth::{OAuthApp, TokenResponse};
 pub use operations::{BodyKind, Method, OPERATIONS, Operation};
+pub use wire::TransportError;
 
 /// Default base URL of the Lofty Open API.
 pub const DEFAULT_BASE_URL: &str = "https://api.lofty.com";

@@ -75,12 +75,8 @@ impl OAuthApp {
         client_secret: SecretString,
         redirect_uri: impl Into<String>,
     ) -> Result<Self, LoftyError> {
-        let http = ghl::http::try_http_client(ghl::http::DEFAULT_TIMEOUT).map_err(|source| {
-            LoftyError::Network {
-                operation: None,
-                source,
-            }
-        })?;
+        let http = wire::http::try_http_client(wire::http::DEFAULT_TIMEOUT)
+            .map_err(|err| LoftyError::transport(None, err))?;
         Ok(Self {
             client_id: client_id.into(),
             client_secret,

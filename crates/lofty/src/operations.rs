@@ -11,7 +11,7 @@
 //! artefacts (`add_3`, `list_4`, `update_1`) and are kept in [`Operation::spec_id`].
 //! A test checks every row against `../shared/lofty-spec/openapi.json`.
 
-pub use ghl::operations::Method;
+pub use wire::Method;
 
 /// What kind of request body an operation takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

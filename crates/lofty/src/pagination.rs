@@ -38,8 +38,8 @@ pub enum LeadPaging {
     Scroll,
 }
 
-/// The generic pager, shared with the GHL client.
-pub use ghl::pagination::paged;
+/// The generic pager, shared with the GHL and Lytho clients.
+pub use wire::paged;
 
 /// Whether an offset-paged list has more after a page of `got` at `offset`.
 fn more(offset: u64, limit: u32, got: usize, total: Option<i64>) -> bool {

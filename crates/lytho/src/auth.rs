@@ -100,7 +100,7 @@ pub struct TokenProvider {
 }
 
 impl TokenProvider {
-    /// A provider using `http` (from [`ghl::http`]) with a per-request timeout.
+    /// A provider using `http` (from [`wire::http`]) with a per-request timeout.
     pub fn new(credentials: ClientCredentials, http: reqwest::Client, timeout: Duration) -> Self {
         Self {
             http,

@@ -27,12 +27,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ghl::request;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use url::Url;
+use wire::request;
 
 use crate::auth::{ClientCredentials, TokenProvider};
 use crate::error::{ApiError, LythoError};
@@ -74,7 +74,7 @@ impl LythoConfig {
             token_url: crate::auth::token_url_for(tenant)?,
             client_id: client_id.into(),
             client_secret,
-            timeout: ghl::http::DEFAULT_TIMEOUT,
+            timeout: wire::http::DEFAULT_TIMEOUT,
             refresh_margin: crate::auth::DEFAULT_REFRESH_MARGIN,
         })
     }
@@ -91,7 +91,7 @@ impl LythoConfig {
             token_url,
             client_id: client_id.into(),
             client_secret,
-            timeout: ghl::http::DEFAULT_TIMEOUT,
+            timeout: wire::http::DEFAULT_TIMEOUT,
             refresh_margin: crate::auth::DEFAULT_REFRESH_MARGIN,
         }
     }
@@ -142,13 +142,10 @@ pub struct LythoClient {
 
 impl LythoClient {
     /// A client with its own HTTP client from the workspace factory
-    /// ([`ghl::http`]).
+    /// ([`wire::http`]).
     pub fn new(config: LythoConfig) -> Result<Self, LythoError> {
-        let http =
-            ghl::http::try_http_client(config.timeout).map_err(|source| LythoError::Network {
-                operation: None,
-                source,
-            })?;
+        let http = wire::http::try_http_client(config.timeout)
+            .map_err(|err| LythoError::transport(None, err))?;
         Ok(Self::with_http(config, http))
     }
 

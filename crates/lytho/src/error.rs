@@ -1,8 +1,8 @@
 //! Errors of the Lytho client and their retry classes.
 //!
 //! Every failure is one [`LythoError`]; [`LythoError::retry_class`] tells the queue
-//! what to do next with the same four classes as the GHL client ([`RetryClass`] is
-//! `ghl::RetryClass`), so the engine handles both the same way.
+//! what to do next with the same four classes as the GHL and Lofty clients
+//! ([`RetryClass`] is `wire::RetryClass`), so the engine handles them the same way.
 //!
 //! Lytho documents only that error bodies carry "an error code and message"; the
 //! parser takes the message from `message`, `detail`, `title`, `error_description`
@@ -15,7 +15,8 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-pub use ghl::RetryClass;
+pub use wire::RetryClass;
+use wire::TransportError;
 
 /// Wait used for a 429 that says nothing about when to come back.
 pub const DEFAULT_429_WAIT: Duration = Duration::from_secs(10);
@@ -129,7 +130,7 @@ impl ApiError {
             code,
             body: parsed,
             rate_limit: RateLimit::from_headers(headers),
-            retry_after: ghl::error::parse_retry_after(headers),
+            retry_after: wire::parse_retry_after(headers),
             operation: None,
         }
     }
@@ -183,21 +184,10 @@ pub enum LythoError {
     /// tenant, server error).
     #[error("cannot get a Lytho access token: {0}")]
     Token(Box<ApiError>),
-    /// The request did not complete in time.
-    #[error("Lytho request timed out{}", op_suffix(.operation))]
-    Timeout {
-        /// Operation id, when known.
-        operation: Option<String>,
-    },
-    /// The connection could not be made or broke.
-    #[error("Lytho network error{}: {source}", op_suffix(.operation))]
-    Network {
-        /// Operation id, when known.
-        operation: Option<String>,
-        /// The transport error (without its URL).
-        #[source]
-        source: reqwest::Error,
-    },
+    /// The call got no usable answer: it timed out, no connection could be made, or the
+    /// connection broke (`Lytho request timed out`, `Lytho network error: ...`).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
     /// A 2xx body could not be decoded into the expected type.
     #[error("cannot decode Lytho response{}: {message}", op_suffix(.operation))]
     Decode {
@@ -213,22 +203,9 @@ pub enum LythoError {
 }
 
 impl LythoError {
-    /// Maps a transport error from reqwest.
+    /// Maps a transport error from reqwest (sorted by [`TransportError::new`]).
     pub fn transport(operation: Option<&str>, err: reqwest::Error) -> Self {
-        let operation = operation.map(str::to_owned);
-        if err.is_timeout() {
-            Self::Timeout { operation }
-        } else if err.is_decode() {
-            Self::Decode {
-                operation,
-                message: err.to_string(),
-            }
-        } else {
-            Self::Network {
-                operation,
-                source: err.without_url(),
-            }
-        }
+        Self::Transport(TransportError::new("Lytho", operation, err))
     }
 
     /// A decode error for an operation.
@@ -260,7 +237,7 @@ impl LythoError {
                 s if s >= 500 => RetryClass::Retry,
                 _ => RetryClass::Reauth,
             },
-            Self::Timeout { .. } | Self::Network { .. } => RetryClass::Retry,
+            Self::Transport(transport) => transport.retry_class(),
             Self::Decode { .. } | Self::InvalidInput(_) => RetryClass::GiveUp,
         }
     }

@@ -19,10 +19,12 @@
 //! - [`models`]: serde models; unknown fields kept in `extra`.
 //! - [`pagination`]: streams over batch gets and comments.
 //! - [`poll`]: "changes since a cursor" across pages, with the next cursor.
-//! - [`error`]: [`LythoError`] and its [`RetryClass`] (the GHL client's enum).
+//! - [`error`]: [`LythoError`] and its [`RetryClass`] (the enum every client shares).
 //!
-//! HTTP clients come from the workspace factory [`ghl::http`] (timeouts, no
-//! redirects, rustls).
+//! From the `wire` crate, shared with the GHL and Lofty clients (this crate does not
+//! depend on either): HTTP clients from the workspace factory [`wire::http`]
+//! (timeouts, no redirects, rustls), request preparation, the pager,
+//! [`Method`](operations::Method), [`RetryClass`] and [`TransportError`].
 //!
 //! # Example
 //!
@@ -57,6 +59,7 @@ pub use models::{
 };
 pub use operations::{Action, BodyKind, ItemType, OPERATIONS, Operation};
 pub use poll::{ChangeStream, Cursor, PollOptions};
+pub use wire::TransportError;
 
 /// Base URL of the Lytho Workflow Open API v1 (US).
 pub const DEFAULT_BASE_URL: &str = "https://openapi.wf.lytho.us/v1";

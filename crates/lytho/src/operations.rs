@@ -16,7 +16,7 @@
 //! preferences (`/preference`) are left out: their shape is undocumented and no
 //! sync needs them.
 
-pub use ghl::Method;
+pub use wire::Method;
 
 /// The five item types, the `{type}` of Lytho's `/{type}/...` routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

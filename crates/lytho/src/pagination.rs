@@ -24,8 +24,8 @@ use crate::operations::ItemType;
 /// near 1 KB.
 pub const DEFAULT_IDS_PER_REQUEST: usize = 100;
 
-/// The generic pager, shared with the GHL client.
-pub use ghl::pagination::paged;
+/// The generic pager, shared with the GHL and Lofty clients.
+pub use wire::paged;
 
 /// Whether another page follows one of `got` records at `page`.
 pub(crate) fn more_pages(page: u32, got: usize, size: PageSize, total: Option<u64>) -> bool {

@@ -3,6 +3,9 @@
 //! states and codes, agency installs with UNINSTALL/INSTALL webhooks, token expiry
 //! under load, revocation, and secrets never shown.
 
+// Test code: these clients play the browser and call the sandbox controls, not product calls.
+#![allow(clippy::disallowed_methods)]
+
 use std::time::Duration;
 
 use engine::{GhlApp, TokenSource, Worker, WorkerConfig};

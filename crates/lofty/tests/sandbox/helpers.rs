@@ -50,7 +50,7 @@ pub async fn spawn_with(config: SandboxConfig) -> Ctx {
     let sandbox = Sandbox::start(config).await.expect("sandbox starts");
     let info = sandbox.info().lofty.clone();
     let base = Url::parse(&info.base_url).expect("base URL");
-    let http = ghl::http::http_client(Duration::from_secs(10));
+    let http = wire::http::http_client(Duration::from_secs(10));
     let client = key_client(&base, &info.api_key);
     let oauth = oauth_client(&base, &info.oauth_token);
     let agent = key_client(&base, &info.agent_api_key);

@@ -152,7 +152,10 @@ async fn server_errors_timeouts_and_bad_input() {
     )
     .unwrap();
     let err = slow.get_task(id).await.unwrap_err();
-    assert!(matches!(err, LythoError::Timeout { .. }), "{err:?}");
+    assert!(
+        matches!(&err, LythoError::Transport(t) if t.is_timeout()),
+        "{err:?}"
+    );
     assert_eq!(err.retry_class(), RetryClass::Retry);
     ctx.delete("/_sandbox/faults").await;
 

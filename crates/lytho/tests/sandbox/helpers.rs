@@ -42,7 +42,7 @@ pub async fn spawn() -> Ctx {
         sandbox,
         info,
         origin,
-        http: ghl::http::http_client(Duration::from_secs(10)),
+        http: wire::http::http_client(Duration::from_secs(10)),
         client,
     }
 }

@@ -139,6 +139,9 @@ impl Handle {
 
 /// The sandbox's own HTTP client (webhooks out, tests): installs the rustls
 /// crypto provider once, no redirects.
+// The sandbox must not use the clients' code (it is an independent reading of the
+// specs), so it builds its own client instead of taking one from `wire::http`.
+#[allow(clippy::disallowed_methods)]
 pub fn http_client() -> reqwest::Client {
     static PROVIDER: Once = Once::new();
     PROVIDER.call_once(|| {

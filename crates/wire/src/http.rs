@@ -10,6 +10,12 @@
 //!   is built with `rustls-no-provider`; installing the provider in many places makes
 //!   behaviour depend on test order);
 //! - a `ghlsync/<version>` user agent.
+//!
+//! The workspace's `clippy.toml` disallows `reqwest::Client::new`, `Client::builder` and
+//! `ClientBuilder::new` everywhere else, so a client without this policy does not slip
+//! in unnoticed. The only exceptions are this module, the sandbox (which must not use the
+//! clients' code, and builds its own client to send webhooks) and tests, each with a
+//! reasoned `#[allow(clippy::disallowed_methods)]`.
 
 use std::sync::Once;
 use std::time::Duration;
@@ -45,6 +51,9 @@ pub fn install_crypto_provider() {
 
 /// A [`reqwest::ClientBuilder`] with the project's policy applied, for callers that need
 /// to add something (e.g. default headers). Prefer [`http_client`].
+// This is the factory `clippy.toml` sends every other construction to: the one place
+// allowed to call `reqwest::Client::builder`.
+#[allow(clippy::disallowed_methods)]
 pub fn http_client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     install_crypto_provider();
     reqwest::Client::builder()

@@ -1,5 +1,5 @@
 //! Turning an operation's JSON input into a URL, for every client of the project
-//! (GHL here; Lofty and Lytho use it too): path parameters fill the path template,
+//! (GHL, Lofty and Lytho): path parameters fill the path template,
 //! query parameters become the query string, and what is left is the body's to
 //! take. Errors are plain messages; each client wraps them with the operation id.
 
