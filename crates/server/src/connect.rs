@@ -18,7 +18,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use engine::GhlApp;
 use serde::Deserialize;
 use serde_json::json;
-use store::FlowStatus;
+use store::ConnectFlowStatus;
 
 use crate::AppState;
 use crate::admin::{Admin, random_token};
@@ -139,17 +139,17 @@ pub async fn callback(
     if let Err(page) = claim(&state, &headers, &flow_state, "ghl").await {
         return page;
     }
-    let finish = |status: FlowStatus| set_status(&state, &flow_state, status);
+    let finish = |status: ConnectFlowStatus| set_status(&state, &flow_state, status);
     if let Some(err) = q.error {
         let message = format!("GHL did not grant access: {err}");
-        finish(FlowStatus::Failed {
+        finish(ConnectFlowStatus::Failed {
             error: message.clone(),
         })
         .await;
         return error_page(StatusCode::BAD_REQUEST, &message);
     }
     let Some(code) = q.code else {
-        finish(FlowStatus::Failed {
+        finish(ConnectFlowStatus::Failed {
             error: "no code".to_owned(),
         })
         .await;
@@ -163,7 +163,7 @@ pub async fn callback(
                 "GHL refused the authorization code: {}",
                 e.server_message().unwrap_or("unknown error")
             );
-            finish(FlowStatus::Failed {
+            finish(ConnectFlowStatus::Failed {
                 error: message.clone(),
             })
             .await;
@@ -173,7 +173,7 @@ pub async fn callback(
     match engine::connections::store_oauth_tokens(&state.store, &oauth.app, &tokens).await {
         Ok(ids) => {
             tracing::info!(connections = ?ids, "ConnectionConnected");
-            finish(FlowStatus::Connected {
+            finish(ConnectFlowStatus::Connected {
                 connections: ids.clone(),
             })
             .await;
@@ -188,7 +188,7 @@ pub async fn callback(
         }
         Err(e) => {
             let message = format!("Connected to GHL but could not store the connection: {e}");
-            finish(FlowStatus::Failed {
+            finish(ConnectFlowStatus::Failed {
                 error: message.clone(),
             })
             .await;
@@ -253,7 +253,7 @@ async fn claim(
         Some(f) if age(f.created_at) > STATE_TTL => {
             Some("This authorization took more than 10 minutes. Start again.")
         }
-        Some(f) if f.status != FlowStatus::Pending => {
+        Some(f) if f.status != ConnectFlowStatus::Pending => {
             Some("This authorization was already used. Start again.")
         }
         Some(f) if !f.started_by(session.as_deref()) => Some(
@@ -277,7 +277,7 @@ async fn claim(
     }
 }
 
-async fn set_status(state: &AppState, flow_state: &str, status: FlowStatus) {
+async fn set_status(state: &AppState, flow_state: &str, status: ConnectFlowStatus) {
     if let Err(e) = state.store.finish_flow(flow_state, &status).await {
         // The connection itself is stored (or the failure shown); only the CLI's
         // status poll misses the outcome.
@@ -348,7 +348,7 @@ pub async fn callback_lofty(
         set_status(
             &state,
             &flow_state,
-            FlowStatus::Failed {
+            ConnectFlowStatus::Failed {
                 error: message.clone(),
             },
         )
@@ -375,7 +375,7 @@ pub async fn callback_lofty(
             set_status(
                 &state,
                 &flow_state,
-                FlowStatus::Connected {
+                ConnectFlowStatus::Connected {
                     connections: vec![id.clone()],
                 },
             )

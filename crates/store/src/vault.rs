@@ -4,6 +4,10 @@
 //! comes from `GHLSYNC_MASTER_KEY` or from a key file created with mode 0600 on first
 //! run; each row records the id of the key that sealed it, so `ghlsync vault rotate`
 //! can re-encrypt everything under a new key.
+//!
+//! This module holds both halves: the crypto ([`Keyring`], [`MasterKey`]) and the
+//! `secrets` table ([`Store::put_secret`], [`Store::secret`], [`Store::rotate_vault`]),
+//! so nothing else touches a ciphertext without going through the keyring.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +19,7 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::StoreError;
+use crate::{Backend, Result, Store, StoreError};
 
 /// Environment variable holding the master key (32 bytes, base64 or hex).
 pub const MASTER_KEY_ENV: &str = "GHLSYNC_MASTER_KEY";
@@ -102,7 +106,8 @@ impl Keyring {
         self
     }
 
-    pub(crate) fn into_parts_inner(self) -> (MasterKey, Vec<MasterKey>) {
+    /// Splits into the current key and the old ones.
+    pub fn into_parts(self) -> (MasterKey, Vec<MasterKey>) {
         (self.current, self.old)
     }
 
@@ -287,6 +292,125 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), StoreError> {
         .and_then(|()| file.sync_all())
         .map_err(|e| fail("write", e))?;
     std::fs::rename(&tmp, path).map_err(|e| fail("replace", e))
+}
+
+/// Writes one sealed secret: `(connection_id, name, key_id, nonce, ciphertext, updated_at)`.
+pub(crate) const SECRET_UPSERT: &str = "INSERT INTO secrets (connection_id, name, key_id, nonce, ciphertext, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (connection_id, name) DO UPDATE SET key_id = $3, nonce = $4, ciphertext = $5, updated_at = $6";
+
+/// A sealed secret: (key id, nonce, ciphertext).
+pub(crate) type Sealed = (String, Vec<u8>, Vec<u8>);
+
+/// (connection id, name, key id, nonce, ciphertext) of a `secrets` row.
+type SecretRow = (String, String, String, Vec<u8>, Vec<u8>);
+
+impl Store {
+    /// Encrypts and stores a secret of a connection.
+    pub async fn put_secret(
+        &self,
+        connection_id: &str,
+        name: &str,
+        value: &SecretString,
+    ) -> Result<()> {
+        let (kid, nonce, ct) = self.keyring()?.seal(connection_id, name, value)?;
+        let now = self.now();
+        pool!(self, p => {
+            sqlx::query(SECRET_UPSERT)
+            .bind(connection_id).bind(name).bind(kid).bind(nonce).bind(ct).bind(now)
+            .execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// Reads and decrypts a secret.
+    pub async fn secret(&self, connection_id: &str, name: &str) -> Result<Option<SecretString>> {
+        let row: Option<Sealed> = pool!(self, p => {
+            sqlx::query_as("SELECT key_id, nonce, ciphertext FROM secrets WHERE connection_id = $1 AND name = $2")
+                .bind(connection_id).bind(name).fetch_optional(p).await?
+        });
+        match row {
+            None => Ok(None),
+            Some((kid, nonce, ct)) => Ok(Some(self.keyring()?.open(
+                connection_id,
+                name,
+                &kid,
+                &nonce,
+                &ct,
+            )?)),
+        }
+    }
+
+    pub(crate) fn keyring(&self) -> Result<std::sync::RwLockReadGuard<'_, Keyring>> {
+        self.keyring
+            .read()
+            .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))
+    }
+
+    /// Re-encrypts every secret (in one transaction) under `new`, which then becomes
+    /// the current key; with `None`, under the current key (after the operator put a
+    /// new `GHLSYNC_MASTER_KEY` in place and the old one in `GHLSYNC_OLD_MASTER_KEYS`).
+    /// Returns how many secrets were re-encrypted.
+    pub async fn rotate_vault(&self, new: Option<MasterKey>) -> Result<usize> {
+        if let Some(new) = &new {
+            self.keyring()?.stage(new)?;
+        }
+        let staging = new.map(Keyring::new);
+        // Read and re-seal inside one locked transaction, so a refresh committed
+        // meanwhile is neither lost nor overwritten.
+        macro_rules! reseal {
+            ($tx:ident, $select:expr) => {{
+                let rows: Vec<SecretRow> = sqlx::query_as($select).fetch_all(&mut *$tx).await?;
+                let mut resealed = Vec::with_capacity(rows.len());
+                {
+                    let ring = self.keyring()?;
+                    let target = staging.as_ref().unwrap_or(&ring);
+                    for (conn, name, kid, nonce, ct) in &rows {
+                        let plain = ring.open(conn, name, kid, nonce, ct)?;
+                        resealed.push((conn.clone(), name.clone(), target.seal(conn, name, &plain)?));
+                    }
+                }
+                for (conn, name, (kid, nonce, ct)) in &resealed {
+                    sqlx::query("UPDATE secrets SET key_id = $3, nonce = $4, ciphertext = $5 WHERE connection_id = $1 AND name = $2")
+                        .bind(conn).bind(name).bind(kid).bind(nonce).bind(ct)
+                        .execute(&mut *$tx).await?;
+                }
+                $tx.commit().await?;
+                resealed.len()
+            }};
+        }
+        let n = match &self.backend {
+            Backend::Sqlite(p) => {
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                reseal!(
+                    tx,
+                    "SELECT connection_id, name, key_id, nonce, ciphertext FROM secrets"
+                )
+            }
+            Backend::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                reseal!(
+                    tx,
+                    "SELECT connection_id, name, key_id, nonce, ciphertext FROM secrets FOR UPDATE"
+                )
+            }
+        };
+        if let Some(staging) = staging {
+            let (current, _) = staging.into_parts();
+            let mut ring = self
+                .keyring
+                .write()
+                .map_err(|_| StoreError::Vault("keyring lock poisoned".to_owned()))?;
+            ring.rotate_to(current)?;
+        }
+        tracing::info!(key_id = %self.keyring()?.current_id(), secrets = n, "VaultRotated");
+        Ok(n)
+    }
+
+    /// Id of the key new secrets are sealed with.
+    pub fn vault_key_id(&self) -> Result<String> {
+        Ok(self.keyring()?.current_id().to_owned())
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ impl Store {
             .bind(hash(key.expose_secret())).bind(connection_id).bind(now)
             .execute(&mut *tx).await?.rows_affected() == 1;
             if made {
-                sqlx::query(crate::SECRET_UPSERT)
+                sqlx::query(crate::vault::SECRET_UPSERT)
                     .bind(connection_id).bind(SECRET_NAME).bind(&kid).bind(&nonce).bind(&ct).bind(now)
                     .execute(&mut *tx).await?;
             }

@@ -103,15 +103,22 @@ suite!(
     a_reconnect_during_a_refresh_wins,
     connect_flows_are_single_use_hashed_and_pruned,
     webhook_keys_are_stable_and_find_their_connection,
+    connection_names_are_unique_and_stable,
+    find_connection_takes_an_id_or_a_name,
+    base_url_is_a_column_and_old_secrets_move_into_it,
+    run_log_records_the_job_kind_and_the_flow,
+    an_unknown_status_is_an_error_naming_it,
 );
 
 fn conn(id: &str) -> NewConnection {
     NewConnection {
         id: id.to_owned(),
+        name: None,
         system: "ghl".to_owned(),
         kind: "oauth".to_owned(),
         location_id: Some("loc1".to_owned()),
         company_id: None,
+        base_url: None,
         scopes: "contacts.readonly contacts.write".to_owned(),
     }
 }
@@ -234,6 +241,7 @@ async fn enqueue_is_idempotent_by_key(s: Store, _o: StoreOptions) {
 fn log(job: &Job) -> RunLogEntry {
     RunLogEntry {
         job_id: Some(job.id),
+        kind: job.kind.clone(),
         flow: "test".to_owned(),
         record: format!("test:{}", job.idempotency_key),
         outcome: "done".to_owned(),
@@ -824,7 +832,7 @@ async fn connect_flows_are_single_use_hashed_and_pruned(s: Store, _o: StoreOptio
         .unwrap();
     let f = s.flow(&state).await.unwrap().unwrap();
     assert_eq!(f.system, "ghl");
-    assert_eq!(f.status, FlowStatus::Pending);
+    assert_eq!(f.status, ConnectFlowStatus::Pending);
     assert!(f.started_by(Some("session-1")));
     assert!(!f.started_by(Some("session-2")));
     assert!(!f.started_by(None));
@@ -845,9 +853,9 @@ async fn connect_flows_are_single_use_hashed_and_pruned(s: Store, _o: StoreOptio
     );
     assert_eq!(
         s.flow(&state).await.unwrap().unwrap().status,
-        FlowStatus::InProgress
+        ConnectFlowStatus::InProgress
     );
-    let done = FlowStatus::Connected {
+    let done = ConnectFlowStatus::Connected {
         connections: vec!["ghl:loc1".to_owned()],
     };
     s.finish_flow(&state, &done).await.unwrap();
@@ -895,4 +903,254 @@ async fn webhook_keys_are_stable_and_find_their_connection(s: Store, _o: StoreOp
         .await
         .unwrap();
     assert_eq!(rows, 2);
+}
+
+/// `conn(id)` wanting the name `name`.
+fn named(id: &str, name: Option<&str>) -> NewConnection {
+    NewConnection {
+        name: name.map(str::to_owned),
+        ..conn(id)
+    }
+}
+
+async fn connection_names_are_unique_and_stable(s: Store, _o: StoreOptions) {
+    let name_of = |c: Connection| c.name;
+    let up = |c: NewConnection| {
+        let s = s.clone();
+        async move { s.upsert_connection(&c).await.map(name_of).unwrap() }
+    };
+    assert_eq!(up(named("ghl:a", Some("Acme Realty"))).await, "Acme Realty");
+    assert_eq!(
+        up(named("ghl:b", Some("Acme Realty"))).await,
+        "Acme Realty (2)"
+    );
+    assert_eq!(
+        up(named("ghl:c", Some(" Acme Realty "))).await,
+        "Acme Realty (3)"
+    );
+    // A re-upsert keeps the name, with the same wanted name or with none...
+    assert_eq!(
+        up(named("ghl:b", Some("Acme Realty"))).await,
+        "Acme Realty (2)"
+    );
+    assert_eq!(up(named("ghl:b", None)).await, "Acme Realty (2)");
+    // ...also once the plain name is free again: a name users type stays put.
+    assert_eq!(up(named("ghl:a", Some("Acme HQ"))).await, "Acme HQ");
+    assert_eq!(
+        up(named("ghl:b", Some("Acme Realty"))).await,
+        "Acme Realty (2)"
+    );
+    // A new wanted name renames, made unique too; the old name is free for others.
+    assert_eq!(up(named("ghl:b", Some("Acme HQ"))).await, "Acme HQ (2)");
+    assert_eq!(up(named("ghl:d", Some("Acme Realty"))).await, "Acme Realty");
+    // No wanted name (or a blank one): named after the id.
+    assert_eq!(up(named("ghl:e", None)).await, "ghl:e");
+    assert_eq!(up(named("ghl:f", Some("  "))).await, "ghl:f");
+    // Two connections wanting one name at the same moment still get two names.
+    let (x, y) = tokio::join!(
+        up(named("ghl:x", Some("Twins"))),
+        up(named("ghl:y", Some("Twins")))
+    );
+    let mut twins = [x, y];
+    twins.sort();
+    assert_eq!(twins, ["Twins".to_owned(), "Twins (2)".to_owned()]);
+    let all = s.connections().await.unwrap();
+    let names: HashSet<&str> = all.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), all.len(), "every name is unique");
+}
+
+async fn find_connection_takes_an_id_or_a_name(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&named("ghl:a", Some("Acme Realty")))
+        .await
+        .unwrap();
+    let id_of = |c: Option<Connection>| c.map(|c| c.id);
+    assert_eq!(
+        id_of(s.find_connection("ghl:a").await.unwrap()).as_deref(),
+        Some("ghl:a")
+    );
+    assert_eq!(
+        id_of(s.find_connection("Acme Realty").await.unwrap()).as_deref(),
+        Some("ghl:a")
+    );
+    assert_eq!(s.find_connection("Nobody").await.unwrap(), None);
+    // Ids and names are separate: a connection may be named like another's id, and
+    // then the id wins.
+    let b = s
+        .upsert_connection(&named("ghl:b", Some("ghl:a")))
+        .await
+        .unwrap();
+    assert_eq!(b.name, "ghl:a");
+    assert_eq!(
+        id_of(s.find_connection("ghl:a").await.unwrap()).as_deref(),
+        Some("ghl:a"),
+        "an id wins over a name"
+    );
+    assert_eq!(
+        id_of(s.find_connection("ghl:b").await.unwrap()).as_deref(),
+        Some("ghl:b")
+    );
+}
+
+async fn base_url_is_a_column_and_old_secrets_move_into_it(s: Store, o: StoreOptions) {
+    let lofty = NewConnection {
+        system: "lofty".to_owned(),
+        kind: "api_key".to_owned(),
+        base_url: Some("https://api.lofty.test/".to_owned()),
+        ..conn("lofty:1")
+    };
+    let c = s.upsert_connection(&lofty).await.unwrap();
+    assert_eq!(c.base_url.as_deref(), Some("https://api.lofty.test/"));
+    assert_eq!(
+        s.connection("lofty:1").await.unwrap().unwrap().base_url,
+        c.base_url
+    );
+    assert_eq!(
+        s.upsert_connection(&conn("ghl:1")).await.unwrap().base_url,
+        None
+    );
+    // Written as given, like the other fields.
+    let moved = NewConnection {
+        base_url: Some("https://api.lofty.test/v2/".to_owned()),
+        ..lofty
+    };
+    assert_eq!(
+        s.upsert_connection(&moved)
+            .await
+            .unwrap()
+            .base_url
+            .as_deref(),
+        Some("https://api.lofty.test/v2/")
+    );
+    // Before the column, a base URL was a vault secret: opening the store moves it.
+    s.upsert_connection(&conn("lytho:1")).await.unwrap();
+    s.put_secret(
+        "lytho:1",
+        "base_url",
+        &secret("https://openapi.wf.lytho.test/v1"),
+    )
+    .await
+    .unwrap();
+    s.put_secret("lytho:1", "client_secret", &secret("cs"))
+        .await
+        .unwrap();
+    // One whose connection row is gone has nowhere to go: it stays.
+    s.put_secret("gone:1", "base_url", &secret("https://orphan.test/"))
+        .await
+        .unwrap();
+    s.close().await;
+    for open in ["first", "second"] {
+        let s = Store::open_with_keyring(&o, ring()).await.unwrap();
+        let c = s.connection("lytho:1").await.unwrap().unwrap();
+        assert_eq!(
+            c.base_url.as_deref(),
+            Some("https://openapi.wf.lytho.test/v1"),
+            "{open} open"
+        );
+        assert!(
+            s.secret("lytho:1", "base_url").await.unwrap().is_none(),
+            "{open} open: the secret is gone"
+        );
+        assert_eq!(
+            expose(&s.secret("lytho:1", "client_secret").await.unwrap().unwrap()),
+            "cs",
+            "{open} open: other secrets stay"
+        );
+        assert_eq!(
+            s.connection("lofty:1")
+                .await
+                .unwrap()
+                .unwrap()
+                .base_url
+                .as_deref(),
+            Some("https://api.lofty.test/v2/"),
+            "{open} open: a column already set is left alone"
+        );
+        assert!(
+            s.secret("gone:1", "base_url").await.unwrap().is_some(),
+            "{open} open: an orphan is kept"
+        );
+        s.close().await;
+    }
+}
+
+async fn run_log_records_the_job_kind_and_the_flow(s: Store, _o: StoreOptions) {
+    s.enqueue(&NewJob::new("flow.run", "k", json!({})))
+        .await
+        .unwrap();
+    let job = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    let by_flow = RunLogEntry {
+        job_id: Some(job.id),
+        kind: "flow.run".to_owned(),
+        flow: "lofty-leads-to-ghl".to_owned(),
+        record: "lofty:lead:1".to_owned(),
+        outcome: "created".to_owned(),
+        detail: "ghl:contact:abc".to_owned(),
+        duration_ms: 12,
+        at: 1,
+    };
+    // Through the batch insert of a completion...
+    assert!(s.complete("w", job.id, Some(&by_flow)).await.unwrap());
+    // ...and appended on its own, by a job no flow started.
+    let no_flow = RunLogEntry {
+        job_id: None,
+        kind: "lofty.lead".to_owned(),
+        flow: String::new(),
+        outcome: "skipped".to_owned(),
+        detail: "no change".to_owned(),
+        at: 2,
+        ..by_flow.clone()
+    };
+    s.append_run_log(&no_flow).await.unwrap();
+    assert_eq!(
+        s.run_log("lofty:lead:1").await.unwrap(),
+        vec![by_flow, no_flow]
+    );
+}
+
+async fn an_unknown_status_is_an_error_naming_it(s: Store, _o: StoreOptions) {
+    s.upsert_connection(&conn("c1")).await.unwrap();
+    let changed = s
+        .execute_raw("UPDATE connections SET status = 'paused_by_v9' WHERE id = 'c1'")
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let err = s.connection("c1").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::UnknownValue { table: "connections", column: "status", value } if value == "paused_by_v9"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("connections.status") && text.contains("paused_by_v9"),
+        "{text}"
+    );
+    assert!(s.connections().await.is_err());
+    assert!(s.find_connection("c1").await.is_err());
+
+    let id = s
+        .enqueue(&NewJob::new("test", "k", json!({})))
+        .await
+        .unwrap()
+        .id;
+    s.execute_raw("UPDATE jobs SET status = 'parked'")
+        .await
+        .unwrap();
+    let err = s.job(id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::UnknownValue { table: "jobs", column: "status", value } if value == "parked"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("parked"), "{err}");
+    assert!(s.queue_stats().await.is_err(), "counted as nothing known");
+    assert!(
+        s.claim("default", "w", 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a job in an unknown state is not run"
+    );
 }

@@ -1,7 +1,8 @@
-//! OAuth connect flows: the `state` handed to the consent page, who started it, and
-//! how it ended. Kept in the database so the callback can reach any server instance
-//! and survive a restart. The state and the session are stored as SHA-256 hashes:
-//! a database reader cannot complete or watch someone else's flow.
+//! OAuth connect flows (`connect_flows`): the `state` handed to the consent page, who
+//! started it, and how it ended. Kept in the database so the callback can reach any
+//! server instance and survive a restart. The state and the session are stored as
+//! SHA-256 hashes: a database reader cannot complete or watch someone else's flow.
+//! Named "connect flows" to keep "flow" for sync flows (trigger, mapping, action).
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::{Result, Store, ms};
 /// Where a connect flow stands.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum FlowStatus {
+pub enum ConnectFlowStatus {
     Pending,
     /// The callback arrived and is being processed.
     InProgress,
@@ -32,7 +33,7 @@ pub struct ConnectFlow {
     pub system: String,
     /// Hash of the admin session that started it; `None` for the CLI (bearer token).
     pub session_hash: Option<String>,
-    pub status: FlowStatus,
+    pub status: ConnectFlowStatus,
     /// Epoch ms, store clock.
     pub created_at: i64,
 }
@@ -51,12 +52,12 @@ fn hash(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-fn status_name(s: &FlowStatus) -> &'static str {
+fn status_name(s: &ConnectFlowStatus) -> &'static str {
     match s {
-        FlowStatus::Pending => "pending",
-        FlowStatus::InProgress => "in_progress",
-        FlowStatus::Connected { .. } => "connected",
-        FlowStatus::Failed { .. } => "failed",
+        ConnectFlowStatus::Pending => "pending",
+        ConnectFlowStatus::InProgress => "in_progress",
+        ConnectFlowStatus::Connected { .. } => "connected",
+        ConnectFlowStatus::Failed { .. } => "failed",
     }
 }
 
@@ -70,7 +71,7 @@ impl Store {
         keep: Duration,
     ) -> Result<()> {
         let now = self.now();
-        let pending = serde_json::to_string(&FlowStatus::Pending)?;
+        let pending = serde_json::to_string(&ConnectFlowStatus::Pending)?;
         pool!(self, p => {
             sqlx::query("DELETE FROM connect_flows WHERE created_at < $1")
                 .bind(now - ms(keep)).execute(p).await?;
@@ -107,7 +108,7 @@ impl Store {
     /// same state, only one gets `true`.
     pub async fn take_flow(&self, state: &str) -> Result<bool> {
         let now = self.now();
-        let outcome = serde_json::to_string(&FlowStatus::InProgress)?;
+        let outcome = serde_json::to_string(&ConnectFlowStatus::InProgress)?;
         let taken = pool!(self, p => {
             sqlx::query(
                 "UPDATE connect_flows SET status = 'in_progress', outcome = $2, updated_at = $3 \
@@ -120,7 +121,7 @@ impl Store {
     }
 
     /// Records how a flow ended.
-    pub async fn finish_flow(&self, state: &str, status: &FlowStatus) -> Result<()> {
+    pub async fn finish_flow(&self, state: &str, status: &ConnectFlowStatus) -> Result<()> {
         let now = self.now();
         let outcome = serde_json::to_string(status)?;
         pool!(self, p => {

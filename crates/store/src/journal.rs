@@ -1,0 +1,69 @@
+//! The event journal: every inbound event (webhook body, poll result) is written
+//! to `events` before it is acknowledged, unique by (source, event id), together
+//! with the jobs it causes, in one transaction: an event is never lost and a
+//! replayed delivery enqueues nothing.
+
+use crate::{NewJob, Result, Store, ms};
+
+/// An inbound event (webhook body, poll result), journaled before it is acknowledged.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// `ghl`, `lofty`, `lytho`, ...
+    pub source: String,
+    /// The source's id for the event (`webhookId` for GHL): the dedupe key.
+    pub event_id: String,
+    pub connection_id: Option<String>,
+    pub body: String,
+}
+
+/// Result of journaling an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journaled {
+    New(i64),
+    Duplicate(i64),
+}
+
+impl Store {
+    /// Journals an event and enqueues its jobs in one transaction. A replayed event
+    /// id is stored once and enqueues nothing.
+    pub async fn intake(&self, event: &NewEvent, jobs: &[NewJob]) -> Result<Journaled> {
+        let now = self.now();
+        pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO events (source, event_id, connection_id, received_at, body) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (source, event_id) DO NOTHING RETURNING id",
+            )
+            .bind(&event.source).bind(&event.event_id).bind(&event.connection_id).bind(now).bind(&event.body)
+            .fetch_optional(&mut *tx).await?;
+            let Some(id) = inserted else {
+                let id: i64 = sqlx::query_scalar("SELECT id FROM events WHERE source = $1 AND event_id = $2")
+                    .bind(&event.source).bind(&event.event_id).fetch_one(&mut *tx).await?;
+                tx.rollback().await?;
+                return Ok(Journaled::Duplicate(id));
+            };
+            for job in jobs {
+                let payload = serde_json::to_string(&job.payload)?;
+                sqlx::query(
+                    "INSERT INTO jobs (queue, kind, payload, idempotency_key, connection_id, status, attempts, max_attempts, run_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(&job.queue).bind(&job.kind).bind(payload).bind(&job.idempotency_key).bind(&job.connection_id)
+                .bind(job.max_attempts).bind(now + ms(job.delay)).bind(now)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(Journaled::New(id))
+        })
+    }
+
+    /// A journaled event's body by source and event id.
+    pub async fn event_body(&self, source: &str, event_id: &str) -> Result<Option<String>> {
+        pool!(self, p => Ok(sqlx::query_scalar("SELECT body FROM events WHERE source = $1 AND event_id = $2")
+            .bind(source).bind(event_id).fetch_optional(p).await?))
+    }
+
+    pub async fn count_events(&self) -> Result<i64> {
+        pool!(self, p => Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(p).await?))
+    }
+}
