@@ -1,14 +1,19 @@
-//! Making and keeping connections: what the OAuth callback stores, agency installs
-//! (one connection per installed location), INSTALL/UNINSTALL, Private Integration
-//! Tokens, and health checks.
+//! Making connections: what the OAuth callbacks store, agency installs (one
+//! connection per installed location), INSTALL/UNINSTALL, Private Integration Tokens,
+//! Lofty API keys and OAuth, Lytho client credentials.
+//!
+//! This module only *stores* connections from credentials it is handed (and checks
+//! them once). Using a stored connection (its client, its health) is
+//! [`crate::connectors`]; keeping its tokens fresh is [`crate::tokens`].
 
+use domain::{AuthKind, System};
 use ghl::models::{TokenResponse, UserType};
-use ghl::{GhlClient, GhlConfig, GhlError, OAuthApp};
+use ghl::{GhlError, OAuthApp};
 use secrecy::SecretString;
-use serde::Serialize;
-use store::{ConnectionStatus, NewConnection, NewJob, Store, StoreError, TokenSet};
+use store::{ConnectionStatus, NewConnection, Store, StoreError, TokenSet};
 
-use crate::tokens::{GhlApp, TokenError, TokenSource};
+use crate::apps::{GhlApp, expiry, oauth_app};
+use crate::jobs::{Job, LoftySubscribe};
 
 /// Connection id of a GHL location.
 pub fn location_connection_id(location_id: &str) -> String {
@@ -28,32 +33,34 @@ pub enum ConnectError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
-    Token(#[from] TokenError),
+    Token(#[from] crate::tokens::TokenError),
     #[error("{0}")]
     Invalid(String),
-}
-
-/// The OAuth app as an [`OAuthApp`] pointed at the configured API host.
-pub fn oauth_app(app: &GhlApp, redirect_uri: &str) -> OAuthApp {
-    OAuthApp::new(
-        app.client_id.clone(),
-        app.client_secret.clone(),
-        redirect_uri.to_owned(),
-    )
-    .with_api_base(app.api_base.clone())
 }
 
 fn expires_at(store: &Store, expires_in: Option<u64>) -> Option<i64> {
     expires_in.map(|s| expiry(store.now(), s))
 }
 
-/// When a token that lives `expires_in` seconds from `now` (epoch ms) expires.
-pub(crate) fn expiry(now: i64, expires_in: u64) -> i64 {
-    now.saturating_add(
-        i64::try_from(expires_in)
-            .unwrap_or(i64::MAX / 2_000)
-            .saturating_mul(1000),
-    )
+/// A GHL location connection's row.
+fn ghl_location(
+    location_id: &str,
+    company_id: Option<&str>,
+    kind: AuthKind,
+    scopes: &str,
+    base_url: &url::Url,
+    name: Option<&str>,
+) -> NewConnection {
+    NewConnection {
+        id: location_connection_id(location_id),
+        system: System::Ghl,
+        kind,
+        location_id: Some(location_id.to_owned()),
+        company_id: company_id.map(str::to_owned),
+        scopes: scopes.to_owned(),
+        base_url: Some(base_url.to_string()),
+        name: Some(name.map_or_else(|| format!("GHL location {location_id}"), str::to_owned)),
+    }
 }
 
 /// Stores what `/oauth/token` returned: a Location token becomes one connection; a
@@ -73,19 +80,17 @@ pub async fn store_oauth_tokens(
     let company = tokens.user_type.as_deref() == Some("Company") || tokens.location_id.is_none();
     if !company {
         let location = tokens.location_id.clone().unwrap_or_default();
-        let id = location_connection_id(&location);
-        store
-            .upsert_connection(&NewConnection {
-                id: id.clone(),
-                system: "ghl".to_owned(),
-                kind: "oauth".to_owned(),
-                location_id: Some(location),
-                company_id: tokens.company_id.clone(),
-                scopes,
-            })
-            .await?;
-        store.put_tokens(&id, &set).await?;
-        return Ok(vec![id]);
+        let row = ghl_location(
+            &location,
+            tokens.company_id.as_deref(),
+            AuthKind::Oauth,
+            &scopes,
+            &app.api_base,
+            None,
+        );
+        store.upsert_connection(&row).await?;
+        store.put_tokens(&row.id, &set).await?;
+        return Ok(vec![row.id]);
     }
     let company_id = tokens
         .company_id
@@ -95,11 +100,13 @@ pub async fn store_oauth_tokens(
     store
         .upsert_connection(&NewConnection {
             id: agency.clone(),
-            system: "ghl".to_owned(),
-            kind: "oauth-agency".to_owned(),
+            system: System::Ghl,
+            kind: AuthKind::OauthAgency,
             location_id: None,
             company_id: Some(company_id.clone()),
             scopes,
+            base_url: Some(app.api_base.to_string()),
+            name: Some(format!("GHL agency {company_id}")),
         })
         .await?;
     store.put_tokens(&agency, &set).await?;
@@ -133,7 +140,12 @@ pub async fn sync_agency(
             .await?;
         let n = u32::try_from(page.locations.len()).unwrap_or(0);
         for loc in &page.locations {
-            ids.push(connect_location(store, &oauth, agency_token, company_id, &loc.id).await?);
+            let location = Location {
+                company_id,
+                location_id: &loc.id,
+                name: Some(&loc.name),
+            };
+            ids.push(connect_location(store, app, &oauth, agency_token, &location).await?);
         }
         skip += n;
         if n == 0 || u64::from(skip) >= page.count.unwrap_or(0) {
@@ -143,31 +155,38 @@ pub async fn sync_agency(
     Ok(ids)
 }
 
+/// A location of an agency.
+#[derive(Debug, Clone, Copy)]
+pub struct Location<'a> {
+    pub company_id: &'a str,
+    pub location_id: &'a str,
+    /// Its name in GHL, when known (it names the connection).
+    pub name: Option<&'a str>,
+}
+
 /// Mints a location token from the agency token and stores the location's connection.
 pub async fn connect_location(
     store: &Store,
+    app: &GhlApp,
     oauth: &OAuthApp,
     agency_token: &SecretString,
-    company_id: &str,
-    location_id: &str,
+    location: &Location<'_>,
 ) -> Result<String, ConnectError> {
     let t = oauth
-        .location_token(agency_token, company_id, location_id)
+        .location_token(agency_token, location.company_id, location.location_id)
         .await?;
-    let id = location_connection_id(location_id);
-    store
-        .upsert_connection(&NewConnection {
-            id: id.clone(),
-            system: "ghl".to_owned(),
-            kind: "oauth".to_owned(),
-            location_id: Some(location_id.to_owned()),
-            company_id: Some(company_id.to_owned()),
-            scopes: t.scope.clone().unwrap_or_default(),
-        })
-        .await?;
+    let row = ghl_location(
+        location.location_id,
+        Some(location.company_id),
+        AuthKind::Oauth,
+        t.scope.as_deref().unwrap_or_default(),
+        &app.api_base,
+        location.name,
+    );
+    store.upsert_connection(&row).await?;
     store
         .put_tokens(
-            &id,
+            &row.id,
             &TokenSet {
                 access: t.access_token.clone(),
                 refresh: t.refresh_token.clone(),
@@ -175,35 +194,25 @@ pub async fn connect_location(
             },
         )
         .await?;
-    Ok(id)
+    Ok(row.id)
 }
 
-/// INSTALL: a new (or re-installed) location of a connected agency gets its connection,
-/// from the agency token that `tokens` keeps fresh.
+/// INSTALL: a new (or re-installed) location of a connected agency gets its
+/// connection, from the agency's (fresh) token. `None` when the agency is not
+/// connected (a location install is connected by the user through OAuth).
 pub async fn on_install(
     store: &Store,
-    tokens: &TokenSource,
     app: &GhlApp,
-    company_id: Option<&str>,
-    location_id: Option<&str>,
-) -> Result<Option<String>, ConnectError> {
-    let (Some(company_id), Some(location_id)) = (company_id, location_id) else {
-        return Ok(None);
-    };
-    let Some(agency) = store.connection(&agency_connection_id(company_id)).await? else {
-        // A location install without an agency connection: the user connects it via OAuth.
-        return Ok(None);
-    };
-    let agency_token = tokens.access_token(&agency).await?;
-    let id = connect_location(
-        store,
-        &oauth_app(app, ""),
-        &agency_token,
+    agency_token: &SecretString,
+    company_id: &str,
+    location_id: &str,
+) -> Result<String, ConnectError> {
+    let location = Location {
         company_id,
         location_id,
-    )
-    .await?;
-    Ok(Some(id))
+        name: None,
+    };
+    connect_location(store, app, &oauth_app(app, ""), agency_token, &location).await
 }
 
 /// UNINSTALL: the location's connection is disabled; its data and queued jobs stay.
@@ -231,24 +240,16 @@ pub async fn on_uninstall(
 /// Stores a Private Integration Token connection for a location.
 pub async fn connect_pit(
     store: &Store,
+    base_url: &url::Url,
     location_id: &str,
     token: &SecretString,
     scopes: &str,
 ) -> Result<String, ConnectError> {
-    let id = location_connection_id(location_id);
-    store
-        .upsert_connection(&NewConnection {
-            id: id.clone(),
-            system: "ghl".to_owned(),
-            kind: "pit".to_owned(),
-            location_id: Some(location_id.to_owned()),
-            company_id: None,
-            scopes: scopes.to_owned(),
-        })
-        .await?;
+    let row = ghl_location(location_id, None, AuthKind::Pit, scopes, base_url, None);
+    store.upsert_connection(&row).await?;
     store
         .put_tokens(
-            &id,
+            &row.id,
             &TokenSet {
                 access: token.clone(),
                 refresh: None,
@@ -256,7 +257,34 @@ pub async fn connect_pit(
             },
         )
         .await?;
-    Ok(id)
+    Ok(row.id)
+}
+
+/// A Lofty member's connection row: `lofty:<member user id>`, named after the member.
+fn lofty_member(me: &lofty::models::Member, kind: AuthKind, base_url: &url::Url) -> NewConnection {
+    let person = [me.first_name.as_deref(), me.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let who = if person.is_empty() {
+        me.email
+            .clone()
+            .unwrap_or_else(|| format!("member {}", me.member_user_id))
+    } else {
+        person
+    };
+    NewConnection {
+        id: format!("lofty:{}", me.member_user_id),
+        system: System::Lofty,
+        kind,
+        location_id: None,
+        company_id: me.team_id.map(|t| t.to_string()),
+        scopes: String::new(),
+        base_url: Some(base_url.to_string()),
+        name: Some(format!("Lofty {who}")),
+    }
 }
 
 /// Stores a Lofty connection made with a personal API key, after checking the key
@@ -274,23 +302,11 @@ pub async fn connect_lofty_key(
         .me()
         .await
         .map_err(|e| ConnectError::Invalid(format!("Lofty refused the API key: {e}")))?;
-    let id = format!("lofty:{}", me.member_user_id);
-    store
-        .upsert_connection(&NewConnection {
-            id: id.clone(),
-            system: "lofty".to_owned(),
-            kind: "api_key".to_owned(),
-            location_id: None,
-            company_id: me.team_id.map(|t| t.to_string()),
-            scopes: String::new(),
-        })
-        .await?;
-    store.put_secret(&id, "api_key", api_key).await?;
-    store
-        .put_secret(&id, "base_url", &SecretString::from(base_url.to_string()))
-        .await?;
-    store.enqueue(&lofty_subscribe_job(store, &id)).await?;
-    Ok(id)
+    let row = lofty_member(&me, AuthKind::ApiKey, base_url);
+    store.upsert_connection(&row).await?;
+    store.put_secret(&row.id, "api_key", api_key).await?;
+    enqueue_subscribe(store, &row.id).await?;
+    Ok(row.id)
 }
 
 /// Stores a Lofty connection made through Lofty's OAuth consent: the member comes from
@@ -308,20 +324,11 @@ pub async fn store_lofty_oauth(
         .me()
         .await
         .map_err(|e| ConnectError::Invalid(format!("Lofty refused the new token: {e}")))?;
-    let id = format!("lofty:{}", me.member_user_id);
-    store
-        .upsert_connection(&NewConnection {
-            id: id.clone(),
-            system: "lofty".to_owned(),
-            kind: "oauth".to_owned(),
-            location_id: None,
-            company_id: me.team_id.map(|t| t.to_string()),
-            scopes: String::new(),
-        })
-        .await?;
+    let row = lofty_member(&me, AuthKind::Oauth, base_url);
+    store.upsert_connection(&row).await?;
     store
         .put_tokens(
-            &id,
+            &row.id,
             &TokenSet {
                 access: tokens.access_token.clone(),
                 refresh: tokens.refresh_token.clone(),
@@ -329,11 +336,19 @@ pub async fn store_lofty_oauth(
             },
         )
         .await?;
-    store
-        .put_secret(&id, "base_url", &SecretString::from(base_url.to_string()))
-        .await?;
-    store.enqueue(&lofty_subscribe_job(store, &id)).await?;
-    Ok(id)
+    enqueue_subscribe(store, &row.id).await?;
+    Ok(row.id)
+}
+
+/// Subscribes a Lofty connection's webhooks (again on every reconnect; the job skips
+/// what exists).
+async fn enqueue_subscribe(store: &Store, connection: &str) -> Result<(), StoreError> {
+    let job = Job::from(LoftySubscribe {
+        connection: connection.to_owned(),
+        requested_at: store.now(),
+    });
+    store.enqueue(&job.into_new_job()).await?;
+    Ok(())
 }
 
 /// Where a Lytho tenant is and how to authenticate to it.
@@ -345,28 +360,50 @@ pub struct LythoAccount {
     pub client_secret: SecretString,
 }
 
+impl LythoAccount {
+    /// The tenant, from the token URL (`.../oauth/<tenant>/token` style paths).
+    pub fn tenant(&self) -> Option<String> {
+        self.token_url
+            .path_segments()
+            .and_then(|mut s| s.nth(2).map(str::to_owned))
+    }
+
+    pub fn client(&self) -> Result<lytho::LythoClient, lytho::LythoError> {
+        lytho::LythoClient::new(lytho::LythoConfig::with_urls(
+            self.base_url.clone(),
+            self.token_url.clone(),
+            self.client_id.clone(),
+            self.client_secret.clone(),
+        ))
+    }
+}
+
 /// Stores a Lytho connection (OAuth client credentials) after fetching a token with
 /// them. Returns the connection id `lytho:<client id>`.
 pub async fn connect_lytho(store: &Store, account: &LythoAccount) -> Result<String, ConnectError> {
-    let client = lytho_client(account).map_err(|e| ConnectError::Invalid(e.to_string()))?;
+    let client = account
+        .client()
+        .map_err(|e| ConnectError::Invalid(e.to_string()))?;
     client
         .tokens()
         .access_token()
         .await
         .map_err(|e| ConnectError::Invalid(format!("Lytho refused the client credentials: {e}")))?;
     let id = format!("lytho:{}", account.client_id);
-    let tenant = account
-        .token_url
-        .path_segments()
-        .and_then(|mut s| s.nth(2).map(str::to_owned));
+    let tenant = account.tenant();
     store
         .upsert_connection(&NewConnection {
             id: id.clone(),
-            system: "lytho".to_owned(),
-            kind: "client_credentials".to_owned(),
+            system: System::Lytho,
+            kind: AuthKind::ClientCredentials,
             location_id: None,
-            company_id: tenant,
+            company_id: tenant.clone(),
             scopes: String::new(),
+            base_url: Some(account.base_url.to_string()),
+            name: Some(format!(
+                "Lytho {}",
+                tenant.as_deref().unwrap_or(&account.client_id)
+            )),
         })
         .await?;
     store
@@ -386,184 +423,7 @@ pub async fn connect_lytho(store: &Store, account: &LythoAccount) -> Result<Stri
             &SecretString::from(account.token_url.to_string()),
         )
         .await?;
-    store
-        .put_secret(
-            &id,
-            "base_url",
-            &SecretString::from(account.base_url.to_string()),
-        )
-        .await?;
     Ok(id)
-}
-
-fn lytho_client(account: &LythoAccount) -> Result<lytho::LythoClient, lytho::LythoError> {
-    lytho::LythoClient::new(lytho::LythoConfig::with_urls(
-        account.base_url.clone(),
-        account.token_url.clone(),
-        account.client_id.clone(),
-        account.client_secret.clone(),
-    ))
-}
-
-/// A Lofty client for a Lofty connection: its API key, or its OAuth token (refreshed
-/// ahead of expiry through `tokens`).
-pub async fn lofty_client(
-    store: &Store,
-    tokens: &TokenSource,
-    conn: &store::Connection,
-) -> Result<lofty::LoftyClient, ConnectError> {
-    let base = parse_url(&secret_text(store, &conn.id, "base_url").await?)?;
-    let config = if conn.kind == "oauth" {
-        lofty::LoftyConfig::oauth(tokens.access_token(conn).await?)
-    } else {
-        let key = store.secret(&conn.id, "api_key").await?.ok_or_else(|| {
-            ConnectError::Invalid(format!(
-                "connection {} has no Lofty API key; connect it again",
-                conn.id
-            ))
-        })?;
-        lofty::LoftyConfig::api_key(key)
-    };
-    lofty::LoftyClient::new(config.with_base_url(base))
-        .map_err(|e| ConnectError::Invalid(e.to_string()))
-}
-
-/// The Lofty event lists the recipes use: leads, notes, tasks, appointments.
-pub const LOFTY_WEBHOOK_LISTS: [lofty::models::EventList; 4] = [
-    lofty::models::EventList::LeadInfo,
-    lofty::models::EventList::Note,
-    lofty::models::EventList::Task,
-    lofty::models::EventList::Appointment,
-];
-
-/// The callback URL of a Lofty connection's deliveries:
-/// `<public_url>/webhooks/lofty/<key>`. It carries the connection's secret key.
-pub async fn lofty_callback_url(
-    store: &Store,
-    public_url: &url::Url,
-    connection_id: &str,
-) -> Result<SecretString, ConnectError> {
-    let key = store.webhook_key(connection_id).await?;
-    let base = public_url.as_str().trim_end_matches('/');
-    Ok(SecretString::from(format!(
-        "{base}/webhooks/lofty/{}",
-        secrecy::ExposeSecret::expose_secret(&key)
-    )))
-}
-
-/// Job that subscribes a Lofty connection to [`LOFTY_WEBHOOK_LISTS`] (enqueued when
-/// it is connected; it runs again on every reconnect and skips what exists).
-pub fn lofty_subscribe_job(store: &Store, connection_id: &str) -> NewJob {
-    NewJob::new(
-        "lofty.subscribe",
-        format!("lofty:subscribe:{connection_id}:{}", store.now()),
-        serde_json::json!({ "connection": connection_id }),
-    )
-    .on_connection(connection_id)
-}
-
-async fn secret_text(store: &Store, id: &str, name: &str) -> Result<String, ConnectError> {
-    let s = store.secret(id, name).await?.ok_or_else(|| {
-        ConnectError::Invalid(format!("connection {id} has no {name}; connect it again"))
-    })?;
-    Ok(secrecy::ExposeSecret::expose_secret(&s).to_owned())
-}
-
-fn parse_url(text: &str) -> Result<url::Url, ConnectError> {
-    url::Url::parse(text)
-        .map_err(|e| ConnectError::Invalid(format!("stored URL {text} is invalid: {e}")))
-}
-
-/// Result of a health check.
-#[derive(Debug, Clone, Serialize)]
-pub struct Health {
-    pub connection: String,
-    pub ok: bool,
-    pub detail: String,
-}
-
-/// A cheap authenticated call through the connection (refreshing if needed).
-pub async fn healthcheck(
-    store: &Store,
-    tokens: &TokenSource,
-    base_url: &url::Url,
-    connection_id: &str,
-) -> Health {
-    let result = async {
-        let conn = store
-            .connection(connection_id)
-            .await?
-            .ok_or_else(|| ConnectError::Invalid(format!("no connection {connection_id}")))?;
-        match conn.system.as_str() {
-            "lofty" => {
-                let client = lofty_client(store, tokens, &conn).await?;
-                let me = client
-                    .me()
-                    .await
-                    .map_err(|e| ConnectError::Invalid(format!("Lofty: {e}")))?;
-                return Ok(format!(
-                    "lofty {} member {} ok",
-                    conn.kind, me.member_user_id
-                ));
-            }
-            "lytho" => {
-                let account = LythoAccount {
-                    base_url: parse_url(&secret_text(store, &conn.id, "base_url").await?)?,
-                    token_url: parse_url(&secret_text(store, &conn.id, "token_url").await?)?,
-                    client_id: secret_text(store, &conn.id, "client_id").await?,
-                    client_secret: SecretString::from(
-                        secret_text(store, &conn.id, "client_secret").await?,
-                    ),
-                };
-                let client =
-                    lytho_client(&account).map_err(|e| ConnectError::Invalid(e.to_string()))?;
-                client
-                    .call("lytho-search-tasks", serde_json::json!({}))
-                    .await
-                    .map_err(|e| ConnectError::Invalid(format!("Lytho: {e}")))?;
-                return Ok("lytho client_credentials ok".to_owned());
-            }
-            _ => {}
-        }
-        let token = tokens.access_token(&conn).await?;
-        let client = GhlClient::new(GhlConfig::new(token).with_base_url(base_url.clone()))?;
-        match (&conn.location_id, &conn.company_id) {
-            (Some(loc), _) => {
-                client
-                    .call(
-                        "get-contacts",
-                        serde_json::json!({"locationId": loc, "limit": 1}),
-                    )
-                    .await?;
-            }
-            (None, Some(_)) => {
-                // An agency token: its own refresh proves it works.
-            }
-            (None, None) => {
-                return Err(ConnectError::Invalid(
-                    "connection has no location or company".to_owned(),
-                ));
-            }
-        }
-        Ok::<_, ConnectError>(format!(
-            "{} {} ok",
-            conn.kind,
-            conn.location_id.or(conn.company_id).unwrap_or_default()
-        ))
-    }
-    .await;
-    match result {
-        Ok(detail) => Health {
-            connection: connection_id.to_owned(),
-            ok: true,
-            detail,
-        },
-        Err(e) => Health {
-            connection: connection_id.to_owned(),
-            ok: false,
-            detail: e.to_string(),
-        },
-    }
 }
 
 /// The `user_type` to ask for when exchanging a code.

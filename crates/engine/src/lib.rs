@@ -1,18 +1,38 @@
-//! ghlsync's runtime: the queue worker and the job handlers it runs.
+//! ghlsync's runtime: everything between a journaled event and a call to a system.
 //!
-//! A [`Worker`] claims a batch of jobs with a lease, runs them concurrently, keeps
-//! the lease alive with heartbeats while they run, and settles each one: done (with
-//! its run-log entry, in the same transaction) or failed with the error's retry
-//! class. A worker that dies loses nothing: its leases expire and another worker
-//! takes the jobs. Handlers form a closed set ([`JobKind`]).
+//! - [`jobs`]: the closed set of job kinds, one payload struct each (the only place
+//!   the kind strings are written).
+//! - [`worker`]: the queue worker: claims a batch with a lease, runs the jobs
+//!   concurrently while a heartbeat keeps the lease, settles each one (done with its
+//!   run-log entry, in the same transaction, or failed with its retry class).
+//! - [`intake`]: what an inbound delivery (GHL webhook, Lofty batch) becomes: one
+//!   journal entry and its jobs.
+//! - [`handlers`]: one file per job kind.
+//! - [`connectors`]: a stored connection opened with its client
+//!   ([`Connector::Ghl`], [`Connector::Lofty`], [`Connector::Lytho`]).
+//! - [`budget`]: the per-location GHL rate budget shared by every worker process.
+//! - [`tokens`]: access tokens, refreshed ahead of expiry under the store's refresh
+//!   lease, so several workers (or processes) never spend the same single-use
+//!   refresh token.
+//! - [`connections`]: storing new connections (OAuth callbacks, agency installs,
+//!   PIT, Lofty keys, Lytho client credentials).
+//! - [`apps`]: the OAuth apps we act as (GHL marketplace app, Lofty vendor app).
 //!
-//! GHL calls go through [`tokens::TokenSource`], which refreshes OAuth tokens ahead
-//! of expiry under the store's per-connection lock, so several workers (or
-//! processes) never spend the same single-use refresh token.
+//! A worker that dies loses nothing: its leases expire and another worker takes the
+//! jobs.
 
+pub mod apps;
+pub mod budget;
 pub mod connections;
+pub mod connectors;
+pub mod handlers;
+pub mod intake;
+pub mod jobs;
 pub mod tokens;
 pub mod worker;
 
-pub use tokens::{GhlApp, TokenSource};
-pub use worker::{JobKind, Worker, WorkerConfig, WorkerStats};
+pub use apps::GhlApp;
+pub use connectors::{Connector, ConnectorError, Connectors, Health};
+pub use jobs::{Job, JobKind};
+pub use tokens::TokenSource;
+pub use worker::{Worker, WorkerConfig, WorkerStats};

@@ -4,17 +4,12 @@
 
 use std::time::Duration;
 
+use domain::System;
 use ghl::{GhlError, OAuthApp};
 use secrecy::{ExposeSecret, SecretString};
 use store::{Connection, RefreshDecision, Store, StoreError, TokenSet};
 
-/// The marketplace app credentials used to refresh GHL OAuth tokens.
-#[derive(Debug, Clone)]
-pub struct GhlApp {
-    pub client_id: String,
-    pub client_secret: SecretString,
-    pub api_base: url::Url,
-}
+use crate::apps::{GhlApp, expiry, oauth_app};
 
 /// Hands out valid access tokens for connections.
 #[derive(Debug, Clone)]
@@ -52,7 +47,7 @@ impl From<StoreError> for TokenError {
 
 impl TokenSource {
     pub fn new(store: Store, app: Option<GhlApp>, ahead: Duration) -> Self {
-        let oauth = app.as_ref().map(|a| crate::connections::oauth_app(a, ""));
+        let oauth = app.as_ref().map(|a| oauth_app(a, ""));
         Self {
             store,
             app,
@@ -79,10 +74,7 @@ impl TokenSource {
             let due = conn
                 .token_expires_at
                 .is_some_and(|t| t <= now + self.ahead_ms());
-            if conn.status != store::ConnectionStatus::Active
-                || !due
-                || !conn.kind.starts_with("oauth")
-            {
+            if conn.status != store::ConnectionStatus::Active || !due || !conn.kind.refreshes() {
                 continue;
             }
             match self.refresh(&conn, None).await {
@@ -127,9 +119,9 @@ impl TokenSource {
 
     /// Whether an app is configured to refresh this connection's tokens.
     fn can_refresh(&self, conn: &Connection) -> bool {
-        match conn.system.as_str() {
-            "lofty" => self.lofty.is_some(),
-            _ => self.oauth.is_some(),
+        match conn.system {
+            System::Lofty => self.lofty.is_some(),
+            System::Ghl | System::Lytho => self.oauth.is_some(),
         }
     }
 
@@ -141,7 +133,7 @@ impl TokenSource {
         conn: &Connection,
         stale: Option<&SecretString>,
     ) -> Result<TokenSet, TokenError> {
-        if conn.system == "lofty" {
+        if conn.system == System::Lofty {
             return self.refresh_lofty(conn).await;
         }
         let Some(oauth) = self.oauth.clone() else {
@@ -172,10 +164,7 @@ impl TokenSource {
                     Ok(t) => RefreshDecision::Replace(TokenSet {
                         access: t.access_token.clone(),
                         refresh: t.refresh_token.clone().or(Some(refresh)),
-                        expires_at: Some(crate::connections::expiry(
-                            now,
-                            t.expires_in.unwrap_or(86_399),
-                        )),
+                        expires_at: Some(expiry(now, t.expires_in.unwrap_or(86_399))),
                     }),
                     Err(e) => classify_refresh_error(&e),
                 }
@@ -210,7 +199,7 @@ impl TokenSource {
                     Ok(t) => RefreshDecision::Replace(TokenSet {
                         access: t.access_token.clone(),
                         refresh: t.refresh_token.clone().or(Some(refresh)),
-                        expires_at: Some(crate::connections::expiry(now, t.expires_in)),
+                        expires_at: Some(expiry(now, t.expires_in)),
                     }),
                     Err(e) => match e.status() {
                         Some(s) if (400..500).contains(&s) && s != 429 => RefreshDecision::Reject(

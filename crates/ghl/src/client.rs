@@ -113,6 +113,20 @@ pub struct GhlClient {
     timeout: Duration,
     location_id: Option<Arc<str>>,
     governor: Option<Arc<Governor>>,
+    gate: Option<Arc<dyn RequestGate>>,
+}
+
+/// A wait in front of every paced request, before the governor: the engine's budget
+/// shared by every worker process sits here (the governor only sees this process).
+/// It is told the limit the governor has learned for the key.
+pub trait RequestGate: Send + Sync + std::fmt::Debug {
+    /// Resolves when one request for `key` may go out (limit: `max` per `interval`).
+    fn admit<'a>(
+        &'a self,
+        key: &'a str,
+        max: u32,
+        interval: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), GhlError>> + Send + 'a>>;
 }
 
 impl GhlClient {
@@ -133,7 +147,16 @@ impl GhlClient {
             timeout: config.timeout,
             location_id: config.location_id.map(Arc::from),
             governor: None,
+            gate: None,
         }
+    }
+
+    /// Same client, waiting at `gate` before every paced request (and before the
+    /// governor).
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<dyn RequestGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Same client, pacing every request through `governor`.
@@ -195,6 +218,16 @@ impl GhlClient {
         let prepared = prepare(&self.base_url, op, input)?;
         let paced = op.token != TokenKind::None;
         let key = self.governor_key();
+        if paced && let Some(gate) = &self.gate {
+            let (max, interval) = self.governor.as_ref().map_or(
+                (
+                    crate::governor::DEFAULT_MAX,
+                    crate::governor::DEFAULT_INTERVAL,
+                ),
+                |g| g.limits(key),
+            );
+            gate.admit(key, max, interval).await?;
+        }
         if paced && let Some(gov) = &self.governor {
             gov.acquire(key).await?;
         }

@@ -284,6 +284,15 @@ impl Governor {
         st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
     }
 
+    /// The limit `key` is paced to: learned from GHL's headers, else the defaults.
+    pub fn limits(&self, key: &str) -> (u32, Duration) {
+        let map = self.lock();
+        map.get(key)
+            .map_or((self.default_max, self.default_interval), |st| {
+                (st.max, st.interval)
+            })
+    }
+
     /// What the governor knows about `key`, if it has seen it.
     pub fn snapshot(&self, key: &str) -> Option<BudgetSnapshot> {
         let mut map = self.lock();

@@ -2,7 +2,8 @@
 //! stderr, so stdout stays clean for JSON) and hands over to the libraries.
 
 mod commands;
-mod config;
+
+use ghlsync::config;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +35,7 @@ enum Command {
     Worker(commands::worker::Args),
     /// Serve webhook intake and health endpoints.
     Serve(commands::admin::ServeArgs),
-    /// Connect an account (HighLevel today).
+    /// Connect an account: GHL (OAuth or Private Integration Token), Lofty, Lytho.
     #[command(subcommand)]
     Connect(commands::connect::ConnectCommand),
     /// List connections: status, scopes, token expiry, last error (never secrets).

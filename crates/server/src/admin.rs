@@ -7,10 +7,16 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
 use rand::RngCore;
+use ring::hmac;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
 
 /// Cookie carrying the admin session.
 pub const SESSION_COOKIE: &str = "ghlsync_session";
@@ -26,46 +32,26 @@ pub enum Admin {
 }
 
 /// The admin token, which also signs session cookies.
-#[derive(Debug)]
 pub struct AdminAuth {
-    token: SecretString,
+    /// HMAC-SHA256 key of session cookies: the admin token itself, so every instance
+    /// sharing the token accepts the cookie and a new token ends every session.
+    signing: hmac::Key,
+    /// A random per-process key: candidate tokens are compared through their MAC under
+    /// it, so the comparison takes the same time wherever they differ.
+    compare: hmac::Key,
+    token_tag: hmac::Tag,
+}
+
+impl std::fmt::Debug for AdminAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminAuth").finish_non_exhaustive()
+    }
 }
 
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    hex(&bytes)
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares without leaking where the first difference is.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// HMAC-SHA256 (RFC 2104).
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    hex::encode(bytes)
 }
 
 fn now_ms() -> u128 {
@@ -76,18 +62,30 @@ fn now_ms() -> u128 {
 
 impl AdminAuth {
     pub fn new(token: SecretString) -> Self {
-        Self { token }
+        let signing = hmac::Key::new(hmac::HMAC_SHA256, token.expose_secret().as_bytes());
+        let mut random = [0u8; 32];
+        rand::rng().fill_bytes(&mut random);
+        let compare = hmac::Key::new(hmac::HMAC_SHA256, &random);
+        let token_tag = hmac::sign(&compare, token.expose_secret().as_bytes());
+        Self {
+            signing,
+            compare,
+            token_tag,
+        }
     }
 
     pub fn check_token(&self, candidate: &str) -> bool {
-        same(candidate.as_bytes(), self.token.expose_secret().as_bytes())
+        hmac::verify(&self.compare, candidate.as_bytes(), self.token_tag.as_ref()).is_ok()
+    }
+
+    fn message(expires: u128, id: &str) -> String {
+        format!("ghlsync-session.{expires}.{id}")
     }
 
     fn sign(&self, expires: u128, id: &str) -> String {
-        let message = format!("ghlsync-session.{expires}.{id}");
-        hex(&hmac_sha256(
-            self.token.expose_secret().as_bytes(),
-            message.as_bytes(),
+        hex::encode(hmac::sign(
+            &self.signing,
+            Self::message(expires, id).as_bytes(),
         ))
     }
 
@@ -113,8 +111,10 @@ impl AdminAuth {
         let mut parts = value.splitn(3, '.');
         let (expires, id, mac) = (parts.next()?, parts.next()?, parts.next()?);
         let expires: u128 = expires.parse().ok()?;
-        (same(mac.as_bytes(), self.sign(expires, id).as_bytes()) && expires > now_ms())
-            .then(|| id.to_owned())
+        let mac = hex::decode(mac).ok()?;
+        let genuine =
+            hmac::verify(&self.signing, Self::message(expires, id).as_bytes(), &mac).is_ok();
+        (genuine && expires > now_ms()).then(|| id.to_owned())
     }
 
     /// The caller, if authenticated by bearer token or session cookie.
@@ -127,6 +127,70 @@ impl AdminAuth {
             return self.check_token(t.trim()).then_some(Admin::Bearer);
         }
         self.session(headers).map(Admin::Session)
+    }
+}
+
+/// Whether the caller asked for JSON (the CLI, scripts).
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
+}
+
+/// An authenticated admin: handlers that take this extractor run only for a caller
+/// with the admin token (bearer) or a live session cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminCaller(pub Admin);
+
+/// Why an [`AdminCaller`] was refused: API callers (`/api/...`, `Accept: JSON`, a
+/// bearer header) get a 401; a browser is sent to the login page and back.
+#[derive(Debug)]
+pub enum AdminRejection {
+    Unauthorized,
+    Login { next: String },
+}
+
+impl IntoResponse for AdminRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized => ApiError::unauthorized().into_response(),
+            Self::Login { next } => {
+                // Encoded for a query value; slashes stay readable.
+                let next = url::form_urlencoded::byte_serialize(next.as_bytes())
+                    .collect::<String>()
+                    .replace("%2F", "/");
+                Redirect::to(&format!("/login?next={next}")).into_response()
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = AdminRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(admin) = state.admin.caller(&parts.headers) {
+            return Ok(Self(admin));
+        }
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.clone(), |u| u.0.clone());
+        let api = uri.path().starts_with("/api/")
+            || wants_json(&parts.headers)
+            || parts.headers.contains_key("authorization");
+        if api {
+            Err(AdminRejection::Unauthorized)
+        } else {
+            let next = uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+            Err(AdminRejection::Login { next })
+        }
     }
 }
 
@@ -146,9 +210,10 @@ mod tests {
 
     #[test]
     fn hmac_matches_rfc_4231_case_2() {
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"Jefe");
+        let mac = hmac::sign(&key, b"what do ya want for nothing?");
         assert_eq!(
-            hex(&mac),
+            hex::encode(mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
@@ -175,6 +240,8 @@ mod tests {
         let later = format!("{}.{rest}", expires.parse::<u128>().unwrap() + 1);
         assert_eq!(auth.session(&with_cookie(&later)), None);
         let other_id = cookie.replacen(&id, &random_token(), 1);
+        assert!(auth.check_token("admin-token") && !auth.check_token("admin-tokeN"));
+        assert!(!auth.check_token("") && !auth.check_token("admin-token "));
         assert_eq!(auth.session(&with_cookie(&other_id)), None);
         assert_eq!(
             auth.session(&with_cookie(&cookie[..cookie.len() - 2])),

@@ -21,7 +21,8 @@ use serde_json::json;
 use store::ConnectFlowStatus;
 
 use crate::AppState;
-use crate::admin::{Admin, random_token};
+use crate::admin::{Admin, AdminCaller, random_token, wants_json};
+use crate::error::ApiError;
 
 const STATE_TTL: Duration = Duration::from_secs(600);
 
@@ -44,33 +45,33 @@ pub struct ConnectQuery {
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<!doctype html><title>ghlsync: connection failed</title><h1>Connection failed</h1><p>{}</p><p><a href=\"/\">Back</a></p>",
-        message.replace('<', "&lt;")
-    );
-    (status, Html(body)).into_response()
+    ApiError::with_status(status, message)
+        .page()
+        .into_response()
 }
 
-fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json"))
+/// What the user is told when storing a new connection failed: the remote
+/// system's refusal in full, a database failure only in the log.
+fn store_failure(system: &str, e: &engine::connections::ConnectError) -> String {
+    match e {
+        engine::connections::ConnectError::Store(detail) => {
+            tracing::error!(error = %detail, system, "cannot store a new connection");
+            format!(
+                "Connected to {system} but could not store the connection: the database is unavailable (see the server log). Try again."
+            )
+        }
+        other => format!("Connected to {system} but could not store the connection: {other}"),
+    }
 }
 
 /// GET /connect/ghl: redirect to the consent page (or, for `Accept: application/json`,
 /// answer the URL and the state so the CLI can follow the flow).
 pub async fn start(
     State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
     headers: HeaderMap,
     Query(q): Query<ConnectQuery>,
 ) -> Response {
-    let Some(admin) = state.admin.caller(&headers) else {
-        if wants_json(&headers) {
-            return (StatusCode::UNAUTHORIZED, Json(json!({"error": "admin login required: send Authorization: Bearer <admin token>"}))).into_response();
-        }
-        return Redirect::to("/login?next=/connect/ghl").into_response();
-    };
     let Some(oauth) = &state.oauth else {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -94,7 +95,7 @@ pub async fn start(
             }
         }
     }
-    let app = engine::connections::oauth_app(&oauth.app, &oauth.redirect_uri)
+    let app = engine::apps::oauth_app(&oauth.app, &oauth.redirect_uri)
         .with_auth_base(oauth.auth_base.clone());
     let mut url = app.authorize_url(&scopes, &flow_state);
     if agency {
@@ -155,7 +156,7 @@ pub async fn callback(
         .await;
         return error_page(StatusCode::BAD_REQUEST, "The callback has no code.");
     };
-    let app = engine::connections::oauth_app(&oauth.app, &oauth.redirect_uri);
+    let app = engine::apps::oauth_app(&oauth.app, &oauth.redirect_uri);
     let tokens = match app.exchange_code(&code, None).await {
         Ok(t) => t,
         Err(e) => {
@@ -187,7 +188,7 @@ pub async fn callback(
             .into_response()
         }
         Err(e) => {
-            let message = format!("Connected to GHL but could not store the connection: {e}");
+            let message = store_failure("GHL", &e);
             finish(ConnectFlowStatus::Failed {
                 error: message.clone(),
             })
@@ -207,16 +208,12 @@ async fn begin(state: &AppState, system: &str, admin: Admin) -> Result<String, R
     };
     state
         .store
-        .begin_flow(&flow_state, system, session, STATE_TTL * 6)
+        .begin_connect_flow(&flow_state, system, session, STATE_TTL * 6)
         .await
         .map_err(|e| {
-            tracing::error!(error = %e, system, "cannot record a connect flow");
-            error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!(
-                    "Cannot start the connection: the database refused the flow ({e}). Try again."
-                ),
-            )
+            ApiError::unavailable(&format!("cannot start the {system} connection"), e)
+                .page()
+                .into_response()
         })?;
     Ok(flow_state)
 }
@@ -230,15 +227,18 @@ async fn claim(
     system: &str,
 ) -> Result<(), Response> {
     let unavailable = |e: store::StoreError| {
-        tracing::error!(error = %e, system, "cannot check a connect flow");
-        error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!(
-                "Cannot check this authorization: the database is unavailable ({e}). Reload this page to retry."
-            ),
+        ApiError::unavailable(
+            &format!("cannot check this {system} authorization (reload this page to retry)"),
+            e,
         )
+        .page()
+        .into_response()
     };
-    let flow = state.store.flow(flow_state).await.map_err(unavailable)?;
+    let flow = state
+        .store
+        .connect_flow(flow_state)
+        .await
+        .map_err(unavailable)?;
     let age = |created_at: i64| {
         Duration::from_millis(u64::try_from(state.store.now() - created_at).unwrap_or(0))
     };
@@ -262,7 +262,7 @@ async fn claim(
         Some(_) => {
             let taken = state
                 .store
-                .take_flow(flow_state)
+                .take_connect_flow(flow_state)
                 .await
                 .map_err(unavailable)?;
             (!taken).then_some("This authorization was already used. Start again.")
@@ -278,7 +278,7 @@ async fn claim(
 }
 
 async fn set_status(state: &AppState, flow_state: &str, status: ConnectFlowStatus) {
-    if let Err(e) = state.store.finish_flow(flow_state, &status).await {
+    if let Err(e) = state.store.finish_connect_flow(flow_state, &status).await {
         // The connection itself is stored (or the failure shown); only the CLI's
         // status poll misses the outcome.
         tracing::error!(error = %e, "cannot record how a connect flow ended");
@@ -294,17 +294,11 @@ pub struct LoftyOAuthSettings {
 }
 
 /// GET /connect/lofty: redirect to Lofty's consent page (JSON for the CLI).
-pub async fn start_lofty(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(admin) = state.admin.caller(&headers) else {
-        if wants_json(&headers) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({"error": "admin login required"})),
-            )
-                .into_response();
-        }
-        return Redirect::to("/login?next=/connect/lofty").into_response();
-    };
+pub async fn start_lofty(
+    State(state): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    headers: HeaderMap,
+) -> Response {
     let Some(oauth) = &state.lofty_oauth else {
         return error_page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -383,39 +377,19 @@ pub async fn callback_lofty(
             Html(format!("<!doctype html><title>ghlsync: connected</title><h1>Connected</h1><ul><li><code>{id}</code></li></ul><p>You can close this window.</p>"))
                 .into_response()
         }
-        Err(e) => {
-            fail(format!(
-                "Connected to Lofty but could not store the connection: {e}"
-            ))
-            .await
-        }
+        Err(e) => fail(store_failure("Lofty", &e)).await,
     }
 }
 
 /// GET /connect/status/{state}: where a flow stands (admin only).
 pub async fn status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: AdminCaller,
     Path(flow_state): Path<String>,
-) -> Response {
-    if state.admin.caller(&headers).is_none() {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "admin login required"})),
-        )
-            .into_response();
-    }
-    match state.store.flow(&flow_state).await {
-        Ok(Some(f)) => Json(json!(f.status)).into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": "no such connect flow"})),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": format!("cannot read the connect flow: {e}")})),
-        )
-            .into_response(),
+) -> Result<Json<serde_json::Value>, ApiError> {
+    match state.store.connect_flow(&flow_state).await {
+        Ok(Some(f)) => Ok(Json(json!(f.status))),
+        Ok(None) => Err(ApiError::not_found("no such connect flow")),
+        Err(e) => Err(ApiError::unavailable("cannot read the connect flow", e)),
     }
 }

@@ -14,20 +14,25 @@
 
 pub mod admin;
 pub mod connect;
+pub mod error;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use ghl::WebhookVerifier;
-use serde_json::{Value, json};
-use store::{Journaled, NewEvent, NewJob, Store};
+use serde_json::json;
+use store::{Journaled, Store};
+
+use crate::admin::AdminCaller;
+pub use crate::error::ApiError;
+use crate::error::escape;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -65,7 +70,7 @@ impl AppState {
     }
 }
 
-/// The router (tests call it on port 0 through [`serve`]).
+/// The router.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index))
@@ -92,6 +97,16 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     on_bound(listener.local_addr()?);
+    serve_listener(listener, state, shutdown).await
+}
+
+/// Serves on an already bound listener (the application binds first to learn the
+/// address, so port 0 works).
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
@@ -108,23 +123,42 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after login (no open redirect).
-fn local_path(next: Option<&str>) -> &str {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//"))
-        .unwrap_or("/")
+/// Where to go after login: a local path only (no open redirect), made of
+/// characters a `Location` header can carry. `Err` names what is wrong.
+fn local_path(next: Option<&str>) -> Result<&str, ApiError> {
+    let Some(next) = next.filter(|n| !n.is_empty()) else {
+        return Ok("/");
+    };
+    if next.chars().any(|c| c.is_control() || !c.is_ascii()) {
+        return Err(ApiError::bad_request(
+            "`next` must be a plain path (no control or non-ASCII characters)",
+        ));
+    }
+    Ok(
+        if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+            next
+        } else {
+            "/"
+        },
+    )
 }
 
-async fn login_page(Query(q): Query<NextQuery>) -> Html<String> {
-    let next = local_path(q.next.as_deref()).replace('"', "");
-    Html(format!(
+async fn login_page(Query(q): Query<NextQuery>) -> Result<Html<String>, ApiError> {
+    let next = escape(local_path(q.next.as_deref()).map_err(ApiError::page)?);
+    Ok(Html(format!(
         "<!doctype html><title>ghlsync: log in</title><h1>ghlsync admin</h1>\
          <form method=\"post\" action=\"/login\"><label>Admin token <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\
          <input type=\"hidden\" name=\"next\" value=\"{next}\"><button type=\"submit\">Log in</button></form>\
          <p>The admin token is in <code>&lt;data_dir&gt;/admin.token</code> (or <code>GHLSYNC_ADMIN_TOKEN</code>).</p>"
-    ))
+    )))
 }
 
 async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    // Check where to go first: a bad `next` sets no session.
+    let next = match local_path(f.next.as_deref()) {
+        Ok(n) => n,
+        Err(e) => return e.page().into_response(),
+    };
     match state.admin.login(&f.token) {
         Some(id) => {
             let cookie = format!(
@@ -132,7 +166,7 @@ async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Respo
                 admin::SESSION_COOKIE,
                 admin::SESSION_TTL.as_secs()
             );
-            let mut resp = Redirect::to(local_path(f.next.as_deref())).into_response();
+            let mut resp = Redirect::to(next).into_response();
             if let Ok(v) = cookie.parse() {
                 resp.headers_mut().insert("set-cookie", v);
             }
@@ -149,58 +183,47 @@ async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Respo
     }
 }
 
-async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if state.admin.caller(&headers).is_none() {
-        return Redirect::to("/login").into_response();
-    }
-    let rows = match state.store.connections().await {
-        Ok(list) => list
-            .iter()
-            .map(|c| {
-                let esc = |s: &str| s.replace('<', "&lt;");
-                format!(
-                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&c.id),
-                    esc(&c.kind),
-                    c.status.as_str(),
-                    esc(&c.scopes),
-                    esc(c.status_reason.as_deref().unwrap_or(""))
-                )
-            })
-            .collect::<String>(),
-        Err(e) => format!("<tr><td colspan=5>cannot read connections: {e}</td></tr>"),
-    };
-    Html(format!(
+async fn index(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Html<String>, ApiError> {
+    let list = state
+        .store
+        .connections()
+        .await
+        .map_err(|e| ApiError::unavailable("cannot read connections", e).page())?;
+    let rows = list
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&c.name),
+                escape(&c.id),
+                c.kind,
+                c.status.as_str(),
+                escape(&c.scopes),
+                escape(c.status_reason.as_deref().unwrap_or(""))
+            )
+        })
+        .collect::<String>();
+    Ok(Html(format!(
         "<!doctype html><title>ghlsync</title><h1>ghlsync</h1>\
          <p><a href=\"/connect/ghl\">Connect a GHL location</a> · <a href=\"/connect/ghl?user_type=company\">Connect a GHL agency (all sub-accounts)</a></p>\
-         <table border=1><tr><th>connection</th><th>kind</th><th>status</th><th>scopes</th><th>last error</th></tr>{rows}</table>"
-    ))
-    .into_response()
+         <table border=1><tr><th>name</th><th>connection</th><th>kind</th><th>status</th><th>scopes</th><th>last error</th></tr>{rows}</table>"
+    )))
 }
 
 /// GET /api/connections: every connection, never a secret.
-async fn api_connections(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if state.admin.caller(&headers).is_none() {
-        return reject(
-            StatusCode::UNAUTHORIZED,
-            "admin login required: send Authorization: Bearer <admin token>",
-        );
-    }
-    match state.store.connections().await {
-        Ok(list) => Json(json!({"connections": list})).into_response(),
-        Err(e) => reject(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
-}
-
-/// Serves on an already bound listener (tests bind first to learn the address).
-pub async fn serve_listener(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+async fn api_connections(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = state
+        .store
+        .connections()
         .await
+        .map_err(|e| ApiError::unavailable("cannot read connections", e))?;
+    Ok(Json(json!({"connections": list})))
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -209,171 +232,81 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Json(json!({"status": "ready", "backend": state.store.backend_name(), "queue": stats}))
                 .into_response()
         }
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": e.to_string()})),
-        )
-            .into_response(),
-    }
-}
-
-fn reject(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"error": message}))).into_response()
-}
-
-async fn ghl_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = state.verifier.verify(&headers, &body) {
-        tracing::warn!(error = %e, "WebhookRejected: bad or missing signature");
-        return reject(
-            StatusCode::UNAUTHORIZED,
-            &format!("signature check failed: {e}"),
-        );
-    }
-    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
-        return reject(StatusCode::BAD_REQUEST, "body is not JSON");
-    };
-    let Some(webhook_id) = event.get("webhookId").and_then(Value::as_str) else {
-        return reject(StatusCode::BAD_REQUEST, "webhookId is missing");
-    };
-    let event_type = event
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown");
-    let location = event.get("locationId").and_then(Value::as_str);
-    let job = NewJob::new(
-        "ghl.event",
-        format!("ghl:event:{webhook_id}"),
-        json!({
-            "webhookId": webhook_id,
-            "type": event_type,
-            "locationId": location,
-            "companyId": event.get("companyId").and_then(Value::as_str),
-            "timestamp": event.get("timestamp").and_then(Value::as_str),
-        }),
-    );
-    let new_event = NewEvent {
-        source: "ghl".to_owned(),
-        event_id: webhook_id.to_owned(),
-        connection_id: None,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    match state.store.intake(&new_event, &[job]).await {
-        Ok(Journaled::New(id)) => {
-            tracing::info!(event = id, webhook_id, event_type, "EventJournaled");
-            Json(json!({"status": "accepted"})).into_response()
-        }
-        Ok(Journaled::Duplicate(_)) => Json(json!({"status": "duplicate"})).into_response(),
         Err(e) => {
-            tracing::error!(error = %e, webhook_id, "cannot journal a webhook; answering 429 so GHL retries it");
-            reject(
-                StatusCode::TOO_MANY_REQUESTS,
-                "temporarily unable to accept events; retry",
+            tracing::error!(error = %e, "ReadinessFailed: the store cannot be read");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "error": "the database cannot be read"})),
             )
+                .into_response()
         }
+    }
+}
+
+async fn ghl_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.verifier.verify(&headers, &body).map_err(|e| {
+        tracing::warn!(error = %e, "WebhookRejected: bad or missing signature");
+        ApiError::rejected(format!("signature check failed: {e}"))
+    })?;
+    let (journal, event, job) =
+        engine::intake::ghl_delivery(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    match state.store.intake(&journal, &[job]).await {
+        Ok(Journaled::New(id)) => {
+            tracing::info!(event = id, webhook_id = %event.webhook_id, event_type = %event.event_type, "EventJournaled");
+            Ok(Json(json!({"status": "accepted"})))
+        }
+        Ok(Journaled::Duplicate(_)) => Ok(Json(json!({"status": "duplicate"}))),
+        // GHL retries only a 429: the one answer that does not lose the event.
+        Err(e) => Err(ApiError::busy(
+            5,
+            format_args!(
+                "cannot journal webhook {}; answering 429 so GHL retries it: {e}",
+                event.webhook_id
+            ),
+        )),
     }
 }
 
 async fn lofty_webhook(
     State(state): State<AppState>,
-    axum::extract::Path(key): axum::extract::Path<String>,
+    Path(key): Path<String>,
     body: Bytes,
-) -> Response {
-    let owner = match state.store.webhook_key_owner(&key).await {
-        Ok(Some(id)) => id,
-        Ok(None) => {
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let unavailable = |e: store::StoreError| {
+        ApiError::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily unable to accept events; retry",
+        )
+        .because(e)
+    };
+    let owner = state
+        .store
+        .webhook_key_owner(&key)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| {
             tracing::warn!("WebhookRejected: unknown Lofty webhook key");
-            return reject(StatusCode::NOT_FOUND, "unknown webhook URL");
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check a Lofty webhook key");
-            return reject(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily unable to accept events; retry",
-            );
-        }
-    };
-    let batch = match lofty::webhook::parse(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(connection = %owner, error = %e, "WebhookRejected: unreadable Lofty delivery");
-            return reject(StatusCode::BAD_REQUEST, &e.to_string());
-        }
-    };
-    let (event, jobs) = lofty_intake(&owner, &batch, &body, state.store.now());
-    match state.store.intake(&event, &jobs).await {
-        Ok(Journaled::New(id)) => {
+            ApiError::not_found("unknown webhook URL")
+        })?;
+    let batch = lofty::webhook::parse(&body).map_err(|e| {
+        tracing::warn!(connection = %owner, error = %e, "WebhookRejected: unreadable Lofty delivery");
+        ApiError::bad_request(e.to_string())
+    })?;
+    let (event, jobs) = engine::intake::lofty_delivery(&owner, &batch, &body, state.store.now());
+    match state
+        .store
+        .intake(&event, &jobs)
+        .await
+        .map_err(unavailable)?
+    {
+        Journaled::New(id) => {
             tracing::info!(event = id, connection = %owner, list = batch.list_id, changes = jobs.len(), "EventJournaled");
-            Json(json!({"status": "accepted", "changes": jobs.len()})).into_response()
+            Ok(Json(json!({"status": "accepted", "changes": jobs.len()})))
         }
-        Ok(Journaled::Duplicate(_)) => Json(json!({"status": "duplicate"})).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, connection = %owner, "cannot journal a Lofty delivery");
-            reject(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily unable to accept events; retry",
-            )
-        }
+        Journaled::Duplicate(_) => Ok(Json(json!({"status": "duplicate"}))),
     }
-}
-
-/// The journal entry and jobs of one Lofty delivery. A delivery whose every change
-/// carries its `updateTime` has a content-derived event id, so a redelivery is stored
-/// once; otherwise each receipt is its own event. Jobs are keyed by (list, record,
-/// `updateTime`) when both are known, so the same change in two deliveries runs once.
-fn lofty_intake(
-    connection: &str,
-    batch: &lofty::webhook::WebhookBatch,
-    body: &[u8],
-    now_ms: i64,
-) -> (NewEvent, Vec<NewJob>) {
-    use sha2::{Digest, Sha256};
-    let digest = admin::hex(&Sha256::digest(body)[..16]);
-    let replayable = batch.changes.iter().all(|c| c.update_time.is_some());
-    let event_id = if replayable {
-        format!("{connection}:{digest}")
-    } else {
-        format!("{connection}:{digest}:{now_ms}")
-    };
-    // `lead`, `note`, `task`, `timeline`, ... (from the list's id field).
-    let entity = batch.event_list().map_or("record", |l| {
-        l.id_field().strip_suffix("Id").unwrap_or("record")
-    });
-    let jobs = batch
-        .changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let key = match (c.id, c.update_time) {
-                (Some(id), Some(at)) => {
-                    format!(
-                        "lofty:{connection}:{}:{}:{id}:{at}",
-                        batch.list_id, c.bucket
-                    )
-                }
-                _ => format!("lofty:{event_id}:{i}"),
-            };
-            NewJob::new(
-                "lofty.change",
-                key,
-                json!({
-                    "connection": connection,
-                    "listId": batch.list_id,
-                    "entity": entity,
-                    "bucket": c.bucket,
-                    "change": format!("{:?}", c.kind).to_ascii_lowercase(),
-                    "id": c.id,
-                    "leadId": c.lead_id,
-                    "updateTime": c.update_time,
-                }),
-            )
-            .on_connection(connection)
-        })
-        .collect();
-    let event = NewEvent {
-        source: "lofty".to_owned(),
-        event_id,
-        connection_id: Some(connection.to_owned()),
-        body: String::from_utf8_lossy(body).into_owned(),
-    };
-    (event, jobs)
 }

@@ -1,38 +1,29 @@
-//! Rate budgets (`rate_budgets`): fixed-window counters shared by every worker in
-//! every process, so all of them together stay within an API's limit (GHL: per app
-//! and location).
+//! Rate budgets (`rate_slots`): send times shared by every worker in every process,
+//! so all of them together stay within an API's limit (GHL: per app and location).
+//!
+//! A budget is the first send time not yet handed out. [`Store::reserve_slots`]
+//! takes the next `span` of time in one statement: from `max(next_at, now)` to that
+//! plus `span`. The caller spaces its slots inside it (the engine's `budget` module
+//! decides the spacing from the API's limit), so two processes never hold the same
+//! moment, and a process makes one round trip per block of sends.
 
-use std::time::Duration;
-
-use crate::{Result, Store, ms};
+use crate::{Result, Store};
 
 impl Store {
-    /// Spends one unit of a shared budget (`max` per `window`). `Ok(())` when
-    /// granted, `Err(wait)` with the time until the window ends when spent.
-    pub async fn take_budget(
-        &self,
-        key: &str,
-        window: Duration,
-        max: i64,
-    ) -> Result<Result<(), Duration>> {
+    /// Reserves the next `span_ms` of `key`'s send time: returns where the span starts
+    /// (epoch ms, never before now). The span ends where the next caller's begins.
+    pub async fn reserve_slots(&self, key: &str, span_ms: i64) -> Result<i64> {
         let now = self.now();
-        let w = ms(window).max(1);
-        let (start, used): (i64, i64) = pool!(self, p => {
-            sqlx::query_as(
-                "INSERT INTO rate_budgets (key, window_start, used) VALUES ($1, $2, 1) \
+        let span = span_ms.max(1);
+        let end: i64 = pool!(self, p => {
+            sqlx::query_scalar(
+                "INSERT INTO rate_slots (key, next_at) VALUES ($1, $2 + $3) \
                  ON CONFLICT (key) DO UPDATE SET \
-                 window_start = CASE WHEN rate_budgets.window_start + $3 <= $2 THEN $2 ELSE rate_budgets.window_start END, \
-                 used = CASE WHEN rate_budgets.window_start + $3 <= $2 THEN 1 ELSE rate_budgets.used + 1 END \
-                 RETURNING window_start, used",
+                 next_at = CASE WHEN rate_slots.next_at > $2 THEN rate_slots.next_at ELSE $2 END + $3 \
+                 RETURNING next_at",
             )
-            .bind(key).bind(now).bind(w).fetch_one(p).await?
+            .bind(key).bind(now).bind(span).fetch_one(p).await?
         });
-        if used <= max {
-            Ok(Ok(()))
-        } else {
-            Ok(Err(Duration::from_millis(
-                u64::try_from(start + w - now).unwrap_or(1).max(1),
-            )))
-        }
+        Ok(end - span)
     }
 }

@@ -63,7 +63,7 @@ fn status_name(s: &ConnectFlowStatus) -> &'static str {
 
 impl Store {
     /// Records a new pending flow; flows older than `keep` are deleted on the way.
-    pub async fn begin_flow(
+    pub async fn begin_connect_flow(
         &self,
         state: &str,
         system: &str,
@@ -86,7 +86,7 @@ impl Store {
     }
 
     /// The flow of `state`, if there is one.
-    pub async fn flow(&self, state: &str) -> Result<Option<ConnectFlow>> {
+    pub async fn connect_flow(&self, state: &str) -> Result<Option<ConnectFlow>> {
         let row: Option<(String, Option<String>, String, i64)> = pool!(self, p => {
             sqlx::query_as(
                 "SELECT system, session_hash, outcome, created_at FROM connect_flows WHERE state_hash = $1",
@@ -106,7 +106,7 @@ impl Store {
 
     /// Moves a pending flow to in-progress, atomically: of two callbacks with the
     /// same state, only one gets `true`.
-    pub async fn take_flow(&self, state: &str) -> Result<bool> {
+    pub async fn take_connect_flow(&self, state: &str) -> Result<bool> {
         let now = self.now();
         let outcome = serde_json::to_string(&ConnectFlowStatus::InProgress)?;
         let taken = pool!(self, p => {
@@ -121,7 +121,7 @@ impl Store {
     }
 
     /// Records how a flow ended.
-    pub async fn finish_flow(&self, state: &str, status: &ConnectFlowStatus) -> Result<()> {
+    pub async fn finish_connect_flow(&self, state: &str, status: &ConnectFlowStatus) -> Result<()> {
         let now = self.now();
         let outcome = serde_json::to_string(status)?;
         pool!(self, p => {

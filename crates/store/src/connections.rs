@@ -11,6 +11,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use domain::{AuthKind, System};
+
 use crate::{Result, Store, StoreError};
 
 /// Status of a connection.
@@ -57,9 +59,9 @@ pub struct Connection {
     /// [`Store::find_connection`] accepts in place of the id.
     pub name: String,
     /// `ghl`, `lofty` or `lytho`.
-    pub system: String,
-    /// `oauth`, `pit`, `api_key`, `client_credentials`.
-    pub kind: String,
+    pub system: System,
+    /// `oauth`, `oauth-agency`, `pit`, `api_key`, `client_credentials`.
+    pub kind: AuthKind,
     pub location_id: Option<String>,
     pub company_id: Option<String>,
     /// The API base URL this connection talks to (Lofty and Lytho: it differs per
@@ -78,20 +80,46 @@ pub struct Connection {
 }
 
 /// What to create or update in `connections`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewConnection {
     pub id: String,
     /// The name wanted (e.g. the location's name). `None` (or blank) names a new
     /// connection after its id and keeps an existing connection's name. A name
     /// another connection has gets ` (2)`, ` (3)`... appended.
     pub name: Option<String>,
-    pub system: String,
-    pub kind: String,
+    pub system: System,
+    pub kind: AuthKind,
     pub location_id: Option<String>,
     pub company_id: Option<String>,
     /// The API base URL; written as given (`None` clears it), like the other fields.
     pub base_url: Option<String>,
     pub scopes: String,
+}
+
+impl NewConnection {
+    /// A connection with no location, company, scopes, base URL or wanted name.
+    pub fn new(id: impl Into<String>, system: System, kind: AuthKind) -> Self {
+        Self {
+            id: id.into(),
+            name: None,
+            system,
+            kind,
+            location_id: None,
+            company_id: None,
+            base_url: None,
+            scopes: String::new(),
+        }
+    }
+}
+
+/// Reads a closed-set column (`system`, `kind`): a value this version does not know
+/// is an error naming it, never a guess.
+pub(crate) fn known<T: std::str::FromStr>(column: &'static str, value: &str) -> Result<T> {
+    value.parse().map_err(|_| StoreError::UnknownValue {
+        table: "connections",
+        column,
+        value: value.to_owned(),
+    })
 }
 
 /// Name of the vault secret that held a connection's base URL before the column.
@@ -102,11 +130,13 @@ macro_rules! connection {
     ($r:expr) => {{
         let r = &$r;
         let status: String = r.try_get("status")?;
+        let system: String = r.try_get("system")?;
+        let kind: String = r.try_get("kind")?;
         Connection {
             id: r.try_get("id")?,
             name: r.try_get("name")?,
-            system: r.try_get("system")?,
-            kind: r.try_get("kind")?,
+            system: $crate::connections::known("system", &system)?,
+            kind: $crate::connections::known("kind", &kind)?,
             location_id: r.try_get("location_id")?,
             company_id: r.try_get("company_id")?,
             base_url: r.try_get("base_url")?,
@@ -200,7 +230,7 @@ impl Store {
                  ON CONFLICT (id) DO UPDATE SET name = $2, system = $3, kind = $4, location_id = $5, company_id = $6, \
                  base_url = $7, status = 'active', status_reason = NULL, scopes = $8, updated_at = $9",
             )
-            .bind(&c.id).bind(name).bind(&c.system).bind(&c.kind).bind(&c.location_id).bind(&c.company_id)
+            .bind(&c.id).bind(name).bind(c.system.as_str()).bind(c.kind.as_str()).bind(&c.location_id).bind(&c.company_id)
             .bind(&c.base_url).bind(&c.scopes).bind(now)
             .execute(p).await?;
         });

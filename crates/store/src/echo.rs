@@ -25,7 +25,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, object_type, object_id) \
                  DO UPDATE SET content_hash = $4, remote_updated_at = $5, written_at = $6",
             )
-            .bind(&t.connection_id).bind(&t.object_type).bind(&t.object_id)
+            .bind(t.connection_id.as_str()).bind(&t.object_type).bind(t.object_id.as_str())
             .bind(&echo.content_hash).bind(&echo.remote_updated_at).bind(echo.written_at)
             .execute(p).await?;
         });
@@ -37,7 +37,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT content_hash, remote_updated_at, written_at FROM echo_ledger WHERE connection_id = $1 AND object_type = $2 AND object_id = $3",
             )
-            .bind(&target.connection_id).bind(&target.object_type).bind(&target.object_id)
+            .bind(target.connection_id.as_str()).bind(&target.object_type).bind(target.object_id.as_str())
             .fetch_optional(p).await?
         });
         Ok(row.map(|(h, r, w)| Echo {

@@ -182,9 +182,10 @@ mod webhook_keys;
 
 pub use connect_flows::{ConnectFlow, ConnectFlowStatus};
 pub use connections::{Connection, ConnectionStatus, NewConnection};
+/// One record of one connection (an end of a link); defined in the pure domain.
+pub use domain::RecordRef;
 pub use echo::Echo;
 pub use journal::{Journaled, NewEvent};
-pub use links::RecordRef;
 pub use queue::{
     Enqueued, FailOutcome, Failure, Job, JobStatus, NewJob, QueueStats, ReplayFilter, backoff,
 };

@@ -2,27 +2,7 @@
 //! (a GHL contact and its Lofty lead). After first-time matching, a link is what
 //! decides where a change goes; it is looked up from either side.
 
-use serde::{Deserialize, Serialize};
-
-use crate::{Result, Store};
-
-/// One end of a link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordRef {
-    pub connection_id: String,
-    pub object_type: String,
-    pub object_id: String,
-}
-
-impl RecordRef {
-    pub fn new(connection_id: &str, object_type: &str, object_id: &str) -> Self {
-        Self {
-            connection_id: connection_id.to_owned(),
-            object_type: object_type.to_owned(),
-            object_id: object_id.to_owned(),
-        }
-    }
-}
+use crate::{RecordRef, Result, Store};
 
 impl Store {
     /// Links two records (idempotent).
@@ -33,8 +13,8 @@ impl Store {
                 "INSERT INTO links (a_connection, a_type, a_id, b_connection, b_type, b_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (a_connection, a_type, a_id, b_connection, b_type) DO UPDATE SET b_id = $6",
             )
-            .bind(&a.connection_id).bind(&a.object_type).bind(&a.object_id)
-            .bind(&b.connection_id).bind(&b.object_type).bind(&b.object_id).bind(now)
+            .bind(a.connection_id.as_str()).bind(&a.object_type).bind(a.object_id.as_str())
+            .bind(b.connection_id.as_str()).bind(&b.object_type).bind(b.object_id.as_str()).bind(now)
             .execute(p).await?;
         });
         Ok(())
@@ -53,13 +33,9 @@ impl Store {
                  SELECT a_connection, a_type, a_id FROM links WHERE b_connection = $1 AND b_type = $2 AND b_id = $3 AND a_connection = $4 \
                  LIMIT 1",
             )
-            .bind(&from.connection_id).bind(&from.object_type).bind(&from.object_id).bind(other_connection)
+            .bind(from.connection_id.as_str()).bind(&from.object_type).bind(from.object_id.as_str()).bind(other_connection)
             .fetch_optional(p).await?
         });
-        Ok(row.map(|(c, t, i)| RecordRef {
-            connection_id: c,
-            object_type: t,
-            object_id: i,
-        }))
+        Ok(row.map(|(c, t, i)| RecordRef::new(c, &t, i)))
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use domain::{AuthKind, System};
 use secrecy::SecretString;
 use serde_json::json;
 use store::*;
@@ -114,8 +115,8 @@ fn conn(id: &str) -> NewConnection {
     NewConnection {
         id: id.to_owned(),
         name: None,
-        system: "ghl".to_owned(),
-        kind: "oauth".to_owned(),
+        system: System::Ghl,
+        kind: AuthKind::Oauth,
         location_id: Some("loc1".to_owned()),
         company_id: None,
         base_url: None,
@@ -627,27 +628,37 @@ async fn links_echoes_cursors(s: Store, _o: StoreOptions) {
 }
 
 async fn shared_rate_budget(s: Store, _o: StoreOptions) {
-    for _ in 0..3 {
+    // Spans follow each other: no two callers hold the same moment, from any number
+    // of concurrent tasks (each a worker process in production).
+    let now = s.now();
+    let first = s.reserve_slots("ghl:loc1", 100).await.unwrap();
+    assert!(first >= now && first <= s.now(), "starts now when idle");
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.reserve_slots("ghl:loc1", 100).await.unwrap()
+        }));
+    }
+    let mut starts = vec![first];
+    for h in handles {
+        starts.push(h.await.unwrap());
+    }
+    starts.sort_unstable();
+    for pair in starts.windows(2) {
         assert_eq!(
-            s.take_budget("ghl:loc1", Duration::from_secs(10), 3)
-                .await
-                .unwrap(),
-            Ok(())
+            pair[1] - pair[0],
+            100,
+            "spans are disjoint and back to back: {starts:?}"
         );
     }
-    let wait = s
-        .take_budget("ghl:loc1", Duration::from_secs(10), 3)
-        .await
-        .unwrap()
-        .unwrap_err();
-    assert!(wait <= Duration::from_secs(10) && wait > Duration::from_secs(9));
-    s.advance_clock(Duration::from_secs(11));
-    assert_eq!(
-        s.take_budget("ghl:loc1", Duration::from_secs(10), 3)
-            .await
-            .unwrap(),
-        Ok(())
-    );
+    // Another key is another budget.
+    let other = s.reserve_slots("ghl:loc2", 100).await.unwrap();
+    assert!(other <= s.now());
+    // After an idle spell the next span starts now, not in the past.
+    s.advance_clock(Duration::from_secs(60));
+    let later = s.reserve_slots("ghl:loc1", 100).await.unwrap();
+    assert!(later >= s.now() - 5 && later <= s.now());
 }
 
 async fn refresh_is_serialised_per_connection(s: Store, _o: StoreOptions) {
@@ -827,16 +838,16 @@ async fn a_reconnect_during_a_refresh_wins(s: Store, _o: StoreOptions) {
 async fn connect_flows_are_single_use_hashed_and_pruned(s: Store, _o: StoreOptions) {
     let keep = Duration::from_secs(3600);
     let state = format!("state-{}", unique("f"));
-    s.begin_flow(&state, "ghl", Some("session-1"), keep)
+    s.begin_connect_flow(&state, "ghl", Some("session-1"), keep)
         .await
         .unwrap();
-    let f = s.flow(&state).await.unwrap().unwrap();
+    let f = s.connect_flow(&state).await.unwrap().unwrap();
     assert_eq!(f.system, "ghl");
     assert_eq!(f.status, ConnectFlowStatus::Pending);
     assert!(f.started_by(Some("session-1")));
     assert!(!f.started_by(Some("session-2")));
     assert!(!f.started_by(None));
-    assert!(s.flow("another-state").await.unwrap().is_none());
+    assert!(s.connect_flow("another-state").await.unwrap().is_none());
     // Neither the state nor the session is stored as is.
     let raw = s
         .scalar_i64(
@@ -846,35 +857,45 @@ async fn connect_flows_are_single_use_hashed_and_pruned(s: Store, _o: StoreOptio
         .unwrap();
     assert_eq!(raw, 0);
     // Two callbacks race for it: exactly one wins.
-    let (a, b) = tokio::join!(s.take_flow(&state), s.take_flow(&state));
+    let (a, b) = tokio::join!(s.take_connect_flow(&state), s.take_connect_flow(&state));
     assert!(
         a.unwrap() ^ b.unwrap(),
         "exactly one callback takes the flow"
     );
     assert_eq!(
-        s.flow(&state).await.unwrap().unwrap().status,
+        s.connect_flow(&state).await.unwrap().unwrap().status,
         ConnectFlowStatus::InProgress
     );
     let done = ConnectFlowStatus::Connected {
         connections: vec!["ghl:loc1".to_owned()],
     };
-    s.finish_flow(&state, &done).await.unwrap();
-    assert_eq!(s.flow(&state).await.unwrap().unwrap().status, done);
+    s.finish_connect_flow(&state, &done).await.unwrap();
+    assert_eq!(s.connect_flow(&state).await.unwrap().unwrap().status, done);
     assert!(
-        !s.take_flow(&state).await.unwrap(),
+        !s.take_connect_flow(&state).await.unwrap(),
         "a finished flow stays used"
     );
     // A CLI flow (no session) is bound by its state alone.
     let cli = format!("cli-{}", unique("f"));
-    s.begin_flow(&cli, "lofty", None, keep).await.unwrap();
-    assert!(s.flow(&cli).await.unwrap().unwrap().started_by(None));
+    s.begin_connect_flow(&cli, "lofty", None, keep)
+        .await
+        .unwrap();
+    assert!(
+        s.connect_flow(&cli)
+            .await
+            .unwrap()
+            .unwrap()
+            .started_by(None)
+    );
     // Starting a flow prunes those older than `keep`.
     s.advance_clock(keep + Duration::from_secs(1));
     let fresh = format!("fresh-{}", unique("f"));
-    s.begin_flow(&fresh, "ghl", None, keep).await.unwrap();
-    assert!(s.flow(&state).await.unwrap().is_none());
-    assert!(s.flow(&cli).await.unwrap().is_none());
-    assert!(s.flow(&fresh).await.unwrap().is_some());
+    s.begin_connect_flow(&fresh, "ghl", None, keep)
+        .await
+        .unwrap();
+    assert!(s.connect_flow(&state).await.unwrap().is_none());
+    assert!(s.connect_flow(&cli).await.unwrap().is_none());
+    assert!(s.connect_flow(&fresh).await.unwrap().is_some());
 }
 
 async fn webhook_keys_are_stable_and_find_their_connection(s: Store, _o: StoreOptions) {
@@ -993,8 +1014,8 @@ async fn find_connection_takes_an_id_or_a_name(s: Store, _o: StoreOptions) {
 
 async fn base_url_is_a_column_and_old_secrets_move_into_it(s: Store, o: StoreOptions) {
     let lofty = NewConnection {
-        system: "lofty".to_owned(),
-        kind: "api_key".to_owned(),
+        system: System::Lofty,
+        kind: AuthKind::ApiKey,
         base_url: Some("https://api.lofty.test/".to_owned()),
         ..conn("lofty:1")
     };

@@ -57,43 +57,18 @@ pub struct ServeArgs {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-/// Builds the server state from the configuration.
-pub async fn server_state(config: &Config) -> anyhow::Result<server::AppState> {
-    let store = config.open_store().await?;
-    let verifier = match &config.ghl.webhook_public_key {
-        Some(pem) => ghl::WebhookVerifier::new(
-            Some(
-                ghl::webhook::Ed25519PublicKey::parse(pem)
-                    .context("ghl.webhook_public_key is not an Ed25519 public key")?,
-            ),
-            None,
-        ),
-        None => ghl::WebhookVerifier::ghl(),
-    };
-    let admin = config.admin_token()?;
-    Ok(
-        server::AppState::new(store, verifier, admin.into(), config.oauth_settings()?)
-            .with_lofty_oauth(config.lofty_oauth_settings()?),
-    )
-}
-
 /// `ghlsync serve`: webhook intake, OAuth connect, admin API and page, health.
 pub async fn serve(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let state = server_state(config).await?;
-    let listen = args.listen.unwrap_or_else(|| config.listen());
-    server::serve(
-        listen,
-        state,
-        |addr| {
-            println!(
-                "{}",
-                serde_json::json!({"listening": format!("http://{addr}")})
-            );
-            tracing::info!(%addr, "ServerStarted");
-        },
-        super::shutdown_signal(),
-    )
-    .await
-    .with_context(|| format!("cannot serve on {listen}"))?;
+    let options = ghlsync::AppOptions {
+        listen: args.listen,
+        run_worker: false,
+        ..ghlsync::AppOptions::default()
+    };
+    let app = ghlsync::Application::build(config, options).await?;
+    println!(
+        "{}",
+        serde_json::json!({"listening": format!("http://{}", app.address())})
+    );
+    app.run_until_stopped(super::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

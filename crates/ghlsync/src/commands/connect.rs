@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use engine::TokenSource;
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -186,10 +185,17 @@ async fn connect_pit(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCode
     };
     let token = read_secret("Private Integration Token (pit-...): ")?;
     let store = config.open_store().await?;
-    let id = engine::connections::connect_pit(&store, location, &token, &args.scopes).await?;
-    let tokens = TokenSource::new(store.clone(), config.ghl_app()?, Duration::from_secs(300));
-    let health =
-        engine::connections::healthcheck(&store, &tokens, &config.ghl_base_url()?, &id).await;
+    let id = engine::connections::connect_pit(
+        &store,
+        &config.ghl_base_url()?,
+        location,
+        &token,
+        &args.scopes,
+    )
+    .await?;
+    let health = ghlsync::startup::connectors(config, store.clone())?
+        .healthcheck(&id)
+        .await;
     if health.ok {
         println!(
             "connected {id} (Private Integration Token, scopes: {})",
@@ -293,12 +299,11 @@ async fn connect_oauth(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCo
 pub async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let store = config.open_store().await?;
     let connections = store.connections().await?;
-    let tokens = TokenSource::new(store.clone(), config.ghl_app()?, Duration::from_secs(300));
-    let base = config.ghl_base_url()?;
+    let connectors = ghlsync::startup::connectors(config, store.clone())?;
     let mut health = Vec::new();
     if args.check {
         for c in &connections {
-            health.push(engine::connections::healthcheck(&store, &tokens, &base, &c.id).await);
+            health.push(connectors.healthcheck(&c.id).await);
         }
     }
     if args.json {

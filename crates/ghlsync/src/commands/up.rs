@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use sandbox::Sandbox;
@@ -63,55 +62,22 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let state = super::admin::server_state(&config).await?;
-    let store = state.store.clone();
-    let listen = config.listen();
-    let public = config.public_url();
+    let app = ghlsync::Application::build(&config, ghlsync::AppOptions::default()).await?;
+    let store = app.store().clone();
+    let addr = app.address();
+    let public = app.public_url();
     if let Some(sbx) = &sandbox {
-        // The sandbox sends its signed webhooks to our intake.
+        // The sandbox sends its signed webhooks to our intake, at the bound address.
         let url = format!("{}/_sandbox/webhooks", sbx.ghl_base_url());
-        ghl::http::default_http_client()
+        wire::http::default_http_client()
             .post(url)
             .json(&json!({"url": format!("{public}/webhooks/ghl")}))
             .send()
             .await
             .context("cannot register the webhook target with the sandbox")?;
     }
-    let worker_args = super::worker::Args {
-        queue: "default".to_owned(),
-        batch: None,
-        concurrency: None,
-        lease_ms: None,
-        id: None,
-        exit_when_idle: false,
-    };
-    let worker = super::worker::build(&config, &worker_args).await?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker_task = {
-        let worker = worker.clone();
-        tokio::spawn(async move { worker.run(stop_rx).await })
-    };
     let admin_file = config.data_dir().join("admin.token");
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(server::serve(
-        listen,
-        state,
-        move |addr| {
-            let _ = bound_tx.send(addr);
-        },
-        super::shutdown_signal(),
-    ));
-    let Ok(Ok(addr)) = tokio::time::timeout(Duration::from_secs(10), bound_rx).await else {
-        let err = server
-            .await
-            .ok()
-            .and_then(Result::err)
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        anyhow::bail!(
-            "the server could not start on {listen}: {err} (set GHLSYNC_LISTEN to another address)"
-        );
-    };
+    let worker_id = app.worker().id().to_owned();
     let mut line = json!({
         "server": {"url": format!("http://{addr}"), "admin_token_file": admin_file, "store": store.backend_name()},
     });
@@ -133,7 +99,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         admin_file.display(),
         store.backend_name(),
         config.data_dir().display(),
-        worker.id(),
+        worker_id,
         match &sandbox {
             Some(sbx) => format!(
                 "\x20 sandbox       GHL {}  Lofty {}  Lytho {}  (no real accounts configured; see docs/SANDBOX.md)\n",
@@ -144,12 +110,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             None => String::new(),
         },
     );
-    let served = server.await;
-    let _ = stop_tx.send(true);
-    let _ = worker_task.await;
+    let served = app.run_until_stopped(super::shutdown_signal()).await;
     if let Some(sbx) = sandbox {
         sbx.shutdown().await;
     }
-    served??;
+    served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,6 @@
 //! processes (or machines) can share one PostgreSQL.
 
 use std::process::ExitCode;
-use std::time::Duration;
-
-use anyhow::Context;
-use engine::{TokenSource, Worker, WorkerConfig};
 
 use crate::config::Config;
 
@@ -31,42 +27,22 @@ pub struct Args {
     pub exit_when_idle: bool,
 }
 
-pub fn worker_id() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".to_owned());
-    format!(
-        "{host}-{}-{:04x}",
-        std::process::id(),
-        rand::random::<u16>()
-    )
-}
-
-pub async fn build(config: &Config, args: &Args) -> anyhow::Result<Worker> {
-    let store = config.open_store().await?;
-    let mut wc = WorkerConfig::new(args.id.clone().unwrap_or_else(worker_id));
-    wc.queue.clone_from(&args.queue);
-    wc.batch = args.batch.or(config.worker.batch).unwrap_or(wc.batch);
-    wc.concurrency = args
-        .concurrency
-        .or(config.worker.concurrency)
-        .unwrap_or(wc.concurrency);
-    if let Some(ms) = args.lease_ms.or(config.worker.lease_ms) {
-        wc.lease = Duration::from_millis(ms.max(100));
+impl Args {
+    fn options(&self) -> ghlsync::WorkerOptions {
+        ghlsync::WorkerOptions {
+            queue: self.queue.clone(),
+            batch: self.batch,
+            concurrency: self.concurrency,
+            lease_ms: self.lease_ms,
+            id: self.id.clone(),
+            idle: None,
+        }
     }
-    wc.ghl_base_url = config.ghl_base_url()?;
-    let public = config.public_url();
-    wc.public_url = Some(
-        url::Url::parse(&public).with_context(|| format!("public_url is not a URL: {public}"))?,
-    );
-    let ahead = Duration::from_secs(config.worker.refresh_ahead_secs.unwrap_or(300));
-    let lofty = config.lofty_oauth_settings()?.map(|s| s.app);
-    let tokens = TokenSource::new(store.clone(), config.ghl_app()?, ahead).with_lofty(lofty);
-    Ok(Worker::new(store, wc, tokens))
 }
 
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let worker = build(config, &args).await?;
+    let store = config.open_store().await?;
+    let worker = ghlsync::startup::worker(config, store, &args.options())?;
     tracing::info!(worker = worker.id(), queue = %args.queue, "WorkerStarted");
     if args.exit_when_idle {
         let stats = worker.drain().await?;

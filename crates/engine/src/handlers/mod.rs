@@ -1,0 +1,139 @@
+//! One handler per job kind, each in its own file. A handler gets the typed payload
+//! and the worker's [`Context`], and returns a typed [`Outcome`] (the run-log line)
+//! or a [`Failed`] with the queue's retry class. The worker (`worker.rs`) only
+//! claims, dispatches here, and settles.
+
+mod ghl_call;
+mod ghl_event;
+mod lofty_change;
+mod lofty_subscribe;
+mod test_record;
+
+use std::fmt;
+
+use store::Failure;
+
+use crate::connectors::{ConnectorError, Connectors};
+use crate::jobs::Job;
+use crate::tokens::TokenError;
+
+/// What handlers share: the store, the connectors, where we are reachable.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub connectors: Connectors,
+    /// The server's public address (Lofty delivers webhooks there).
+    pub public_url: Option<url::Url>,
+}
+
+impl Context {
+    pub fn store(&self) -> &store::Store {
+        self.connectors.store()
+    }
+}
+
+/// How a job ended, as the run log shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A test job did its work.
+    Done,
+    /// An API call succeeded.
+    Ok,
+    /// A connection was made (INSTALL).
+    Connected,
+    /// A connection was turned off (UNINSTALL).
+    Disabled,
+    /// Webhook subscriptions are in place.
+    Subscribed,
+    /// Nothing to do (no flow consumes the event, or it is not ours).
+    Skipped,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Ok => "ok",
+            Self::Connected => "connected",
+            Self::Disabled => "disabled",
+            Self::Subscribed => "subscribed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A finished job: its run-log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The record it is about, e.g. `ghl:contact:abc`.
+    pub record: String,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+impl Outcome {
+    pub fn new(record: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> Self {
+        Self {
+            record: record.into(),
+            verdict,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A failed attempt: what the queue does next, and the message the run log and dead
+/// letters keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    pub failure: Failure,
+    pub message: String,
+}
+
+impl Failed {
+    pub fn new(failure: Failure, message: impl Into<String>) -> Self {
+        Self {
+            failure,
+            message: message.into(),
+        }
+    }
+    pub fn give_up(message: impl Into<String>) -> Self {
+        Self::new(Failure::GiveUp, message)
+    }
+    pub fn retry(message: impl Into<String>) -> Self {
+        Self::new(Failure::Retry, message)
+    }
+}
+
+impl From<ConnectorError> for Failed {
+    fn from(e: ConnectorError) -> Self {
+        Self::new(e.failure(), e.to_string())
+    }
+}
+
+impl From<TokenError> for Failed {
+    fn from(e: TokenError) -> Self {
+        ConnectorError::Token(e).into()
+    }
+}
+
+impl From<store::StoreError> for Failed {
+    fn from(e: store::StoreError) -> Self {
+        Self::retry(e.to_string())
+    }
+}
+
+/// Runs one job. `attempts` counts this attempt.
+pub async fn run(ctx: &Context, job: &Job, attempts: i32) -> Result<Outcome, Failed> {
+    match job {
+        Job::TestRecord(j) => test_record::run(j, attempts).await,
+        Job::GhlCall(j) => ghl_call::run(ctx, j).await,
+        Job::GhlEvent(j) => ghl_event::run(ctx, j).await,
+        Job::LoftyChange(j) => Ok(lofty_change::run(j)),
+        Job::LoftySubscribe(j) => lofty_subscribe::run(ctx, j).await,
+    }
+}

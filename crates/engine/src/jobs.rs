@@ -1,0 +1,428 @@
+//! Every job the queue carries, as one closed enum with one payload struct per kind.
+//!
+//! This file is the only place the kind strings (`ghl.call`, `lofty.change`, ...) are
+//! written: producers build a [`Job`] and turn it into a [`store::NewJob`] with
+//! [`Job::into_new_job`]; the worker reads a stored row back with [`Job::from_row`].
+//! Each payload knows its kind and its idempotency key, so the same change enqueued
+//! twice is one job. A row whose kind or payload does not parse is an error that
+//! names what is wrong; the worker dead-letters it with that message.
+//!
+//! Adding a kind: a payload struct here (with `kind()` and `idempotency_key()`), a
+//! variant in [`Job`] and [`JobKind`], and a handler file in `handlers/`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The kinds of job, as stored in the `kind` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    TestRecord,
+    GhlCall,
+    GhlEvent,
+    LoftyChange,
+    LoftySubscribe,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 5] = [
+        Self::TestRecord,
+        Self::GhlCall,
+        Self::GhlEvent,
+        Self::LoftyChange,
+        Self::LoftySubscribe,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TestRecord => "test.record",
+            Self::GhlCall => "ghl.call",
+            Self::GhlEvent => "ghl.event",
+            Self::LoftyChange => "lofty.change",
+            Self::LoftySubscribe => "lofty.subscribe",
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobKind {
+    type Err = JobError;
+    fn from_str(s: &str) -> Result<Self, JobError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| JobError::UnknownKind(s.to_owned()))
+    }
+}
+
+/// A stored job that cannot be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    #[error(
+        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.change, lofty.subscribe)"
+    )]
+    UnknownKind(String),
+    #[error("the payload of this {kind} job is invalid: {reason}")]
+    BadPayload { kind: JobKind, reason: String },
+}
+
+/// `test.record`: writes one run-log line; used by crash tests and benchmarks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRecord {
+    /// The record the run-log line is about (also the idempotency key).
+    pub record: String,
+    /// Fail (retry class `Retry`) on the first this many attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_times: Option<i64>,
+    /// Work this long before finishing (lease and crash tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sleep_ms: Option<u64>,
+}
+
+impl TestRecord {
+    pub fn new(record: impl Into<String>) -> Self {
+        Self {
+            record: record.into(),
+            fail_times: None,
+            sleep_ms: None,
+        }
+    }
+    pub fn kind() -> JobKind {
+        JobKind::TestRecord
+    }
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}", Self::kind(), self.record)
+    }
+}
+
+/// `ghl.call`: one GHL operation on a GHL connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GhlCall {
+    pub connection: String,
+    /// The operation id (HighLevel's `operationId`, e.g. `get-contacts`).
+    pub op: String,
+    #[serde(default)]
+    pub input: Value,
+    /// Names this request: two calls with the same request id are one job.
+    pub request: String,
+    /// The record the run-log line is about (default `ghl:<op>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+}
+
+impl GhlCall {
+    pub fn new(connection: &str, op: &str, input: Value, request: impl Into<String>) -> Self {
+        Self {
+            connection: connection.to_owned(),
+            op: op.to_owned(),
+            input,
+            request: request.into(),
+            record: None,
+        }
+    }
+    #[must_use]
+    pub fn about(mut self, record: impl Into<String>) -> Self {
+        self.record = Some(record.into());
+        self
+    }
+    pub fn kind() -> JobKind {
+        JobKind::GhlCall
+    }
+    pub fn idempotency_key(&self) -> String {
+        format!("{}:{}", Self::kind(), self.request)
+    }
+}
+
+/// `ghl.event`: one journaled GHL webhook (the journal keeps its body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GhlEvent {
+    pub webhook_id: String,
+    /// `ContactCreate`, `INSTALL`, ... (`unknown` when absent).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(default)]
+    pub location_id: Option<String>,
+    #[serde(default)]
+    pub company_id: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+impl GhlEvent {
+    pub fn kind() -> JobKind {
+        JobKind::GhlEvent
+    }
+    /// GHL's `webhookId` is unique per delivery: a retried delivery is one job.
+    pub fn idempotency_key(&self) -> String {
+        format!("ghl:event:{}", self.webhook_id)
+    }
+}
+
+/// `lofty.change`: one changed record of a journaled Lofty delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoftyChange {
+    pub connection: String,
+    pub list_id: i64,
+    /// `lead`, `note`, `task`, ... (from the list's id field).
+    pub entity: String,
+    /// The bucket it came in (`updatedLead`, `createdNote`, ...).
+    pub bucket: String,
+    /// `created`, `updated`, `deleted`, ...
+    pub change: String,
+    #[serde(default)]
+    pub id: Option<i64>,
+    #[serde(default)]
+    pub lead_id: Option<i64>,
+    /// Epoch ms, when Lofty sent it.
+    #[serde(default)]
+    pub update_time: Option<i64>,
+    /// The journal event of the delivery and the change's place in it: the key of a
+    /// change that lacks an id or an `updateTime`.
+    pub delivery: String,
+    pub position: usize,
+}
+
+impl LoftyChange {
+    pub fn kind() -> JobKind {
+        JobKind::LoftyChange
+    }
+    /// (list, bucket, record, `updateTime`) when both are known, so the same change in
+    /// two deliveries runs once; otherwise the change's place in its delivery.
+    pub fn idempotency_key(&self) -> String {
+        match (self.id, self.update_time) {
+            (Some(id), Some(at)) => format!(
+                "lofty:{}:{}:{}:{id}:{at}",
+                self.connection, self.list_id, self.bucket
+            ),
+            _ => format!("lofty:{}:{}", self.delivery, self.position),
+        }
+    }
+}
+
+/// `lofty.subscribe`: subscribes a Lofty connection's deliveries to
+/// `<public_url>/webhooks/lofty/<key>` (skipping what exists).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoftySubscribe {
+    pub connection: String,
+    /// When it was asked for (epoch ms): every connect or reconnect runs it again.
+    pub requested_at: i64,
+}
+
+impl LoftySubscribe {
+    pub fn kind() -> JobKind {
+        JobKind::LoftySubscribe
+    }
+    pub fn idempotency_key(&self) -> String {
+        format!("lofty:subscribe:{}:{}", self.connection, self.requested_at)
+    }
+}
+
+/// A job, typed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Job {
+    #[serde(rename = "test.record")]
+    TestRecord(TestRecord),
+    #[serde(rename = "ghl.call")]
+    GhlCall(GhlCall),
+    #[serde(rename = "ghl.event")]
+    GhlEvent(GhlEvent),
+    #[serde(rename = "lofty.change")]
+    LoftyChange(LoftyChange),
+    #[serde(rename = "lofty.subscribe")]
+    LoftySubscribe(LoftySubscribe),
+}
+
+impl Job {
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Self::TestRecord(_) => TestRecord::kind(),
+            Self::GhlCall(_) => GhlCall::kind(),
+            Self::GhlEvent(_) => GhlEvent::kind(),
+            Self::LoftyChange(_) => LoftyChange::kind(),
+            Self::LoftySubscribe(_) => LoftySubscribe::kind(),
+        }
+    }
+
+    pub fn idempotency_key(&self) -> String {
+        match self {
+            Self::TestRecord(j) => j.idempotency_key(),
+            Self::GhlCall(j) => j.idempotency_key(),
+            Self::GhlEvent(j) => j.idempotency_key(),
+            Self::LoftyChange(j) => j.idempotency_key(),
+            Self::LoftySubscribe(j) => j.idempotency_key(),
+        }
+    }
+
+    /// The connection the job runs on: its jobs wait while it is not active.
+    pub fn connection(&self) -> Option<&str> {
+        match self {
+            Self::GhlCall(j) => Some(&j.connection),
+            Self::LoftyChange(j) => Some(&j.connection),
+            Self::LoftySubscribe(j) => Some(&j.connection),
+            Self::TestRecord(_) | Self::GhlEvent(_) => None,
+        }
+    }
+
+    /// The row to enqueue: kind, key, payload (the fields without the tag), connection.
+    pub fn into_new_job(self) -> store::NewJob {
+        let kind = self.kind();
+        let key = self.idempotency_key();
+        let connection = self.connection().map(str::to_owned);
+        let mut payload = serde_json::to_value(&self).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut payload {
+            map.remove("kind");
+        }
+        let job = store::NewJob::new(kind.as_str(), key, payload);
+        match connection {
+            Some(c) => job.on_connection(c),
+            None => job,
+        }
+    }
+
+    /// Reads a stored job back.
+    pub fn from_row(kind: &str, payload: &Value) -> Result<Self, JobError> {
+        let kind: JobKind = kind.parse()?;
+        let Value::Object(fields) = payload else {
+            return Err(JobError::BadPayload {
+                kind,
+                reason: format!("expected a JSON object, found {payload}"),
+            });
+        };
+        let mut tagged = fields.clone();
+        tagged.insert("kind".to_owned(), Value::from(kind.as_str()));
+        serde_json::from_value(Value::Object(tagged)).map_err(|e| JobError::BadPayload {
+            kind,
+            reason: e.to_string(),
+        })
+    }
+}
+
+macro_rules! into_job {
+    ($($t:ident),+) => {$(
+        impl From<$t> for Job {
+            fn from(j: $t) -> Self {
+                Self::$t(j)
+            }
+        }
+    )+};
+}
+into_job!(TestRecord, GhlCall, GhlEvent, LoftyChange, LoftySubscribe);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn one_of_each() -> Vec<Job> {
+        vec![
+            Job::TestRecord(TestRecord {
+                record: "test:1".to_owned(),
+                fail_times: Some(2),
+                sleep_ms: Some(5),
+            }),
+            GhlCall::new("ghl:loc1", "get-contacts", json!({"limit": 1}), "r1")
+                .about("ghl:contact:x")
+                .into(),
+            Job::GhlEvent(GhlEvent {
+                webhook_id: "wh-1".to_owned(),
+                event_type: "ContactCreate".to_owned(),
+                location_id: Some("loc1".to_owned()),
+                company_id: None,
+                timestamp: Some("2026-12-01T00:00:00Z".to_owned()),
+            }),
+            Job::LoftyChange(LoftyChange {
+                connection: "lofty:7".to_owned(),
+                list_id: 2,
+                entity: "lead".to_owned(),
+                bucket: "updatedLead".to_owned(),
+                change: "updated".to_owned(),
+                id: Some(42),
+                lead_id: Some(42),
+                update_time: Some(1_700_000_000_000),
+                delivery: "lofty:7:abc".to_owned(),
+                position: 0,
+            }),
+            Job::LoftySubscribe(LoftySubscribe {
+                connection: "lofty:7".to_owned(),
+                requested_at: 5,
+            }),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_kind_round_trips_through_a_stored_job_row() {
+        let dir = std::env::temp_dir().join(format!("ghlsync-jobs-{}", rand_suffix()));
+        let store = store::Store::open_with_keyring(
+            &store::StoreOptions::sqlite(&dir),
+            store::Keyring::new(store::MasterKey::generate()),
+        )
+        .await
+        .unwrap();
+        let jobs = one_of_each();
+        assert_eq!(
+            jobs.iter().map(Job::kind).collect::<Vec<_>>(),
+            JobKind::ALL.to_vec(),
+            "one of each kind"
+        );
+        for job in &jobs {
+            let new = job.clone().into_new_job();
+            assert_eq!(new.kind, job.kind().as_str());
+            assert_eq!(new.connection_id.as_deref(), job.connection());
+            assert!(new.payload.get("kind").is_none(), "the tag is the column");
+            let id = store.enqueue(&new).await.unwrap().id;
+            let row = store.job(id).await.unwrap().unwrap();
+            assert_eq!(row.idempotency_key, job.idempotency_key());
+            assert_eq!(&Job::from_row(&row.kind, &row.payload).unwrap(), job);
+            // Enqueued twice, one job.
+            assert!(
+                !store
+                    .enqueue(&job.clone().into_new_job())
+                    .await
+                    .unwrap()
+                    .created
+            );
+        }
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_rows_are_errors_that_name_the_problem() {
+        let err = Job::from_row("ghl.cal", &json!({})).unwrap_err();
+        assert!(
+            err.to_string().starts_with("unknown job kind `ghl.cal`"),
+            "{err}"
+        );
+        let err = Job::from_row("ghl.call", &json!({"op": "get-contacts"})).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the payload of this ghl.call job is invalid: missing field"),
+            "{err}"
+        );
+        let err = Job::from_row("lofty.subscribe", &json!([1])).unwrap_err();
+        assert!(err.to_string().contains("expected a JSON object"), "{err}");
+    }
+
+    fn rand_suffix() -> String {
+        format!(
+            "{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        )
+    }
+}

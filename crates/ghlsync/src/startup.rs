@@ -1,0 +1,230 @@
+//! Wiring: from a [`Config`] to a running application.
+//!
+//! [`Application::build`] binds first and only then resolves addresses: with
+//! `listen = 127.0.0.1:0` and no `public_url`, the public URL is the bound address,
+//! so the webhook URL registered with the sandbox, Lofty's callback and the OAuth
+//! redirect all reach this process.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use engine::{TokenSource, Worker, WorkerConfig};
+use store::Store;
+
+use crate::config::Config;
+
+/// How a worker is tuned (CLI flags win over the `[worker]` section).
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub queue: String,
+    pub batch: Option<usize>,
+    pub concurrency: Option<usize>,
+    pub lease_ms: Option<u64>,
+    /// Default: host-pid-random.
+    pub id: Option<String>,
+    /// Pause when the queue is empty.
+    pub idle: Option<Duration>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            queue: "default".to_owned(),
+            batch: None,
+            concurrency: None,
+            lease_ms: None,
+            id: None,
+            idle: None,
+        }
+    }
+}
+
+/// What the application runs besides the server.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Where to listen (default: the configuration's `listen`).
+    pub listen: Option<SocketAddr>,
+    /// Run the queue worker in the background (`up`); `serve` and tests that drain
+    /// by hand do not.
+    pub run_worker: bool,
+    pub worker: WorkerOptions,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            run_worker: true,
+            worker: WorkerOptions::default(),
+        }
+    }
+}
+
+/// A unique worker id: `<host>-<pid>-<random>`.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}
+
+/// The server's state from the configuration.
+pub fn server_state(config: &Config, store: Store) -> anyhow::Result<server::AppState> {
+    let verifier = match &config.ghl.webhook_public_key {
+        Some(pem) => ghl::WebhookVerifier::new(
+            Some(
+                ghl::webhook::Ed25519PublicKey::parse(pem)
+                    .context("ghl.webhook_public_key is not an Ed25519 public key")?,
+            ),
+            None,
+        ),
+        None => ghl::WebhookVerifier::ghl(),
+    };
+    let admin = config.admin_token()?;
+    Ok(
+        server::AppState::new(store, verifier, admin.into(), config.oauth_settings()?)
+            .with_lofty_oauth(config.lofty_oauth_settings()?),
+    )
+}
+
+/// The token source: the GHL marketplace app and the Lofty vendor app, when set.
+pub fn token_source(config: &Config, store: Store) -> anyhow::Result<TokenSource> {
+    let ahead = Duration::from_secs(config.worker.refresh_ahead_secs.unwrap_or(300));
+    let lofty = config.lofty_oauth_settings()?.map(|s| s.app);
+    Ok(TokenSource::new(store, config.ghl_app()?, ahead).with_lofty(lofty))
+}
+
+/// What opens stored connections (health checks, the CLI's calls).
+pub fn connectors(config: &Config, store: Store) -> anyhow::Result<engine::Connectors> {
+    let tokens = token_source(config, store.clone())?;
+    Ok(engine::Connectors::new(
+        store,
+        tokens,
+        config.ghl_base_url()?,
+    ))
+}
+
+/// A queue worker on `store`.
+pub fn worker(config: &Config, store: Store, options: &WorkerOptions) -> anyhow::Result<Worker> {
+    let mut wc = WorkerConfig::new(options.id.clone().unwrap_or_else(worker_id));
+    wc.queue.clone_from(&options.queue);
+    wc.batch = options.batch.or(config.worker.batch).unwrap_or(wc.batch);
+    wc.concurrency = options
+        .concurrency
+        .or(config.worker.concurrency)
+        .unwrap_or(wc.concurrency);
+    if let Some(ms) = options.lease_ms.or(config.worker.lease_ms) {
+        wc.lease = Duration::from_millis(ms.max(100));
+    }
+    if let Some(idle) = options.idle {
+        wc.idle = idle;
+    }
+    wc.ghl_base_url = config.ghl_base_url()?;
+    let public = config.public_url();
+    wc.public_url = Some(
+        url::Url::parse(&public).with_context(|| format!("public_url is not a URL: {public}"))?,
+    );
+    let tokens = token_source(config, store.clone())?;
+    Ok(Worker::new(store, wc, tokens))
+}
+
+/// One ghlsync instance: the bound server and a worker on one store.
+#[derive(Debug)]
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    address: SocketAddr,
+    config: Config,
+    store: Store,
+    state: server::AppState,
+    worker: Worker,
+    run_worker: bool,
+}
+
+impl Application {
+    /// Binds the listener, opens (and migrates) the store and builds the server and
+    /// the worker. Without a configured `public_url`, the public URL is the bound
+    /// address.
+    pub async fn build(config: &Config, options: AppOptions) -> anyhow::Result<Self> {
+        let listen = options.listen.unwrap_or_else(|| config.listen());
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "the server could not start on {listen} (set GHLSYNC_LISTEN to another address)"
+                )
+            })?;
+        let address = listener.local_addr()?;
+        let mut config = config.clone();
+        config.listen = Some(address);
+        if config.public_url.is_none() {
+            config.public_url = Some(format!("http://{address}"));
+        }
+        let store = config.open_store().await?;
+        let state = server_state(&config, store.clone())?;
+        let worker = worker(&config, store.clone(), &options.worker)?;
+        Ok(Self {
+            listener,
+            address,
+            config,
+            store,
+            state,
+            worker,
+            run_worker: options.run_worker,
+        })
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Where the server is reached (no trailing slash): the configured public URL, or
+    /// `http://<bound address>`.
+    pub fn public_url(&self) -> String {
+        self.config.public_url()
+    }
+
+    /// The configuration with the bound address resolved.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The worker (running in the background when `run_worker`; tests drain it).
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    /// Serves (and runs the worker, when asked) until `shutdown` resolves; then the
+    /// worker finishes its round and stops.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker_task = self.run_worker.then(|| {
+            let worker = self.worker.clone();
+            tokio::spawn(async move { worker.run(stop_rx).await })
+        });
+        tracing::info!(address = %self.address, "ServerStarted");
+        let served = server::serve_listener(self.listener, self.state, shutdown).await;
+        let _ = stop_tx.send(true);
+        if let Some(task) = worker_task {
+            let stats = task.await?;
+            tracing::info!(done = stats.done, failed = stats.failed, "WorkerStopped");
+        }
+        served.with_context(|| format!("the server on {} stopped with an error", self.address))
+    }
+}

@@ -1,0 +1,513 @@
+//! ghlsync's test kit (dev only): one way for every integration test to get a
+//! running ghlsync against the sandbox, instead of wiring the app again in each test
+//! binary (zero2prod's `tests/api/helpers.rs`).
+//!
+//! - [`spawn_app`] / [`spawn_app_with`]: the sandbox (GHL, Lofty, Lytho), a store
+//!   on SQLite or PostgreSQL, the server on port 0 (built by the same
+//!   [`ghlsync::Application::build`] as `ghlsync up`) and a worker the test drains
+//!   ([`TestApp::drain`]) instead of sleeping.
+//! - [`TestApp`] helpers: connect a GHL location (PIT, or OAuth through the real
+//!   consent flow over HTTP), a Lofty key and a Lytho client; post a signed GHL
+//!   webhook; call the sandbox's controls.
+//! - PostgreSQL for tests ([`pg`]): the URL from `GHLSYNC_DATABASE_URL`; in CI
+//!   (`CI=true`) a missing or unreachable PostgreSQL fails the test, elsewhere it is
+//!   skipped with one line on stderr. Each test gets its own schema.
+
+// Test code: these clients play the browser and call the sandbox controls; they are
+// not product calls, and must not follow the factory's no-redirect policy blindly.
+#![allow(clippy::disallowed_methods)]
+
+pub mod pg;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine;
+use ed25519_dalek::Signer;
+use engine::{Connectors, Worker, WorkerStats};
+use ghlsync::Config;
+use sandbox::{Sandbox, SandboxConfig};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use store::{Keyring, MasterKey, Store, StoreOptions};
+
+/// The admin token of every test app.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether this is CI (`CI=true`), where nothing may be skipped.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// A name unique to this process and call: lower case, usable as a schema name.
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{prefix}_{}_{n}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// A fresh directory under the system's temp dir.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique(prefix));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A random master key: its hex (for `GHLSYNC_MASTER_KEY` of child processes) and
+/// the keyring.
+pub fn master_key() -> (String, Keyring) {
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    (hex, Keyring::new(MasterKey::from_bytes(bytes)))
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store for one test, in its own directory (and schema).
+#[derive(Debug)]
+pub struct TestStore {
+    pub store: Store,
+    pub options: StoreOptions,
+    pub dir: PathBuf,
+    /// The `postgres://` URL with this test's schema as search path (for child
+    /// processes and the application); `None` on SQLite.
+    pub url: Option<String>,
+}
+
+/// A fresh store on `backend`, or `None` when PostgreSQL is not available outside CI.
+pub async fn test_store(backend: Backend, keyring: Keyring) -> Option<TestStore> {
+    let dir = temp_dir("ghlsync_test");
+    match backend {
+        Backend::Sqlite => {
+            let options = StoreOptions::sqlite(&dir);
+            let store = Store::open_with_keyring(&options, keyring)
+                .await
+                .expect("open the SQLite store");
+            Some(TestStore {
+                store,
+                options,
+                dir,
+                url: None,
+            })
+        }
+        Backend::Postgres => {
+            let db = pg::database().await?;
+            let mut options = StoreOptions::postgres(&db.base_url, &dir);
+            options.pg_schema = Some(db.schema.clone());
+            options.max_connections = 4;
+            let store = Store::open_with_keyring(&options, keyring)
+                .await
+                .expect("open the PostgreSQL store");
+            Some(TestStore {
+                store,
+                options,
+                dir,
+                url: Some(db.url),
+            })
+        }
+    }
+}
+
+/// What to spawn.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub backend: Backend,
+    pub sandbox: SandboxConfig,
+    /// Run the worker in the background (default: no; tests call [`TestApp::drain`]).
+    pub run_worker: bool,
+    /// Configure the sandbox's Lofty vendor app (Lofty OAuth).
+    pub lofty_oauth: bool,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            sandbox: SandboxConfig {
+                contacts_per_location: 3,
+                ..SandboxConfig::default()
+            },
+            run_worker: false,
+            lofty_oauth: true,
+        }
+    }
+}
+
+impl Spec {
+    #[must_use]
+    pub fn on(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+}
+
+/// A running ghlsync with its sandbox.
+#[derive(Debug)]
+pub struct TestApp {
+    pub sandbox: Sandbox,
+    /// `http://127.0.0.1:<port>` of the server.
+    pub address: String,
+    pub store: Store,
+    pub worker: Worker,
+    /// The configuration the app was built from (addresses resolved).
+    pub config: Config,
+    /// An HTTP client that does not follow redirects (to see them).
+    pub http: reqwest::Client,
+    pub dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// SQLite, default sandbox, no background worker.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Spec::default())
+        .await
+        .expect("SQLite is always available")
+}
+
+/// `None` only when `spec` asks for PostgreSQL and it is not available outside CI.
+pub async fn spawn_app_with(spec: Spec) -> Option<TestApp> {
+    let dir = temp_dir("ghlsync_app");
+    let database_url = match spec.backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(pg::database().await?.url),
+    };
+    let sandbox = Sandbox::start(spec.sandbox.clone())
+        .await
+        .expect("the sandbox starts");
+    let config = config_for(&sandbox, &dir, database_url, spec.lofty_oauth);
+    let options = ghlsync::AppOptions {
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        run_worker: spec.run_worker,
+        worker: ghlsync::WorkerOptions {
+            idle: Some(std::time::Duration::from_millis(20)),
+            ..ghlsync::WorkerOptions::default()
+        },
+    };
+    let app = ghlsync::Application::build(&config, options)
+        .await
+        .expect("the application builds");
+    let address = app.public_url();
+    let store = app.store().clone();
+    let worker = app.worker().clone();
+    let config = app.config().clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stop_rx.await;
+    }));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let test = TestApp {
+        sandbox,
+        address,
+        store,
+        worker,
+        config,
+        http,
+        dir,
+        stop: Some(stop_tx),
+        served: Some(served),
+    };
+    // The sandbox sends its signed webhooks to this app's intake.
+    test.sandbox_control(
+        "/_sandbox/webhooks",
+        json!({"url": format!("{}/webhooks/ghl", test.address)}),
+    )
+    .await;
+    Some(test)
+}
+
+/// The configuration `ghlsync up` would make for this sandbox, in `dir`.
+pub fn config_for(
+    sandbox: &Sandbox,
+    dir: &Path,
+    database_url: Option<String>,
+    lofty_oauth: bool,
+) -> Config {
+    let ghl = &sandbox.info().ghl;
+    let lofty = &sandbox.info().lofty;
+    let mut config = Config::default();
+    config.data_dir = Some(dir.to_path_buf());
+    config.database_url = database_url;
+    config.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.admin_token = Some(ADMIN_TOKEN.to_owned());
+    config.ghl.base_url = Some(ghl.base_url.clone());
+    config.ghl.auth_base = Some(ghl.base_url.clone());
+    config.ghl.client_id = Some(ghl.client_id.clone());
+    config.ghl.client_secret = Some(ghl.client_secret.clone());
+    config.ghl.webhook_public_key = Some(ghl.webhook_public_key.clone());
+    config.lofty.base_url = Some(lofty.base_url.clone());
+    if lofty_oauth {
+        config.lofty.client_id = Some(lofty.client_id.clone());
+        config.lofty.client_secret = Some(lofty.client_secret.clone());
+        config.lofty.token_url = Some(lofty.token_url.clone());
+        config.lofty.authorize_url = Some(format!("{}/page/vendor-auth.html", lofty.base_url));
+    }
+    config
+}
+
+impl TestApp {
+    /// Runs ready jobs until none is left (jobs scheduled later are not waited for).
+    pub async fn drain(&self) -> WorkerStats {
+        self.worker.drain().await.expect("the queue drains")
+    }
+
+    /// Opens stored connections as the worker does.
+    pub fn connectors(&self) -> &Connectors {
+        self.worker.connectors()
+    }
+
+    /// The GHL sandbox's base URL.
+    pub fn ghl_base(&self) -> String {
+        self.sandbox.ghl_base_url()
+    }
+
+    /// Location `index` of the sandbox's company.
+    pub fn location(&self, index: usize) -> &sandbox::LocationInfo {
+        &self.sandbox.info().ghl.locations[index]
+    }
+
+    /// Connects location `index` with its Private Integration Token (every scope
+    /// unless `scopes` narrows them). Returns the connection id.
+    pub async fn connect_ghl_pit(&self, index: usize, scopes: &str) -> String {
+        let loc = self.location(index);
+        let base = url::Url::parse(&self.ghl_base()).expect("a URL");
+        engine::connections::connect_pit(
+            &self.store,
+            &base,
+            &loc.id,
+            &SecretString::from(loc.token.clone()),
+            scopes,
+        )
+        .await
+        .expect("connect the PIT")
+    }
+
+    /// Connects location `index` through the OAuth flow over HTTP, as the CLI does:
+    /// `/connect/ghl`, the sandbox's consent page, the callback. Returns the
+    /// connection ids the callback made.
+    pub async fn connect_ghl_oauth(&self, index: usize) -> Vec<String> {
+        let (authorize, flow) = self.start_connect(false).await;
+        let callback = self.consent(&authorize, &self.location(index).id).await;
+        let resp = self.http.get(&callback).send().await.expect("callback");
+        assert!(
+            resp.status().is_success(),
+            "the callback connects: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let status = self.connect_status(&flow).await;
+        status["connections"]
+            .as_array()
+            .expect("connected")
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Starts a GHL connect flow as the CLI does (bearer token, JSON): the consent
+    /// URL and the flow's state.
+    pub async fn start_connect(&self, agency: bool) -> (String, String) {
+        let url = format!(
+            "{}/connect/ghl{}",
+            self.address,
+            if agency { "?user_type=company" } else { "" }
+        );
+        let body: Value = self
+            .http
+            .get(url)
+            .header("accept", "application/json")
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("/connect/ghl")
+            .json()
+            .await
+            .expect("JSON");
+        (
+            body["authorize_url"].as_str().expect("a URL").to_owned(),
+            body["state"].as_str().expect("a state").to_owned(),
+        )
+    }
+
+    /// Where a connect flow stands (`/connect/status/<state>`).
+    pub async fn connect_status(&self, flow: &str) -> Value {
+        self.http
+            .get(format!("{}/connect/status/{flow}", self.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// Plays the user on the sandbox's GHL consent page: picks `choice` and allows.
+    /// Returns the callback URL GHL redirects to.
+    pub async fn consent(&self, authorize_url: &str, choice: &str) -> String {
+        let page = self
+            .http
+            .get(authorize_url)
+            .send()
+            .await
+            .expect("consent page")
+            .text()
+            .await
+            .expect("text");
+        let action = attr(&page, "form method=\"post\" action=\"", "\"");
+        let mut form: Vec<(String, String)> = page
+            .split("<input type=\"hidden\" ")
+            .skip(1)
+            .map(|chunk| {
+                (
+                    attr(chunk, "name=\"", "\""),
+                    attr(chunk, "value=\"", "\"").replace("&amp;", "&"),
+                )
+            })
+            .collect();
+        form.push(("location_id".to_owned(), choice.to_owned()));
+        let resp = self
+            .http
+            .post(format!("{}{action}", self.ghl_base()))
+            .form(&form)
+            .send()
+            .await
+            .expect("consent");
+        assert!(
+            resp.status().is_redirection(),
+            "consent answers a redirect: {}",
+            resp.status()
+        );
+        resp.headers()["location"]
+            .to_str()
+            .expect("a location")
+            .to_owned()
+    }
+
+    /// Logs in on the admin page: the session cookie (`name=value`).
+    pub async fn login(&self) -> String {
+        let login = self
+            .http
+            .post(format!("{}/login", self.address))
+            .form(&[("token", ADMIN_TOKEN), ("next", "/connect/ghl")])
+            .send()
+            .await
+            .expect("login");
+        login.headers()["set-cookie"]
+            .to_str()
+            .expect("a cookie")
+            .split(';')
+            .next()
+            .expect("name=value")
+            .to_owned()
+    }
+
+    /// Starts a flow from the admin page with a session `cookie` and consents to
+    /// `location`: the callback URL GHL redirects to.
+    pub async fn browser_consent(&self, cookie: &str, location: &str) -> String {
+        let resp = self
+            .http
+            .get(format!("{}/connect/ghl", self.address))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("/connect/ghl");
+        let authorize = resp.headers()["location"]
+            .to_str()
+            .expect("a redirect")
+            .to_owned();
+        self.consent(&authorize, location).await
+    }
+
+    /// Connects the sandbox's Lofty owner with their API key. Returns the id.
+    pub async fn connect_lofty_key(&self) -> String {
+        let lofty = &self.sandbox.info().lofty;
+        engine::connections::connect_lofty_key(
+            &self.store,
+            &url::Url::parse(&lofty.base_url).expect("a URL"),
+            &SecretString::from(lofty.api_key.clone()),
+        )
+        .await
+        .expect("connect Lofty")
+    }
+
+    /// Connects the sandbox's Lytho tenant with its client credentials. Returns the id.
+    pub async fn connect_lytho(&self) -> String {
+        let lytho = &self.sandbox.info().lytho;
+        let account = engine::connections::LythoAccount {
+            base_url: url::Url::parse(&lytho.base_url).expect("a URL"),
+            token_url: url::Url::parse(&lytho.token_url).expect("a URL"),
+            client_id: lytho.client_id.clone(),
+            client_secret: SecretString::from(lytho.client_secret.clone()),
+        };
+        engine::connections::connect_lytho(&self.store, &account)
+            .await
+            .expect("connect Lytho")
+    }
+
+    /// Posts `body` to `/webhooks/ghl`, signed with the sandbox's key as GHL signs.
+    pub async fn post_ghl_webhook(&self, body: &Value) -> reqwest::Response {
+        let bytes = serde_json::to_vec(body).expect("JSON");
+        let key = self
+            .sandbox
+            .ghl()
+            .with_world(|w| sandbox::ghl::webhooks::signing_key(&w.webhook_key_seed));
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(key.sign(&bytes).to_bytes());
+        self.http
+            .post(format!("{}/webhooks/ghl", self.address))
+            .header("content-type", "application/json")
+            .header("x-ghl-signature", signature)
+            .body(bytes)
+            .send()
+            .await
+            .expect("post the webhook")
+    }
+
+    /// POSTs to a GHL sandbox control (`/_sandbox/...`) and returns its JSON.
+    pub async fn sandbox_control(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(format!("{}{path}", self.ghl_base()))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox control")
+            .json()
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    /// Stops the server and the sandbox.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+        self.store.close().await;
+        self.sandbox.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The text between `start` and the next `end` in `page` (empty when absent).
+pub fn attr(page: &str, start: &str, end: &str) -> String {
+    page.split_once(start)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(v, _)| v.to_owned())
+        .unwrap_or_default()
+}
