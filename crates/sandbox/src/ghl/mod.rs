@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, post};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -223,72 +223,10 @@ pub(crate) async fn build(
 
 fn router(app: App) -> Router {
     use calendars as cal;
-    use contacts as c;
     use controls as ctl;
     use locations as loc;
     let api = Router::new()
-        .route("/contacts/search", post(c::search))
-        .route("/contacts/search/duplicate", get(c::duplicate))
-        .route("/contacts/upsert", post(c::upsert_contact))
-        .route("/contacts/bulk/tags/update/{type}", post(c::bulk_tags))
-        .route("/contacts/bulk/business", post(c::bulk_business))
-        .route("/contacts/business/{businessId}", get(c::by_business))
-        .route("/contacts/", post(c::create_contact).get(c::list_contacts))
-        .route("/contacts", post(c::create_contact).get(c::list_contacts))
-        .route(
-            "/contacts/{contactId}",
-            get(c::get_contact)
-                .put(c::update_contact)
-                .delete(c::delete_contact),
-        )
-        .route(
-            "/contacts/{contactId}/tasks",
-            get(c::list_tasks).post(c::create_task),
-        )
-        .route(
-            "/contacts/{contactId}/tasks/{taskId}",
-            get(c::get_task).put(c::update_task).delete(c::delete_task),
-        )
-        .route(
-            "/contacts/{contactId}/tasks/{taskId}/completed",
-            put(c::complete_task),
-        )
-        .route(
-            "/contacts/{contactId}/appointments",
-            get(c::contact_appointments),
-        )
-        .route(
-            "/contacts/{contactId}/tags",
-            post(c::add_tags).delete(c::remove_tags),
-        )
-        .route(
-            "/contacts/{contactId}/notes",
-            get(c::list_notes).post(c::create_note),
-        )
-        .route(
-            "/contacts/{contactId}/notes/{id}",
-            get(c::get_note).put(c::update_note).delete(c::delete_note),
-        )
-        .route(
-            "/contacts/{contactId}/followers",
-            post(c::add_followers).delete(c::remove_followers),
-        )
-        .route(
-            "/contacts/{contactId}/campaigns/removeAll",
-            delete(c::remove_all_campaigns),
-        )
-        .route(
-            "/contacts/{contactId}/campaigns/remove-all",
-            delete(c::remove_all_campaigns),
-        )
-        .route(
-            "/contacts/{contactId}/campaigns/{campaignId}",
-            post(c::add_campaign).delete(c::remove_campaign),
-        )
-        .route(
-            "/contacts/{contactId}/workflow/{workflowId}",
-            post(c::add_workflow).delete(c::remove_workflow),
-        )
+        .merge(contacts::routes())
         .route("/calendars/events/appointments", post(cal::create))
         .route(
             "/calendars/events/appointments/{eventId}",
