@@ -224,8 +224,9 @@ impl GhlConnector {
     }
 
     /// Runs one operation, after checking the connection's scopes (no call is made
-    /// when one is missing). A refused token is refreshed once (unless another worker
-    /// already did) and the call retried.
+    /// when one is missing). A refused OAuth token is refreshed once (unless another
+    /// worker already did) and the call retried; a refused Private Integration Token
+    /// has nothing to refresh, so GHL's answer (its reason) is the error.
     pub async fn call(&self, op: &Operation, input: Value) -> Result<Value, ConnectorError> {
         let conn = &self.connection;
         if let Some(scope) = op.scope
@@ -239,7 +240,7 @@ impl GhlConnector {
             });
         }
         match self.client.execute(op, input.clone()).await {
-            Err(e) if matches!(e.retry_class(), RetryClass::Reauth) => {
+            Err(e) if matches!(e.retry_class(), RetryClass::Reauth) && conn.kind.refreshes() => {
                 let fresh = self.tokens.refresh(conn, Some(&self.token)).await?;
                 let client = self.client.with_token(fresh.access);
                 client.execute(op, input).await.map_err(|e| {

@@ -1,203 +1,122 @@
 //! The worker against the GHL sandbox: `ghl.call` jobs through PIT and OAuth
 //! connections, scope checks before any call, refresh under contention, and
 //! `needs_reauth` holding jobs until the user reconnects.
+//!
+//! The apps come from the test kit. Their sandbox's webhooks are stopped: these tests
+//! count the queue, and a contact created or an app installed would add a `ghl.event`
+//! job to it whenever its delivery lands.
 
 use std::time::Duration;
 
+use engine::jobs::{GhlCall, Job};
 use engine::{GhlApp, TokenSource, Worker, WorkerConfig};
-use ghl::OAuthApp;
-use sandbox::{Sandbox, SandboxConfig};
+use sandbox::SandboxConfig;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use store::*;
+use store::{ConnectionStatus, NewJob};
+use testkit::{Spec, TestApp, spawn_app_with};
 
-async fn store() -> Store {
-    let dir = std::env::temp_dir().join(format!(
-        "ghlsync-engine-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    Store::open_with_keyring(
-        &StoreOptions::sqlite(dir),
-        Keyring::new(MasterKey::from_bytes([3; 32])),
-    )
+/// A SQLite app on a sandbox built from `sandbox`, its webhooks stopped.
+async fn spawn(sandbox: SandboxConfig) -> TestApp {
+    let app = spawn_app_with(Spec {
+        sandbox,
+        ..Spec::default()
+    })
     .await
-    .unwrap()
+    .expect("SQLite is always available");
+    app.stop_ghl_webhooks().await;
+    app
 }
 
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-fn app(sbx: &Sandbox) -> GhlApp {
-    let info = &sbx.info().ghl;
-    GhlApp {
+/// A worker besides the app's, refreshing tokens with less than `ahead` left.
+fn worker(app: &TestApp, id: &str, ahead: Duration) -> Worker {
+    let info = &app.sandbox.info().ghl;
+    let ghl = GhlApp {
         client_id: info.client_id.clone(),
         client_secret: SecretString::from(info.client_secret.clone()),
-        api_base: url::Url::parse(&sbx.ghl_base_url()).unwrap(),
-    }
-}
-
-fn worker(store: &Store, sbx: &Sandbox, id: &str, ahead: Duration) -> Worker {
+        api_base: url::Url::parse(&info.base_url).unwrap(),
+    };
     let mut config = WorkerConfig::new(id);
-    config.ghl_base_url = url::Url::parse(&sbx.ghl_base_url()).unwrap();
+    config.ghl_base_url = ghl.api_base.clone();
     config.idle = Duration::from_millis(20);
     Worker::new(
-        store.clone(),
+        app.store.clone(),
         config,
-        TokenSource::new(store.clone(), Some(app(sbx)), ahead),
+        TokenSource::new(app.store.clone(), Some(ghl), ahead),
     )
 }
 
-async fn control(sbx: &Sandbox, path: &str, body: Value) -> Value {
-    sandbox::ghl::http_client()
-        .post(format!("{}{path}", sbx.ghl_base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Connects location `index` over OAuth (as the callback will) and stores the tokens.
-async fn connect_oauth(store: &Store, sbx: &Sandbox, conn_id: &str, scope: &str) {
-    let loc = sbx.info().ghl.locations[0].id.clone();
-    let code = control(
-        sbx,
-        "/_sandbox/oauth/code",
-        json!({"location_id": loc, "scope": scope}),
-    )
-    .await;
-    let a = app(sbx);
-    let oauth =
-        OAuthApp::new(a.client_id, a.client_secret, String::new()).with_api_base(a.api_base);
-    let t = oauth
-        .exchange_code(code["code"].as_str().unwrap(), None)
-        .await
-        .unwrap();
-    store
-        .upsert_connection(&NewConnection {
-            id: conn_id.to_owned(),
-            system: "ghl".to_owned(),
-            kind: "oauth".to_owned(),
-            location_id: Some(loc),
-            company_id: None,
-            scopes: t.scope.clone().unwrap_or_default(),
-        })
-        .await
-        .unwrap();
-    let expires_at = store.now() + i64::try_from(t.expires_in.unwrap_or(0)).unwrap() * 1000;
-    store
-        .put_tokens(
-            conn_id,
-            &TokenSet {
-                access: t.access_token.clone(),
-                refresh: t.refresh_token.clone(),
-                expires_at: Some(expires_at),
-            },
-        )
-        .await
-        .unwrap();
-}
-
-fn call_job(key: &str, op: &str, input: Value) -> NewJob {
-    NewJob::new(
-        "ghl.call",
-        key,
-        json!({"op": op, "input": input, "record": format!("test:{key}")}),
-    )
-    .on_connection("c1")
+/// A `ghl.call` on `conn`, about the record `test:<key>`.
+fn call_job(conn: &str, key: &str, op: &str, input: Value) -> NewJob {
+    Job::from(GhlCall::new(conn, op, input, key).about(format!("test:{key}"))).into_new_job()
 }
 
 #[tokio::test]
 async fn pit_connection_runs_calls_and_scopes_are_checked_before_any_call() {
-    let sbx = Sandbox::start(SandboxConfig {
+    let app = spawn(SandboxConfig {
         contacts_per_location: 1,
         ..Default::default()
     })
-    .await
-    .unwrap();
-    let store = store().await;
-    let loc = sbx.info().ghl.locations[0].clone();
-    store
-        .upsert_connection(&NewConnection {
-            id: "c1".to_owned(),
-            system: "ghl".to_owned(),
-            kind: "pit".to_owned(),
-            location_id: Some(loc.id.clone()),
-            company_id: None,
-            scopes: "contacts.readonly contacts.write".to_owned(),
-        })
-        .await
-        .unwrap();
-    store
-        .put_secret("c1", "access_token", &SecretString::from(loc.token.clone()))
-        .await
-        .unwrap();
-    store
+    .await;
+    let loc = app.location(0).id.clone();
+    let conn = app
+        .connect_ghl_pit(0, "contacts.readonly contacts.write")
+        .await;
+    app.store
         .enqueue(&call_job(
+            &conn,
             "create",
             "create-contact",
-            json!({"locationId": loc.id, "email": "worker@example.com"}),
+            json!({"locationId": loc, "email": "worker@example.com"}),
         ))
         .await
         .unwrap();
-    let w = worker(&store, &sbx, "w1", Duration::from_secs(60));
-    let stats = w.drain().await.unwrap();
+    let stats = app.drain().await;
     assert_eq!(stats.done, 1);
-    let created = sbx.ghl().with_world(|world| {
+    let created = app.sandbox.ghl().with_world(|world| {
         world.locations[0]
             .contacts
             .values()
             .any(|c| c.str_field("email") == Some("worker@example.com"))
     });
     assert!(created, "the contact exists in GHL");
-    assert_eq!(store.run_log("test:create").await.unwrap()[0].outcome, "ok");
+    assert_eq!(
+        app.store.run_log("test:create").await.unwrap()[0].outcome,
+        "ok"
+    );
 
     // A connection without the scope: refused before any request, naming both.
-    store
-        .upsert_connection(&NewConnection {
-            scopes: "contacts.readonly".to_owned(),
-            ..NewConnection {
-                id: "c1".to_owned(),
-                system: "ghl".to_owned(),
-                kind: "pit".to_owned(),
-                location_id: Some(loc.id.clone()),
-                company_id: None,
-                scopes: String::new(),
-            }
-        })
-        .await
-        .unwrap();
-    let before = sbx.ghl().requests(&loc.id);
-    store
+    assert_eq!(app.connect_ghl_pit(0, "contacts.readonly").await, conn);
+    let before = app.sandbox.ghl().requests(&loc);
+    app.store
         .enqueue(&call_job(
+            &conn,
             "create2",
             "create-contact",
-            json!({"locationId": loc.id, "email": "w2@example.com"}),
+            json!({"locationId": loc, "email": "w2@example.com"}),
         ))
         .await
         .unwrap();
-    w.drain().await.unwrap();
-    assert_eq!(sbx.ghl().requests(&loc.id), before, "no request was made");
-    let dead = store.dead_letters(5).await.unwrap();
+    app.drain().await;
+    assert_eq!(
+        app.sandbox.ghl().requests(&loc),
+        before,
+        "no request was made"
+    );
+    let dead = app.store.dead_letters(5).await.unwrap();
     let msg = dead[0].last_error.clone().unwrap();
     assert!(
-        msg.contains("needs contacts.write") && msg.contains("connection c1 has contacts.readonly"),
+        msg.contains("needs contacts.write")
+            && msg.contains(&format!("connection {conn} has contacts.readonly")),
         "{msg}"
     );
-    sbx.shutdown().await;
+    app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_workers_share_single_use_refresh_tokens_without_losing_one() {
     // Access tokens live 2 s; workers refresh when less than 1 s is left.
-    let config = SandboxConfig {
+    let app = spawn(SandboxConfig {
         contacts_per_location: 3,
         access_token_ttl: Duration::from_secs(2),
         rate: sandbox::RateLimitConfig {
@@ -205,15 +124,14 @@ async fn four_workers_share_single_use_refresh_tokens_without_losing_one() {
             ..Default::default()
         },
         ..Default::default()
-    };
-    let sbx = Sandbox::start(config).await.unwrap();
-    let store = store().await;
-    connect_oauth(&store, &sbx, "c1", "contacts.readonly contacts.write").await;
-    let loc = sbx.info().ghl.locations[0].id.clone();
+    })
+    .await;
+    let conn = app.connect_ghl_oauth(0).await.remove(0);
+    let loc = app.location(0).id.clone();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut handles = Vec::new();
     for i in 0..4 {
-        let w = worker(&store, &sbx, &format!("w{i}"), Duration::from_secs(1));
+        let w = worker(&app, &format!("w{i}"), Duration::from_secs(1));
         let rx = rx.clone();
         handles.push(tokio::spawn(async move { w.run(rx).await }));
     }
@@ -221,8 +139,9 @@ async fn four_workers_share_single_use_refresh_tokens_without_losing_one() {
     let started = std::time::Instant::now();
     let mut n = 0;
     while started.elapsed() < Duration::from_secs(7) {
-        store
+        app.store
             .enqueue(&call_job(
+                &conn,
                 &format!("j{n}"),
                 "get-contacts",
                 json!({"locationId": loc, "limit": 1}),
@@ -234,7 +153,7 @@ async fn four_workers_share_single_use_refresh_tokens_without_losing_one() {
     }
     // Let the workers finish what is queued.
     for _ in 0..200 {
-        if store.queue_stats().await.unwrap().done == i64::from(n) {
+        if app.store.queue_stats().await.unwrap().done == i64::from(n) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -244,8 +163,8 @@ async fn four_workers_share_single_use_refresh_tokens_without_losing_one() {
     for h in handles {
         failed += h.await.unwrap().failed;
     }
-    let stats = store.queue_stats().await.unwrap();
-    let oauth = sbx.ghl().oauth_counter();
+    let stats = app.store.queue_stats().await.unwrap();
+    let oauth = app.sandbox.ghl().oauth_counter();
     eprintln!(
         "{n} jobs, {} refreshes, {} rejected refresh tokens, {failed} failures",
         oauth.refreshed, oauth.refresh_rejected
@@ -262,28 +181,28 @@ async fn four_workers_share_single_use_refresh_tokens_without_losing_one() {
     );
     assert_eq!(failed, 0, "no job saw a 401");
     assert_eq!(
-        store.connection("c1").await.unwrap().unwrap().status,
+        app.store.connection(&conn).await.unwrap().unwrap().status,
         ConnectionStatus::Active
     );
-    sbx.shutdown().await;
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn revoked_refresh_token_holds_jobs_until_reconnect() {
-    let sbx = Sandbox::start(SandboxConfig {
+    let app = spawn(SandboxConfig {
         contacts_per_location: 2,
         ..Default::default()
     })
-    .await
-    .unwrap();
-    let store = store().await;
-    connect_oauth(&store, &sbx, "c1", "contacts.readonly contacts.write").await;
-    let loc = sbx.info().ghl.locations[0].id.clone();
-    // GHL revokes everything and the access token has expired.
-    control(&sbx, "/_sandbox/tokens/revoke-all", json!({})).await;
+    .await;
+    let conn = app.connect_ghl_oauth(0).await.remove(0);
+    let loc = app.location(0).id.clone();
+    // GHL revokes every token, access and refresh.
+    app.sandbox_control("/_sandbox/tokens/revoke-all", json!({}))
+        .await;
     for i in 0..3 {
-        store
+        app.store
             .enqueue(&call_job(
+                &conn,
                 &format!("j{i}"),
                 "get-contacts",
                 json!({"locationId": loc}),
@@ -291,29 +210,28 @@ async fn revoked_refresh_token_holds_jobs_until_reconnect() {
             .await
             .unwrap();
     }
-    let w = worker(&store, &sbx, "w1", Duration::from_secs(60));
-    w.drain().await.unwrap();
-    let conn = store.connection("c1").await.unwrap().unwrap();
-    assert_eq!(conn.status, ConnectionStatus::NeedsReauth);
-    let reason = conn.status_reason.unwrap();
+    app.drain().await;
+    let status = app.store.connection(&conn).await.unwrap().unwrap();
+    assert_eq!(status.status, ConnectionStatus::NeedsReauth);
+    let reason = status.status_reason.unwrap();
     assert!(
         reason.contains("refresh token"),
         "the server's reason is kept: {reason}"
     );
-    let stats = store.queue_stats().await.unwrap();
+    let stats = app.store.queue_stats().await.unwrap();
     assert_eq!(
         (stats.queued, stats.dead, stats.done),
         (3, 0, 0),
         "held, not lost: {stats:?}"
     );
     assert_eq!(
-        w.drain().await.unwrap().done,
+        app.drain().await.done,
         0,
         "nothing runs while it needs the user"
     );
     // The user reconnects.
-    connect_oauth(&store, &sbx, "c1", "contacts.readonly contacts.write").await;
-    assert_eq!(w.drain().await.unwrap().done, 3);
-    assert_eq!(store.queue_stats().await.unwrap().done, 3);
-    sbx.shutdown().await;
+    assert_eq!(app.connect_ghl_oauth(0).await, vec![conn]);
+    assert_eq!(app.drain().await.done, 3);
+    assert_eq!(app.store.queue_stats().await.unwrap().done, 3);
+    app.shutdown().await;
 }

@@ -9,8 +9,9 @@
 //! - **vault grep**: known plaintext secrets appear nowhere at rest (SQLite files,
 //!   `pg_dump`), nor in a debug-level worker log, nor in `Debug` output.
 //!
-//! PostgreSQL comes from `GHLSYNC_DATABASE_URL` (`scripts/pg-up.sh` prints one). In CI
-//! (`CI=true`) a missing or unreachable PostgreSQL fails these tests; elsewhere they
+//! Stores, keys and PostgreSQL come from the test kit (`testkit::test_store`,
+//! `testkit::pg`): `GHLSYNC_DATABASE_URL` (`scripts/pg-up.sh` prints one); in CI
+//! (`CI=true`) a missing or unreachable PostgreSQL fails these tests, elsewhere they
 //! are skipped with one line on stderr. Each test uses its own PostgreSQL schema,
 //! given to child processes as `?options=-c search_path=<schema>` in the URL.
 
@@ -18,132 +19,23 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use domain::{AuthKind, System};
 use ed25519_dalek::{Signer, SigningKey};
+use engine::jobs::{GhlCall, Job, TestRecord};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use store::{Keyring, MasterKey, NewConnection, NewJob, Store, StoreOptions, TokenSet};
+use store::{NewConnection, Store, StoreOptions, TokenSet};
+use testkit::{Backend, TestStore, ci, master_key, temp_dir, test_store, unique};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ghlsync");
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A name unique to this process and call: lower case, usable as a schema name.
-fn unique(prefix: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{prefix}_{}_{n}_{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
-}
-
-fn temp_dir(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique(prefix));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// The PostgreSQL URL, or `None` (with one line on stderr) when it is not configured
-/// outside CI. In CI a missing URL fails the test.
-fn pg_url() -> Option<String> {
-    match std::env::var("GHLSYNC_DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => Some(url),
-        _ => {
-            assert!(
-                !ci(),
-                "CI=true but GHLSYNC_DATABASE_URL is not a postgres:// URL: PostgreSQL tests must run in CI"
-            );
-            eprintln!(
-                "skipped: GHLSYNC_DATABASE_URL not set (./scripts/pg-up.sh starts PostgreSQL and prints it)"
-            );
-            None
-        }
-    }
-}
-
-/// Opens (and closes) a TCP connection to the URL's host and port.
-fn probe(url: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{url} is not a URL: {e}"))?;
-    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
-        return Ok(()); // a Unix socket: let the store try
-    };
-    let port = parsed.port().unwrap_or(5432);
-    let addrs = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    let mut last = format!("{host}:{port} has no address");
-    for addr in addrs {
-        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = format!("{addr}: {e}"),
-        }
-    }
-    Err(last)
-}
-
-/// `url` with the search path set to `schema`, for processes that only take a URL.
-fn schema_url(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
-
-/// A fresh PostgreSQL schema (created and migrated by the store) and a store on it.
-/// `None` when PostgreSQL is not available outside CI.
-async fn pg_store(keyring: Keyring, data_dir: &Path) -> Option<(Store, String, String)> {
-    let url = pg_url()?;
-    // Fail fast when nothing listens (the pool would retry for 30 s).
-    if let Err(e) = probe(&url) {
-        assert!(!ci(), "CI=true and PostgreSQL is unreachable: {e}");
-        eprintln!("skipped: PostgreSQL unreachable: {e}");
-        return None;
-    }
-    let schema = unique("dur");
-    let mut options = StoreOptions::postgres(&url, data_dir);
-    options.pg_schema = Some(schema.clone());
-    options.max_connections = 4;
-    match Store::open_with_keyring(&options, keyring).await {
-        Ok(store) => Some((store, url, schema)),
-        Err(e) if !ci() => {
-            eprintln!("skipped: PostgreSQL unreachable: {e}");
-            None
-        }
-        Err(e) => panic!("CI=true and PostgreSQL is unreachable: {e}"),
-    }
-}
-
-/// Drops a test schema (only after the test passed, so failures leave evidence).
-async fn drop_schema(url: &str, schema: &str) {
-    let Ok(pool) = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-    else {
-        return;
-    };
-    let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-    pool.close().await;
-}
-
-/// A random master key as 64 hex digits, and the keyring the test process uses.
-fn master_key() -> (String, Keyring) {
-    let bytes: [u8; 32] = rand::random();
-    let hex = hex(&bytes);
-    let ring = Keyring::new(MasterKey::parse(&hex).expect("64 hex digits parse"));
-    (hex, ring)
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -257,22 +149,21 @@ const HELD_BY: [&str; 3] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_worker_loses_no_job_and_duplicates_no_run_log_entry() {
-    let dir = temp_dir("ghlsync_crash");
     let (key_hex, ring) = master_key();
-    let Some((store, url, schema)) = pg_store(ring, &dir).await else {
-        let _ = std::fs::remove_dir_all(&dir);
+    let Some(db) = test_store(Backend::Postgres, ring).await else {
         return;
     };
-    let worker_url = schema_url(&url, &schema);
+    let (store, dir) = (&db.store, &db.dir);
+    let worker_url = db.url.clone().expect("a PostgreSQL URL");
 
-    let run = rand::random::<u32>();
-    let jobs: Vec<NewJob> = (0..CRASH_JOBS)
+    let jobs: Vec<_> = (0..CRASH_JOBS)
         .map(|i| {
-            NewJob::new(
-                "test.record",
-                format!("crash-{run}-{i}"),
-                json!({"record": format!("test:crash:{i}"), "sleep_ms": CRASH_SLEEP_MS}),
-            )
+            Job::TestRecord(TestRecord {
+                record: format!("test:crash:{i}"),
+                fail_times: None,
+                sleep_ms: Some(CRASH_SLEEP_MS),
+            })
+            .into_new_job()
         })
         .collect();
     let mut created = 0;
@@ -302,7 +193,7 @@ async fn sigkilled_worker_loses_no_job_and_duplicates_no_run_log_entry() {
                 id,
             ],
             &env,
-            &dir,
+            dir,
             false,
         )
     };
@@ -422,9 +313,7 @@ async fn sigkilled_worker_loses_no_job_and_duplicates_no_run_log_entry() {
         killed.len(),
         killed_at.as_secs_f64(),
     );
-    store.close().await;
-    drop_schema(&url, &schema).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    db.remove().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -632,17 +521,15 @@ async fn webhook_is_journaled_before_200_and_survives_sigkill_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_is_journaled_before_200_and_survives_sigkill_postgres() {
-    let dir = temp_dir("ghlsync_journal_pg");
-    // Create the schema first (any key: events are not secrets).
-    let Some((store, url, schema)) = pg_store(master_key().1, &dir).await else {
-        let _ = std::fs::remove_dir_all(&dir);
+    // A fresh, migrated schema (made with a key of its own: events are not secrets).
+    let Some(db) = testkit::pg::database().await else {
         return;
     };
-    store.close().await;
-    let mut options = StoreOptions::postgres(&url, &dir);
-    options.pg_schema = Some(schema.clone());
-    journal_roundtrip(&dir, Some(schema_url(&url, &schema)), options).await;
-    drop_schema(&url, &schema).await;
+    let dir = temp_dir("ghlsync_journal_pg");
+    let mut options = StoreOptions::postgres(&db.base_url, &dir);
+    options.pg_schema = Some(db.schema.clone());
+    journal_roundtrip(&dir, Some(db.url.clone()), options).await;
+    testkit::pg::drop_schema(&db.base_url, &db.schema).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -712,16 +599,13 @@ fn secret(s: &str) -> SecretString {
 
 /// Stores two connections with secrets and a `ghl.call` job for each; returns job ids.
 async fn seed_vault(store: &Store, p: &Plaintexts) -> [i64; 2] {
-    let conn = |id: &str, kind: &str| NewConnection {
-        id: id.to_owned(),
-        system: "ghl".to_owned(),
-        kind: kind.to_owned(),
+    let conn = |id: &str, kind: AuthKind| NewConnection {
         location_id: Some("loc-vault".to_owned()),
-        company_id: None,
         scopes: "contacts.readonly".to_owned(),
+        ..NewConnection::new(id, System::Ghl, kind)
     };
     store
-        .upsert_connection(&conn("conn-pit", "pit"))
+        .upsert_connection(&conn("conn-pit", AuthKind::Pit))
         .await
         .unwrap();
     store
@@ -737,7 +621,7 @@ async fn seed_vault(store: &Store, p: &Plaintexts) -> [i64; 2] {
         .unwrap();
     // An expired OAuth token: the worker tries to refresh it (and fails: nobody listens).
     store
-        .upsert_connection(&conn("conn-oauth", "oauth"))
+        .upsert_connection(&conn("conn-oauth", AuthKind::Oauth))
         .await
         .unwrap();
     store
@@ -784,13 +668,13 @@ async fn seed_vault(store: &Store, p: &Plaintexts) -> [i64; 2] {
 
     let mut ids = [0; 2];
     for (i, c) in ["conn-pit", "conn-oauth"].into_iter().enumerate() {
-        let job = NewJob::new(
-            "ghl.call",
+        let job = Job::from(GhlCall::new(
+            c,
+            "get-contacts",
+            json!({"locationId": "loc-vault", "limit": 1}),
             format!("vault-{c}"),
-            json!({"op": "get-contacts", "input": {"locationId": "loc-vault", "limit": 1}}),
-        )
-        .on_connection(c);
-        ids[i] = store.enqueue(&job).await.unwrap().id;
+        ));
+        ids[i] = store.enqueue(&job.into_new_job()).await.unwrap().id;
     }
     ids
 }
@@ -851,15 +735,15 @@ async fn assert_worker_tried(store: &Store, ids: [i64; 2], log: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_plaintexts_appear_nowhere_sqlite() {
-    let dir = temp_dir("ghlsync_vault");
     let (key_hex, ring) = master_key();
     let p = Plaintexts::new();
-    let store = Store::open_with_keyring(&StoreOptions::sqlite(&dir), ring)
+    let db = test_store(Backend::Sqlite, ring)
         .await
-        .expect("sqlite store");
-    let ids = seed_vault(&store, &p).await;
-    let log = run_worker_once(&dir, &key_hex, None, &p).await;
-    assert_worker_tried(&store, ids, &log).await;
+        .expect("SQLite is always available");
+    let (store, dir) = (&db.store, &db.dir);
+    let ids = seed_vault(store, &p).await;
+    let log = run_worker_once(dir, &key_hex, None, &p).await;
+    assert_worker_tried(store, ids, &log).await;
     p.assert_absent(log.as_bytes(), "the worker's debug log");
 
     let files = |when: &str| {
@@ -874,29 +758,29 @@ async fn vault_plaintexts_appear_nowhere_sqlite() {
     };
     assert!(files("store open") >= 2, "ghlsync.db and its WAL exist");
     // These files do hold the store's data (so the greps above looked in the right place).
-    let db = std::fs::read(dir.join("ghlsync.db")).unwrap();
+    let main = std::fs::read(dir.join("ghlsync.db")).unwrap();
     let wal = std::fs::read(dir.join("ghlsync.db-wal")).unwrap_or_default();
     assert!(
-        contains(&db, b"conn-oauth") || contains(&wal, b"conn-oauth"),
+        contains(&main, b"conn-oauth") || contains(&wal, b"conn-oauth"),
         "the files hold the connections"
     );
     store.close().await;
     assert!(files("after close and checkpoint") >= 1);
-    let _ = std::fs::remove_dir_all(&dir);
+    db.remove().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vault_plaintexts_appear_nowhere_postgres() {
-    let dir = temp_dir("ghlsync_vault_pg");
     let (key_hex, ring) = master_key();
-    let Some((store, url, schema)) = pg_store(ring, &dir).await else {
-        let _ = std::fs::remove_dir_all(&dir);
+    let Some(db) = test_store(Backend::Postgres, ring).await else {
         return;
     };
+    let (store, dir) = (&db.store, &db.dir);
+    let (url, schema) = postgres_of(&db);
     let p = Plaintexts::new();
-    let ids = seed_vault(&store, &p).await;
-    let log = run_worker_once(&dir, &key_hex, Some(&schema_url(&url, &schema)), &p).await;
-    assert_worker_tried(&store, ids, &log).await;
+    let ids = seed_vault(store, &p).await;
+    let log = run_worker_once(dir, &key_hex, db.url.as_deref(), &p).await;
+    assert_worker_tried(store, ids, &log).await;
     p.assert_absent(log.as_bytes(), "the worker's debug log");
 
     let dump = match Command::new("pg_dump")
@@ -926,7 +810,14 @@ async fn vault_plaintexts_appear_nowhere_postgres() {
         );
         p.assert_absent(&dump, &format!("pg_dump --schema={schema}"));
     }
-    store.close().await;
-    drop_schema(&url, &schema).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    db.remove().await;
+}
+
+/// The PostgreSQL server URL (no schema) and the schema of a test store.
+fn postgres_of(db: &TestStore) -> (String, String) {
+    let o = &db.options;
+    match (&o.database_url, &o.pg_schema) {
+        (Some(url), Some(schema)) => (url.clone(), schema.clone()),
+        _ => panic!("not a PostgreSQL test store: {o:?}"),
+    }
 }

@@ -6,16 +6,15 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ghl::OAuthApp;
+use engine::jobs::{GhlCall, Job};
 use sandbox::{Sandbox, SandboxConfig};
-use secrecy::SecretString;
 use serde_json::json;
-use store::*;
+use store::ConnectionStatus;
+use testkit::{Backend, connect_ghl_oauth_code, master_key, test_store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ghlsync");
 /// How long jobs keep coming (the issue asks for at least a minute).
 const SOAK: Duration = Duration::from_secs(60);
-const KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 
 struct Workers(Vec<Child>);
 
@@ -28,40 +27,14 @@ impl Drop for Workers {
     }
 }
 
-fn pg_url() -> Option<String> {
-    match std::env::var("GHLSYNC_DATABASE_URL") {
-        Ok(u) => Some(u),
-        Err(_) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but GHLSYNC_DATABASE_URL is not set (scripts/test.sh starts PostgreSQL)"
-            );
-            eprintln!("skipped: GHLSYNC_DATABASE_URL not set");
-            None
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_worker_processes_never_spend_a_refresh_token_twice() {
-    let Some(base_url) = pg_url() else { return };
-    let schema = format!(
-        "race_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-    );
-    let sep = if base_url.contains('?') { '&' } else { '?' };
-    let url = format!("{base_url}{sep}options=-c%20search_path%3D{schema}");
-    let dir = std::env::temp_dir().join(&schema);
-    let mut options = StoreOptions::postgres(base_url.clone(), &dir);
-    options.pg_schema = Some(schema.clone());
-    let store =
-        Store::open_with_keyring(&options, Keyring::new(MasterKey::parse(KEY_HEX).unwrap()))
-            .await
-            .unwrap();
+    let (key_hex, keyring) = master_key();
+    let Some(db) = test_store(Backend::Postgres, keyring).await else {
+        return;
+    };
+    let (store, dir) = (&db.store, &db.dir);
+    let url = db.url.clone().expect("a PostgreSQL URL");
 
     let sbx = Sandbox::start(SandboxConfig {
         contacts_per_location: 2,
@@ -78,50 +51,8 @@ async fn four_worker_processes_never_spend_a_refresh_token_twice() {
     let loc = info.locations[0].id.clone();
 
     // Connect over OAuth the way the callback does.
-    let code: serde_json::Value = sandbox::ghl::http_client()
-        .post(format!("{}/_sandbox/oauth/code", info.base_url))
-        .json(&json!({"location_id": loc, "scope": "contacts.readonly contacts.write"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let oauth = OAuthApp::new(
-        info.client_id.clone(),
-        SecretString::from(info.client_secret.clone()),
-        String::new(),
-    )
-    .with_api_base(url::Url::parse(&info.base_url).unwrap());
-    let t = oauth
-        .exchange_code(code["code"].as_str().unwrap(), None)
-        .await
-        .unwrap();
-    store
-        .upsert_connection(&NewConnection {
-            id: "c1".to_owned(),
-            system: "ghl".to_owned(),
-            kind: "oauth".to_owned(),
-            location_id: Some(loc.clone()),
-            company_id: None,
-            scopes: t.scope.clone().unwrap_or_default(),
-        })
-        .await
-        .unwrap();
-    let expires_at = store.now() + i64::try_from(t.expires_in.unwrap_or(3)).unwrap() * 1000;
-    store
-        .put_tokens(
-            "c1",
-            &TokenSet {
-                access: t.access_token.clone(),
-                refresh: t.refresh_token.clone(),
-                expires_at: Some(expires_at),
-            },
-        )
-        .await
-        .unwrap();
+    let conn = connect_ghl_oauth_code(store, &sbx, 0, "contacts.readonly contacts.write").await;
 
-    std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("ghlsync.toml");
     std::fs::write(
         &config,
@@ -139,8 +70,8 @@ async fn four_worker_processes_never_spend_a_refresh_token_twice() {
                 &format!("race-{i}"),
             ])
             .env("GHLSYNC_DATABASE_URL", &url)
-            .env("GHLSYNC_DATA_DIR", &dir)
-            .env("GHLSYNC_MASTER_KEY", KEY_HEX)
+            .env("GHLSYNC_DATA_DIR", dir)
+            .env("GHLSYNC_MASTER_KEY", &key_hex)
             .env("GHLSYNC_GHL_BASE_URL", &info.base_url)
             .env("GHLSYNC_GHL_CLIENT_ID", &info.client_id)
             .env("GHLSYNC_GHL_CLIENT_SECRET", &info.client_secret)
@@ -155,13 +86,13 @@ async fn four_worker_processes_never_spend_a_refresh_token_twice() {
     let started = Instant::now();
     let mut n: i64 = 0;
     while started.elapsed() < SOAK {
-        let job = NewJob::new(
-            "ghl.call",
+        let job = Job::from(GhlCall::new(
+            &conn,
+            "get-contacts",
+            json!({"locationId": loc, "limit": 1}),
             format!("race-{n}"),
-            json!({"op": "get-contacts", "input": {"locationId": loc, "limit": 1}}),
-        )
-        .on_connection("c1");
-        store.enqueue(&job).await.unwrap();
+        ));
+        store.enqueue(&job.into_new_job()).await.unwrap();
         n += 1;
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
@@ -189,13 +120,14 @@ async fn four_worker_processes_never_spend_a_refresh_token_twice() {
         "tokens expired and were refreshed ({})",
         oauth_counts.refreshed
     );
-    let conn = store.connection("c1").await.unwrap().unwrap();
+    let status = store.connection(&conn).await.unwrap().unwrap();
     assert_eq!(
-        conn.status,
+        status.status,
         ConnectionStatus::Active,
         "{:?}",
-        conn.status_reason
+        status.status_reason
     );
     drop(workers);
     sbx.shutdown().await;
+    db.remove().await;
 }

@@ -119,6 +119,57 @@ pub async fn test_store(backend: Backend, keyring: Keyring) -> Option<TestStore>
     }
 }
 
+impl TestStore {
+    /// Closes the store and removes its directory and, on PostgreSQL, its schema.
+    /// Call it at the end of a test that passed: a failing test leaves both behind
+    /// as evidence.
+    pub async fn remove(self) {
+        self.store.close().await;
+        if let (Some(url), Some(schema)) = (&self.options.database_url, &self.options.pg_schema) {
+            pg::drop_schema(url, schema).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Connects location `index` of `sandbox` over OAuth with exactly `scope`, without
+/// the consent page: a code from the sandbox's `/_sandbox/oauth/code`, exchanged and
+/// stored as the OAuth callback stores it. For tests that need particular scopes, or
+/// that have a store but no running app (child processes do the work). As on the
+/// consent page, the first code for a location installs the app there (an INSTALL
+/// webhook). Returns the connection id (`ghl:<location>`).
+pub async fn connect_ghl_oauth_code(
+    store: &Store,
+    sandbox: &Sandbox,
+    index: usize,
+    scope: &str,
+) -> String {
+    let ghl = &sandbox.info().ghl;
+    let code: Value = sandbox::ghl::http_client()
+        .post(format!("{}/_sandbox/oauth/code", ghl.base_url))
+        .json(&json!({"location_id": ghl.locations[index].id, "scope": scope}))
+        .send()
+        .await
+        .expect("/_sandbox/oauth/code")
+        .json()
+        .await
+        .expect("JSON");
+    let app = engine::GhlApp {
+        client_id: ghl.client_id.clone(),
+        client_secret: SecretString::from(ghl.client_secret.clone()),
+        api_base: url::Url::parse(&ghl.base_url).expect("a URL"),
+    };
+    let tokens = engine::apps::oauth_app(&app, "")
+        .exchange_code(code["code"].as_str().expect("a code"), None)
+        .await
+        .expect("the code exchanges");
+    let ids = engine::connections::store_oauth_tokens(store, &app, &tokens)
+        .await
+        .expect("store the tokens");
+    assert_eq!(ids.len(), 1, "a location token makes one connection");
+    ids.into_iter().next().unwrap_or_default()
+}
+
 /// What to spawn.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -475,6 +526,20 @@ impl TestApp {
             .send()
             .await
             .expect("post the webhook")
+    }
+
+    /// Stops the sandbox's GHL webhooks to this app (`DELETE /_sandbox/webhooks`), for
+    /// tests whose queue must hold only the jobs they enqueue: otherwise a contact
+    /// created or an app installed in the sandbox adds a `ghl.event` job whenever its
+    /// delivery lands.
+    pub async fn stop_ghl_webhooks(&self) {
+        let resp = self
+            .http
+            .delete(format!("{}/_sandbox/webhooks", self.ghl_base()))
+            .send()
+            .await
+            .expect("DELETE /_sandbox/webhooks");
+        assert!(resp.status().is_success(), "{}", resp.status());
     }
 
     /// POSTs to a GHL sandbox control (`/_sandbox/...`) and returns its JSON.
