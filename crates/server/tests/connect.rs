@@ -1,232 +1,56 @@
 //! Connecting GHL end to end against the sandbox over HTTP: the OAuth flow (consent
 //! page, redirect with code, callback, vault, a working API call), wrong and reused
-//! states and codes, agency installs with UNINSTALL/INSTALL webhooks, token expiry
-//! under load, revocation, and secrets never shown.
-
-// Test code: these clients play the browser and call the sandbox controls, not product calls.
-#![allow(clippy::disallowed_methods)]
+//! states and codes, browser sessions across server instances, agency installs with
+//! UNINSTALL/INSTALL webhooks, token expiry under load, revocation, Lofty OAuth and
+//! webhooks, and what a client never sees: secrets, store errors, header injection.
 
 use std::time::Duration;
 
-use engine::{GhlApp, TokenSource, Worker, WorkerConfig};
-use sandbox::{Sandbox, SandboxConfig};
+use engine::TokenSource;
+use engine::jobs::{GhlCall, Job};
+use sandbox::SandboxConfig;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use server::AppState;
-use server::connect::OAuthSettings;
-use store::*;
+use store::{ConnectionStatus, expose};
+use testkit::{ADMIN_TOKEN, Backend, Config, Spec, TestApp, attr, spawn_app, spawn_app_configured};
 
-const ADMIN: &str = "test-admin-token";
-
-struct Env {
-    sbx: Sandbox,
-    store: Store,
-    base: String,
-    http: reqwest::Client,
-    app: GhlApp,
-    oauth: OAuthSettings,
+/// A SQLite app on a sandbox built from `sandbox`.
+async fn spawn(sandbox: SandboxConfig) -> TestApp {
+    spawn_tuned(sandbox, |_| {}).await
 }
 
-async fn env(config: SandboxConfig) -> Env {
-    let sbx = Sandbox::start(config).await.unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "ghlsync-connect-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let store = Store::open_with_keyring(
-        &StoreOptions::sqlite(dir),
-        Keyring::new(MasterKey::from_bytes([5; 32])),
+/// A SQLite app on a sandbox built from `sandbox`, its configuration tuned first.
+async fn spawn_tuned(sandbox: SandboxConfig, tune: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_configured(
+        Spec {
+            sandbox,
+            ..Spec::default()
+        },
+        tune,
     )
     .await
-    .unwrap();
-    let info = sbx.info().ghl.clone();
-    let app = GhlApp {
-        client_id: info.client_id.clone(),
-        client_secret: SecretString::from(info.client_secret.clone()),
-        api_base: url::Url::parse(&info.base_url).unwrap(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let oauth = OAuthSettings {
-        app: app.clone(),
-        auth_base: url::Url::parse(&info.base_url).unwrap(),
-        redirect_uri: format!("{base}/oauth/callback/ghl"),
-        scopes: vec!["contacts.readonly".to_owned(), "contacts.write".to_owned()],
-    };
-    serve(listener, &sbx, &store, &oauth);
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|_| ghl::http::default_http_client());
-    Env {
-        sbx,
-        store,
-        base,
-        http,
-        app,
-        oauth,
-    }
+    .expect("SQLite is always available")
 }
 
-/// Serves a ghlsync server instance on `listener`, over `store`.
-fn serve(listener: tokio::net::TcpListener, sbx: &Sandbox, store: &Store, oauth: &OAuthSettings) {
-    let verifier = ghl::WebhookVerifier::new(
-        Some(ghl::webhook::Ed25519PublicKey::parse(&sbx.info().ghl.webhook_public_key).unwrap()),
-        None,
-    );
-    let state = AppState::new(
-        store.clone(),
-        verifier,
-        SecretString::from(ADMIN.to_owned()),
-        Some(oauth.clone()),
-    );
-    tokio::spawn(server::serve_listener(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-}
-
-impl Env {
-    /// Starts a flow as the CLI does: the consent URL and the state.
-    async fn start(&self, agency: bool) -> (String, String) {
-        let url = format!(
-            "{}/connect/ghl{}",
-            self.base,
-            if agency { "?user_type=company" } else { "" }
-        );
-        let body: Value = self
-            .http
-            .get(url)
-            .header("accept", "application/json")
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            body["authorize_url"].as_str().unwrap().to_owned(),
-            body["state"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    /// Plays the user on GHL's consent page: picks `choice` and allows. Returns the
-    /// callback URL GHL redirects to.
-    async fn consent(&self, authorize_url: &str, choice: &str) -> String {
-        let page = self
-            .http
-            .get(authorize_url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let action = attr(&page, "form method=\"post\" action=\"", "\"");
-        let mut form: Vec<(String, String)> = page
-            .split("<input type=\"hidden\" ")
-            .skip(1)
-            .map(|chunk| {
-                (
-                    attr(chunk, "name=\"", "\""),
-                    attr(chunk, "value=\"", "\"").replace("&amp;", "&"),
-                )
-            })
-            .collect();
-        form.push(("location_id".to_owned(), choice.to_owned()));
-        let resp = self
-            .http
-            .post(format!("{}{action}", self.sbx.ghl_base_url()))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_redirection(),
-            "consent answers a redirect: {}",
-            resp.status()
-        );
-        resp.headers()["location"].to_str().unwrap().to_owned()
-    }
-
-    /// Logs in on the admin page: the session cookie (`name=value`).
-    async fn login(&self) -> String {
-        let login = self
-            .http
-            .post(format!("{}/login", self.base))
-            .form(&[("token", ADMIN), ("next", "/connect/ghl")])
-            .send()
-            .await
-            .unwrap();
-        login.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Starts a flow from the admin page with a session `cookie` and consents to
-    /// `location`: the callback URL GHL redirects to.
-    async fn browser_consent(&self, cookie: &str, location: &str) -> String {
-        let resp = self
-            .http
-            .get(format!("{}/connect/ghl", self.base))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap();
-        let authorize = resp.headers()["location"].to_str().unwrap().to_owned();
-        self.consent(&authorize, location).await
-    }
-
-    async fn control(&self, path: &str, body: Value) -> Value {
-        self.http
-            .post(format!("{}{path}", self.sbx.ghl_base_url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    fn worker(&self, id: &str, ahead: Duration) -> Worker {
-        let mut c = WorkerConfig::new(id);
-        c.ghl_base_url = self.app.api_base.clone();
-        c.idle = Duration::from_millis(20);
-        Worker::new(
-            self.store.clone(),
-            c,
-            TokenSource::new(self.store.clone(), Some(self.app.clone()), ahead),
-        )
-    }
-}
-
-fn attr(text: &str, before: &str, until: &str) -> String {
-    let start = text.find(before).map(|i| i + before.len()).unwrap_or(0);
-    let rest = &text[start..];
-    rest[..rest.find(until).unwrap_or(rest.len())].to_owned()
+/// A `get-contacts` call on `conn`, named `request`.
+fn get_contacts(conn: &str, input: Value, request: String) -> store::NewJob {
+    Job::from(GhlCall::new(conn, "get-contacts", input, request)).into_new_job()
 }
 
 #[tokio::test]
 async fn oauth_flow_end_to_end_then_wrong_state_and_reused_code_are_refused() {
-    let e = env(SandboxConfig::default()).await;
-    let loc = e.sbx.info().ghl.locations[0].id.clone();
-    let (authorize, state) = e.start(false).await;
+    // The server asks for exactly these scopes.
+    let app = spawn_tuned(SandboxConfig::default(), |c| {
+        c.ghl.scopes = Some(vec![
+            "contacts.readonly".to_owned(),
+            "contacts.write".to_owned(),
+        ]);
+    })
+    .await;
+    let loc = app.location(0).id.clone();
+    let (authorize, state) = app.start_connect(false).await;
     assert!(
-        authorize.starts_with(&format!(
-            "{}/v2/oauth/chooselocation?",
-            e.sbx.ghl_base_url()
-        )),
+        authorize.starts_with(&format!("{}/v2/oauth/chooselocation?", app.ghl_base())),
         "{authorize}"
     );
     assert!(authorize.contains(&format!("state={state}")));
@@ -234,17 +58,17 @@ async fn oauth_flow_end_to_end_then_wrong_state_and_reused_code_are_refused() {
         authorize.contains("redirect_uri=http%3A%2F%2F127.0.0.1"),
         "redirect URI from config: {authorize}"
     );
-    let callback = e.consent(&authorize, &loc).await;
+    let callback = app.consent(&authorize, &loc).await;
     assert!(
-        callback.starts_with(&format!("{}/oauth/callback/ghl?code=", e.base)),
+        callback.starts_with(&format!("{}/oauth/callback/ghl?code=", app.address)),
         "{callback}"
     );
-    let resp = e.http.get(&callback).send().await.unwrap();
+    let resp = app.http.get(&callback).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains(&format!("ghl:{loc}")));
 
     // Tokens are in the vault and an API call through the connection works.
-    let conn = e
+    let conn = app
         .store
         .connection(&format!("ghl:{loc}"))
         .await
@@ -255,35 +79,20 @@ async fn oauth_flow_end_to_end_then_wrong_state_and_reused_code_are_refused() {
         ("oauth", ConnectionStatus::Active)
     );
     assert_eq!(conn.scopes, "contacts.readonly contacts.write");
-    assert!(conn.token_expires_at.unwrap() > e.store.now());
-    let tokens = TokenSource::new(
-        e.store.clone(),
-        Some(e.app.clone()),
-        Duration::from_secs(60),
-    );
-    let health =
-        engine::connections::healthcheck(&e.store, &tokens, &e.app.api_base, &conn.id).await;
+    assert!(conn.token_expires_at.unwrap() > app.store.now());
+    let health = app.connectors().healthcheck(&conn.id).await;
     assert!(health.ok, "{}", health.detail);
-    let status: Value = e
-        .http
-        .get(format!("{}/connect/status/{state}", e.base))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = app.connect_status(&state).await;
     assert_eq!(status["status"], "connected");
 
     // The same callback again: the state is spent.
-    let again = e.http.get(&callback).send().await.unwrap();
+    let again = app.http.get(&callback).send().await.unwrap();
     assert_eq!(again.status(), 400);
     assert!(again.text().await.unwrap().contains("already used"));
 
     // A state we never issued: refused, nothing stored.
     let forged = callback.replace(&state, "forged-state");
-    let resp = e.http.get(&forged).send().await.unwrap();
+    let resp = app.http.get(&forged).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(
         resp.text()
@@ -293,13 +102,13 @@ async fn oauth_flow_end_to_end_then_wrong_state_and_reused_code_are_refused() {
     );
 
     // A fresh state with the old code: GHL refuses the reused code, nothing new stored.
-    let (_, fresh) = e.start(false).await;
+    let (_, fresh) = app.start_connect(false).await;
     let reused = format!(
         "{}/oauth/callback/ghl?code={}&state={fresh}",
-        e.base,
+        app.address,
         attr(&callback, "code=", "&")
     );
-    let resp = e.http.get(&reused).send().await.unwrap();
+    let resp = app.http.get(&reused).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(
         resp.text()
@@ -307,57 +116,55 @@ async fn oauth_flow_end_to_end_then_wrong_state_and_reused_code_are_refused() {
             .unwrap()
             .contains("GHL refused the authorization code")
     );
-    assert_eq!(e.store.connections().await.unwrap().len(), 1);
-    e.sbx.shutdown().await;
+    assert_eq!(app.store.connections().await.unwrap().len(), 1);
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_browser_flow_is_bound_to_its_session() {
-    let e = env(SandboxConfig::default()).await;
-    let loc = e.sbx.info().ghl.locations[0].id.clone();
+    let app = spawn_app().await;
+    let loc = app.location(0).id.clone();
     // Not logged in: sent to the login page.
-    let resp = e
+    let resp = app
         .http
-        .get(format!("{}/connect/ghl", e.base))
+        .get(format!("{}/connect/ghl", app.address))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.headers()["location"], "/login?next=/connect/ghl");
-    let wrong = e
+    let wrong = app
         .http
-        .post(format!("{}/login", e.base))
+        .post(format!("{}/login", app.address))
         .form(&[("token", "nope")])
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    let cookie = e.login().await;
-    let callback = e.browser_consent(&cookie, &loc).await;
+    let cookie = app.login().await;
+    let callback = app.browser_consent(&cookie, &loc).await;
     // Another browser (no session cookie) cannot complete it: CSRF protection.
-    let resp = e.http.get(&callback).send().await.unwrap();
+    let resp = app.http.get(&callback).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("another admin session"));
     assert!(
-        e.store.connections().await.unwrap().is_empty(),
+        app.store.connections().await.unwrap().is_empty(),
         "nothing stored"
     );
-    e.sbx.shutdown().await;
+    app.shutdown().await;
 }
 
 /// Two server instances over one database (a restart, or replicas behind a load
 /// balancer): a flow started on one completes on the other, for the same browser.
 #[tokio::test]
 async fn a_flow_started_on_one_server_instance_completes_on_another() {
-    let e = env(SandboxConfig::default()).await;
-    let loc = e.sbx.info().ghl.locations[0].id.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let other = format!("http://{}", listener.local_addr().unwrap());
-    serve(listener, &e.sbx, &e.store, &e.oauth);
-    let cookie = e.login().await;
+    let app = spawn_app().await;
+    let loc = app.location(0).id.clone();
+    let other = app.second_instance().await;
+    let cookie = app.login().await;
     // The other instance knows the session too.
-    let page = e
+    let page = app
         .http
-        .get(format!("{other}/"))
+        .get(format!("{}/", other.address))
         .header("cookie", &cookie)
         .send()
         .await
@@ -367,14 +174,14 @@ async fn a_flow_started_on_one_server_instance_completes_on_another() {
         200,
         "the session works on the other instance"
     );
-    let callback = e.browser_consent(&cookie, &loc).await;
-    assert!(callback.starts_with(&e.base), "{callback}");
-    let on_other = callback.replacen(&e.base, &other, 1);
+    let callback = app.browser_consent(&cookie, &loc).await;
+    assert!(callback.starts_with(&app.address), "{callback}");
+    let on_other = callback.replacen(&app.address, &other.address, 1);
     // Without the session cookie the other instance refuses it like the first would.
-    let resp = e.http.get(&on_other).send().await.unwrap();
+    let resp = app.http.get(&on_other).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("another admin session"));
-    let resp = e
+    let resp = app
         .http
         .get(&on_other)
         .header("cookie", &cookie)
@@ -385,11 +192,11 @@ async fn a_flow_started_on_one_server_instance_completes_on_another() {
     assert!(text.contains("Connected"), "{text}");
     let id = format!("ghl:{loc}");
     assert!(text.contains(&id), "{text}");
-    let conn = e.store.connection(&id).await.unwrap().unwrap();
+    let conn = app.store.connection(&id).await.unwrap().unwrap();
     assert_eq!(conn.status, ConnectionStatus::Active);
-    assert!(e.store.tokens(&id).await.unwrap().is_some());
+    assert!(app.store.tokens(&id).await.unwrap().is_some());
     // Single use across instances: the first instance refuses the same callback.
-    let resp = e
+    let resp = app
         .http
         .get(&callback)
         .header("cookie", &cookie)
@@ -398,32 +205,29 @@ async fn a_flow_started_on_one_server_instance_completes_on_another() {
         .unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("already used"));
-    e.sbx.shutdown().await;
+    other.shutdown().await;
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn agency_install_makes_one_connection_per_location_and_uninstall_holds_jobs() {
-    let e = env(SandboxConfig {
+    // The kit points the sandbox's webhooks at the app: INSTALL/UNINSTALL arrive.
+    let app = spawn(SandboxConfig {
         locations: 3,
         contacts_per_location: 2,
         ..Default::default()
     })
     .await;
-    let info = e.sbx.info().ghl.clone();
-    e.control(
-        "/_sandbox/webhooks",
-        json!({"url": format!("{}/webhooks/ghl", e.base)}),
-    )
-    .await;
-    let (authorize, _) = e.start(true).await;
-    let callback = e.consent(&authorize, &info.company_id).await;
-    let resp = e.http.get(&callback).send().await.unwrap();
+    let info = app.sandbox.info().ghl.clone();
+    let (authorize, _) = app.start_connect(true).await;
+    let callback = app.consent(&authorize, &info.company_id).await;
+    let resp = app.http.get(&callback).send().await.unwrap();
     let status = resp.status();
     assert_eq!(status, 200, "{}", resp.text().await.unwrap());
-    let conns = e.store.connections().await.unwrap();
+    let conns = app.store.connections().await.unwrap();
     assert_eq!(conns.len(), 4, "the agency and its 3 locations: {conns:?}");
     for l in &info.locations {
-        let c = e
+        let c = app
             .store
             .connection(&format!("ghl:{}", l.id))
             .await
@@ -431,26 +235,25 @@ async fn agency_install_makes_one_connection_per_location_and_uninstall_holds_jo
             .expect("one connection per location");
         assert_eq!(c.company_id.as_deref(), Some(info.company_id.as_str()));
     }
-    let worker = e.worker("w", Duration::from_secs(60));
-    worker.drain().await.unwrap(); // the INSTALL events of the consent
+    app.drain().await; // the INSTALL events of the consent
 
     // Uninstall location 2: its connection is disabled, its jobs wait.
     let target = info.locations[1].id.clone();
     let conn_id = format!("ghl:{target}");
-    e.control("/_sandbox/uninstall", json!({"location_id": target}))
+    app.sandbox_control("/_sandbox/uninstall", json!({"location_id": target}))
         .await;
     let mut disabled = false;
     for _ in 0..200 {
-        worker.drain().await.unwrap();
-        if e.store.connection(&conn_id).await.unwrap().unwrap().status == ConnectionStatus::Disabled
-        {
+        app.drain().await;
+        let conn = app.store.connection(&conn_id).await.unwrap().unwrap();
+        if conn.status == ConnectionStatus::Disabled {
             disabled = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(disabled, "UNINSTALL disabled the connection");
-    let reason = e
+    let reason = app
         .store
         .connection(&conn_id)
         .await
@@ -460,25 +263,20 @@ async fn agency_install_makes_one_connection_per_location_and_uninstall_holds_jo
         .unwrap();
     assert!(reason.contains("uninstalled"), "says so: {reason}");
     for i in 0..3 {
-        let job = NewJob::new(
-            "ghl.call",
-            format!("held-{i}"),
-            json!({"op": "get-contacts", "input": {"locationId": target}}),
-        )
-        .on_connection(&conn_id);
-        e.store.enqueue(&job).await.unwrap();
+        let job = get_contacts(&conn_id, json!({"locationId": target}), format!("held-{i}"));
+        app.store.enqueue(&job).await.unwrap();
     }
-    worker.drain().await.unwrap();
-    let before = e.store.queue_stats().await.unwrap();
+    app.drain().await;
+    let before = app.store.queue_stats().await.unwrap();
     assert_eq!(before.queued, 3, "held, not lost: {before:?}");
 
     // Re-install: INSTALL reconnects it and the held jobs run.
-    e.control("/_sandbox/install", json!({"location_id": target}))
+    app.sandbox_control("/_sandbox/install", json!({"location_id": target}))
         .await;
     let mut done = false;
     for _ in 0..200 {
-        worker.drain().await.unwrap();
-        if e.store.queue_stats().await.unwrap().queued == 0 {
+        app.drain().await;
+        if app.store.queue_stats().await.unwrap().queued == 0 {
             done = true;
             break;
         }
@@ -486,33 +284,42 @@ async fn agency_install_makes_one_connection_per_location_and_uninstall_holds_jo
     }
     assert!(done, "held jobs ran after re-install");
     assert_eq!(
-        e.store.connection(&conn_id).await.unwrap().unwrap().status,
+        app.store
+            .connection(&conn_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         ConnectionStatus::Active
     );
-    assert_eq!(e.store.queue_stats().await.unwrap().dead, 0);
-    e.sbx.shutdown().await;
+    assert_eq!(app.store.queue_stats().await.unwrap().dead, 0);
+    app.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expiring_tokens_never_put_a_401_in_the_run_log_and_revocation_waits_for_reconnect() {
-    let config = SandboxConfig {
+    let app = spawn(SandboxConfig {
         access_token_ttl: Duration::from_secs(2),
         rate: sandbox::RateLimitConfig {
             max_per_window: 100_000,
             ..Default::default()
         },
         ..Default::default()
-    };
-    let e = env(config).await;
-    let loc = e.sbx.info().ghl.locations[0].id.clone();
-    let (authorize, _) = e.start(false).await;
-    let callback = e.consent(&authorize, &loc).await;
-    assert_eq!(e.http.get(&callback).send().await.unwrap().status(), 200);
+    })
+    .await;
+    // The queue holds only the jobs this test enqueues (no INSTALL event).
+    app.stop_ghl_webhooks().await;
+    // Workers that refresh 2 s tokens when less than 1 s is left.
+    let refresh_1s = |c: &mut Config| c.worker.refresh_ahead_secs = Some(1);
+    let loc = app.location(0).id.clone();
+    let (authorize, _) = app.start_connect(false).await;
+    let callback = app.consent(&authorize, &loc).await;
+    assert_eq!(app.http.get(&callback).send().await.unwrap().status(), 200);
     let conn_id = format!("ghl:{loc}");
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut handles = Vec::new();
     for i in 0..2 {
-        let w = e.worker(&format!("w{i}"), Duration::from_secs(1));
+        let w = app.worker_with(&format!("w{i}"), refresh_1s);
         let rx = rx.clone();
         handles.push(tokio::spawn(async move { w.run(rx).await }));
     }
@@ -520,14 +327,21 @@ async fn expiring_tokens_never_put_a_401_in_the_run_log_and_revocation_waits_for
     let mut n = 0i64;
     // A minute of jobs with 2 s tokens: thirty token lifetimes.
     while started.elapsed() < Duration::from_secs(60) {
-        let job = NewJob::new("ghl.call", format!("x{n}"), json!({"op": "get-contacts", "input": {"locationId": loc, "limit": 1}, "record": format!("rec:{n}")}))
-            .on_connection(&conn_id);
-        e.store.enqueue(&job).await.unwrap();
+        let job = Job::from(
+            GhlCall::new(
+                &conn_id,
+                "get-contacts",
+                json!({"locationId": loc, "limit": 1}),
+                format!("x{n}"),
+            )
+            .about(format!("rec:{n}")),
+        );
+        app.store.enqueue(&job.into_new_job()).await.unwrap();
         n += 1;
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     for _ in 0..200 {
-        if e.store.queue_stats().await.unwrap().done == n {
+        if app.store.queue_stats().await.unwrap().done == n {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -537,18 +351,18 @@ async fn expiring_tokens_never_put_a_401_in_the_run_log_and_revocation_waits_for
     for h in handles {
         failed += h.await.unwrap().failed;
     }
-    assert_eq!(e.store.queue_stats().await.unwrap().done, n);
+    assert_eq!(app.store.queue_stats().await.unwrap().done, n);
     assert_eq!(
         failed, 0,
         "not a single 401 (or any failure) over thirty token lifetimes"
     );
     for i in 0..n {
-        let log = e.store.run_log(&format!("rec:{i}")).await.unwrap();
+        let log = app.store.run_log(&format!("rec:{i}")).await.unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].outcome, "ok");
     }
     // 2 s tokens refreshed 1 s ahead: about one refresh a second.
-    let refreshed = e.sbx.ghl().oauth_counter().refreshed;
+    let refreshed = app.sandbox.ghl().oauth_counter().refreshed;
     assert!(refreshed >= 20, "{refreshed} refreshes in a minute");
     eprintln!(
         "expiry soak: {n} jobs over {:?}, {refreshed} refreshes, 0 failures",
@@ -556,20 +370,17 @@ async fn expiring_tokens_never_put_a_401_in_the_run_log_and_revocation_waits_for
     );
 
     // GHL revokes the refresh token: the connection needs the user; nothing is lost.
-    e.control("/_sandbox/tokens/revoke-all", json!({})).await;
-    e.control("/_sandbox/tokens/expire-all", json!({})).await;
-    let w = e.worker("after", Duration::from_secs(1));
+    app.sandbox_control("/_sandbox/tokens/revoke-all", json!({}))
+        .await;
+    app.sandbox_control("/_sandbox/tokens/expire-all", json!({}))
+        .await;
+    let w = app.worker_with("after", refresh_1s);
     for i in 0..3 {
-        let job = NewJob::new(
-            "ghl.call",
-            format!("r{i}"),
-            json!({"op": "get-contacts", "input": {"locationId": loc}}),
-        )
-        .on_connection(&conn_id);
-        e.store.enqueue(&job).await.unwrap();
+        let job = get_contacts(&conn_id, json!({"locationId": loc}), format!("r{i}"));
+        app.store.enqueue(&job).await.unwrap();
     }
     w.drain().await.unwrap();
-    let conn = e.store.connection(&conn_id).await.unwrap().unwrap();
+    let conn = app.store.connection(&conn_id).await.unwrap().unwrap();
     assert_eq!(conn.status, ConnectionStatus::NeedsReauth);
     assert!(
         conn.status_reason
@@ -579,23 +390,23 @@ async fn expiring_tokens_never_put_a_401_in_the_run_log_and_revocation_waits_for
         "{:?}",
         conn.status_reason
     );
-    assert_eq!(e.store.queue_stats().await.unwrap().queued, 3);
+    assert_eq!(app.store.queue_stats().await.unwrap().queued, 3);
     // The user reconnects through the same flow; the held jobs complete.
-    let (authorize, _) = e.start(false).await;
-    let callback = e.consent(&authorize, &loc).await;
-    assert_eq!(e.http.get(&callback).send().await.unwrap().status(), 200);
+    let (authorize, _) = app.start_connect(false).await;
+    let callback = app.consent(&authorize, &loc).await;
+    assert_eq!(app.http.get(&callback).send().await.unwrap().status(), 200);
     assert_eq!(w.drain().await.unwrap().done, 3);
-    e.sbx.shutdown().await;
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn secrets_never_appear_in_the_admin_api_or_page() {
-    let e = env(SandboxConfig::default()).await;
-    let loc = e.sbx.info().ghl.locations[0].id.clone();
-    let (authorize, _) = e.start(false).await;
-    let callback = e.consent(&authorize, &loc).await;
-    e.http.get(&callback).send().await.unwrap();
-    let tokens = e
+    let app = spawn_app().await;
+    let loc = app.location(0).id.clone();
+    let (authorize, _) = app.start_connect(false).await;
+    let callback = app.consent(&authorize, &loc).await;
+    app.http.get(&callback).send().await.unwrap();
+    let tokens = app
         .store
         .tokens(&format!("ghl:{loc}"))
         .await
@@ -604,13 +415,13 @@ async fn secrets_never_appear_in_the_admin_api_or_page() {
     let secrets = [
         expose(&tokens.access).to_owned(),
         expose(tokens.refresh.as_ref().unwrap()).to_owned(),
-        e.sbx.info().ghl.client_secret.clone(),
-        ADMIN.to_owned(),
+        app.sandbox.info().ghl.client_secret.clone(),
+        ADMIN_TOKEN.to_owned(),
     ];
-    let api = e
+    let api = app
         .http
-        .get(format!("{}/api/connections", e.base))
-        .bearer_auth(ADMIN)
+        .get(format!("{}/api/connections", app.address))
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap()
@@ -618,23 +429,10 @@ async fn secrets_never_appear_in_the_admin_api_or_page() {
         .await
         .unwrap();
     assert!(api.contains(&format!("ghl:{loc}")));
-    let login = e
+    let cookie = app.login().await;
+    let page = app
         .http
-        .post(format!("{}/login", e.base))
-        .form(&[("token", ADMIN)])
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = e
-        .http
-        .get(format!("{}/", e.base))
+        .get(format!("{}/", app.address))
         .header("cookie", cookie)
         .send()
         .await
@@ -643,9 +441,9 @@ async fn secrets_never_appear_in_the_admin_api_or_page() {
         .await
         .unwrap();
     assert!(page.contains(&format!("ghl:{loc}")));
-    let unauth = e
+    let unauth = app
         .http
-        .get(format!("{}/api/connections", e.base))
+        .get(format!("{}/api/connections", app.address))
         .send()
         .await
         .unwrap();
@@ -656,34 +454,146 @@ async fn secrets_never_appear_in_the_admin_api_or_page() {
         assert!(!page.contains(s.as_str()), "secret in the admin page");
         assert!(!debug.contains(s.as_str()), "secret in Debug output");
     }
-    e.sbx.shutdown().await;
+    app.shutdown().await;
+}
+
+/// When the store fails, the admin API and page answer 503 with a message for the
+/// user; what the store said (tables, SQL, file paths, hosts, sqlx's wording) stays
+/// in the log.
+#[tokio::test]
+async fn no_store_error_text_reaches_a_client() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = testkit::spawn_app_with(Spec::default().on(backend)).await else {
+            continue;
+        };
+        let cookie = app.login().await;
+        app.store.close().await;
+        let detail = app
+            .store
+            .connections()
+            .await
+            .expect_err("a closed store fails")
+            .to_string();
+        let api = app
+            .http
+            .get(format!("{}/api/connections", app.address))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let page = app
+            .http
+            .get(format!("{}/", app.address))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        let data_dir = app.dir.display().to_string();
+        let mut forbidden = vec![
+            detail.clone(),
+            "database error".to_owned(),
+            "sqlx".to_owned(),
+            "pool".to_owned(),
+            "SELECT".to_owned(),
+            "FROM ".to_owned(),
+            "table".to_owned(),
+            "relation".to_owned(),
+            "sqlite".to_owned(),
+            "postgres".to_owned(),
+            "ghlsync.db".to_owned(),
+            "127.0.0.1:5432".to_owned(),
+            data_dir,
+            std::env::temp_dir().display().to_string(),
+        ];
+        // Tables with names no English message uses.
+        forbidden.extend(
+            [
+                "connect_flows",
+                "echo_ledger",
+                "rate_budgets",
+                "rate_slots",
+                "run_log",
+                "webhook_keys",
+            ]
+            .map(str::to_owned),
+        );
+        for (what, resp) in [("the admin API", api), ("the admin page", page)] {
+            assert_eq!(resp.status(), 503, "{backend:?}: {what}");
+            let body = resp.text().await.unwrap();
+            assert!(
+                body.contains("database is unavailable"),
+                "{backend:?}: {what} says what happened: {body}"
+            );
+            for word in &forbidden {
+                assert!(
+                    !body.to_lowercase().contains(&word.to_lowercase()),
+                    "{backend:?}: {what} leaks {word:?}: {body}"
+                );
+            }
+        }
+        app.shutdown().await;
+    }
+}
+
+/// A `next` with CR/LF would split the `Location` header (and could set a cookie of
+/// the attacker's choosing): refused with a 400, and no session is set.
+#[tokio::test]
+async fn login_refuses_a_next_with_control_characters_and_sets_no_cookie() {
+    let app = spawn_app().await;
+    let injected = "/x\r\nSet-Cookie: a=b";
+    let post = app
+        .http
+        .post(format!("{}/login", app.address))
+        .form(&[("token", ADMIN_TOKEN), ("next", injected)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 400);
+    assert!(
+        post.headers().get("set-cookie").is_none(),
+        "no cookie: {:?}",
+        post.headers()
+    );
+    assert!(post.headers().get("location").is_none());
+    let get = app
+        .http
+        .get(format!("{}/login", app.address))
+        .query(&[("next", injected)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 400);
+    assert!(
+        get.headers().get("set-cookie").is_none(),
+        "no cookie: {:?}",
+        get.headers()
+    );
+    // The same login with a plain `next` works (the 400 was about `next` only).
+    let ok = app
+        .http
+        .post(format!("{}/login", app.address))
+        .form(&[("token", ADMIN_TOKEN), ("next", "/x")])
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.status().is_redirection(), "{}", ok.status());
+    assert_eq!(ok.headers()["location"], "/x");
+    assert!(ok.headers().get("set-cookie").is_some());
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
-    let sbx = Sandbox::start(SandboxConfig::default()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("ghlsync-lofty-oauth-{}", std::process::id()));
-    let store = Store::open_with_keyring(
-        &StoreOptions::sqlite(&dir),
-        Keyring::new(MasterKey::from_bytes([6; 32])),
-    )
-    .await
-    .unwrap();
-    let lofty = sbx.info().lofty.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = lofty::OAuthApp::new(
-        lofty.client_id.clone(),
-        SecretString::from(lofty.client_secret.clone()),
-        format!("{base}/oauth/callback/lofty"),
-    )
-    .unwrap()
-    .with_token_url(url::Url::parse(&lofty.token_url).unwrap())
-    .with_authorize_url(
-        url::Url::parse(&format!("{}/page/vendor-auth.html", lofty.base_url)).unwrap(),
-    );
+    // Lofty OAuth only: this server has no GHL marketplace app.
+    let app = spawn_tuned(SandboxConfig::default(), |c| {
+        c.ghl.client_id = None;
+        c.ghl.client_secret = None;
+    })
+    .await;
+    let lofty = app.sandbox.info().lofty.clone();
     // Lofty access tokens live 1 s here, so the keeper has work to do.
-    let ttl: Value = reqwest::Client::new()
+    let ttl: Value = app
+        .http
         .post(format!("{}/_sandbox/config", lofty.base_url))
         .json(&json!({"access_token_ttl_secs": 1}))
         .send()
@@ -693,39 +603,26 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
         .await
         .unwrap();
     assert_eq!(ttl["access_token_ttl_secs"], 1, "{ttl}");
-    let keeper_app = app.clone();
-    let settings = server::connect::LoftyOAuthSettings {
-        app,
-        api_base: url::Url::parse(&lofty.base_url).unwrap(),
-    };
-    let state = AppState::new(
-        store.clone(),
-        ghl::WebhookVerifier::ghl(),
-        SecretString::from(ADMIN.to_owned()),
-        None,
-    )
-    .with_lofty_oauth(Some(settings));
-    tokio::spawn(server::serve_listener(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let keeper_app = app
+        .config
+        .lofty_oauth_settings()
+        .unwrap()
+        .expect("the Lofty vendor app is configured")
+        .app;
 
-    let start: Value = http
-        .get(format!("{base}/connect/lofty"))
+    let start: Value = app
+        .http
+        .get(format!("{}/connect/lofty", app.address))
         .header("accept", "application/json")
-        .bearer_auth(ADMIN)
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let consent = http
+    let consent = app
+        .http
         .get(start["authorize_url"].as_str().unwrap())
         .send()
         .await
@@ -733,14 +630,15 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
     assert!(consent.status().is_redirection(), "{}", consent.status());
     let callback = consent.headers()["location"].to_str().unwrap().to_owned();
     assert!(
-        callback.starts_with(&format!("{base}/oauth/callback/lofty?")),
+        callback.starts_with(&format!("{}/oauth/callback/lofty?", app.address)),
         "{callback}"
     );
     // GHL OAuth is not configured on this server: it says so instead of failing later.
-    let ghl_state = http
-        .get(format!("{base}/connect/ghl"))
+    let ghl_state = app
+        .http
+        .get(format!("{}/connect/ghl", app.address))
         .header("accept", "application/json")
-        .bearer_auth(ADMIN)
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .await
         .unwrap();
@@ -749,35 +647,28 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
         503,
         "GHL OAuth is not configured in this server"
     );
-    let resp = http.get(&callback).send().await.unwrap();
+    let resp = app.http.get(&callback).send().await.unwrap();
     let status = resp.status();
     let page = resp.text().await.unwrap();
     assert_eq!(status, 200, "{page}");
-    let conns = store.connections().await.unwrap();
+    let conns = app.store.connections().await.unwrap();
     assert_eq!(conns.len(), 1);
     assert_eq!(
         (conns[0].system.as_str(), conns[0].kind.as_str()),
         ("lofty", "oauth")
     );
     assert!(page.contains(&conns[0].id));
-    let tokens = engine::TokenSource::new(store.clone(), None, Duration::from_secs(60));
-    let health = engine::connections::healthcheck(
-        &store,
-        &tokens,
-        &url::Url::parse("http://unused.invalid").unwrap(),
-        &conns[0].id,
-    )
-    .await;
+    let health = app.connectors().healthcheck(&conns[0].id).await;
     assert!(health.ok, "{}", health.detail);
     // Replaying the callback: refused.
-    assert_eq!(http.get(&callback).send().await.unwrap().status(), 400);
+    assert_eq!(app.http.get(&callback).send().await.unwrap().status(), 400);
     // The keeper refreshes the Lofty OAuth connection ahead of expiry, twice in a row:
     // the second refresh only works if the first stored the new single-use refresh token.
-    let keeper = engine::TokenSource::new(store.clone(), None, Duration::from_secs(3))
+    let keeper = TokenSource::new(app.store.clone(), None, Duration::from_secs(3))
         .with_lofty(Some(keeper_app));
-    let before = store.tokens(&conns[0].id).await.unwrap().unwrap();
+    let before = app.store.tokens(&conns[0].id).await.unwrap().unwrap();
     assert_eq!(keeper.keep_alive().await.unwrap(), (1, 0));
-    let after = store.tokens(&conns[0].id).await.unwrap().unwrap();
+    let after = app.store.tokens(&conns[0].id).await.unwrap().unwrap();
     assert_ne!(expose(&before.access), expose(&after.access));
     assert_ne!(
         expose(before.refresh.as_ref().unwrap()),
@@ -790,16 +681,10 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
         (1, 0),
         "still refreshable after the old token expired"
     );
-    let health = engine::connections::healthcheck(
-        &store,
-        &tokens,
-        &url::Url::parse("http://unused.invalid").unwrap(),
-        &conns[0].id,
-    )
-    .await;
+    let health = app.connectors().healthcheck(&conns[0].id).await;
     assert!(health.ok, "{}", health.detail);
     assert_eq!(
-        store
+        app.store
             .connection(&conns[0].id)
             .await
             .unwrap()
@@ -807,8 +692,7 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
             .status,
         ConnectionStatus::Active
     );
-    sbx.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    app.shutdown().await;
 }
 
 /// Lofty signs nothing: connecting Lofty subscribes its deliveries to a URL with the
@@ -816,34 +700,23 @@ async fn lofty_oauth_connects_end_to_end_and_its_callback_is_single_use() {
 /// redelivery is stored once, and a wrong key is refused with nothing stored.
 #[tokio::test]
 async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() {
-    let e = env(SandboxConfig::default()).await;
-    let info = e.sbx.info().lofty.clone();
+    let app = spawn(SandboxConfig::default()).await;
+    let info = app.sandbox.info().lofty.clone();
     let lofty_base = url::Url::parse(&info.base_url).unwrap();
-    let control = |body: Value| {
-        let url = format!("{}/_sandbox/config", info.base_url);
-        let http = e.http.clone();
+    let post = |url: String, body: Value| {
+        let http = app.http.clone();
         async move { http.post(url).json(&body).send().await.unwrap() }
     };
-    assert!(
-        control(json!({"webhook_batch_ms": 50}))
-            .await
-            .status()
-            .is_success()
-    );
+    let config = post(
+        format!("{}/_sandbox/config", info.base_url),
+        json!({"webhook_batch_ms": 50}),
+    )
+    .await;
+    assert!(config.status().is_success());
     let key = SecretString::from(info.api_key.clone());
-    let id = engine::connections::connect_lofty_key(&e.store, &lofty_base, &key)
-        .await
-        .unwrap();
-    let mut wc = WorkerConfig::new("w-lofty");
-    wc.idle = Duration::from_millis(20);
-    wc.public_url = Some(url::Url::parse(&e.base).unwrap());
-    let tokens = TokenSource::new(e.store.clone(), None, Duration::from_secs(60));
-    let worker = Worker::new(e.store.clone(), wc, tokens);
-    assert_eq!(
-        worker.drain().await.unwrap().done,
-        1,
-        "the subscribe job ran"
-    );
+    let id = app.connect_lofty_key().await;
+    // The app's worker delivers to the app's public URL.
+    assert_eq!(app.drain().await.done, 1, "the subscribe job ran");
     let lofty = lofty::LoftyClient::new(
         lofty::LoftyConfig::api_key(key.clone()).with_base_url(lofty_base.clone()),
     )
@@ -853,14 +726,14 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
         .iter()
         .filter(|w| {
             w.callback_url
-                .starts_with(&format!("{}/webhooks/lofty/", e.base))
+                .starts_with(&format!("{}/webhooks/lofty/", app.address))
         })
         .collect();
     let mut lists: Vec<i64> = ours.iter().map(|w| w.list_id).collect();
     lists.sort_unstable();
     assert_eq!(lists, vec![2, 9, 10, 11]);
     let callback = ours[0].callback_url.clone();
-    let log = e
+    let log = app
         .store
         .run_log(&format!("lofty:subscriptions:{id}"))
         .await
@@ -872,7 +745,7 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
     );
 
     // A lead created in Lofty arrives as a thin batch, is journaled and becomes a job.
-    let events_before = e.store.count_events().await.unwrap();
+    let events_before = app.store.count_events().await.unwrap();
     let lead = lofty
         .create_lead(&lofty::models::CreateLead {
             first_name: "Webhook".to_owned(),
@@ -882,21 +755,21 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while e.store.count_events().await.unwrap() == events_before {
+    while app.store.count_events().await.unwrap() == events_before {
         assert!(
             std::time::Instant::now() < deadline,
             "no Lofty delivery arrived"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    worker.drain().await.unwrap();
-    let log = e
+    app.drain().await;
+    let log = app
         .store
         .run_log(&format!("lofty:lead:{lead}"))
         .await
         .unwrap();
     assert!(!log.is_empty(), "the change was processed");
-    assert_eq!(log[0].flow, "lofty.change");
+    assert_eq!(log[0].kind, "lofty.change");
     assert_eq!(log[0].outcome, "skipped");
     assert!(log[0].detail.contains(&id), "{}", log[0].detail);
 
@@ -904,10 +777,6 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
     // makes no second job.
     let body = json!({"listId": 2, "teamId": info.team_id,
         "updatedLead": [{"leadId": lead, "updateTime": 1_700_000_000_000_i64}]});
-    let post = |url: String, body: Value| {
-        let http = e.http.clone();
-        async move { http.post(url).json(&body).send().await.unwrap() }
-    };
     let first: Value = post(callback.clone(), body.clone())
         .await
         .json()
@@ -932,37 +801,32 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
         .await
         .unwrap();
     assert_eq!(second["status"], "accepted");
-    let stats = worker.drain().await.unwrap();
+    let stats = app.drain().await;
     assert_eq!(stats.done, 2, "one job per distinct change: {stats:?}");
 
     // A wrong key or an unreadable body is refused, and nothing is stored.
-    let events = e.store.count_events().await.unwrap();
-    let wrong = post(format!("{}/webhooks/lofty/not-a-key", e.base), body.clone()).await;
+    let events = app.store.count_events().await.unwrap();
+    let wrong = post(
+        format!("{}/webhooks/lofty/not-a-key", app.address),
+        body.clone(),
+    )
+    .await;
     assert_eq!(wrong.status(), 404);
     let bad = post(callback.clone(), json!(["not", "a", "batch"])).await;
     assert_eq!(bad.status(), 400);
-    assert_eq!(e.store.count_events().await.unwrap(), events);
+    assert_eq!(app.store.count_events().await.unwrap(), events);
 
     // Reconnecting subscribes again without duplicating subscriptions.
-    engine::connections::connect_lofty_key(&e.store, &lofty_base, &key)
-        .await
-        .unwrap();
-    worker.drain().await.unwrap();
+    app.connect_lofty_key().await;
+    app.drain().await;
     let after = lofty.list_webhooks().await.unwrap();
     assert_eq!(after.len(), subs.len(), "no duplicate subscriptions");
 
     // A new public_url: the next subscribe moves the four subscriptions there.
-    let moved_to = "http://127.0.0.1:9/";
-    let mut wc = WorkerConfig::new("w-lofty-moved");
-    wc.public_url = Some(url::Url::parse(moved_to).unwrap());
-    let moved = Worker::new(
-        e.store.clone(),
-        wc,
-        TokenSource::new(e.store.clone(), None, Duration::from_secs(60)),
-    );
-    engine::connections::connect_lofty_key(&e.store, &lofty_base, &key)
-        .await
-        .unwrap();
+    let moved = app.worker_with("w-lofty-moved", |c| {
+        c.public_url = Some("http://127.0.0.1:9/".to_owned());
+    });
+    app.connect_lofty_key().await;
     moved.drain().await.unwrap();
     let now: Vec<_> = lofty.list_webhooks().await.unwrap();
     assert_eq!(now.len(), subs.len(), "the old ones were removed");
@@ -973,5 +837,5 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
             .count(),
         4
     );
-    e.sbx.shutdown().await;
+    app.shutdown().await;
 }

@@ -6,6 +6,9 @@
 //!   on SQLite or PostgreSQL, the server on port 0 (built by the same
 //!   [`ghlsync::Application::build`] as `ghlsync up`) and a worker the test drains
 //!   ([`TestApp::drain`]) instead of sleeping.
+//! - [`spawn_app_configured`]: the same with the configuration tuned first;
+//!   [`TestApp::second_instance`] serves another instance on the same database and
+//!   [`TestApp::worker_with`] builds another worker on it.
 //! - [`TestApp`] helpers: connect a GHL location (PIT, or OAuth through the real
 //!   consent flow over HTTP), a Lofty key and a Lytho client; post a signed GHL
 //!   webhook; call the sandbox's controls.
@@ -26,7 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine;
 use ed25519_dalek::Signer;
 use engine::{Connectors, Worker, WorkerStats};
-use ghlsync::Config;
+/// The application's configuration, for [`spawn_app_configured`] and
+/// [`TestApp::worker_with`] (so a test binary need not depend on `ghlsync`).
+pub use ghlsync::Config;
 use sandbox::{Sandbox, SandboxConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -229,6 +234,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// `None` only when `spec` asks for PostgreSQL and it is not available outside CI.
 pub async fn spawn_app_with(spec: Spec) -> Option<TestApp> {
+    spawn_app_configured(spec, |_| {}).await
+}
+
+/// As [`spawn_app_with`], with the configuration changed by `tune` before the app is
+/// built: for a test that needs what a user would configure (`ghl.scopes`, no GHL
+/// app, `worker.refresh_ahead_secs`). The addresses are resolved after `tune`.
+pub async fn spawn_app_configured(spec: Spec, tune: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let dir = temp_dir("ghlsync_app");
     let database_url = match spec.backend {
         Backend::Sqlite => None,
@@ -237,26 +249,16 @@ pub async fn spawn_app_with(spec: Spec) -> Option<TestApp> {
     let sandbox = Sandbox::start(spec.sandbox.clone())
         .await
         .expect("the sandbox starts");
-    let config = config_for(&sandbox, &dir, database_url, spec.lofty_oauth);
-    let options = ghlsync::AppOptions {
-        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-        run_worker: spec.run_worker,
-        worker: ghlsync::WorkerOptions {
-            idle: Some(std::time::Duration::from_millis(20)),
-            ..ghlsync::WorkerOptions::default()
-        },
-    };
-    let app = ghlsync::Application::build(&config, options)
+    let mut config = config_for(&sandbox, &dir, database_url, spec.lofty_oauth);
+    tune(&mut config);
+    let app = ghlsync::Application::build(&config, app_options(spec.run_worker))
         .await
         .expect("the application builds");
     let address = app.public_url();
     let store = app.store().clone();
     let worker = app.worker().clone();
     let config = app.config().clone();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stop_rx.await;
-    }));
+    let (stop, served) = serve(app);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -269,7 +271,7 @@ pub async fn spawn_app_with(spec: Spec) -> Option<TestApp> {
         config,
         http,
         dir,
-        stop: Some(stop_tx),
+        stop: Some(stop),
         served: Some(served),
     };
     // The sandbox sends its signed webhooks to this app's intake.
@@ -279,6 +281,64 @@ pub async fn spawn_app_with(spec: Spec) -> Option<TestApp> {
     )
     .await;
     Some(test)
+}
+
+/// How the kit builds an application: port 0, a worker that idles 20 ms, running in
+/// the background only when `run_worker`.
+fn app_options(run_worker: bool) -> ghlsync::AppOptions {
+    ghlsync::AppOptions {
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        run_worker,
+        worker: worker_options(None),
+    }
+}
+
+fn worker_options(id: Option<&str>) -> ghlsync::WorkerOptions {
+    ghlsync::WorkerOptions {
+        id: id.map(str::to_owned),
+        idle: Some(std::time::Duration::from_millis(20)),
+        ..ghlsync::WorkerOptions::default()
+    }
+}
+
+type Served = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// Serves `app` in the background until the returned sender fires (or drops).
+fn serve(app: ghlsync::Application) -> (tokio::sync::oneshot::Sender<()>, Served) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stop_rx.await;
+    }));
+    (stop_tx, served)
+}
+
+/// Another server instance on a [`TestApp`]'s database (see
+/// [`TestApp::second_instance`]): a restart, or a replica behind a load balancer.
+#[derive(Debug)]
+pub struct Instance {
+    /// `http://127.0.0.1:<port>` of this instance (its own listener; the public URL
+    /// it hands out is the first app's).
+    pub address: String,
+    /// This instance's own store handle (its own pool) on the shared database.
+    pub store: Store,
+    /// This instance's worker (not running; drain it by hand).
+    pub worker: Worker,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<Served>,
+}
+
+impl Instance {
+    /// Stops this instance's server and closes its store handle (the first app and
+    /// the database are untouched).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+        self.store.close().await;
+    }
 }
 
 /// The configuration `ghlsync up` would make for this sandbox, in `dir`.
@@ -314,6 +374,40 @@ impl TestApp {
     /// Runs ready jobs until none is left (jobs scheduled later are not waited for).
     pub async fn drain(&self) -> WorkerStats {
         self.worker.drain().await.expect("the queue drains")
+    }
+
+    /// A second `ghlsync` instance on this app's database, built by
+    /// [`ghlsync::Application::build`] from the same configuration (same data dir,
+    /// master key, admin token, OAuth apps and public URL, as replicas behind one
+    /// load balancer share them) on its own port 0 listener, with its own store
+    /// pool. For tests of what must hold across instances: sessions, connect flows,
+    /// single use.
+    pub async fn second_instance(&self) -> Instance {
+        let app = ghlsync::Application::build(&self.config, app_options(false))
+            .await
+            .expect("the second instance builds");
+        let address = format!("http://{}", app.address());
+        let store = app.store().clone();
+        let worker = app.worker().clone();
+        let (stop, served) = serve(app);
+        Instance {
+            address,
+            store,
+            worker,
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    /// Another queue worker on this app's store, built as `ghlsync worker` builds
+    /// one from this app's configuration changed by `tune` (e.g.
+    /// `worker.refresh_ahead_secs`, `public_url`), with its own `id` and a 20 ms idle
+    /// pause. Not running: drain it, or `run` it in a task.
+    pub fn worker_with(&self, id: &str, tune: impl FnOnce(&mut Config)) -> Worker {
+        let mut config = self.config.clone();
+        tune(&mut config);
+        ghlsync::startup::worker(&config, self.store.clone(), &worker_options(Some(id)))
+            .expect("the worker builds")
     }
 
     /// Opens stored connections as the worker does.
