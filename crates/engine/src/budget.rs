@@ -20,14 +20,19 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use ghl::GhlError;
+use ghl::{GateLimit, GhlError};
 use store::Store;
 
 /// Slots taken per database round trip, at most.
 const MAX_BLOCK: u32 = 10;
+/// How often a caller looks again while a key's limit is being probed.
+const PROBE_POLL: Duration = Duration::from_millis(10);
+/// A probe that taught nothing within this long (an error, no headers) lets another go.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The shared budget of every location this process calls. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -38,7 +43,27 @@ pub struct SharedBudget {
     /// One refill at a time per process (concurrent callers wait for it).
     refill: Arc<tokio::sync::Mutex<()>>,
     /// Round trips made (for the figures in tests and benchmarks).
-    round_trips: Arc<std::sync::atomic::AtomicU64>,
+    round_trips: Arc<AtomicU64>,
+    /// Callers waiting for a slot now (the demand a block is sized to).
+    waiting: Arc<AtomicUsize>,
+    /// When the probe of a key whose limit is not known yet started.
+    probes: Arc<Mutex<HashMap<String, std::time::Instant>>>,
+}
+
+/// Counts a caller as waiting until it leaves (however it leaves).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// How slots are spaced for a limit of `max` per `interval`.
@@ -77,27 +102,42 @@ impl SharedBudget {
             held: Arc::default(),
             refill: Arc::default(),
             round_trips: Arc::default(),
+            waiting: Arc::default(),
+            probes: Arc::default(),
         }
     }
 
     /// Database round trips made so far.
     pub fn round_trips(&self) -> u64 {
-        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// Waits for this process's next slot of `key` (taking a block from the store
-    /// when it holds none), for a limit of `max` per `interval`.
+    /// when it holds none), for a limit of `limit.max` per `limit.interval`.
+    ///
+    /// A block is as large as the demand: the callers waiting here when it is taken
+    /// (at most [`MAX_BLOCK`]), so slots are not reserved for requests that will never
+    /// come (a slot nobody uses in time is lost to every process).
     pub async fn admit(
         &self,
         key: &str,
-        max: u32,
-        interval: Duration,
+        limits: &(dyn Fn() -> GateLimit + Send + Sync),
     ) -> Result<(), store::StoreError> {
-        let pace = Pace::new(max, interval);
-        let step = pace.step;
-        let block = (max / 10).clamp(1, MAX_BLOCK);
-        let span_ms = (step * f64::from(block)).ceil() as i64;
+        let _waiting = Waiting::enter(&self.waiting);
+        let mut probing = false;
         loop {
+            let limit = limits();
+            // Until GHL's headers have told the real limit, one request at a time per
+            // key (a probe): slots reserved at the (slow) documented default would
+            // hold every process back long after the first answer told the truth.
+            if !limit.learned && !probing {
+                if !self.try_probe(key) {
+                    tokio::time::sleep(PROBE_POLL).await;
+                    continue;
+                }
+                probing = true;
+            }
+            let pace = Pace::new(limit.max, limit.interval);
             if let Some(at) = self.take_held(key, pace.late_ms) {
                 let wait = at - self.store.now();
                 if wait > 0 {
@@ -110,12 +150,33 @@ impl SharedBudget {
             if self.has_held(key, pace.late_ms) {
                 continue;
             }
+            let most = if limit.learned {
+                (limit.max / 10).clamp(1, MAX_BLOCK)
+            } else {
+                1
+            };
+            let demand = u32::try_from(self.waiting.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+            let block = demand.clamp(1, most);
+            let span_ms = (pace.step * f64::from(block)).ceil() as i64;
             let first = self.store.reserve_slots(key, span_ms).await?;
-            self.round_trips
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.round_trips.fetch_add(1, Ordering::Relaxed);
             let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             let slots = held.entry(key.to_owned()).or_default();
-            slots.extend((0..block).map(|i| first + (f64::from(i) * step).floor() as i64));
+            slots.extend((0..block).map(|i| first + (f64::from(i) * pace.step).floor() as i64));
+        }
+    }
+
+    /// Whether this caller may send the probe of `key` (none in flight, or the last
+    /// one started more than [`PROBE_TIMEOUT`] ago and never taught anything).
+    fn try_probe(&self, key: &str) -> bool {
+        let mut probes = self.probes.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        match probes.get(key) {
+            Some(started) if now.duration_since(*started) < PROBE_TIMEOUT => false,
+            _ => {
+                probes.insert(key.to_owned(), now);
+                true
+            }
         }
     }
 
@@ -144,12 +205,11 @@ impl ghl::RequestGate for SharedBudget {
     fn admit<'a>(
         &'a self,
         key: &'a str,
-        max: u32,
-        interval: Duration,
+        limits: &'a (dyn Fn() -> GateLimit + Send + Sync),
     ) -> Pin<Box<dyn Future<Output = Result<(), GhlError>> + Send + 'a>> {
         Box::pin(async move {
             let budget_key = format!("ghl:{key}");
-            self.admit(&budget_key, max, interval)
+            self.admit(&budget_key, limits)
                 .await
                 .map_err(|e| GhlError::RateLimited {
                     key: key.to_owned(),
@@ -166,8 +226,9 @@ mod tests {
 
     #[test]
     fn any_window_holds_at_most_the_limit() {
-        // 100 per 10 s: 102.5 ms apart; 100 per 1 s: 10.25 ms apart.
-        assert!((Pace::new(100, Duration::from_secs(10)).step - 102.5).abs() < 1e-9);
+        // 100 per 10 s: (10 s + 200 ms margin) / 100 = 102 ms apart; 100 per 1 s:
+        // (1 s + 25 ms) / 100 = 10.25 ms apart.
+        assert!((Pace::new(100, Duration::from_secs(10)).step - 102.0).abs() < 1e-9);
         let fast = Pace::new(100, Duration::from_secs(1));
         assert!((fast.step - 10.25).abs() < 1e-9);
         assert_eq!(fast.late_ms, 5);

@@ -120,13 +120,24 @@ pub struct GhlClient {
 /// shared by every worker process sits here (the governor only sees this process).
 /// It is told the limit the governor has learned for the key.
 pub trait RequestGate: Send + Sync + std::fmt::Debug {
-    /// Resolves when one request for `key` may go out (limit: `max` per `interval`).
+    /// Resolves when one request for `key` may go out. `limit` tells the limit the
+    /// governor knows now (it changes when a response teaches the real one, so a
+    /// waiting gate asks again).
     fn admit<'a>(
         &'a self,
         key: &'a str,
-        max: u32,
-        interval: Duration,
+        limit: &'a (dyn Fn() -> GateLimit + Send + Sync),
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), GhlError>> + Send + 'a>>;
+}
+
+/// The limit a [`RequestGate`] paces to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateLimit {
+    pub max: u32,
+    pub interval: Duration,
+    /// Whether GHL's headers said so (`false`: the documented defaults, until the
+    /// first response; a gate should then hand out one request at a time).
+    pub learned: bool,
 }
 
 impl GhlClient {
@@ -219,14 +230,23 @@ impl GhlClient {
         let paced = op.token != TokenKind::None;
         let key = self.governor_key();
         if paced && let Some(gate) = &self.gate {
-            let (max, interval) = self.governor.as_ref().map_or(
-                (
-                    crate::governor::DEFAULT_MAX,
-                    crate::governor::DEFAULT_INTERVAL,
-                ),
-                |g| g.limits(key),
-            );
-            gate.admit(key, max, interval).await?;
+            let governor = self.governor.as_deref();
+            let limit = move || {
+                let (max, interval, learned) = governor.map_or(
+                    (
+                        crate::governor::DEFAULT_MAX,
+                        crate::governor::DEFAULT_INTERVAL,
+                        false,
+                    ),
+                    |g| g.limits(key),
+                );
+                GateLimit {
+                    max,
+                    interval,
+                    learned,
+                }
+            };
+            gate.admit(key, &limit).await?;
         }
         if paced && let Some(gov) = &self.governor {
             gov.acquire(key).await?;
@@ -257,7 +277,11 @@ impl GhlClient {
         let headers = resp.headers().clone();
         let rate_limit = RateLimitHeaders::from_headers(&headers);
         if paced && let Some(gov) = &self.governor {
-            gov.observe(key, &rate_limit);
+            if self.gate.is_some() {
+                gov.observe_shared(key, &rate_limit);
+            } else {
+                gov.observe(key, &rate_limit);
+            }
         }
         let bytes = resp
             .bytes()

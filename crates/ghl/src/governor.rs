@@ -242,6 +242,18 @@ impl Governor {
 
     /// Learns from the rate-limit headers of a response for `key`.
     pub fn observe(&self, key: &str, headers: &RateLimitHeaders) {
+        self.learn(key, headers, true);
+    }
+
+    /// Like [`observe`](Self::observe), when a shared budget in front of this governor
+    /// already spaces what every process sends: a remaining count lower than ours is
+    /// then our other processes' sends, which that budget accounts for, so they are not
+    /// counted again here (a `remaining` of 0 still blocks).
+    pub fn observe_shared(&self, key: &str, headers: &RateLimitHeaders) {
+        self.learn(key, headers, false);
+    }
+
+    fn learn(&self, key: &str, headers: &RateLimitHeaders, count_others: bool) {
         if headers.is_empty() {
             return;
         }
@@ -261,13 +273,13 @@ impl Governor {
                 let until = now + st.interval;
                 st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
             }
-            Some(remaining) => {
+            Some(remaining) if count_others => {
                 // Someone else spends this budget too: count their sends as ours.
                 let ours_left = (st.max as usize).saturating_sub(st.grants.len());
                 let theirs = ours_left.saturating_sub(usize::try_from(remaining).unwrap_or(0));
                 st.grants.extend(std::iter::repeat_n(now, theirs));
             }
-            None => {}
+            Some(_) | None => {}
         }
         match headers.daily_remaining {
             Some(0) => st.daily_blocked_until = Some(now + self.daily_pause),
@@ -284,12 +296,13 @@ impl Governor {
         st.blocked_until = Some(st.blocked_until.map_or(until, |b| b.max(until)));
     }
 
-    /// The limit `key` is paced to: learned from GHL's headers, else the defaults.
-    pub fn limits(&self, key: &str) -> (u32, Duration) {
+    /// The limit `key` is paced to, and whether it was learned from GHL's headers
+    /// (`false`: the defaults, until the first response says otherwise).
+    pub fn limits(&self, key: &str) -> (u32, Duration, bool) {
         let map = self.lock();
         map.get(key)
-            .map_or((self.default_max, self.default_interval), |st| {
-                (st.max, st.interval)
+            .map_or((self.default_max, self.default_interval, false), |st| {
+                (st.max, st.interval, !st.last.is_empty())
             })
     }
 

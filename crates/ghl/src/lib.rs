@@ -54,7 +54,7 @@ pub use wire::http;
 #[cfg(test)]
 mod test_support;
 
-pub use client::{GhlClient, GhlConfig, RequestGate};
+pub use client::{GateLimit, GhlClient, GhlConfig, RequestGate};
 pub use error::{ApiError, GhlError, RetryClass};
 pub use governor::{Governor, RateLimitHeaders};
 pub use oauth::OAuthApp;
