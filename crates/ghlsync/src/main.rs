@@ -84,7 +84,7 @@ fn main() -> ExitCode {
             Command::Bench(cmd) => commands::bench::run(&cmd).await,
             Command::Up(args) => commands::up::run(&config()?, args).await,
             Command::Sandbox(args) => commands::sandbox::run(args).await,
-            Command::Call(args) => commands::call::run(args).await,
+            Command::Call(args) => commands::call::run(args, cli.config.as_deref()).await,
             Command::Operations(args) => commands::call::list(&args),
         }
     });

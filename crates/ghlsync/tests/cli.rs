@@ -256,8 +256,50 @@ fn connect_pit_then_connections_shows_status_and_scopes_but_never_the_token() {
     );
     assert!(out.contains("contacts.readonly contacts.write"), "{out}");
     assert!(out.contains(": ok"), "health check passed: {out}");
+    // `call` runs through the stored connection, by id or by name.
+    let name = format!("GHL location {location}");
+    assert!(out.contains(&name), "connections are named: {out}");
+    let input = format!(r#"{{"locationId":"{location}","limit":1}}"#);
+    let mut called = Vec::new();
+    for which in [format!("ghl:{location}"), name] {
+        let (code, answer, err) = run(
+            &[
+                "call",
+                "get-contacts",
+                "--connection",
+                &which,
+                "--input",
+                &input,
+            ],
+            "",
+        );
+        assert_eq!(code, 0, "{which}: {err}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(
+            answer["contacts"].as_array().map(Vec::len),
+            Some(1),
+            "{answer}"
+        );
+        called.push(err);
+    }
+    let (code, _, unknown) = run(
+        &[
+            "call",
+            "get-contacts",
+            "--connection",
+            "no such connection",
+            "--input",
+            &input,
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(
+        unknown.contains("connection no such connection does not exist"),
+        "{unknown}"
+    );
     let (_, json_out, json_err) = run(&["connections", "--json"], "");
-    for text in [&out, &err, &json_out, &json_err] {
+    for text in [&out, &err, &json_out, &json_err, &called[0], &called[1]] {
         assert!(!text.contains(token), "the token leaked: {text}");
     }
     // A wrong token is stored but flagged, with GHL's reason, and still not shown.

@@ -86,3 +86,39 @@ async fn postgres_apps_share_nothing_with_other_tests() {
     assert_eq!(app.store.connections().await.unwrap().len(), 1, "{conn}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_job_row_nobody_can_read_is_dead_lettered_with_what_is_wrong() {
+    let app = spawn_app().await;
+    for (kind, key, payload) in [
+        ("ghl.cal", "bad-kind", json!({})),
+        ("ghl.call", "bad-payload", json!({"op": "get-contacts"})),
+    ] {
+        app.store
+            .enqueue(&store::NewJob::new(kind, key, payload))
+            .await
+            .unwrap();
+    }
+    let stats = app.drain().await;
+    assert_eq!((stats.done, stats.failed), (0, 2));
+    let dead = app.store.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let error_of = |key: &str| {
+        dead.iter()
+            .find(|j| j.idempotency_key == key)
+            .and_then(|j| j.last_error.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        error_of("bad-kind").contains("unknown job kind `ghl.cal`"),
+        "{}",
+        error_of("bad-kind")
+    );
+    let payload = error_of("bad-payload");
+    assert!(
+        payload.contains("the payload of this ghl.call job is invalid")
+            && payload.contains("missing field"),
+        "{payload}"
+    );
+    app.shutdown().await;
+}

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use engine::jobs::{Job, TestRecord};
 use serde::Serialize;
 use serde_json::json;
 use store::{NewJob, Store, StoreOptions};
@@ -47,13 +48,7 @@ async fn measure(store: &Store, args: &QueueArgs, workers: usize) -> anyhow::Res
     store.reset_queue().await?;
     let run = rand::random::<u32>();
     let jobs: Vec<NewJob> = (0..args.jobs)
-        .map(|i| {
-            NewJob::new(
-                "test.record",
-                format!("bench-{run}-{i}"),
-                json!({"record": format!("bench:{i}")}),
-            )
-        })
+        .map(|i| Job::from(TestRecord::new(format!("bench:{run}:{i}"))).into_new_job())
         .collect();
     let started = Instant::now();
     for chunk in jobs.chunks(args.enqueue_batch.max(1)) {

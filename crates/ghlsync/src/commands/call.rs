@@ -39,6 +39,11 @@ pub struct Args {
     /// Lytho: the tenant's token URL (env GHLSYNC_LYTHO_TOKEN_URL).
     #[arg(long)]
     pub token_url: Option<String>,
+    /// Run it through a stored connection (its id or its name, see `ghlsync
+    /// connections`): its credentials, base URL, scopes, token refresh and rate budget.
+    /// Without it, the flags above say where and how.
+    #[arg(long)]
+    pub connection: Option<String>,
     /// Print the JSON answer on one line instead of pretty-printed.
     #[arg(long)]
     pub compact: bool,
@@ -112,14 +117,72 @@ struct Failure {
     class: RetryClass,
 }
 
-pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Runs `op` through the stored connection `name` (id or name).
+async fn through_connection(
+    config: &crate::config::Config,
+    name: &str,
+    op: &str,
+    input: Value,
+) -> anyhow::Result<Result<Value, Failure>> {
+    let store = config.open_store().await?;
+    let connectors = ghlsync::startup::connectors(config, store)?;
+    let failed = |e: engine::ConnectorError| {
+        let (body, status) = match &e {
+            engine::ConnectorError::Ghl(g) => (g.api().map(|a| a.body.clone()), g.status()),
+            engine::ConnectorError::Lofty(l) => (l.api().map(|a| a.body.clone()), l.status()),
+            engine::ConnectorError::Lytho(l) => (None, l.status()),
+            _ => (None, None),
+        };
+        let class = match e.failure() {
+            store::Failure::RetryAfter(d) => RetryClass::RetryAfter(d),
+            store::Failure::Retry => RetryClass::Retry,
+            store::Failure::Reauth => RetryClass::Reauth,
+            store::Failure::GiveUp => RetryClass::GiveUp,
+        };
+        Failure {
+            message: e.to_string(),
+            body,
+            status,
+            class,
+        }
+    };
+    let connector = match connectors.open(name).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(failed(e))),
+    };
+    let result = if lofty::operations::find(op).is_some() {
+        match connector.into_lofty() {
+            Ok(c) => c.client.call(op, input).await.map_err(Into::into),
+            Err(e) => Err(e),
+        }
+    } else if lytho::operations::find(op).is_some() {
+        match connector.into_lytho() {
+            Ok(c) => c.client.call(op, input).await.map_err(Into::into),
+            Err(e) => Err(e),
+        }
+    } else {
+        match connector.into_ghl() {
+            Ok(c) => c.call_id(op, input).await,
+            Err(e) => Err(e),
+        }
+    };
+    Ok(result.map_err(failed))
+}
+
+pub async fn run(args: Args, config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let input: Value = serde_json::from_str(&args.input)
         .with_context(|| format!("--input is not valid JSON: {}", args.input))?;
     if !input.is_object() {
         bail!("--input must be a JSON object, like '{{\"contactId\":\"...\"}}'");
     }
     let op = args.operation.clone();
-    let result = if let Some(o) = lofty::operations::find(&op) {
+    let known = lofty::operations::find(&op).is_some()
+        || lytho::operations::find(&op).is_some()
+        || ghl::operations::find(&op).is_some();
+    let result = if let (Some(name), true) = (&args.connection, known) {
+        let config = crate::config::Config::load(config)?;
+        through_connection(&config, name, &op, input).await?
+    } else if let Some(o) = lofty::operations::find(&op) {
         let key = args.token.clone().or_else(|| env("GHLSYNC_LOFTY_API_KEY")).with_context(|| {
             format!("`{}` needs Lofty credentials: pass --token <API key> (or set GHLSYNC_LOFTY_API_KEY), or --token <OAuth token> --bearer", o.id)
         })?;

@@ -319,8 +319,8 @@ pub async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> 
     }
     let now = store.now();
     println!(
-        "{:<34} {:<13} {:<13} {:<14} scopes / last error",
-        "connection", "kind", "status", "token expires"
+        "{:<34} {:<30} {:<18} {:<13} {:<14} scopes / last error",
+        "connection", "name", "kind", "status", "token expires"
     );
     for c in &connections {
         let expiry = match c.token_expires_at {
@@ -329,8 +329,9 @@ pub async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> 
             Some(t) => format!("in {}s", (t - now) / 1000),
         };
         println!(
-            "{:<34} {:<13} {:<13} {:<14} {}",
+            "{:<34} {:<30} {:<18} {:<13} {:<14} {}",
             c.id,
+            c.name,
             c.kind,
             c.status.as_str(),
             expiry,
