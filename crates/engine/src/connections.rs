@@ -33,8 +33,6 @@ pub enum ConnectError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
-    Token(#[from] crate::tokens::TokenError),
-    #[error("{0}")]
     Invalid(String),
 }
 

@@ -319,7 +319,7 @@ pub async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> 
     }
     let now = store.now();
     println!(
-        "{:<34} {:<30} {:<18} {:<13} {:<14} scopes / last error",
+        "{:<34} {:<36} {:<18} {:<13} {:<14} scopes / last error",
         "connection", "name", "kind", "status", "token expires"
     );
     for c in &connections {
@@ -329,7 +329,7 @@ pub async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> 
             Some(t) => format!("in {}s", (t - now) / 1000),
         };
         println!(
-            "{:<34} {:<30} {:<18} {:<13} {:<14} {}",
+            "{:<34} {:<36} {:<18} {:<13} {:<14} {}",
             c.id,
             c.name,
             c.kind,
