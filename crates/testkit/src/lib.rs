@@ -331,13 +331,7 @@ impl Instance {
     /// Stops this instance's server and closes its store handle (the first app and
     /// the database are untouched).
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(served) = self.served.take() {
-            let _ = served.await;
-        }
-        self.store.close().await;
+        stop_serving(&mut self.stop, &mut self.served, &self.store).await;
     }
 }
 
@@ -651,16 +645,25 @@ impl TestApp {
 
     /// Stops the server and the sandbox.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(served) = self.served.take() {
-            let _ = served.await;
-        }
-        self.store.close().await;
+        stop_serving(&mut self.stop, &mut self.served, &self.store).await;
         self.sandbox.shutdown().await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Stops a server started in the background, waits for it, closes its store handle.
+async fn stop_serving(
+    stop: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    served: &mut Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    store: &Store,
+) {
+    if let Some(stop) = stop.take() {
+        let _ = stop.send(());
+    }
+    if let Some(served) = served.take() {
+        let _ = served.await;
+    }
+    store.close().await;
 }
 
 /// The text between `start` and the next `end` in `page` (empty when absent).

@@ -33,7 +33,8 @@ async fn port_zero_app_receives_the_sandboxes_webhooks_and_runs_calls() {
     );
     app.store.enqueue(&job.into_new_job()).await.unwrap();
     let stats = app.drain().await;
-    assert_eq!((stats.done, stats.failed), (1, 0));
+    // The call, and maybe already the ContactCreate it caused (it races the drain).
+    assert!(stats.done >= 1 && stats.failed == 0, "{stats:?}");
     let log = app.store.run_log("test:port-zero").await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].kind, "ghl.call");
