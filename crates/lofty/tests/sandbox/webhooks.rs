@@ -193,12 +193,20 @@ async fn several_changes_within_the_window_arrive_as_one_batch() {
     assert_eq!(notes[0]["listId"], 9);
     assert_eq!(notes[0]["createdNote"][0]["leadId"], b);
 
-    // The deliveries log of the sandbox agrees; nothing more is pending.
-    let log = ctx.sandbox.lofty().deliveries();
-    let lead_log: Vec<_> = log
-        .iter()
-        .filter(|d| d.subscribe_id == sub.subscribe_id)
-        .collect();
+    // The deliveries log of the sandbox agrees; nothing more is pending. The sandbox
+    // logs a delivery once its POST has returned, which may be just after our
+    // receiver saw the body: wait for the entry.
+    let lead_log = poll("the delivery log entry", Duration::from_secs(5), || async {
+        let log: Vec<_> = ctx
+            .sandbox
+            .lofty()
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.subscribe_id == sub.subscribe_id)
+            .collect();
+        (!log.is_empty()).then_some(log)
+    })
+    .await;
     assert_eq!(lead_log.len(), 1);
     assert_eq!(lead_log[0].events, 4);
     assert_eq!(lead_log[0].status, 200);
