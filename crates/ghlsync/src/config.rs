@@ -375,8 +375,7 @@ impl Config {
             )),
             Ok(_) | Err(_) => {
                 let token = server::admin::random_token();
-                std::fs::create_dir_all(self.data_dir())
-                    .with_context(|| format!("cannot create {}", self.data_dir().display()))?;
+                store::create_data_dir(&self.data_dir())?;
                 write_private(&path, &token)?;
                 Ok(token)
             }

@@ -35,7 +35,7 @@ pub(crate) fn load_state<T: DeserializeOwned>(
 /// file, so a crash never leaves half a file. Failures are logged, not fatal.
 pub(crate) fn write_state(path: &Path, bytes: &[u8], what: &str) {
     let tmp = PathBuf::from(format!("{}.tmp", path.display()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    let result = write_private(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
         tracing::error!(path = %path.display(), error = %e, emulator = what, "cannot save sandbox state");
     }
@@ -205,4 +205,15 @@ mod tests {
         assert!(take_storm(&mut storms));
         assert!(!take_storm(&mut storms));
     }
+}
+
+/// Writes `bytes` to a new file readable by the user only (a state file holds people's
+/// names and emails, even if they are made up).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(path)?.write_all(bytes)
 }

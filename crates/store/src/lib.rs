@@ -246,6 +246,7 @@ impl Store {
                 Some(path) => PathBuf::from(path),
                 None => options.data_dir.join("ghlsync.db"),
             };
+            create_private_file(&file)?;
             let connect = SqliteConnectOptions::new()
                 .filename(&file)
                 .create_if_missing(true)
@@ -257,6 +258,12 @@ impl Store {
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            // The WAL and shared-memory files exist now: private too (they hold rows).
+            for suffix in ["-wal", "-shm"] {
+                let mut side = file.clone().into_os_string();
+                side.push(suffix);
+                make_private(Path::new(&side), 0o600)?;
+            }
             Backend::Sqlite(pool)
         };
         let store = Self {
@@ -313,13 +320,64 @@ impl Store {
     }
 }
 
-fn create_data_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+/// Creates the data directory private to the user (0700); an existing one that
+/// others can read is tightened, with a warning (it holds contact data and keys).
+pub fn create_data_dir(dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| {
         StoreError::Config(format!(
             "cannot create the data directory {}: {e}",
             dir.display()
         ))
-    })
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(fail)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    make_private(dir, 0o700)
+}
+
+/// Creates `file` (if missing) readable and writable by the user only.
+fn create_private_file(file: &Path) -> Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(file).map_err(|e| {
+        StoreError::Config(format!(
+            "cannot create the database file {}: {e}",
+            file.display()
+        ))
+    })?;
+    make_private(file, 0o600)
+}
+
+/// Removes group and other permissions from an existing `path` (warning when it had
+/// them); a missing path is fine.
+fn make_private(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        let current = meta.permissions().mode() & 0o777;
+        if current & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), mode = format!("{current:o}"), "DataTightened: {} was readable by others; setting it to {mode:o}", path.display());
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+                StoreError::Config(format!("cannot make {} private: {e}", path.display()))
+            })?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 /// Where the data directory is by default: `$GHLSYNC_DATA_DIR`, else `./data`.

@@ -1175,3 +1175,41 @@ async fn an_unknown_status_is_an_error_naming_it(s: Store, _o: StoreOptions) {
         "a job in an unknown state is not run"
     );
 }
+
+/// The data directory and the SQLite files hold contact data: private to the user
+/// (0700 and 0600), and an existing directory others can read is tightened.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_and_the_data_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let (store, opts) = sqlite().await;
+    store
+        .put_secret("c1", "x", &SecretString::from("v".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(mode(&opts.data_dir), 0o700);
+    for name in [
+        "ghlsync.db",
+        "ghlsync.db-wal",
+        "ghlsync.db-shm",
+        "master.key",
+    ] {
+        let path = opts.data_dir.join(name);
+        if name == "master.key" && !path.exists() {
+            continue; // the test keyring is given, not read from a file
+        }
+        assert_eq!(mode(&path), 0o600, "{name}");
+    }
+    store.close().await;
+
+    // A world-readable directory (and database) from an older version is tightened.
+    std::fs::set_permissions(&opts.data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = opts.data_dir.join("ghlsync.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = Store::open_with_keyring(&opts, ring()).await.unwrap();
+    assert_eq!(mode(&opts.data_dir), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    again.close().await;
+    let _ = std::fs::remove_dir_all(&opts.data_dir);
+}

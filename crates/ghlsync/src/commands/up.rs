@@ -36,8 +36,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             state_file: Some(config.data_dir().join("sandbox-state.json")),
             ..super::sandbox::Args::defaults()
         };
-        std::fs::create_dir_all(config.data_dir())
-            .with_context(|| format!("cannot create {}", config.data_dir().display()))?;
+        store::create_data_dir(&config.data_dir())?;
         let sbx = Sandbox::start(sandbox_args.config()).await?;
         let ghl = &sbx.info().ghl;
         config.ghl.base_url = Some(ghl.base_url.clone());
