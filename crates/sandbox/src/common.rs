@@ -184,6 +184,17 @@ pub fn take_storm(storm_429: &mut u64) -> bool {
     storm
 }
 
+/// Writes `bytes` to a new file readable by the user only (a state file holds people's
+/// names and emails, even if they are made up).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(path)?.write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,15 +216,4 @@ mod tests {
         assert!(take_storm(&mut storms));
         assert!(!take_storm(&mut storms));
     }
-}
-
-/// Writes `bytes` to a new file readable by the user only (a state file holds people's
-/// names and emails, even if they are made up).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut open = std::fs::OpenOptions::new();
-    open.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-    open.open(path)?.write_all(bytes)
 }
