@@ -62,18 +62,23 @@ pub enum ConnectorError {
 impl ConnectorError {
     /// What the queue does with a job that failed this way.
     pub fn failure(&self) -> Failure {
+        failure_of(self.retry_class())
+    }
+
+    /// The retry class of this error (the queue's [`Failure`] follows from it).
+    pub fn retry_class(&self) -> RetryClass {
         match self {
             Self::Unknown(_)
             | Self::UnknownOperation(_)
             | Self::WrongSystem { .. }
             | Self::Broken { .. }
-            | Self::MissingScope { .. } => Failure::GiveUp,
-            Self::Inactive { .. } => Failure::Reauth,
-            Self::Token(TokenError::NeedsReauth { .. }) => Failure::Reauth,
-            Self::Token(_) | Self::Store(_) => Failure::Retry,
-            Self::Ghl(e) => failure_of(e.retry_class()),
-            Self::Lofty(e) => failure_of(e.retry_class()),
-            Self::Lytho(e) => failure_of(e.retry_class()),
+            | Self::MissingScope { .. } => RetryClass::GiveUp,
+            Self::Inactive { .. } => RetryClass::Reauth,
+            Self::Token(TokenError::NeedsReauth { .. }) => RetryClass::Reauth,
+            Self::Token(_) | Self::Store(_) => RetryClass::Retry,
+            Self::Ghl(e) => e.retry_class(),
+            Self::Lofty(e) => e.retry_class(),
+            Self::Lytho(e) => e.retry_class(),
         }
     }
 }

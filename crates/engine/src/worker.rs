@@ -72,7 +72,6 @@ enum Settled {
 pub struct Worker {
     store: Store,
     config: WorkerConfig,
-    tokens: TokenSource,
     /// What handlers use: connectors (clients, budgets), the public address.
     context: Context,
     /// Jobs this worker is running now: only their leases are renewed.
@@ -97,8 +96,7 @@ impl Drop for InFlight<'_> {
 
 impl Worker {
     pub fn new(store: Store, config: WorkerConfig, tokens: TokenSource) -> Self {
-        let connectors =
-            Connectors::new(store.clone(), tokens.clone(), config.ghl_base_url.clone());
+        let connectors = Connectors::new(store.clone(), tokens, config.ghl_base_url.clone());
         let context = Context {
             connectors,
             public_url: config.public_url.clone(),
@@ -106,7 +104,6 @@ impl Worker {
         Self {
             store,
             config,
-            tokens,
             context,
             in_flight: Arc::default(),
         }
@@ -151,7 +148,10 @@ impl Worker {
         };
         // Keep idle OAuth connections alive too (refresh ahead of expiry).
         let keeper = {
-            let (tokens, every) = (self.tokens.clone(), self.config.keep_alive_every);
+            let (tokens, every) = (
+                self.context.connectors.tokens().clone(),
+                self.config.keep_alive_every,
+            );
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
                 loop {

@@ -16,7 +16,6 @@ pub mod admin;
 pub mod connect;
 pub mod error;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -86,18 +85,6 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/callback/lofty", get(connect::callback_lofty))
         .route("/api/connections", get(api_connections))
         .with_state(state)
-}
-
-/// Binds and serves until `shutdown` resolves. Returns the bound address first via `on_bound`.
-pub async fn serve(
-    listen: SocketAddr,
-    state: AppState,
-    on_bound: impl FnOnce(SocketAddr),
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    on_bound(listener.local_addr()?);
-    serve_listener(listener, state, shutdown).await
 }
 
 /// Serves on an already bound listener (the application binds first to learn the

@@ -133,17 +133,11 @@ async fn through_connection(
             engine::ConnectorError::Lytho(l) => (None, l.status()),
             _ => (None, None),
         };
-        let class = match e.failure() {
-            store::Failure::RetryAfter(d) => RetryClass::RetryAfter(d),
-            store::Failure::Retry => RetryClass::Retry,
-            store::Failure::Reauth => RetryClass::Reauth,
-            store::Failure::GiveUp => RetryClass::GiveUp,
-        };
         Failure {
             message: e.to_string(),
             body,
             status,
-            class,
+            class: e.retry_class(),
         }
     };
     let connector = match connectors.open(name).await {
