@@ -22,15 +22,17 @@ pub enum JobKind {
     TestRecord,
     GhlCall,
     GhlEvent,
+    LoftyDelivery,
     LoftyChange,
     LoftySubscribe,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         Self::TestRecord,
         Self::GhlCall,
         Self::GhlEvent,
+        Self::LoftyDelivery,
         Self::LoftyChange,
         Self::LoftySubscribe,
     ];
@@ -41,6 +43,7 @@ impl JobKind {
             Self::TestRecord => "test.record",
             Self::GhlCall => "ghl.call",
             Self::GhlEvent => "ghl.event",
+            Self::LoftyDelivery => "lofty.delivery",
             Self::LoftyChange => "lofty.change",
             Self::LoftySubscribe => "lofty.subscribe",
         }
@@ -67,7 +70,7 @@ impl FromStr for JobKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.change, lofty.subscribe)"
+        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe)"
     )]
     UnknownKind(String),
     #[error("the payload of this {kind} job is invalid: {reason}")]
@@ -167,6 +170,34 @@ impl GhlEvent {
     }
 }
 
+/// `lofty.delivery`: a journaled Lofty delivery, turned into its `lofty.change` jobs
+/// a chunk at a time ([`crate::intake::lofty_chunk`]): each run enqueues one chunk and
+/// the job for the rest, in one statement, so memory and transactions stay small
+/// whatever the delivery's size, and a crash between chunks repeats nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoftyDelivery {
+    pub connection: String,
+    /// The journal event (source `lofty`) holding the delivery's body.
+    pub event: String,
+    pub list_id: i64,
+    /// When it was received (epoch ms): places its changes in a dedupe window.
+    pub received_at: i64,
+    /// The dedupe window for changes without `updateTime`, in ms.
+    pub window_ms: i64,
+    /// The first change this job expands.
+    pub from: usize,
+}
+
+impl LoftyDelivery {
+    pub fn kind() -> JobKind {
+        JobKind::LoftyDelivery
+    }
+    pub fn idempotency_key(&self) -> String {
+        format!("lofty:delivery:{}:{}", self.event, self.from)
+    }
+}
+
 /// `lofty.change`: one changed record of a journaled Lofty delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -186,6 +217,10 @@ pub struct LoftyChange {
     /// Epoch ms, when Lofty sent it.
     #[serde(default)]
     pub update_time: Option<i64>,
+    /// Without `updateTime`: the start of the dedupe window it arrived in (epoch
+    /// ms); every change to the record in that window is this one job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<i64>,
     /// The journal event of the delivery and the change's place in it: the key of a
     /// change that lacks an id or an `updateTime`.
     pub delivery: String,
@@ -197,11 +232,16 @@ impl LoftyChange {
         JobKind::LoftyChange
     }
     /// (list, bucket, record, `updateTime`) when both are known, so the same change in
-    /// two deliveries runs once; otherwise the change's place in its delivery.
+    /// two deliveries runs once; (list, bucket, record, window) without `updateTime`;
+    /// otherwise (no id) the change's place in its delivery.
     pub fn idempotency_key(&self) -> String {
-        match (self.id, self.update_time) {
-            (Some(id), Some(at)) => format!(
+        match (self.id, self.update_time, self.window) {
+            (Some(id), Some(at), _) => format!(
                 "lofty:{}:{}:{}:{id}:{at}",
+                self.connection, self.list_id, self.bucket
+            ),
+            (Some(id), None, Some(window)) => format!(
+                "lofty:{}:{}:{}:{id}:w{window}",
                 self.connection, self.list_id, self.bucket
             ),
             _ => format!("lofty:{}:{}", self.delivery, self.position),
@@ -238,6 +278,8 @@ pub enum Job {
     GhlCall(GhlCall),
     #[serde(rename = "ghl.event")]
     GhlEvent(GhlEvent),
+    #[serde(rename = "lofty.delivery")]
+    LoftyDelivery(LoftyDelivery),
     #[serde(rename = "lofty.change")]
     LoftyChange(LoftyChange),
     #[serde(rename = "lofty.subscribe")]
@@ -250,6 +292,7 @@ impl Job {
             Self::TestRecord(_) => TestRecord::kind(),
             Self::GhlCall(_) => GhlCall::kind(),
             Self::GhlEvent(_) => GhlEvent::kind(),
+            Self::LoftyDelivery(_) => LoftyDelivery::kind(),
             Self::LoftyChange(_) => LoftyChange::kind(),
             Self::LoftySubscribe(_) => LoftySubscribe::kind(),
         }
@@ -260,6 +303,7 @@ impl Job {
             Self::TestRecord(j) => j.idempotency_key(),
             Self::GhlCall(j) => j.idempotency_key(),
             Self::GhlEvent(j) => j.idempotency_key(),
+            Self::LoftyDelivery(j) => j.idempotency_key(),
             Self::LoftyChange(j) => j.idempotency_key(),
             Self::LoftySubscribe(j) => j.idempotency_key(),
         }
@@ -269,6 +313,7 @@ impl Job {
     pub fn connection(&self) -> Option<&str> {
         match self {
             Self::GhlCall(j) => Some(&j.connection),
+            Self::LoftyDelivery(j) => Some(&j.connection),
             Self::LoftyChange(j) => Some(&j.connection),
             Self::LoftySubscribe(j) => Some(&j.connection),
             Self::TestRecord(_) | Self::GhlEvent(_) => None,
@@ -318,7 +363,14 @@ macro_rules! into_job {
         }
     )+};
 }
-into_job!(TestRecord, GhlCall, GhlEvent, LoftyChange, LoftySubscribe);
+into_job!(
+    TestRecord,
+    GhlCall,
+    GhlEvent,
+    LoftyDelivery,
+    LoftyChange,
+    LoftySubscribe
+);
 
 #[cfg(test)]
 mod tests {
@@ -342,6 +394,14 @@ mod tests {
                 company_id: None,
                 timestamp: Some("2026-12-01T00:00:00Z".to_owned()),
             }),
+            Job::LoftyDelivery(LoftyDelivery {
+                connection: "lofty:7".to_owned(),
+                event: "lofty:7:abc".to_owned(),
+                list_id: 2,
+                received_at: 1_700_000_000_000,
+                window_ms: 10_000,
+                from: 500,
+            }),
             Job::LoftyChange(LoftyChange {
                 connection: "lofty:7".to_owned(),
                 list_id: 2,
@@ -351,6 +411,7 @@ mod tests {
                 id: Some(42),
                 lead_id: Some(42),
                 update_time: Some(1_700_000_000_000),
+                window: None,
                 delivery: "lofty:7:abc".to_owned(),
                 position: 0,
             }),

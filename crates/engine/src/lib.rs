@@ -5,8 +5,9 @@
 //! - [`worker`]: the queue worker: claims a batch with a lease, runs the jobs
 //!   concurrently while a heartbeat keeps the lease, settles each one (done with its
 //!   run-log entry, in the same transaction, or failed with its retry class).
-//! - [`intake`]: what an inbound delivery (GHL webhook, Lofty batch) becomes: one
-//!   journal entry and its jobs.
+//! - [`intake`]: what an inbound delivery (GHL webhook, Lofty batch) becomes (one
+//!   journal entry and its jobs), and [`Intake`], the one writer that commits
+//!   deliveries in groups, ahead of the workers, within a deadline.
 //! - [`handlers`]: one file per job kind.
 //! - [`connectors`]: a stored connection opened with its client
 //!   ([`Connector::Ghl`], [`Connector::Lofty`], [`Connector::Lytho`]).
@@ -33,6 +34,7 @@ pub mod worker;
 
 pub use apps::GhlApp;
 pub use connectors::{Connector, ConnectorError, Connectors, Health};
+pub use intake::{Intake, IntakeBusy, IntakeSettings};
 pub use jobs::{Job, JobKind};
 pub use tokens::TokenSource;
 pub use worker::{Worker, WorkerConfig, WorkerStats};

@@ -4,8 +4,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
+use engine::IntakeSettings;
 use serde::Deserialize;
+use server::ServeLimits;
 
 /// The whole configuration file. `Debug` shows which secrets are set, never their values.
 #[derive(Clone, Default, Deserialize)]
@@ -30,6 +34,10 @@ pub struct Config {
     pub lofty: LoftySection,
     #[serde(default)]
     pub worker: WorkerSection,
+    #[serde(default)]
+    pub intake: IntakeSection,
+    #[serde(default)]
+    pub server: ServerSection,
     /// Set when the sandbox overlay filled `ghl` (not a config key).
     #[serde(skip)]
     overlay_applied: bool,
@@ -90,6 +98,8 @@ impl std::fmt::Debug for Config {
             .field("ghl", &self.ghl)
             .field("lofty", &self.lofty)
             .field("worker", &self.worker)
+            .field("intake", &self.intake)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
@@ -169,6 +179,104 @@ pub struct WorkerSection {
     pub lease_ms: Option<u64>,
     /// Refresh OAuth tokens when less than this is left.
     pub refresh_ahead_secs: Option<u64>,
+}
+
+/// `[intake]`: how long a delivery waits for the journal, and what one may carry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSection {
+    /// A GHL webhook not journaled within this is answered 429 (GHL retries only a
+    /// 429, and gives up after 10 s). Default 3000.
+    pub ghl_deadline_ms: Option<u64>,
+    /// The same for a Lofty delivery (Lofty documents no retries). Default 10000.
+    pub lofty_deadline_ms: Option<u64>,
+    /// Changes one Lofty delivery may carry (its largest batch is 5,000). Default 10000.
+    pub lofty_max_changes: Option<usize>,
+    /// Changes without `updateTime` to one record within this many seconds are one
+    /// job. Default 10.
+    pub lofty_dedupe_window_secs: Option<u64>,
+}
+
+impl IntakeSection {
+    /// The GHL deadline (default 3 s).
+    pub fn ghl_deadline(&self) -> Duration {
+        self.ghl_deadline_ms.map_or(
+            IntakeSettings::default().ghl_deadline,
+            Duration::from_millis,
+        )
+    }
+
+    /// The settings, checked: a GHL deadline at or past GHL's own 10 s timeout
+    /// would let GHL give up first (and never retry).
+    pub fn settings(&self) -> anyhow::Result<IntakeSettings> {
+        let mut s = IntakeSettings::default();
+        s.ghl_deadline = self.ghl_deadline();
+        if s.ghl_deadline.is_zero() || s.ghl_deadline >= Duration::from_secs(10) {
+            bail!(
+                "intake.ghl_deadline_ms = {} must be between 1 and 9999: GHL gives up on a webhook after 10 s and retries only a 429, so the 429 must come first",
+                s.ghl_deadline.as_millis()
+            );
+        }
+        if let Some(ms) = self.lofty_deadline_ms {
+            s.lofty_deadline = Duration::from_millis(ms.max(1));
+        }
+        if let Some(n) = self.lofty_max_changes {
+            if n == 0 {
+                bail!(
+                    "intake.lofty_max_changes must be at least 1 (Lofty sends up to 5,000 changes per delivery)"
+                );
+            }
+            s.lofty_max_changes = n;
+        }
+        if let Some(secs) = self.lofty_dedupe_window_secs {
+            s.lofty_dedupe_window = Duration::from_secs(secs.max(1));
+        }
+        Ok(s)
+    }
+}
+
+/// `[server]`: what clients may take and hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Seconds a client has to send a request's header, also the idle time allowed
+    /// between requests on a kept-alive connection. Default 10.
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a client has to send a request's body. Default 10.
+    pub body_timeout_secs: Option<u64>,
+    /// Connections open at once. Default 4096, lowered to fit the open-file limit.
+    pub max_connections: Option<usize>,
+}
+
+impl ServerSection {
+    /// The limits, with the connection cap lowered to leave `reserved` of the
+    /// `open_files` limit to the store and the clients (logged when lowered).
+    pub fn limits(&self, open_files: Option<u64>, reserved: u64) -> ServeLimits {
+        let mut l = ServeLimits::default();
+        if let Some(s) = self.header_timeout_secs {
+            l.header_timeout = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.body_timeout_secs {
+            l.body_timeout = Duration::from_secs(s.max(1));
+        }
+        let wanted = self.max_connections.unwrap_or(l.max_connections).max(1);
+        l.max_connections = wanted;
+        if let Some(files) = open_files {
+            let fits = usize::try_from(files.saturating_sub(reserved))
+                .unwrap_or(usize::MAX)
+                .max(16);
+            if fits < wanted {
+                tracing::warn!(
+                    wanted,
+                    allowed = fits,
+                    open_files = files,
+                    "ConnectionCapLowered: the open-file limit leaves room for {fits} connections, not {wanted}; raise the hard limit (ulimit -Hn, LimitNOFILE=) to allow more"
+                );
+                l.max_connections = fits;
+            }
+        }
+        l
+    }
 }
 
 impl Config {

@@ -61,6 +61,24 @@ impl Default for AppOptions {
     }
 }
 
+/// Raises the soft open-file limit to the hard limit (each connection is a file:
+/// a low soft limit would let a few hundred idle clients stop the intake). Returns
+/// the limit now in force, `None` where it cannot be read.
+pub fn raise_open_file_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "OpenFileLimit: could not raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .ok()
+                .map(|(soft, _)| soft)
+        }
+    }
+}
+
+/// Files kept for the store, the clients and logs when sizing the connection cap.
+const RESERVED_FILES: u64 = 256;
+
 /// A unique worker id: `<host>-<pid>-<random>`.
 pub fn worker_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
@@ -73,8 +91,9 @@ pub fn worker_id() -> String {
     )
 }
 
-/// The server's state from the configuration.
+/// The server's state from the configuration: starts the intake's writer on `store`.
 pub fn server_state(config: &Config, store: Store) -> anyhow::Result<server::AppState> {
+    let intake = engine::Intake::start(store, config.intake.settings()?);
     let verifier = match &config.ghl.webhook_public_key {
         Some(pem) => ghl::WebhookVerifier::new(
             Some(
@@ -87,7 +106,7 @@ pub fn server_state(config: &Config, store: Store) -> anyhow::Result<server::App
     };
     let admin = config.admin_token()?;
     Ok(
-        server::AppState::new(store, verifier, admin.into(), config.oauth_settings()?)
+        server::AppState::new(intake, verifier, admin.into(), config.oauth_settings()?)
             .with_lofty_oauth(config.lofty_oauth_settings()?),
     )
 }
@@ -141,6 +160,7 @@ pub struct Application {
     config: Config,
     store: Store,
     state: server::AppState,
+    limits: server::ServeLimits,
     worker: Worker,
     run_worker: bool,
 }
@@ -150,6 +170,8 @@ impl Application {
     /// the worker. Without a configured `public_url`, the public URL is the bound
     /// address.
     pub async fn build(config: &Config, options: AppOptions) -> anyhow::Result<Self> {
+        let open_files = raise_open_file_limit();
+        let limits = config.server.limits(open_files, RESERVED_FILES);
         let listen = options.listen.unwrap_or_else(|| config.listen());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -173,6 +195,7 @@ impl Application {
             config,
             store,
             state,
+            limits,
             worker,
             run_worker: options.run_worker,
         })
@@ -218,8 +241,8 @@ impl Application {
             let worker = self.worker.clone();
             tokio::spawn(async move { worker.run(stop_rx).await })
         });
-        tracing::info!(address = %self.address, "ServerStarted");
-        let served = server::serve_listener(self.listener, self.state, shutdown).await;
+        tracing::info!(address = %self.address, max_connections = self.limits.max_connections, header_timeout_secs = self.limits.header_timeout.as_secs(), "ServerStarted");
+        let served = server::serve_listener(self.listener, self.state, self.limits, shutdown).await;
         let _ = stop_tx.send(true);
         if let Some(task) = worker_task {
             let stats = task.await?;

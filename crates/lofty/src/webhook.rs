@@ -91,6 +91,11 @@ pub enum WebhookError {
     /// `listId` is missing or not an integer.
     #[error("Lofty webhook body has no integer listId")]
     NoListId,
+    /// The delivery carries more changes than the receiver takes in one delivery.
+    #[error(
+        "this Lofty delivery carries {count} changes, more than the {cap} one delivery may carry"
+    )]
+    TooManyChanges { count: usize, cap: usize },
 }
 
 fn int(value: Option<&Value>) -> Option<i64> {
@@ -103,11 +108,21 @@ fn int(value: Option<&Value>) -> Option<i64> {
 
 /// Parses a delivery body.
 pub fn parse(body: &[u8]) -> Result<WebhookBatch, WebhookError> {
+    parse_capped(body, usize::MAX)
+}
+
+/// Parses a delivery body of at most `cap` changes: more is
+/// [`WebhookError::TooManyChanges`], found by counting before any change is built.
+pub fn parse_capped(body: &[u8], cap: usize) -> Result<WebhookBatch, WebhookError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| WebhookError::NotAnObject(e.to_string()))?;
     let Value::Object(map) = value else {
         return Err(WebhookError::NotAnObject("not an object".to_owned()));
     };
+    let count: usize = map.values().filter_map(Value::as_array).map(Vec::len).sum();
+    if count > cap {
+        return Err(WebhookError::TooManyChanges { count, cap });
+    }
     from_map(&map)
 }
 
@@ -196,6 +211,13 @@ mod tests {
         assert_eq!(
             parse(br#"{"teamId":1}"#).unwrap_err(),
             WebhookError::NoListId
+        );
+        // Counted across buckets, before anything is built.
+        let three = br#"{"listId":2,"updatedLead":[1,2],"createdLead":[3]}"#;
+        assert_eq!(parse_capped(three, 3).unwrap().changes.len(), 3);
+        assert_eq!(
+            parse_capped(three, 2).unwrap_err(),
+            WebhookError::TooManyChanges { count: 3, cap: 2 }
         );
     }
 }

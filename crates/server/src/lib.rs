@@ -2,19 +2,25 @@
 //! page (login, connections), health.
 //!
 //! `POST /webhooks/ghl` verifies `X-GHL-Signature` (Ed25519, or the legacy RSA
-//! `X-WH-Signature`) over the raw body, then journals the event and enqueues its job
-//! in one transaction, deduplicated by `webhookId`, and only then answers 200. When
-//! the event cannot be journaled it answers 429: GHL retries only a 429, so this is
-//! the one answer that does not lose the event.
+//! `X-WH-Signature`) over the raw body, then hands the event and its job to the
+//! intake's writer ([`engine::Intake`]), deduplicated by `webhookId`, and only then
+//! answers 200. When the journal cannot commit within the deadline (3 s by default)
+//! it answers 429 with `Retry-After`: GHL retries only a 429, and gives up after
+//! 10 s, so this is the one answer that does not lose the event.
 //!
 //! `POST /webhooks/lofty/<key>` takes Lofty's unsigned, batched deliveries: the
 //! unguessable per-connection key in the path authenticates them. Each batch is
-//! journaled with one `lofty.change` job per changed record, deduplicated on
-//! (list, record id, `updateTime`), before the 200.
+//! journaled as one row with one `lofty.delivery` job (which makes the per-record
+//! jobs later, a chunk at a time) before the 200; it waits longest for the journal
+//! (Lofty documents no retries). A batch over the cap is refused with a 413.
+//!
+//! The server itself ([`serve`]) sheds slow and idle connections and caps how many
+//! are open; `/readyz` proves the journal takes a write.
 
 pub mod admin;
 pub mod connect;
 pub mod error;
+pub mod serve;
 
 use std::sync::Arc;
 
@@ -28,15 +34,19 @@ use bytes::Bytes;
 use ghl::WebhookVerifier;
 use serde_json::json;
 use store::{Journaled, Store};
+use tokio::time::Instant;
 
 use crate::admin::AdminCaller;
 pub use crate::error::ApiError;
 use crate::error::escape;
+pub use crate::serve::ServeLimits;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The journal's writer: every delivery is committed through it.
+    pub intake: engine::Intake,
     pub verifier: Arc<WebhookVerifier>,
     pub admin: Arc<admin::AdminAuth>,
     /// GHL OAuth, when the marketplace app is configured.
@@ -46,14 +56,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state, with the intake's writer started on `intake.store()`.
     pub fn new(
-        store: Store,
+        intake: engine::Intake,
         verifier: WebhookVerifier,
         admin_token: secrecy::SecretString,
         oauth: Option<connect::OAuthSettings>,
     ) -> Self {
         Self {
-            store,
+            store: intake.store().clone(),
+            intake,
             verifier: Arc::new(verifier),
             admin: Arc::new(admin::AdminAuth::new(admin_token)),
             oauth,
@@ -88,15 +100,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves on an already bound listener (the application binds first to learn the
-/// address, so port 0 works).
+/// address, so port 0 works), within `limits` (see [`serve`]).
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ServeLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve::serve(listener, router(state), limits, shutdown).await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -213,21 +224,55 @@ async fn api_connections(
     Ok(Json(json!({"connections": list})))
 }
 
+/// GET /readyz: ready when the journal takes a write (a probe row, written through
+/// the intake's writer within the GHL deadline) and the queue can be read. The
+/// answer names each part and what is wrong with it.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.queue_stats().await {
-        Ok(stats) => {
-            Json(json!({"status": "ready", "backend": state.store.backend_name(), "queue": stats}))
-                .into_response()
-        }
+    let deadline = state.intake.settings().ghl_deadline;
+    let journal = match state.intake.probe(deadline).await {
+        Ok(took) => json!({"ready": true, "ms": took.as_millis() as u64}),
         Err(e) => {
-            tracing::error!(error = %e, "ReadinessFailed: the store cannot be read");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "error": "the database cannot be read"})),
-            )
-                .into_response()
+            tracing::error!(error = %e, "ReadinessFailed: the journal cannot take a write");
+            json!({"ready": false, "error": format!("cannot journal a delivery within {} ms: {e}", deadline.as_millis())})
         }
-    }
+    };
+    let queue = match tokio::time::timeout(deadline, state.store.queue_stats()).await {
+        Ok(Ok(stats)) => json!({"ready": true, "jobs": stats}),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "ReadinessFailed: the queue cannot be read");
+            json!({"ready": false, "error": "the queue cannot be read (the database is unavailable)"})
+        }
+        Err(_) => {
+            json!({"ready": false, "error": format!("the queue could not be read within {} ms", deadline.as_millis())})
+        }
+    };
+    let parts = [("journal", &journal), ("queue", &queue)];
+    let not_ready: Vec<&str> = parts
+        .iter()
+        .filter(|(_, v)| v["ready"] != json!(true))
+        .map(|(name, _)| *name)
+        .collect();
+    let body = json!({
+        "status": if not_ready.is_empty() { "ready" } else { "not_ready" },
+        "not_ready": not_ready,
+        "backend": state.store.backend_name(),
+        "journal": journal,
+        "queue": queue,
+    });
+    let status = if not_ready.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The 429 that makes a sender retry, naming why the journal did not take it.
+fn journal_busy(what: &str, busy: &engine::IntakeBusy) -> ApiError {
+    ApiError::busy(
+        busy.retry_after.as_secs().max(1),
+        format_args!("cannot journal {what}; answering 429 so it is retried: {busy}"),
+    )
 }
 
 async fn ghl_webhook(
@@ -235,25 +280,23 @@ async fn ghl_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let until = Instant::now() + state.intake.settings().ghl_deadline;
     state.verifier.verify(&headers, &body).map_err(|e| {
         tracing::warn!(error = %e, "WebhookRejected: bad or missing signature");
         ApiError::rejected(format!("signature check failed: {e}"))
     })?;
     let (journal, event, job) =
         engine::intake::ghl_delivery(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    match state.store.intake(&journal, &[job]).await {
+    drop(body);
+    match state.intake.submit(journal, vec![job], until).await {
         Ok(Journaled::New(id)) => {
             tracing::info!(event = id, webhook_id = %event.webhook_id, event_type = %event.event_type, "EventJournaled");
             Ok(Json(json!({"status": "accepted"})))
         }
         Ok(Journaled::Duplicate(_)) => Ok(Json(json!({"status": "duplicate"}))),
-        // GHL retries only a 429: the one answer that does not lose the event.
-        Err(e) => Err(ApiError::busy(
-            5,
-            format_args!(
-                "cannot journal webhook {}; answering 429 so GHL retries it: {e}",
-                event.webhook_id
-            ),
+        Err(busy) => Err(journal_busy(
+            &format!("GHL webhook {}", event.webhook_id),
+            &busy,
         )),
     }
 }
@@ -263,37 +306,55 @@ async fn lofty_webhook(
     Path(key): Path<String>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let unavailable = |e: store::StoreError| {
-        ApiError::with_status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily unable to accept events; retry",
-        )
-        .because(e)
-    };
-    let owner = state
-        .store
-        .webhook_key_owner(&key)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| {
-            tracing::warn!("WebhookRejected: unknown Lofty webhook key");
-            ApiError::not_found("unknown webhook URL")
-        })?;
-    let batch = lofty::webhook::parse(&body).map_err(|e| {
-        tracing::warn!(connection = %owner, error = %e, "WebhookRejected: unreadable Lofty delivery");
-        ApiError::bad_request(e.to_string())
-    })?;
-    let (event, jobs) = engine::intake::lofty_delivery(&owner, &batch, &body, state.store.now());
-    match state
-        .store
-        .intake(&event, &jobs)
-        .await
-        .map_err(unavailable)?
-    {
-        Journaled::New(id) => {
-            tracing::info!(event = id, connection = %owner, list = batch.list_id, changes = jobs.len(), "EventJournaled");
-            Ok(Json(json!({"status": "accepted", "changes": jobs.len()})))
+    let settings = state.intake.settings();
+    let until = Instant::now() + settings.lofty_deadline;
+    let owner = match tokio::time::timeout_at(until, state.store.webhook_key_owner(&key)).await {
+        Ok(Ok(owner)) => owner,
+        Ok(Err(e)) => {
+            return Err(journal_busy(
+                "a Lofty delivery",
+                &engine::IntakeBusy {
+                    reason: format!("its webhook key could not be looked up: {e}"),
+                    retry_after: std::time::Duration::from_secs(5),
+                },
+            ));
         }
-        Journaled::Duplicate(_) => Ok(Json(json!({"status": "duplicate"}))),
+        Err(_) => {
+            return Err(journal_busy(
+                "a Lofty delivery",
+                &engine::IntakeBusy {
+                    reason: "its webhook key could not be looked up before the deadline".to_owned(),
+                    retry_after: std::time::Duration::from_secs(5),
+                },
+            ));
+        }
+    }
+    .ok_or_else(|| {
+        tracing::warn!("WebhookRejected: unknown Lofty webhook key");
+        ApiError::not_found("unknown webhook URL")
+    })?;
+    let (event, job, batch) =
+        engine::intake::lofty_delivery(&owner, &body, state.store.now(), settings).map_err(|e| {
+            tracing::warn!(connection = %owner, error = %e, "WebhookRejected: Lofty delivery refused");
+            match e {
+                engine::intake::IntakeError::Lofty(lofty::webhook::WebhookError::TooManyChanges { .. }) => {
+                    ApiError::too_large(format!("{e} (intake.lofty_max_changes); the sync's reconciliation walk will pick these records up"))
+                }
+                _ => ApiError::bad_request(e.to_string()),
+            }
+        })?;
+    drop(body);
+    let (changes, list) = (batch.changes.len(), batch.list_id);
+    drop(batch);
+    match state.intake.submit(event, vec![job], until).await {
+        Ok(Journaled::New(id)) => {
+            tracing::info!(event = id, connection = %owner, list, changes, "EventJournaled");
+            Ok(Json(json!({"status": "accepted", "changes": changes})))
+        }
+        Ok(Journaled::Duplicate(_)) => Ok(Json(json!({"status": "duplicate"}))),
+        Err(busy) => {
+            tracing::error!(connection = %owner, list, changes, error = %busy, "DeliveryRefused: a Lofty delivery could not be journaled; Lofty documents no retries, so the reconciliation walk must close this gap");
+            Err(journal_busy("a Lofty delivery", &busy))
+        }
     }
 }

@@ -88,8 +88,13 @@ pub struct StoreOptions {
     pub data_dir: PathBuf,
     /// PostgreSQL schema to use (created if missing); tests use one per test.
     pub pg_schema: Option<String>,
-    /// Pool size.
+    /// Pool size (the intake has two more connections of its own).
     pub max_connections: u32,
+    /// The longest a journal write waits for the database (SQLite's busy timeout
+    /// on the intake's connections, PostgreSQL's `statement_timeout` there). The
+    /// intake answers before this (its deadlines are shorter): it bounds how long a
+    /// stuck write holds the writer.
+    pub intake_wait: Duration,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -102,6 +107,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("data_dir", &self.data_dir)
             .field("pg_schema", &self.pg_schema)
             .field("max_connections", &self.max_connections)
+            .field("intake_wait", &self.intake_wait)
             .finish()
     }
 }
@@ -127,6 +133,7 @@ impl StoreOptions {
             data_dir: data_dir.into(),
             pg_schema: None,
             max_connections: 8,
+            intake_wait: Duration::from_secs(10),
         }
     }
     pub fn postgres(url: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
@@ -152,6 +159,10 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    /// The intake's own connections (see `priority`): journal writes never wait for
+    /// a connection the workers hold.
+    intake: Backend,
+    priority: Arc<priority::WritePriority>,
     keyring: Arc<std::sync::RwLock<vault::Keyring>>,
     clock_offset: Arc<AtomicI64>,
 }
@@ -166,6 +177,16 @@ macro_rules! pool {
     };
 }
 
+/// Runs `$body` with `$p` bound to the intake's own pool (see [`Store::journal`]).
+macro_rules! intake_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.intake {
+            $crate::Backend::Sqlite($p) => $body,
+            $crate::Backend::Postgres($p) => $body,
+        }
+    };
+}
+
 // Declared after `pool!`: macros are visible to the modules that follow them.
 mod budgets;
 mod connect_flows;
@@ -174,6 +195,7 @@ mod cursors;
 mod echo;
 mod journal;
 mod links;
+mod priority;
 mod queue;
 mod run_log;
 mod tokens;
@@ -193,6 +215,10 @@ pub use run_log::RunLogEntry;
 pub use tokens::{RefreshDecision, TokenSet};
 pub use vault::{Keyring, MasterKey};
 
+/// Connections of the intake's own pool: one writes, one reads (webhook keys)
+/// while it does.
+const INTAKE_CONNECTIONS: u32 = 2;
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -208,7 +234,7 @@ impl Store {
     /// Opens with an explicit keyring (tests, rotation).
     pub async fn open_with_keyring(options: &StoreOptions, keyring: Keyring) -> Result<Self> {
         create_data_dir(&options.data_dir)?;
-        let backend = if options.is_postgres() {
+        let (backend, intake) = if options.is_postgres() {
             let url = options.database_url.as_deref().unwrap_or_default();
             let mut connect = PgConnectOptions::from_str(url).map_err(|e| {
                 StoreError::Config(format!(
@@ -230,13 +256,20 @@ impl Store {
                 admin.close().await;
                 connect = connect.options([("search_path", schema.as_str())]);
             }
+            let intake = PgPoolOptions::new()
+                .max_connections(INTAKE_CONNECTIONS)
+                .acquire_timeout(options.intake_wait)
+                .connect_lazy_with(connect.clone().options([(
+                    "statement_timeout",
+                    format!("{}ms", options.intake_wait.as_millis()),
+                )]));
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            Backend::Postgres(pool)
+            (Backend::Postgres(pool), Backend::Postgres(intake))
         } else {
             let file = match options
                 .database_url
@@ -253,6 +286,10 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30));
+            let intake = SqlitePoolOptions::new()
+                .max_connections(INTAKE_CONNECTIONS)
+                .acquire_timeout(options.intake_wait)
+                .connect_lazy_with(connect.clone().busy_timeout(options.intake_wait));
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .connect_with(connect)
@@ -264,10 +301,12 @@ impl Store {
                 side.push(suffix);
                 make_private(Path::new(&side), 0o600)?;
             }
-            Backend::Sqlite(pool)
+            (Backend::Sqlite(pool), Backend::Sqlite(intake))
         };
         let store = Self {
             backend,
+            intake,
+            priority: Arc::default(),
             keyring: Arc::new(std::sync::RwLock::new(keyring)),
             clock_offset: Arc::new(AtomicI64::new(0)),
         };
@@ -304,6 +343,7 @@ impl Store {
 
     pub async fn close(&self) {
         pool!(self, p => p.close().await);
+        intake_pool!(self, p => p.close().await);
     }
 
     /// Runs a read-only SQL statement returning one integer (diagnostics, tests).

@@ -208,6 +208,7 @@ impl Store {
 
     /// Enqueues a job; a second job with the same idempotency key is not created.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued> {
+        self.yield_to_intake().await;
         let now = self.now();
         let payload = serde_json::to_string(&job.payload)?;
         pool!(self, p => {
@@ -234,6 +235,7 @@ impl Store {
         if jobs.is_empty() {
             return Ok(0);
         }
+        self.yield_to_intake().await;
         let now = self.now();
         let rows: Vec<serde_json::Value> = jobs
             .iter()
@@ -280,48 +282,61 @@ impl Store {
         n: usize,
         lease: Duration,
     ) -> Result<Vec<Job>> {
+        self.yield_to_intake().await;
         let now = self.now();
         let until = now + ms(lease);
         let limit = i64::try_from(n).unwrap_or(i64::MAX);
-        let pick = "SELECT id FROM jobs WHERE queue = $4 \
-             AND ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at < $3)) \
-             AND (connection_id IS NULL OR connection_id NOT IN (SELECT id FROM connections WHERE status <> 'active')) \
-             ORDER BY run_at, id LIMIT $5";
-        let update = |lock: &str| {
+        // Two index walks that stop at the batch size (expired leases first, then
+        // queued jobs in (run_at, id) order), never a sort of the whole backlog: the
+        // claim holds SQLite's write lock, and the intake waits for it.
+        let pick = |status_and_time: &str, order: &str, lock: &str| {
             format!(
                 "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
-                 WHERE id IN ({pick}{lock}) RETURNING {JOB_COLS}"
+                 WHERE id IN (SELECT id FROM jobs WHERE queue = $4 AND {status_and_time} \
+                 AND (connection_id IS NULL OR connection_id NOT IN (SELECT id FROM connections WHERE status <> 'active')) \
+                 ORDER BY {order} LIMIT $5{lock}) RETURNING {JOB_COLS}"
             )
         };
+        let expired = |lock: &str| {
+            pick(
+                "status = 'running' AND lease_expires_at < $3",
+                "lease_expires_at, id",
+                lock,
+            )
+        };
+        let queued = |lock: &str| pick("status = 'queued' AND run_at <= $3", "run_at, id", lock);
         let mut jobs = Vec::new();
+        macro_rules! claim_in {
+            ($tx:expr, $lock:expr) => {{
+                for sql in [expired($lock), queued($lock)] {
+                    let want = limit - i64::try_from(jobs.len()).unwrap_or(0);
+                    if want <= 0 {
+                        break;
+                    }
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(worker)
+                        .bind(until)
+                        .bind(now)
+                        .bind(queue)
+                        .bind(want)
+                        .fetch_all(&mut *$tx)
+                        .await?;
+                    for r in rows {
+                        jobs.push(job!(r));
+                    }
+                }
+            }};
+        }
         match &self.backend {
             Backend::Sqlite(p) => {
                 let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(update("")))
-                    .bind(worker)
-                    .bind(until)
-                    .bind(now)
-                    .bind(queue)
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                claim_in!(tx, "");
                 tx.commit().await?;
-                for r in rows {
-                    jobs.push(job!(r));
-                }
             }
             Backend::Postgres(p) => {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(update(" FOR UPDATE SKIP LOCKED")))
-                    .bind(worker)
-                    .bind(until)
-                    .bind(now)
-                    .bind(queue)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await?;
-                for r in rows {
-                    jobs.push(job!(r));
-                }
+                let mut tx = p.begin().await?;
+                claim_in!(tx, " FOR UPDATE SKIP LOCKED");
+                tx.commit().await?;
             }
         }
         jobs.sort_by_key(|j| (j.run_at, j.id));
@@ -334,6 +349,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(0);
         }
+        self.yield_to_intake().await;
         let now = self.now();
         let ids = serde_json::to_string(ids)?;
         let r = match &self.backend {
@@ -375,6 +391,7 @@ impl Store {
         if items.is_empty() {
             return Ok(0);
         }
+        self.yield_to_intake().await;
         let now = self.now();
         let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
         let owned: Vec<i64> = match &self.backend {
@@ -426,6 +443,7 @@ impl Store {
         failure: Failure,
         error: &str,
     ) -> Result<FailOutcome> {
+        self.yield_to_intake().await;
         let now = self.now();
         let (status, run_at, attempts, outcome) = match failure {
             Failure::GiveUp => ("dead", now, job.attempts, FailOutcome::Dead),

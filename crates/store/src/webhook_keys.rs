@@ -47,9 +47,10 @@ impl Store {
             .ok_or_else(|| crate::StoreError::NoConnection(connection_id.to_owned()))
     }
 
-    /// The connection a webhook key belongs to.
+    /// The connection a webhook key belongs to. Read on the intake's connections, so
+    /// a delivery never waits for one the workers hold.
     pub async fn webhook_key_owner(&self, key: &str) -> Result<Option<String>> {
-        Ok(pool!(self, p => {
+        Ok(intake_pool!(self, p => {
             sqlx::query_scalar("SELECT connection_id FROM webhook_keys WHERE key_hash = $1")
                 .bind(hash(key)).fetch_optional(p).await?
         }))

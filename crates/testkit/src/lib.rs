@@ -599,6 +599,15 @@ impl TestApp {
 
     /// Posts `body` to `/webhooks/ghl`, signed with the sandbox's key as GHL signs.
     pub async fn post_ghl_webhook(&self, body: &Value) -> reqwest::Response {
+        self.signed_ghl_webhook(body)
+            .send()
+            .await
+            .expect("post the webhook")
+    }
+
+    /// The request [`TestApp::post_ghl_webhook`] sends, not sent yet (to time it, or
+    /// send it from a task).
+    pub fn signed_ghl_webhook(&self, body: &Value) -> reqwest::RequestBuilder {
         let bytes = serde_json::to_vec(body).expect("JSON");
         let key = self
             .sandbox
@@ -611,9 +620,6 @@ impl TestApp {
             .header("content-type", "application/json")
             .header("x-ghl-signature", signature)
             .body(bytes)
-            .send()
-            .await
-            .expect("post the webhook")
     }
 
     /// Stops the sandbox's GHL webhooks to this app (`DELETE /_sandbox/webhooks`), for

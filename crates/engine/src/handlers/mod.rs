@@ -6,6 +6,7 @@
 mod ghl_call;
 mod ghl_event;
 mod lofty_change;
+mod lofty_delivery;
 mod lofty_subscribe;
 mod test_record;
 
@@ -46,6 +47,8 @@ pub enum Verdict {
     Subscribed,
     /// Nothing to do (no flow consumes the event, or it is not ours).
     Skipped,
+    /// A delivery became its jobs (one chunk of it).
+    Expanded,
 }
 
 impl Verdict {
@@ -57,6 +60,7 @@ impl Verdict {
             Self::Disabled => "disabled",
             Self::Subscribed => "subscribed",
             Self::Skipped => "skipped",
+            Self::Expanded => "expanded",
         }
     }
 }
@@ -133,6 +137,7 @@ pub async fn run(ctx: &Context, job: &Job, attempts: i32) -> Result<Outcome, Fai
         Job::TestRecord(j) => test_record::run(j, attempts).await,
         Job::GhlCall(j) => ghl_call::run(ctx, j).await,
         Job::GhlEvent(j) => ghl_event::run(ctx, j).await,
+        Job::LoftyDelivery(j) => lofty_delivery::run(ctx, j).await,
         Job::LoftyChange(j) => Ok(lofty_change::run(j)),
         Job::LoftySubscribe(j) => lofty_subscribe::run(ctx, j).await,
     }
