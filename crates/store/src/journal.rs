@@ -76,16 +76,32 @@ impl Store {
         })
     }
 
-    /// Proves the journal can take a write: updates a row of `health` through the
-    /// intake's connection, as a delivery would. Readiness calls it.
+    /// Proves the journal can take a write, as a delivery is written: in one
+    /// transaction on the intake's connection, a probe event and job are inserted and
+    /// removed again (so the locks a delivery needs are taken) and the `health` row
+    /// is updated and committed (so the commit reaches the disk). Readiness calls it.
     pub async fn probe_write(&self) -> Result<()> {
         let now = self.now();
+        let probe = format!("probe:{}", crate::vault::random_id());
         let _turn = self.priority.announce();
         intake_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("INSERT INTO events (source, event_id, connection_id, received_at, body) VALUES ('probe', $1, NULL, $2, '')")
+                .bind(&probe).bind(now).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM events WHERE source = 'probe' AND event_id = $1")
+                .bind(&probe).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO jobs (queue, kind, payload, idempotency_key, connection_id, status, attempts, max_attempts, run_at, created_at, updated_at) \
+                 VALUES ('probe', 'probe', '{}', $1, NULL, 'done', 0, 0, $2, $2, $2)",
+            )
+            .bind(&probe).bind(now).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM jobs WHERE idempotency_key = $1")
+                .bind(&probe).execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO health (name, at) VALUES ('intake', $1) ON CONFLICT (name) DO UPDATE SET at = excluded.at",
             )
-            .bind(now).execute(p).await?;
+            .bind(now).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }

@@ -177,3 +177,193 @@ async fn sqlite_intake_answers_before_the_deadline_while_50k_jobs_drain() {
 async fn postgres_intake_answers_before_the_deadline_while_50k_jobs_drain() {
     backlog_drain_leaves_the_intake_fast(Backend::Postgres).await;
 }
+
+async fn blocked_writes_are_answered_429_then_journaled_once(backend: Backend) {
+    let _heavy = HEAVY.lock().await;
+    let Some(app) = spawn_app_with(Spec::default().on(backend)).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    app.stop_ghl_webhooks().await;
+    let deadline = app.config.intake.ghl_deadline();
+    let warm = app.post_ghl_webhook(&contact_create(&app, "warm-1")).await;
+    assert_eq!(warm.status(), 200);
+    let events_before = app.store.count_events().await.unwrap();
+
+    // The write path is held for 15 s, as another process holding the lock would.
+    let hold = Duration::from_secs(15);
+    let store = app.store.clone();
+    let blocker = tokio::spawn(async move { store.hold_writes(hold).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let blocked_at = Instant::now();
+
+    // Readiness names the journal.
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["not_ready"], json!(["journal"]), "{ready}");
+    assert!(
+        ready["journal"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot journal a delivery within"),
+        "{ready}"
+    );
+
+    // One answer read whole: a 429 with Retry-After.
+    let one = app
+        .post_ghl_webhook(&contact_create(&app, "blocked-0"))
+        .await;
+    assert_eq!(one.status(), 429);
+    assert!(one.headers().get("retry-after").is_some(), "{one:?}");
+
+    // Every webhook sent while it is held is answered 429 within the deadline.
+    let stop_at = blocked_at + hold - Duration::from_secs(deadline.as_secs() + 2);
+    let sent = send_until(&app, "blocked", Duration::from_millis(250), async || {
+        Instant::now() >= stop_at
+    })
+    .await;
+    sent.print(&format!("{backend:?}: intake while the store is blocked"));
+    assert!(sent.answers.len() >= 10, "{}", sent.answers.len());
+    for (id, status, took) in &sent.answers {
+        assert_eq!(
+            *status, 429,
+            "webhook {id} answered {status} after {took:?}"
+        );
+        assert!(
+            *took < deadline + Duration::from_millis(750),
+            "webhook {id}: 429 after {took:?}, not within the {deadline:?} deadline"
+        );
+    }
+    blocker.await.unwrap().unwrap();
+
+    // GHL retries each 429: every retry is answered 200 and journaled once.
+    let mut ids: Vec<String> = sent.answers.iter().map(|a| a.0.clone()).collect();
+    ids.push("blocked-0".to_owned());
+    for id in &ids {
+        let retry = app.post_ghl_webhook(&contact_create(&app, id)).await;
+        assert_eq!(retry.status(), 200, "retry of {id}");
+        assert!(app.store.event_body("ghl", id).await.unwrap().is_some());
+    }
+    assert_eq!(
+        app.store.count_events().await.unwrap() - events_before,
+        ids.len() as i64,
+        "each webhook journaled exactly once"
+    );
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_blocked_store_answers_429_within_the_deadline() {
+    blocked_writes_are_answered_429_then_journaled_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_blocked_store_answers_429_within_the_deadline() {
+    blocked_writes_are_answered_429_then_journaled_once(Backend::Postgres).await;
+}
+
+/// Reads from `s` until the server closes it; `Err` when it stays open past `wait`.
+async fn closed_within(s: &mut tokio::net::TcpStream, wait: Duration) -> Result<(), ()> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(until, s.read(&mut buf)).await {
+            Err(_) => return Err(()),
+            Ok(Ok(0) | Err(_)) => return Ok(()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn held_connections_cannot_stop_a_webhook_and_are_shed() {
+    use tokio::io::AsyncWriteExt;
+    let _heavy = HEAVY.lock().await;
+    let header_timeout = Duration::from_secs(2);
+    let app = testkit::spawn_app_configured(Spec::default(), |c| {
+        c.server.header_timeout_secs = Some(header_timeout.as_secs());
+    })
+    .await
+    .unwrap();
+    app.stop_ghl_webhooks().await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+
+    // 500 connections that never finish their header.
+    let mut held = Vec::new();
+    for _ in 0..500 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"POST /webhooks/ghl HTTP/1.1\r\nHost: ghlsync\r\nContent-Ty")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    let opened = Instant::now();
+    // And one idle kept-alive connection after a finished request.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: ghlsync\r\n\r\n")
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let health = app
+        .http
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let hook = app
+        .post_ghl_webhook(&contact_create(&app, "beside-held"))
+        .await;
+    assert_eq!(hook.status(), 200, "{}", hook.text().await.unwrap());
+    eprintln!(
+        "with 500 held connections: /healthz and a signed webhook answered in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        app.store
+            .event_body("ghl", "beside-held")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The server closes every held connection within the header timeout.
+    let slack = Duration::from_secs(3);
+    let mut open = 0;
+    for s in &mut held {
+        if closed_within(
+            s,
+            (opened + header_timeout + slack).saturating_duration_since(Instant::now()),
+        )
+        .await
+        .is_err()
+        {
+            open += 1;
+        }
+    }
+    let shed = opened.elapsed();
+    eprintln!("500 held connections closed by the server {shed:?} after they opened");
+    assert_eq!(open, 0, "{open} held connections still open after {shed:?}");
+    assert!(
+        closed_within(&mut idle, header_timeout + slack)
+            .await
+            .is_ok(),
+        "the idle keep-alive connection stayed open"
+    );
+    app.shutdown().await;
+}
