@@ -367,3 +367,63 @@ async fn held_connections_cannot_stop_a_webhook_and_are_shed() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_without_update_time_are_one_job_per_record_and_window() {
+    let app = testkit::spawn_app_configured(Spec::default(), |c| {
+        c.intake.lofty_dedupe_window_secs = Some(1);
+    })
+    .await
+    .unwrap();
+    app.stop_ghl_webhooks().await;
+    let url = lofty_url(&app).await;
+    app.drain().await;
+    let sql = "SELECT COUNT(*) FROM jobs WHERE kind = 'lofty.change'";
+    // Repeats within a delivery and across two deliveries: records 1..4, once each.
+    let first = post(
+        &app,
+        &url,
+        br#"{"listId":2,"updatedLead":[1,2,2,3]}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let second = post(
+        &app,
+        &url,
+        br#"{"listId":2,"updatedLead":[3,{"leadId":4}]}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(second.status(), 200);
+    app.drain().await;
+    assert_eq!(app.store.scalar_i64(sql).await.unwrap(), 4);
+    // They run when the window closes (so they see every change of the window).
+    assert_eq!(
+        app.store
+            .scalar_i64(
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'lofty.change' AND status = 'queued'"
+            )
+            .await
+            .unwrap(),
+        4,
+        "waiting for the window to close"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let stats = app.drain().await;
+    assert_eq!(stats.done, 4, "{stats:?}");
+    // A later window is a new job for the same record.
+    let third = post(&app, &url, br#"{"listId":2,"updatedLead":[1]}"#.to_vec()).await;
+    assert_eq!(third.status(), 200);
+    app.drain().await;
+    assert_eq!(app.store.scalar_i64(sql).await.unwrap(), 5);
+    app.shutdown().await;
+}
+
+async fn post(app: &TestApp, url: &str, body: Vec<u8>) -> reqwest::Response {
+    app.http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
