@@ -348,3 +348,101 @@ pub fn lofty_chunk(
     }
     jobs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> IntakeSettings {
+        IntakeSettings {
+            lofty_max_changes: 1_200,
+            ..IntakeSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_lofty_delivery_is_one_entry_and_one_job_then_chunks() {
+        let leads: Vec<Value> = (0..1_200)
+            .map(|i| serde_json::json!({"leadId": i, "updateTime": 1_000 + i}))
+            .collect();
+        let body =
+            serde_json::to_vec(&serde_json::json!({"listId": 2, "updatedLead": leads})).unwrap();
+        let (event, job, batch) = lofty_delivery("lofty:1", &body, 50_000, &settings()).unwrap();
+        assert_eq!(event.source, "lofty");
+        assert_eq!(job.kind, "lofty.delivery");
+        assert_eq!(batch.changes.len(), 1_200);
+        let Job::LoftyDelivery(first) = Job::from_row(&job.kind, &job.payload).unwrap() else {
+            panic!("{job:?}")
+        };
+        // 500, 500, 200: each chunk names the next.
+        let mut at = first;
+        let mut changes = Vec::new();
+        loop {
+            let jobs = lofty_chunk(&at, &batch, 50_000);
+            let (more, these): (Vec<_>, Vec<_>) =
+                jobs.into_iter().partition(|j| j.kind == "lofty.delivery");
+            assert!(these.len() <= LOFTY_CHUNK);
+            changes.extend(these);
+            match more.first() {
+                Some(next) => {
+                    let Job::LoftyDelivery(next) =
+                        Job::from_row(&next.kind, &next.payload).unwrap()
+                    else {
+                        panic!()
+                    };
+                    assert_eq!(next.from, at.from + LOFTY_CHUNK);
+                    at = next;
+                }
+                None => break,
+            }
+        }
+        assert_eq!(changes.len(), 1_200);
+        assert!(
+            changes.iter().all(|j| j.delay.is_zero()),
+            "updateTime known: no wait"
+        );
+        let keys: std::collections::HashSet<_> =
+            changes.iter().map(|j| &j.idempotency_key).collect();
+        assert_eq!(keys.len(), 1_200);
+
+        // Over the cap: refused, naming the count and the cap.
+        let err = lofty_delivery(
+            "lofty:1",
+            &body,
+            50_000,
+            &IntakeSettings {
+                lofty_max_changes: 1_000,
+                ..settings()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("1200 changes, more than the 1000"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn changes_without_update_time_share_a_key_per_window_and_wait_for_it() {
+        let window = |received_at: i64, body: &[u8]| {
+            let (_, job, batch) =
+                lofty_delivery("lofty:1", body, received_at, &settings()).unwrap();
+            let Job::LoftyDelivery(d) = Job::from_row(&job.kind, &job.payload).unwrap() else {
+                panic!()
+            };
+            lofty_chunk(&d, &batch, received_at)
+        };
+        let a = window(12_000, br#"{"listId":2,"updatedLead":[7,7]}"#);
+        let b = window(19_999, br#"{"listId":2,"updatedLead":[{"leadId":7}]}"#);
+        let c = window(20_000, br#"{"listId":2,"updatedLead":[7]}"#);
+        assert_eq!(a[0].idempotency_key, a[1].idempotency_key);
+        assert_eq!(
+            a[0].idempotency_key, b[0].idempotency_key,
+            "same 10 s window"
+        );
+        assert_ne!(a[0].idempotency_key, c[0].idempotency_key, "next window");
+        // Run when the window [10 s, 20 s) closes.
+        assert_eq!(a[0].delay, Duration::from_millis(8_000));
+        assert_eq!(b[0].delay, Duration::from_millis(1));
+    }
+}

@@ -592,6 +592,31 @@ mod tests {
     }
 
     #[test]
+    fn intake_and_server_sections_are_checked() {
+        let c: Config = toml::from_str(
+            "[intake]\nghl_deadline_ms = 2500\nlofty_max_changes = 6000\n[server]\nheader_timeout_secs = 5\nmax_connections = 9000\n",
+        )
+        .unwrap();
+        let s = c.intake.settings().unwrap();
+        assert_eq!(s.ghl_deadline, Duration::from_millis(2500));
+        assert_eq!(s.lofty_max_changes, 6000);
+        let l = c.server.limits(Some(4096), 256);
+        assert_eq!(l.header_timeout, Duration::from_secs(5));
+        assert_eq!(
+            l.max_connections, 3840,
+            "lowered to fit the open-file limit"
+        );
+        assert_eq!(c.server.limits(None, 256).max_connections, 9000);
+        // A deadline GHL would not wait for is refused, naming why.
+        let late: Config = toml::from_str("[intake]\nghl_deadline_ms = 10000\n").unwrap();
+        let err = late.intake.settings().unwrap_err().to_string();
+        assert!(
+            err.contains("GHL gives up on a webhook after 10 s"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let dir = std::env::temp_dir().join(format!("ghlsync-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -593,6 +593,40 @@ async fn journal_dedupes_and_enqueues_atomically(s: Store, _o: StoreOptions) {
         s.event_body("ghl", "wh-1").await.unwrap().as_deref(),
         Some(event.body.as_str())
     );
+
+    // A group in one transaction: a repeat within the group, and one journaled
+    // before, are duplicates whose jobs are not enqueued.
+    let ev = |id: &str| NewEvent {
+        event_id: id.to_owned(),
+        ..event.clone()
+    };
+    let jb = |id: &str| vec![NewJob::new("ghl.event", format!("ghl:{id}"), json!({}))];
+    let group = vec![
+        (ev("wh-2"), jb("wh-2")),
+        (ev("wh-1"), jb("wh-1-again")),
+        (ev("wh-2"), jb("wh-2-again")),
+        (ev("wh-3"), jb("wh-3")),
+    ];
+    let out = s.journal(&group).await.unwrap();
+    let Journaled::New(two) = out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(out[1], Journaled::Duplicate(id));
+    assert_eq!(out[2], Journaled::Duplicate(two));
+    assert!(matches!(out[3], Journaled::New(_)), "{out:?}");
+    assert_eq!(s.count_events().await.unwrap(), 3);
+    assert_eq!(s.queue_stats().await.unwrap().queued, 3);
+
+    // The readiness probe writes and leaves no event or job behind.
+    s.probe_write().await.unwrap();
+    assert_eq!(s.count_events().await.unwrap(), 3);
+    assert_eq!(s.queue_stats().await.unwrap().queued, 3);
+    assert!(
+        s.scalar_i64("SELECT at FROM health WHERE name = 'intake'")
+            .await
+            .unwrap()
+            > 0
+    );
 }
 
 async fn links_echoes_cursors(s: Store, _o: StoreOptions) {
