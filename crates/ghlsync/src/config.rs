@@ -209,8 +209,10 @@ impl IntakeSection {
     /// The settings, checked: a GHL deadline at or past GHL's own 10 s timeout
     /// would let GHL give up first (and never retry).
     pub fn settings(&self) -> anyhow::Result<IntakeSettings> {
-        let mut s = IntakeSettings::default();
-        s.ghl_deadline = self.ghl_deadline();
+        let mut s = IntakeSettings {
+            ghl_deadline: self.ghl_deadline(),
+            ..IntakeSettings::default()
+        };
         if s.ghl_deadline.is_zero() || s.ghl_deadline >= Duration::from_secs(10) {
             bail!(
                 "intake.ghl_deadline_ms = {} must be between 1 and 9999: GHL gives up on a webhook after 10 s and retries only a 429, so the 429 must come first",
