@@ -165,6 +165,14 @@ impl Phone {
     pub fn e164(&self) -> &str {
         &self.0
     }
+
+    /// The national format of its country: `(415) 555-0123`.
+    pub fn national(&self) -> String {
+        phonenumber::parse(None, &self.0).map_or_else(
+            |_| self.0.clone(),
+            |n| n.format().mode(phonenumber::Mode::National).to_string(),
+        )
+    }
 }
 
 impl fmt::Display for Phone {

@@ -20,6 +20,7 @@
 
 pub mod contact;
 pub mod ids;
+pub mod sync;
 pub mod system;
 
 pub use contact::{Email, EmailError, Phone, PhoneError};
