@@ -1,13 +1,32 @@
 //! The sync engine's model: the sync file, the mapping language, and the pure
-//! decisions the runner acts on.
+//! decisions the runner acts on. No IO: the engine loads records, calls this, and
+//! acts on the answer.
 //!
+//! - [`file`]: the sync file (TOML, one per object pair), built into a [`SyncSpec`].
+//! - [`registry`]: the fields of each object type, which the file is checked against.
 //! - [`path`]: where a value lives in a record (`customFields[id=x].value`).
 //! - [`value`]: what "the same value" means (blanks, numbers, sets).
 //! - [`transform`]: the built-in transforms and their inverses.
+//! - [`matching`]: first-time pairing by ordered keys.
+//! - [`merge`]: the three-way decision per field against the shadow, and the
+//!   fingerprint that recognises our own writes when they come back.
+//! - [`recipes`]: the sync files that ship in the binary.
 
+pub mod file;
+pub mod matching;
+pub mod merge;
 pub mod path;
+pub mod recipes;
+pub mod registry;
 pub mod transform;
 pub mod value;
 
+pub use file::{
+    ArrayMode, BlankPolicy, ConflictRule, DeletePolicy, Direction, FieldRule, OnNone, Side,
+    SyncFile, SyncFileError, SyncSpec,
+};
+pub use matching::{MatchOutcome, decide, key_values};
+pub use merge::{Conflict, Diff, Plan, Shadow, ShadowField, Versions, fingerprint, plan};
 pub use path::{Path, PathError};
+pub use registry::{FieldKind, ObjectType, Registry};
 pub use transform::{Chain, ChainError, Transform, TransformError, TransformSpec};

@@ -8,8 +8,8 @@
 //! unchanged except `default` and `coalesce`.
 //!
 //! Each transform says what undoes it ([`Transform::inverse`]): a *normaliser*
-//! (trim, case, phone, email) needs nothing, because the other side's value maps
-//! back to the same canonical form; an exact pair (to_number/to_text, split/join,
+//! (trim, case, phone, email) is its own inverse (a two-way field normalises both
+//! ways, and normalising twice changes nothing); an exact pair (to_number/to_text, split/join,
 //! parse_date/format_date, a one-to-one lookup) has its partner; the rest (truncate,
 //! default, concat, regex, ...) lose information, and a two-way field using them
 //! needs an explicit `inverse`.
@@ -141,7 +141,7 @@ pub enum Transform {
 /// What undoes a transform.
 #[derive(Debug, Clone)]
 pub enum Inverse {
-    /// Nothing: it normalises, and the other side's value maps back to the same form.
+    /// Itself: it normalises (applying it again changes nothing).
     Normaliser,
     /// This transform.
     Exact(Transform),
@@ -530,18 +530,19 @@ impl Transform {
                 return Ok(Value::Array(items));
             }
             Self::Join(sep) => {
-                return Ok(match v {
-                    Value::Array(items) => {
-                        let parts: Vec<String> =
-                            items.iter().filter(|x| !is_blank(x)).map(text).collect();
-                        if parts.is_empty() {
-                            Value::Null
-                        } else {
-                            Value::String(parts.join(sep))
-                        }
-                    }
-                    other => other,
-                });
+                return match v {
+                    list if is_blank(&list) => Ok(Value::Null),
+                    Value::Array(items) => Ok(Value::String(
+                        items
+                            .iter()
+                            .map(|x| if x.is_null() { String::new() } else { text(x) })
+                            .collect::<Vec<_>>()
+                            .join(sep),
+                    )),
+                    Value::Object(_) => Err("an object is not a list to join".to_owned()),
+                    Value::Null => Ok(Value::Null),
+                    one => Ok(Value::String(text(&one))),
+                };
             }
             _ => {}
         }
@@ -550,7 +551,14 @@ impl Transform {
         }
         if let Value::Array(items) = v {
             if let Self::Split(_) = self {
-                return Ok(Value::Array(items));
+                // Each item's text, split.
+                let mut out = Vec::new();
+                for x in items {
+                    if let Value::Array(parts) = self.apply_one(Value::String(text(&x)))? {
+                        out.extend(parts);
+                    }
+                }
+                return Ok(Value::Array(out));
             }
             return items
                 .into_iter()
@@ -572,10 +580,9 @@ impl Transform {
             Self::CollapseSpaces => out(s.split_whitespace().collect::<Vec<_>>().join(" ")),
             Self::StripHtml => out(strip_html(&s)),
             Self::Truncate(max) => out(s.chars().take(*max).collect()),
+            // Exactly undone by `join` (add `trim` after it to trim the parts).
             Self::Split(sep) => Ok(Value::Array(
                 s.split(sep.as_str())
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
                     .map(|p| Value::String(p.to_owned()))
                     .collect(),
             )),
@@ -827,13 +834,14 @@ impl Chain {
         Ok(v)
     }
 
-    /// The chain that maps the other way: the inverses in reverse order
-    /// (normalisers dropped). `Err` names the first transform nothing undoes.
+    /// The chain that maps the other way: the inverses in reverse order (a
+    /// normaliser normalises both ways). `Err` names the first transform nothing
+    /// undoes.
     pub fn inverse(&self) -> Result<Self, &'static str> {
         let mut out = Vec::new();
         for (t, on_error) in self.0.iter().rev() {
             match t.inverse() {
-                Inverse::Normaliser => {}
+                Inverse::Normaliser => out.push((t.clone(), *on_error)),
                 Inverse::Exact(inv) => out.push((inv, *on_error)),
                 Inverse::Lossy => return Err(t.name()),
             }
@@ -934,8 +942,8 @@ mod tests {
             json!("Ann Lee")
         );
         assert_eq!(
-            run(json!({"fn": "split", "sep": ";"}), json!("a; b;;c")).unwrap(),
-            json!(["a", "b", "c"])
+            run(json!({"fn": "split", "sep": ";"}), json!("a; b;c")).unwrap(),
+            json!(["a", " b", "c"])
         );
         assert_eq!(
             run(json!({"fn": "join", "sep": ", "}), json!(["a", "b"])).unwrap(),
@@ -1122,14 +1130,15 @@ mod tests {
             );
             Chain::compile(&specs, &tables).unwrap()
         };
+        let names = |c: Chain| c.0.iter().map(|(t, _)| t.name()).collect::<Vec<_>>();
+        // Normalisers normalise both ways; exact pairs swap; in reverse order.
         assert_eq!(
-            chain(json!(["trim", "lower"])).inverse().unwrap().0.len(),
-            0
+            names(chain(json!(["trim", "lower"])).inverse().unwrap()),
+            ["lower", "trim"]
         );
-        let inv = chain(json!(["trim", "to_number"])).inverse().unwrap();
         assert_eq!(
-            inv.0.iter().map(|(t, _)| t.name()).collect::<Vec<_>>(),
-            ["to_text"]
+            names(chain(json!(["trim", "to_number"])).inverse().unwrap()),
+            ["to_text", "trim"]
         );
         assert_eq!(
             chain(json!([{"fn": "truncate", "max": 2}]))

@@ -1,0 +1,631 @@
+//! The sync file: one TOML file per object pair (`ghl.contact` <-> `lofty.lead`),
+//! the same model the UI edits. [`SyncFile::parse`] reads it, [`SyncFile::build`]
+//! checks it against the [`Registry`] and compiles it into a [`SyncSpec`], the form
+//! the runner uses. Errors name the file, the line, the field and the fix.
+//!
+//! ```toml
+//! [sync]
+//! id = "lofty-ghl-contacts"
+//! left = "ghl.contact"
+//! right = "lofty.lead"
+//!
+//! [match]                         # first pairing only; then the link rules
+//! keys = [{ left = "email", right = "emails[*]", normalize = ["email_normalise"] }]
+//! on_none = "create"              # create | skip | review
+//!
+//! [defaults]
+//! direction = "both"              # both | to_right | to_left | none
+//! conflict = "newest"             # newest | left | right | left_unless_blank | right_unless_blank | review
+//! blank = "ignore"                # ignore | clear
+//!
+//! [[field]]
+//! left = "firstName"
+//! right = "firstName"
+//! transforms = ["trim"]
+//!
+//! [deletes]
+//! left = "unlink"                 # unlink | review | delete | tag:<name>
+//! right = "review"
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::path::Path;
+use super::registry::{ObjectType, Registry};
+use super::transform::{Chain, Tables, TransformSpec};
+
+/// One of the two sides of a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Left,
+    Right,
+}
+
+impl Side {
+    pub fn other(self) -> Self {
+        match self {
+            Self::Left => Self::Right,
+            Self::Right => Self::Left,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Right => "right",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which way a field flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Both,
+    ToRight,
+    ToLeft,
+    None,
+}
+
+/// Who wins when a field changed on both sides since the last sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictRule {
+    /// The side whose record changed last.
+    Newest,
+    Left,
+    Right,
+    LeftUnlessBlank,
+    RightUnlessBlank,
+    /// Nobody: a person decides (review queue).
+    Review,
+}
+
+/// Whether a blank source value clears the other side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlankPolicy {
+    /// A blank never overwrites a value.
+    Ignore,
+    /// A blank clears the other side.
+    Clear,
+}
+
+/// How a list-valued field is merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrayMode {
+    /// The list is one value.
+    Replace,
+    /// A set: each side gets the union (nothing is removed); GHL tags.
+    Union,
+    /// New items are added at the end (order kept, nothing removed).
+    Append,
+}
+
+/// What to do when first-time matching finds nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNone {
+    Create,
+    Skip,
+    Review,
+}
+
+/// What to do when several records match: only `review` (never a guess).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnAmbiguous {
+    Review,
+}
+
+/// What a record deleted on one side does to its partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeletePolicy {
+    /// Forget the link; the partner stays.
+    Unlink,
+    /// Tag the partner (and unlink).
+    Tag(String),
+    /// A person approves or dismisses it.
+    Review,
+    /// Delete the partner too (opt-in).
+    Delete,
+}
+
+impl DeletePolicy {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "unlink" => Some(Self::Unlink),
+            "review" => Some(Self::Review),
+            "delete" => Some(Self::Delete),
+            _ => s
+                .strip_prefix("tag:")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| Self::Tag(t.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for DeletePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unlink => f.write_str("unlink"),
+            Self::Tag(t) => write!(f, "tag:{t}"),
+            Self::Review => f.write_str("review"),
+            Self::Delete => f.write_str("delete"),
+        }
+    }
+}
+
+/// `[sync]`: the two object types.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    /// Unique id (`lofty-ghl-contacts`): what `ghlsync flows` commands take.
+    pub id: String,
+    /// A human name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The left object type, e.g. `ghl.contact`.
+    pub left: String,
+    /// The right object type, e.g. `lofty.lead`.
+    pub right: String,
+    /// Bumped when the mapping changes (history and shadows record it).
+    #[serde(default = "one")]
+    pub version: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One key of first-time matching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchKeySpec {
+    pub left: String,
+    pub right: String,
+    /// Applied to both sides before comparing (e.g. `email_normalise`,
+    /// `{ fn = "phone_e164", region = "US" }`).
+    #[serde(default)]
+    pub normalize: Vec<TransformSpec>,
+}
+
+/// `[match]`: first-time pairing only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSection {
+    /// Tried in order: the first key that finds anyone decides.
+    pub keys: Vec<MatchKeySpec>,
+    #[serde(default = "create")]
+    pub on_none: OnNone,
+    #[serde(default = "review")]
+    pub on_ambiguous: OnAmbiguous,
+}
+
+fn create() -> OnNone {
+    OnNone::Create
+}
+fn review() -> OnAmbiguous {
+    OnAmbiguous::Review
+}
+
+/// `[defaults]`: what a `[[field]]` does unless it says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default = "both")]
+    pub direction: Direction,
+    #[serde(default = "newest")]
+    pub conflict: ConflictRule,
+    #[serde(default = "ignore")]
+    pub blank: BlankPolicy,
+}
+
+fn both() -> Direction {
+    Direction::Both
+}
+fn newest() -> ConflictRule {
+    ConflictRule::Newest
+}
+fn ignore() -> BlankPolicy {
+    BlankPolicy::Ignore
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            direction: both(),
+            conflict: newest(),
+            blank: ignore(),
+        }
+    }
+}
+
+/// `[[field]]`: one mapped field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// Names the field in history and shadows (default: the left path).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub left: String,
+    pub right: String,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    #[serde(default)]
+    pub conflict: Option<ConflictRule>,
+    #[serde(default)]
+    pub blank: Option<BlankPolicy>,
+    /// Left to right (for `to_left`, right to left).
+    #[serde(default)]
+    pub transforms: Vec<TransformSpec>,
+    /// Right to left, for a two-way field whose transforms cannot be undone.
+    #[serde(default)]
+    pub inverse: Option<Vec<TransformSpec>>,
+    #[serde(default)]
+    pub array: Option<ArrayMode>,
+}
+
+/// `[deletes]`: per side, what a delete there does to the partner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeletesSection {
+    /// `unlink`, `review`, `delete` (opt-in) or `tag:<name>`.
+    #[serde(default = "unlink")]
+    pub left: String,
+    #[serde(default = "unlink")]
+    pub right: String,
+}
+
+fn unlink() -> String {
+    "unlink".to_owned()
+}
+
+impl Default for DeletesSection {
+    fn default() -> Self {
+        Self {
+            left: unlink(),
+            right: unlink(),
+        }
+    }
+}
+
+/// A sync file as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncFile {
+    pub sync: SyncSection,
+    #[serde(rename = "match")]
+    pub matching: MatchSection,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(rename = "field", default)]
+    pub fields: Vec<FieldSpec>,
+    /// Named lookup tables: `[tables.sources]` `web = "Website"`.
+    #[serde(default)]
+    pub tables: BTreeMap<String, BTreeMap<String, Value>>,
+    #[serde(default)]
+    pub deletes: DeletesSection,
+}
+
+/// A sync file that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct SyncFileError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// One compiled field rule.
+#[derive(Debug, Clone)]
+pub struct FieldRule {
+    pub name: String,
+    pub left: Path,
+    pub right: Path,
+    pub direction: Direction,
+    pub conflict: ConflictRule,
+    pub blank: BlankPolicy,
+    pub array: ArrayMode,
+    /// Left value to right value, when it flows right.
+    pub to_right: Option<Chain>,
+    /// Right value to left value, when it flows left.
+    pub to_left: Option<Chain>,
+}
+
+impl FieldRule {
+    pub fn path(&self, side: Side) -> &Path {
+        match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        }
+    }
+    /// The chain that maps a `from` value to the other side, if it flows that way.
+    pub fn toward(&self, from: Side) -> Option<&Chain> {
+        match from {
+            Side::Left => self.to_right.as_ref(),
+            Side::Right => self.to_left.as_ref(),
+        }
+    }
+}
+
+/// One compiled match key.
+#[derive(Debug, Clone)]
+pub struct MatchKey {
+    /// `email`, `phone`, ... (the left path).
+    pub name: String,
+    pub left: Path,
+    pub right: Path,
+    pub normalize: Chain,
+}
+
+/// A built sync file: what the runner uses.
+#[derive(Debug, Clone)]
+pub struct SyncSpec {
+    pub id: String,
+    pub name: String,
+    pub version: u32,
+    pub left: ObjectType,
+    pub right: ObjectType,
+    pub keys: Vec<MatchKey>,
+    pub on_none: OnNone,
+    pub fields: Vec<FieldRule>,
+    pub deletes_left: DeletePolicy,
+    pub deletes_right: DeletePolicy,
+}
+
+impl SyncSpec {
+    pub fn object(&self, side: Side) -> &ObjectType {
+        match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        }
+    }
+    /// What a delete on `side` does to the partner.
+    pub fn on_delete(&self, side: Side) -> &DeletePolicy {
+        match side {
+            Side::Left => &self.deletes_left,
+            Side::Right => &self.deletes_right,
+        }
+    }
+}
+
+/// The line (1-based) of the `n`-th line of `text` that starts with `header`.
+fn line_of(text: &str, header: &str, n: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with(header))
+        .nth(n)
+        .map_or(1, |(i, _)| i + 1)
+}
+
+impl SyncFile {
+    /// Parses the TOML of a sync file; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, SyncFileError> {
+        toml::from_str(text).map_err(|e| SyncFileError {
+            file: file.to_owned(),
+            line: e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].lines().count().max(1)
+            }),
+            message: e.message().trim().to_owned(),
+        })
+    }
+
+    /// Parses and builds.
+    pub fn load(file: &str, text: &str, registry: &Registry) -> Result<SyncSpec, SyncFileError> {
+        Self::parse(file, text)?.build(file, text, registry)
+    }
+
+    /// The JSON Schema of the file (for editors and the UI).
+    pub fn json_schema() -> Value {
+        serde_json::to_value(schemars::schema_for!(SyncFile)).unwrap_or(Value::Null)
+    }
+
+    /// Checks the file against `registry` and compiles it. `text` is the file's
+    /// source, to point errors at their line.
+    pub fn build(
+        &self,
+        file: &str,
+        text: &str,
+        registry: &Registry,
+    ) -> Result<SyncSpec, SyncFileError> {
+        let err = |line: usize, message: String| SyncFileError {
+            file: file.to_owned(),
+            line,
+            message,
+        };
+        let sync_line = line_of(text, "[sync]", 0);
+        let object = |name: &str| {
+            registry.get(name).cloned().ok_or_else(|| {
+                err(
+                    sync_line,
+                    format!(
+                        "`{name}` is not an object type; known: {}",
+                        registry.names().join(", ")
+                    ),
+                )
+            })
+        };
+        let (left, right) = (object(&self.sync.left)?, object(&self.sync.right)?);
+        if self.sync.id.trim().is_empty() || self.sync.id.contains(char::is_whitespace) {
+            return Err(err(
+                sync_line,
+                format!(
+                    "id `{}` must be one word, e.g. lofty-ghl-contacts",
+                    self.sync.id
+                ),
+            ));
+        }
+        let tables: Tables = self.tables.clone();
+        let path = |line: usize, p: &str, object: &ObjectType, write: bool, what: &str| {
+            let parsed: Path = p
+                .parse()
+                .map_err(|e: super::PathError| err(line, format!("{what}: {e}")))?;
+            let Some(def) = object.field(parsed.root()) else {
+                let known: Vec<&str> = object.fields.iter().map(|f| f.name).collect();
+                return Err(err(
+                    line,
+                    format!(
+                        "{what}: `{}` has no field `{}`; its fields are: {}",
+                        object.name,
+                        parsed.root(),
+                        known.join(", ")
+                    ),
+                ));
+            };
+            if write && !def.writable {
+                return Err(err(
+                    line,
+                    format!(
+                        "{what}: `{}.{}` is set by {} itself and cannot be written; make the field flow the other way (direction = \"to_{}\")",
+                        object.name,
+                        def.name,
+                        object.name.split('.').next().unwrap_or("the system"),
+                        if std::ptr::eq(object, &left) {
+                            "right"
+                        } else {
+                            "left"
+                        },
+                    ),
+                ));
+            }
+            Ok((parsed, def.kind))
+        };
+
+        let match_line = line_of(text, "[match]", 0);
+        if self.matching.keys.is_empty() {
+            return Err(err(
+                match_line,
+                "[match] needs at least one key (e.g. email)".to_owned(),
+            ));
+        }
+        let mut keys = Vec::new();
+        for k in &self.matching.keys {
+            let (l, _) = path(match_line, &k.left, &left, false, "match key")?;
+            let (r, _) = path(match_line, &k.right, &right, false, "match key")?;
+            let normalize = Chain::compile(&k.normalize, &tables)
+                .map_err(|e| err(match_line, format!("match key `{}`: {e}", k.left)))?;
+            keys.push(MatchKey {
+                name: l.root().to_owned(),
+                left: l,
+                right: r,
+                normalize,
+            });
+        }
+
+        let mut fields: Vec<FieldRule> = Vec::new();
+        for (i, spec) in self.fields.iter().enumerate() {
+            let line = line_of(text, "[[field]]", i);
+            let name = spec.name.clone().unwrap_or_else(|| spec.left.clone());
+            let what = format!("field `{name}`");
+            if fields.iter().any(|f| f.name == name) {
+                return Err(err(
+                    line,
+                    format!("{what} is mapped twice; give one of them another `name`"),
+                ));
+            }
+            let direction = spec.direction.unwrap_or(self.defaults.direction);
+            let writes_left = matches!(direction, Direction::Both | Direction::ToLeft);
+            let writes_right = matches!(direction, Direction::Both | Direction::ToRight);
+            let (l, lkind) = path(line, &spec.left, &left, writes_left, &what)?;
+            let (r, rkind) = path(line, &spec.right, &right, writes_right, &what)?;
+            let array = spec.array.unwrap_or(ArrayMode::Replace);
+            if array != ArrayMode::Replace {
+                let many = |p: &Path, kind: super::registry::FieldKind| {
+                    p.is_many() || (kind.is_list() && p.steps().len() == 1)
+                };
+                if !many(&l, lkind) || !many(&r, rkind) {
+                    let mode = if array == ArrayMode::Union {
+                        "union"
+                    } else {
+                        "append"
+                    };
+                    return Err(err(
+                        line,
+                        format!(
+                            "{what}: array = \"{mode}\" needs a list on both sides (`tags`, `emails[*]`, `tags[*].tagName`)"
+                        ),
+                    ));
+                }
+            }
+            let transforms = Chain::compile(&spec.transforms, &tables)
+                .map_err(|e| err(line, format!("{what}: {e}")))?;
+            let inverse = spec
+                .inverse
+                .as_ref()
+                .map(|i| Chain::compile(i, &tables))
+                .transpose()
+                .map_err(|e| err(line, format!("{what}: inverse: {e}")))?;
+            let (to_right, to_left) = match direction {
+                Direction::Both => {
+                    let back = match inverse {
+                        Some(inv) => inv,
+                        None => transforms.inverse().map_err(|t| {
+                            err(
+                                line,
+                                format!(
+                                    "{what} is two-way but `{t}` cannot be undone: add `inverse = [...]` (how a right value becomes a left one), or set `direction = \"to_right\"`"
+                                ),
+                            )
+                        })?,
+                    };
+                    (Some(transforms), Some(back))
+                }
+                Direction::ToRight => (Some(transforms), None),
+                Direction::ToLeft => (None, Some(transforms)),
+                Direction::None => (None, None),
+            };
+            fields.push(FieldRule {
+                name,
+                left: l,
+                right: r,
+                direction,
+                conflict: spec.conflict.unwrap_or(self.defaults.conflict),
+                blank: spec.blank.unwrap_or(self.defaults.blank),
+                array,
+                to_right,
+                to_left,
+            });
+        }
+        let deletes_line = line_of(text, "[deletes]", 0);
+        let delete = |s: &str, side: &str| {
+            DeletePolicy::parse(s.trim()).ok_or_else(|| {
+                err(
+                    deletes_line,
+                    format!(
+                        "[deletes] {side} = \"{s}\": expected unlink, review, delete or tag:<name>"
+                    ),
+                )
+            })
+        };
+        Ok(SyncSpec {
+            id: self.sync.id.clone(),
+            name: self
+                .sync
+                .name
+                .clone()
+                .unwrap_or_else(|| self.sync.id.clone()),
+            version: self.sync.version,
+            keys,
+            on_none: self.matching.on_none,
+            fields,
+            deletes_left: delete(&self.deletes.left, "left")?,
+            deletes_right: delete(&self.deletes.right, "right")?,
+            left,
+            right,
+        })
+    }
+}

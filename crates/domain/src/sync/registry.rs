@@ -1,0 +1,160 @@
+//! The field registry: which fields each object type has, what kind of value each
+//! holds, and which can be written. A sync file is checked against it when it is
+//! built. The catalog issue extends it to every action; custom fields are read
+//! from the connected accounts (selected by key inside `customFields`).
+
+/// What a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Email,
+    Phone,
+    Number,
+    Bool,
+    DateTime,
+    /// A list of values (`emails`, GHL `tags`).
+    List,
+    /// A list of objects (`customFields`, Lofty `tags`).
+    Objects,
+    Object,
+    Id,
+}
+
+impl FieldKind {
+    pub fn is_list(self) -> bool {
+        matches!(self, Self::List | Self::Objects)
+    }
+}
+
+/// One top-level field of an object type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    /// False for what the system sets (ids, timestamps).
+    pub writable: bool,
+}
+
+/// An object type of a system (`ghl.contact`, `lofty.lead`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectType {
+    pub name: &'static str,
+    /// The field holding the record's id.
+    pub id_field: &'static str,
+    /// The field holding when the record last changed, if the system gives one.
+    pub updated_field: Option<&'static str>,
+    pub fields: Vec<FieldDef>,
+}
+
+impl ObjectType {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+const fn f(name: &'static str, kind: FieldKind) -> FieldDef {
+    FieldDef {
+        name,
+        kind,
+        writable: true,
+    }
+}
+
+const fn ro(name: &'static str, kind: FieldKind) -> FieldDef {
+    FieldDef {
+        name,
+        kind,
+        writable: false,
+    }
+}
+
+/// The object types the engine knows.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    types: Vec<ObjectType>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        use FieldKind::*;
+        Self {
+            types: vec![
+                ObjectType {
+                    name: "ghl.contact",
+                    id_field: "id",
+                    updated_field: Some("dateUpdated"),
+                    fields: vec![
+                        ro("id", Id),
+                        ro("locationId", Id),
+                        f("firstName", Text),
+                        f("lastName", Text),
+                        f("name", Text),
+                        f("email", Email),
+                        f("additionalEmails", List),
+                        f("phone", Phone),
+                        f("additionalPhones", List),
+                        f("companyName", Text),
+                        f("source", Text),
+                        f("tags", List),
+                        f("customFields", Objects),
+                        f("address1", Text),
+                        f("city", Text),
+                        f("state", Text),
+                        f("postalCode", Text),
+                        f("country", Text),
+                        f("website", Text),
+                        f("timezone", Text),
+                        f("dateOfBirth", DateTime),
+                        f("dnd", Bool),
+                        f("assignedTo", Id),
+                        ro("type", Text),
+                        ro("dateAdded", DateTime),
+                        ro("dateUpdated", DateTime),
+                    ],
+                },
+                ObjectType {
+                    name: "lofty.lead",
+                    id_field: "leadId",
+                    updated_field: Some("lastUpdateTime"),
+                    fields: vec![
+                        ro("leadId", Id),
+                        f("firstName", Text),
+                        f("lastName", Text),
+                        f("emails", List),
+                        f("phones", List),
+                        f("birthday", DateTime),
+                        f("source", Text),
+                        f("stage", Text),
+                        f("stageId", Id),
+                        f("assignedUserId", Id),
+                        f("tags", Objects),
+                        f("customAttributes", Objects),
+                        f("segments", List),
+                        f("cannotText", Bool),
+                        f("cannotCall", Bool),
+                        f("cannotEmail", Bool),
+                        ro("teamId", Id),
+                        ro("createTime", DateTime),
+                        ro("lastUpdateTime", DateTime),
+                    ],
+                },
+            ],
+        }
+    }
+}
+
+impl Registry {
+    pub fn get(&self, name: &str) -> Option<&ObjectType> {
+        self.types.iter().find(|t| t.name == name)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.types.iter().map(|t| t.name).collect()
+    }
+
+    /// Adds or replaces an object type (the catalog, tests).
+    pub fn insert(&mut self, object: ObjectType) {
+        self.types.retain(|t| t.name != object.name);
+        self.types.push(object);
+    }
+}
