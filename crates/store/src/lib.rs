@@ -28,6 +28,7 @@
 //! | `run_log` | `run_log` | the per-record integration log |
 //! | `budgets` | `rate_budgets` | rate budgets shared by every worker |
 //! | `connect_flows` | `connect_flows` | OAuth connect state |
+//! | `sync` | `flows`, `sync_pairs`, `sync_index`, `history`, `reviews`, `sync_locks` | the sync engine's state |
 //! | `webhook_keys` | `webhook_keys` | secret keys of webhook callback paths |
 //!
 //! Times are epoch milliseconds from the store's clock, which tests can move forward
@@ -198,6 +199,7 @@ mod links;
 mod priority;
 mod queue;
 mod run_log;
+mod sync;
 mod tokens;
 pub mod vault;
 mod webhook_keys;
@@ -212,6 +214,7 @@ pub use queue::{
     Enqueued, FailOutcome, Failure, Job, JobStatus, NewJob, QueueStats, ReplayFilter, backoff,
 };
 pub use run_log::RunLogEntry;
+pub use sync::{FlowRow, HistoryEntry, PairRow, Review};
 pub use tokens::{RefreshDecision, TokenSet};
 pub use vault::{Keyring, MasterKey};
 

@@ -96,6 +96,7 @@ suite!(
     reauth_without_a_connection_backs_off,
     concurrent_claims_never_share_a_job,
     journal_dedupes_and_enqueues_atomically,
+    sync_state_pairs_index_history_reviews_locks,
     links_echoes_cursors,
     shared_rate_budget,
     refresh_is_serialised_per_connection,
@@ -1246,4 +1247,172 @@ async fn sqlite_files_and_the_data_directory_are_private() {
     assert_eq!(mode(&db), 0o600);
     again.close().await;
     let _ = std::fs::remove_dir_all(&opts.data_dir);
+}
+
+async fn sync_state_pairs_index_history_reviews_locks(s: Store, _o: StoreOptions) {
+    use store::{FlowRow, HistoryEntry, PairRow};
+    let flow = FlowRow {
+        id: "lofty-ghl-contacts".to_owned(),
+        file: "[sync]".to_owned(),
+        left_connection: "ghl:loc".to_owned(),
+        right_connection: "lofty:1".to_owned(),
+        enabled: true,
+        created_at: 0,
+        updated_at: 0,
+    };
+    s.put_flow(&flow).await.unwrap();
+    s.put_flow(&FlowRow {
+        right_connection: "lofty:2".to_owned(),
+        ..flow.clone()
+    })
+    .await
+    .unwrap();
+    let flows = s.flows().await.unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0].right_connection, "lofty:2");
+    assert!(
+        s.set_flow_enabled("lofty-ghl-contacts", false)
+            .await
+            .unwrap()
+    );
+    assert!(!s.flow("lofty-ghl-contacts").await.unwrap().unwrap().enabled);
+    assert!(!s.set_flow_enabled("nope", true).await.unwrap());
+
+    let pair = PairRow {
+        flow_id: flow.id.clone(),
+        left_id: "c1".to_owned(),
+        right_id: "7".to_owned(),
+        shadow: "{}".to_owned(),
+        left_state: "{}".to_owned(),
+        right_state: "{}".to_owned(),
+        left_version: Some(5),
+        right_version: None,
+        left_written: None,
+        right_written: Some("fp".to_owned()),
+    };
+    let entry = |decision: &str, at: i64| HistoryEntry {
+        at,
+        flow: flow.id.clone(),
+        source: "lofty:lead:7".to_owned(),
+        target: "ghl:contact:c1".to_owned(),
+        decision: decision.to_owned(),
+        reason: "r".to_owned(),
+        diffs: "[]".to_owned(),
+        api_status: Some(201),
+        api_message: None,
+        subject: "ann@example.com".to_owned(),
+    };
+    s.put_pair(&pair, &[entry("create", 10)]).await.unwrap();
+    assert_eq!(
+        s.pair(&flow.id, "left", "c1").await.unwrap().as_ref(),
+        Some(&pair)
+    );
+    assert_eq!(
+        s.pair(&flow.id, "right", "7").await.unwrap().as_ref(),
+        Some(&pair)
+    );
+    assert!(s.pair(&flow.id, "right", "8").await.unwrap().is_none());
+    assert!(s.pair(&flow.id, "middle", "7").await.is_err());
+    // Updated in place by its left record.
+    s.put_pair(
+        &PairRow {
+            shadow: "{\"a\":1}".to_owned(),
+            ..pair.clone()
+        },
+        &[entry("update", 20)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.count_pairs(&flow.id).await.unwrap(), 1);
+    assert_eq!(
+        s.pairs(&flow.id, 0, 10).await.unwrap()[0].1.shadow,
+        "{\"a\":1}"
+    );
+
+    s.index_record(
+        &flow.id,
+        "right",
+        "7",
+        &[("email".to_owned(), "ann@example.com".to_owned())],
+    )
+    .await
+    .unwrap();
+    s.index_record(
+        &flow.id,
+        "right",
+        "9",
+        &[("email".to_owned(), "ann@example.com".to_owned())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.find_by_key(&flow.id, "right", "email", "ann@example.com")
+            .await
+            .unwrap(),
+        ["7", "9"]
+    );
+    // Re-indexing replaces the record's keys.
+    s.index_record(
+        &flow.id,
+        "right",
+        "9",
+        &[("email".to_owned(), "bo@example.com".to_owned())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.find_by_key(&flow.id, "right", "email", "ann@example.com")
+            .await
+            .unwrap(),
+        ["7"]
+    );
+
+    s.append_history(&[entry("echo", 30)]).await.unwrap();
+    let h = s.history("ann@example.com", 100).await.unwrap();
+    assert_eq!(
+        h.iter().map(|e| e.decision.as_str()).collect::<Vec<_>>(),
+        ["create", "update", "echo"]
+    );
+    assert_eq!(
+        s.history("ghl:contact:c1", 2).await.unwrap().len(),
+        2,
+        "the newest two"
+    );
+    assert_eq!(s.runs("", 100).await.unwrap().len(), 3);
+    assert_eq!(s.runs("other", 100).await.unwrap().len(), 0);
+    s.advance_clock(std::time::Duration::from_secs(3600));
+    assert_eq!(
+        s.prune_history(std::time::Duration::from_secs(60))
+            .await
+            .unwrap(),
+        3
+    );
+
+    let id = s
+        .open_review(&flow.id, "match", "ann@example.com", "{}")
+        .await
+        .unwrap();
+    assert_eq!(s.reviews("open").await.unwrap().len(), 1);
+    assert!(s.settle_review(id, true).await.unwrap());
+    assert!(!s.settle_review(id, false).await.unwrap(), "settled once");
+    assert_eq!(s.reviews("approved").await.unwrap()[0].id, id);
+
+    let ttl = std::time::Duration::from_secs(30);
+    assert!(s.try_lock("pair:c1", "w1", ttl).await.unwrap());
+    assert!(!s.try_lock("pair:c1", "w2", ttl).await.unwrap());
+    assert!(
+        s.try_lock("pair:c1", "w1", ttl).await.unwrap(),
+        "ours again"
+    );
+    s.advance_clock(std::time::Duration::from_secs(31));
+    assert!(s.try_lock("pair:c1", "w2", ttl).await.unwrap(), "expired");
+    s.unlock("pair:c1", "w1").await.unwrap();
+    assert!(
+        !s.try_lock("pair:c1", "w3", ttl).await.unwrap(),
+        "w1 no longer holds it"
+    );
+    s.unlock("pair:c1", "w2").await.unwrap();
+    assert!(s.try_lock("pair:c1", "w3", ttl).await.unwrap());
+    assert!(s.remove_pair(&flow.id, "right", "7").await.unwrap());
+    assert_eq!(s.count_pairs(&flow.id).await.unwrap(), 0);
 }
