@@ -428,4 +428,36 @@ impl Store {
         });
         Ok(())
     }
+
+    /// Remembers the last known state of a record (newer versions only: a late,
+    /// older state never replaces a newer one). Returns false when it was older.
+    pub async fn put_record_state(
+        &self,
+        flow: &str,
+        side: &str,
+        id: &str,
+        state: &str,
+        version: Option<i64>,
+    ) -> Result<bool> {
+        side_col(side)?;
+        let now = self.now();
+        let n = pool!(self, p => sqlx::query(
+            "INSERT INTO sync_records (flow_id, side, record_id, state, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (flow_id, side, record_id) DO UPDATE SET state = excluded.state, version = excluded.version, updated_at = excluded.updated_at \
+             WHERE sync_records.version IS NULL OR excluded.version IS NULL OR excluded.version >= sync_records.version",
+        ).bind(flow).bind(side).bind(id).bind(state).bind(version).bind(now).execute(p).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// The last known state of a record and its version.
+    pub async fn record_state(
+        &self,
+        flow: &str,
+        side: &str,
+        id: &str,
+    ) -> Result<Option<(String, Option<i64>)>> {
+        pool!(self, p => Ok(sqlx::query_as(
+            "SELECT state, version FROM sync_records WHERE flow_id = $1 AND side = $2 AND record_id = $3",
+        ).bind(flow).bind(side).bind(id).fetch_optional(p).await?))
+    }
 }

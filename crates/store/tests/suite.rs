@@ -1413,6 +1413,21 @@ async fn sync_state_pairs_index_history_reviews_locks(s: Store, _o: StoreOptions
     );
     s.unlock("pair:c1", "w2").await.unwrap();
     assert!(s.try_lock("pair:c1", "w3", ttl).await.unwrap());
+    // Record states: a late older version does not replace a newer one.
+    assert!(
+        s.put_record_state(&flow.id, "right", "7", "{\"v\":2}", Some(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.put_record_state(&flow.id, "right", "7", "{\"v\":1}", Some(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.record_state(&flow.id, "right", "7").await.unwrap(),
+        Some(("{\"v\":2}".to_owned(), Some(2)))
+    );
     assert!(s.remove_pair(&flow.id, "right", "7").await.unwrap());
     assert_eq!(s.count_pairs(&flow.id).await.unwrap(), 0);
 }

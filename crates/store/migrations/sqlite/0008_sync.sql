@@ -75,3 +75,15 @@ CREATE TABLE sync_locks (
     owner TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
+-- The last known state of every record a flow has seen, paired or not (filled by
+-- webhooks, reads, our own writes and the backfill): a match to a record seen
+-- before costs no API read.
+CREATE TABLE sync_records (
+    flow_id TEXT NOT NULL,
+    side TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    version BIGINT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (flow_id, side, record_id)
+);
