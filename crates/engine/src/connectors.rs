@@ -38,6 +38,9 @@ pub enum ConnectorError {
     },
     #[error("unknown GHL operation `{0}`")]
     UnknownOperation(String),
+    /// The engine cannot do this with this connection (names what).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("connection {id}: {problem}; connect it again")]
     Broken { id: String, problem: String },
     #[error("`{op}` needs {scope}; connection {id} has {has}")]
@@ -70,6 +73,7 @@ impl ConnectorError {
         match self {
             Self::Unknown(_)
             | Self::UnknownOperation(_)
+            | Self::Unsupported(_)
             | Self::WrongSystem { .. }
             | Self::Broken { .. }
             | Self::MissingScope { .. } => RetryClass::GiveUp,

@@ -25,16 +25,18 @@ pub enum JobKind {
     LoftyDelivery,
     LoftyChange,
     LoftySubscribe,
+    FlowRun,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         Self::TestRecord,
         Self::GhlCall,
         Self::GhlEvent,
         Self::LoftyDelivery,
         Self::LoftyChange,
         Self::LoftySubscribe,
+        Self::FlowRun,
     ];
 
     /// The stored name.
@@ -46,6 +48,7 @@ impl JobKind {
             Self::LoftyDelivery => "lofty.delivery",
             Self::LoftyChange => "lofty.change",
             Self::LoftySubscribe => "lofty.subscribe",
+            Self::FlowRun => "flow.run",
         }
     }
 }
@@ -70,7 +73,7 @@ impl FromStr for JobKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe)"
+        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe, flow.run)"
     )]
     UnknownKind(String),
     #[error("the payload of this {kind} job is invalid: {reason}")]
@@ -268,6 +271,49 @@ impl LoftySubscribe {
     }
 }
 
+/// `flow.run`: one changed record for one flow: the runner loads it, matches,
+/// maps, decides and acts (see `crate::sync`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowRun {
+    pub flow: String,
+    /// `left` or `right`: the side the record is on.
+    pub side: String,
+    pub record: String,
+    /// The record's version (Lofty `updateTime`, GHL `dateUpdated` or the webhook's
+    /// `timestamp`, epoch ms), when the event gives one.
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// The journal event whose body is the record (a GHL contact webhook): then
+    /// the record costs no read.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The record was deleted.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl FlowRun {
+    pub fn kind() -> JobKind {
+        JobKind::FlowRun
+    }
+    /// (flow, record, source version): the same change routed twice is one job.
+    pub fn idempotency_key(&self) -> String {
+        let at = match (self.version, &self.event) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(e)) => format!("e{e}"),
+            (None, None) => "unversioned".to_owned(),
+        };
+        format!(
+            "flow:{}:{}:{}:{at}{}",
+            self.flow,
+            self.side,
+            self.record,
+            if self.deleted { ":deleted" } else { "" }
+        )
+    }
+}
+
 /// A job, typed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
@@ -284,6 +330,8 @@ pub enum Job {
     LoftyChange(LoftyChange),
     #[serde(rename = "lofty.subscribe")]
     LoftySubscribe(LoftySubscribe),
+    #[serde(rename = "flow.run")]
+    FlowRun(FlowRun),
 }
 
 impl Job {
@@ -295,6 +343,7 @@ impl Job {
             Self::LoftyDelivery(_) => LoftyDelivery::kind(),
             Self::LoftyChange(_) => LoftyChange::kind(),
             Self::LoftySubscribe(_) => LoftySubscribe::kind(),
+            Self::FlowRun(_) => FlowRun::kind(),
         }
     }
 
@@ -306,6 +355,7 @@ impl Job {
             Self::LoftyDelivery(j) => j.idempotency_key(),
             Self::LoftyChange(j) => j.idempotency_key(),
             Self::LoftySubscribe(j) => j.idempotency_key(),
+            Self::FlowRun(j) => j.idempotency_key(),
         }
     }
 
@@ -316,7 +366,7 @@ impl Job {
             Self::LoftyDelivery(j) => Some(&j.connection),
             Self::LoftyChange(j) => Some(&j.connection),
             Self::LoftySubscribe(j) => Some(&j.connection),
-            Self::TestRecord(_) | Self::GhlEvent(_) => None,
+            Self::TestRecord(_) | Self::GhlEvent(_) | Self::FlowRun(_) => None,
         }
     }
 
@@ -369,7 +419,8 @@ into_job!(
     GhlEvent,
     LoftyDelivery,
     LoftyChange,
-    LoftySubscribe
+    LoftySubscribe,
+    FlowRun
 );
 
 #[cfg(test)]
@@ -418,6 +469,14 @@ mod tests {
             Job::LoftySubscribe(LoftySubscribe {
                 connection: "lofty:7".to_owned(),
                 requested_at: 5,
+            }),
+            Job::FlowRun(FlowRun {
+                flow: "lofty-ghl-contacts".to_owned(),
+                side: "right".to_owned(),
+                record: "42".to_owned(),
+                version: Some(1_700_000_000_000),
+                event: None,
+                deleted: false,
             }),
         ]
     }

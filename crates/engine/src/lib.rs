@@ -29,6 +29,7 @@ pub mod connectors;
 pub mod handlers;
 pub mod intake;
 pub mod jobs;
+pub mod sync;
 pub mod tokens;
 pub mod worker;
 

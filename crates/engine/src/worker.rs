@@ -256,7 +256,7 @@ impl Worker {
     async fn run_job(&self, row: &store::Job) -> Settled {
         let started = Instant::now();
         let result = match Job::from_row(&row.kind, &row.payload) {
-            Ok(job) => handlers::run(&self.context, &job, row.attempts).await,
+            Ok(job) => handlers::run(&self.context, &job, row.attempts, &self.config.id).await,
             // A row nobody can read: dead-lettered with what is wrong.
             Err(e) => Err(Failed::new(Failure::GiveUp, format!("job {}: {e}", row.id))),
         };

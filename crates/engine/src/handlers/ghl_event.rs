@@ -27,6 +27,8 @@ pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
                 Err(e) => Err(Failed::retry(format!("UNINSTALL: {e}"))),
             }
         }
+        "ContactCreate" | "ContactUpdate" | "ContactDelete" | "ContactTagUpdate"
+        | "ContactDndUpdate" => contact(ctx, job, record).await,
         other => Ok(Outcome::new(
             record,
             Verdict::Skipped,
@@ -36,6 +38,67 @@ pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
             ),
         )),
     }
+}
+
+/// A contact event: routed to the flows that sync this location's contacts. The
+/// webhook carries the contact, so the flows read nothing from GHL.
+async fn contact(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome, Failed> {
+    let store = ctx.store();
+    let Some(body) = store.event_body("ghl", &job.webhook_id).await? else {
+        return Err(Failed::give_up(format!(
+            "journal event {} is missing",
+            job.webhook_id
+        )));
+    };
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let contact = crate::sync::systems::ghl_webhook_contact(&body);
+    let Some(id) = crate::sync::systems::id_of("ghl.contact", &contact) else {
+        return Ok(Outcome::new(
+            record,
+            Verdict::Skipped,
+            format!("{} without a contact id", job.event_type),
+        ));
+    };
+    let connections = store.connections().await?;
+    let Some(conn) = connections.iter().find(|c| {
+        c.system == domain::System::Ghl
+            && c.location_id.is_some()
+            && c.location_id == job.location_id
+    }) else {
+        return Ok(Outcome::new(
+            record,
+            Verdict::Skipped,
+            format!("{} for a location with no connection", job.event_type),
+        ));
+    };
+    let version = crate::sync::systems::version_of("ghl.contact", &contact).or_else(|| {
+        job.timestamp
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond())
+    });
+    let deleted = job.event_type == "ContactDelete";
+    let routed = crate::sync::route(
+        store,
+        "ghl.contact",
+        &conn.id,
+        &id,
+        version,
+        Some(&job.webhook_id),
+        Some(&contact),
+        deleted,
+    )
+    .await?;
+    let verdict = if routed == 0 {
+        Verdict::Skipped
+    } else {
+        Verdict::Done
+    };
+    Ok(Outcome::new(
+        format!("ghl:contact:{id}"),
+        verdict,
+        format!("{} routed to {routed} flow(s)", job.event_type),
+    ))
 }
 
 /// INSTALL on a location of a connected agency: mint the location's token from the

@@ -3,6 +3,7 @@
 //! or a [`Failed`] with the queue's retry class. The worker (`worker.rs`) only
 //! claims, dispatches here, and settles.
 
+mod flow_run;
 mod ghl_call;
 mod ghl_event;
 mod lofty_change;
@@ -131,14 +132,16 @@ impl From<store::StoreError> for Failed {
     }
 }
 
-/// Runs one job. `attempts` counts this attempt.
-pub async fn run(ctx: &Context, job: &Job, attempts: i32) -> Result<Outcome, Failed> {
+/// Runs one job. `attempts` counts this attempt; `owner` names the worker (it
+/// holds the locks a job takes).
+pub async fn run(ctx: &Context, job: &Job, attempts: i32, owner: &str) -> Result<Outcome, Failed> {
     match job {
         Job::TestRecord(j) => test_record::run(j, attempts).await,
         Job::GhlCall(j) => ghl_call::run(ctx, j).await,
         Job::GhlEvent(j) => ghl_event::run(ctx, j).await,
         Job::LoftyDelivery(j) => lofty_delivery::run(ctx, j).await,
-        Job::LoftyChange(j) => Ok(lofty_change::run(j)),
+        Job::LoftyChange(j) => lofty_change::run(ctx, j).await,
         Job::LoftySubscribe(j) => lofty_subscribe::run(ctx, j).await,
+        Job::FlowRun(j) => flow_run::run(ctx, j, attempts, owner).await,
     }
 }

@@ -1,0 +1,275 @@
+//! How the runner reads and writes each object type through its connector: the
+//! operations, the shapes of their bodies and answers, where a record keeps its id
+//! and its version. The only place that knows that GHL nests a contact in
+//! `contact` or that Lofty reads tags as objects but writes them as names.
+
+use serde_json::{Map, Value};
+
+use crate::connectors::{Connector, ConnectorError};
+
+/// A write that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// GHL says the person exists already (400 with `meta.contactId`).
+    #[error("GHL says the contact exists already ({0})")]
+    Duplicate(String),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+impl WriteError {
+    /// The API's status and message, for the history.
+    pub fn api(&self) -> (Option<i32>, Option<String>) {
+        match self {
+            Self::Duplicate(id) => (Some(400), Some(format!("duplicate of contact {id}"))),
+            Self::Connector(ConnectorError::Ghl(e)) => (
+                e.status().map(i32::from),
+                e.server_message().map(str::to_owned),
+            ),
+            Self::Connector(e) => (None, Some(e.to_string())),
+        }
+    }
+}
+
+/// The record's id as text.
+pub fn id_of(object: &str, record: &Value) -> Option<String> {
+    let field = if object == "lofty.lead" {
+        "leadId"
+    } else {
+        "id"
+    };
+    match record.get(field)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// When the record last changed (epoch ms), from its own fields.
+pub fn version_of(object: &str, record: &Value) -> Option<i64> {
+    let field = if object == "lofty.lead" {
+        "lastUpdateTime"
+    } else {
+        "dateUpdated"
+    };
+    let v = record.get(field)?;
+    if let Some(ms) = v.as_i64() {
+        return Some(ms);
+    }
+    let text = v.as_str()?.trim();
+    // GHL: RFC 3339; Lofty: `YYYY-MM-DDThh:mm:ssGMT`.
+    text.parse::<jiff::Timestamp>()
+        .ok()
+        .or_else(|| {
+            jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%SGMT", text)
+                .ok()?
+                .to_datetime()
+                .ok()?
+                .in_tz("UTC")
+                .ok()
+                .map(|z| z.timestamp())
+        })
+        .map(|t| t.as_millisecond())
+}
+
+/// The contact a GHL contact webhook carries (the webhook's own fields removed).
+pub fn ghl_webhook_contact(body: &Value) -> Value {
+    let mut contact = body.as_object().cloned().unwrap_or_default();
+    for k in ["type", "webhookId", "timestamp", "appId", "versionId"] {
+        contact.remove(k);
+    }
+    Value::Object(contact)
+}
+
+/// Reads one record (`Ok(None)`: it does not exist).
+pub async fn read(
+    conn: &Connector,
+    object: &str,
+    id: &str,
+) -> Result<Option<Value>, ConnectorError> {
+    let answer = match (object, conn) {
+        ("ghl.contact", Connector::Ghl(c)) => {
+            c.call_id("get-contact", serde_json::json!({"contactId": id}))
+                .await
+        }
+        ("lofty.lead", Connector::Lofty(c)) => c
+            .client
+            .call("lofty-get-lead", serde_json::json!({"leadId": id}))
+            .await
+            .map_err(ConnectorError::Lofty),
+        _ => {
+            return Err(ConnectorError::Unsupported(format!(
+                "cannot read {object} records through this connection"
+            )));
+        }
+    };
+    match answer {
+        Ok(v) => Ok(Some(unwrap_record(object, v))),
+        Err(e) if status(&e) == Some(404) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn status(e: &ConnectorError) -> Option<u16> {
+    match e {
+        ConnectorError::Ghl(g) => g.status(),
+        ConnectorError::Lofty(l) => l.status(),
+        _ => None,
+    }
+}
+
+fn unwrap_record(object: &str, v: Value) -> Value {
+    let key = if object == "lofty.lead" {
+        "lead"
+    } else {
+        "contact"
+    };
+    match v {
+        Value::Object(mut m) if m.get(key).is_some_and(Value::is_object) => {
+            m.remove(key).unwrap_or_default()
+        }
+        other => other,
+    }
+}
+
+/// The body a write sends: Lofty takes tag names where it reads tag objects.
+fn write_body(object: &str, mut patch: Map<String, Value>) -> Map<String, Value> {
+    if object == "lofty.lead" {
+        if let Some(Value::Array(tags)) = patch.get_mut("tags") {
+            for t in tags.iter_mut() {
+                if let Some(name) = t.get("tagName").cloned() {
+                    *t = name;
+                }
+            }
+        }
+    }
+    patch
+}
+
+/// Creates a record from `patch`; returns its id and the record as now known.
+pub async fn create(
+    conn: &Connector,
+    object: &str,
+    patch: Map<String, Value>,
+) -> Result<(String, Value), WriteError> {
+    let mut body = write_body(object, patch.clone());
+    match (object, conn) {
+        ("ghl.contact", Connector::Ghl(c)) => {
+            if let Some(loc) = &c.connection.location_id {
+                body.insert("locationId".into(), Value::String(loc.clone()));
+            }
+            match c
+                .call_id("create-contact", serde_json::json!({"body": body}))
+                .await
+            {
+                Ok(v) => {
+                    let contact = unwrap_record(object, v);
+                    let id = id_of(object, &contact).ok_or_else(|| {
+                        ConnectorError::Unsupported(
+                            "GHL create-contact answered no contact id".into(),
+                        )
+                    })?;
+                    Ok((id, contact))
+                }
+                Err(ConnectorError::Ghl(e)) => {
+                    let dup = e.api().and_then(|a| {
+                        a.body
+                            .pointer("/meta/contactId")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    });
+                    match dup {
+                        Some(id) if e.status() == Some(400) => Err(WriteError::Duplicate(id)),
+                        _ => Err(ConnectorError::Ghl(e).into()),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        ("lofty.lead", Connector::Lofty(c)) => {
+            // Lofty requires a first name.
+            let blank = body
+                .get("firstName")
+                .is_none_or(|v| v.as_str().is_none_or(|s| s.trim().is_empty()));
+            if blank {
+                let from_email = patch
+                    .get("emails")
+                    .and_then(|e| e.get(0))
+                    .and_then(Value::as_str)
+                    .and_then(|e| e.split('@').next())
+                    .unwrap_or("Unknown")
+                    .to_owned();
+                body.insert("firstName".into(), Value::String(from_email));
+            }
+            let v = c
+                .client
+                .call("lofty-create-lead", serde_json::json!({"body": body}))
+                .await
+                .map_err(ConnectorError::Lofty)?;
+            let id = v
+                .get("leadId")
+                .map(|i| match i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .ok_or_else(|| {
+                    ConnectorError::Unsupported("Lofty create-lead answered no leadId".into())
+                })?;
+            let mut state = patch;
+            state.insert("leadId".into(), Value::String(id.clone()));
+            Ok((id, Value::Object(state)))
+        }
+        _ => Err(ConnectorError::Unsupported(format!(
+            "cannot create {object} records through this connection"
+        ))
+        .into()),
+    }
+}
+
+/// Updates a record with `patch`; returns the record as now known (`current` with
+/// the patch applied, or what the API answered).
+pub async fn update(
+    conn: &Connector,
+    object: &str,
+    id: &str,
+    current: &Value,
+    patch: Map<String, Value>,
+) -> Result<Value, WriteError> {
+    let mut known = current.as_object().cloned().unwrap_or_default();
+    for (k, v) in &patch {
+        known.insert(k.clone(), v.clone());
+    }
+    let body = write_body(object, patch);
+    match (object, conn) {
+        ("ghl.contact", Connector::Ghl(c)) => {
+            let v = c
+                .call_id(
+                    "update-contact",
+                    serde_json::json!({"contactId": id, "body": body}),
+                )
+                .await?;
+            let answered = unwrap_record(object, v);
+            Ok(
+                if answered.is_object() && id_of(object, &answered).is_some() {
+                    answered
+                } else {
+                    Value::Object(known)
+                },
+            )
+        }
+        ("lofty.lead", Connector::Lofty(c)) => {
+            c.client
+                .call(
+                    "lofty-update-lead",
+                    serde_json::json!({"leadId": id, "body": body}),
+                )
+                .await
+                .map_err(ConnectorError::Lofty)?;
+            Ok(Value::Object(known))
+        }
+        _ => Err(ConnectorError::Unsupported(format!(
+            "cannot update {object} records through this connection"
+        ))
+        .into()),
+    }
+}

@@ -1,0 +1,250 @@
+//! The sync engine end to end on the first recipe (Lofty leads <-> GHL contacts):
+//! a lead created in Lofty becomes a GHL contact with one GHL write and no GHL
+//! read; a GHL change reaches the lead with no GHL call; each echo costs nothing and
+//! is recorded; the history shows every decision.
+
+use std::time::{Duration, Instant};
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use testkit::{Backend, Spec, TestApp, spawn_app_with};
+
+/// GHL requests of a location since the last reset: (reads, writes).
+async fn ghl_calls(app: &TestApp, location: &str) -> (u64, u64) {
+    let seen: Value = app
+        .http
+        .get(format!("{}/_sandbox/counters", app.ghl_base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut reads = 0;
+    let mut writes = 0;
+    if let Some(routes) = seen["locations"][location]["by_route"].as_object() {
+        for (route, n) in routes {
+            let n = n.as_u64().unwrap_or(0);
+            if route.starts_with("GET") {
+                reads += n;
+            } else {
+                writes += n;
+            }
+        }
+    }
+    (reads, writes)
+}
+
+async fn reset_ghl_calls(app: &TestApp) {
+    app.http
+        .delete(format!("{}/_sandbox/counters", app.ghl_base()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Drains until `done` holds, moving the clock past retry waits (bounded).
+async fn drain_until(app: &TestApp, what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        app.drain().await;
+        if done().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        app.store.advance_clock(Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn contact_by_email(app: &TestApp, conn: &str, email: &str) -> Option<Value> {
+    let ghl = app
+        .connectors()
+        .open(conn)
+        .await
+        .unwrap()
+        .into_ghl()
+        .unwrap();
+    let loc = ghl.connection.location_id.clone().unwrap();
+    ghl.client()
+        .get_duplicate_contact(&loc, Some(email), None)
+        .await
+        .unwrap()
+        .map(|c| serde_json::to_value(c).unwrap())
+}
+
+async fn lofty_lead_to_ghl_and_back(backend: Backend) {
+    let Some(app) = spawn_app_with(Spec::default().on(backend)).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let ghl = app
+        .connect_ghl_pit(0, "contacts.readonly contacts.write")
+        .await;
+    let lofty_conn = app.connect_lofty_key().await;
+    app.drain().await; // Lofty subscriptions
+    let flow = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
+        .await
+        .unwrap();
+    assert!(flow.enabled);
+    let location = app.location(0).id.clone();
+    let info = app.sandbox.info().lofty.clone();
+    let lofty = lofty::LoftyClient::new(
+        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
+            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
+    )
+    .unwrap();
+    reset_ghl_calls(&app).await;
+
+    // A lead created in Lofty: one GHL write, no GHL read.
+    let email = "sync.lead@example.com";
+    let lead = lofty
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Sync".to_owned(),
+            last_name: Some("Lead".to_owned()),
+            emails: Some(vec![email.to_owned()]),
+            phones: Some(vec!["(415) 555-0199".to_owned()]),
+            tags: Some(vec!["buyer".to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pair = async || {
+        app.store
+            .pair(&flow.id, "right", &lead.to_string())
+            .await
+            .unwrap()
+    };
+    drain_until(&app, "the lead's contact", async || pair().await.is_some()).await;
+    let (reads, writes) = ghl_calls(&app, &location).await;
+    assert_eq!(
+        (reads, writes),
+        (0, 1),
+        "a Lofty lead created: 1 GHL write, 0 GHL reads"
+    );
+    let contact = contact_by_email(&app, &ghl, email)
+        .await
+        .expect("the contact exists");
+    assert_eq!(contact["firstName"], "Sync");
+    assert_eq!(contact["phone"], "+14155550199");
+    let contact_id = contact["id"].as_str().unwrap().to_owned();
+    assert_eq!(pair().await.unwrap().left_id, contact_id);
+
+    // Its echo: the ContactCreate webhook comes back and is recognised, no call.
+    reset_ghl_calls(&app).await;
+    let history = async || app.store.history(email, 100).await.unwrap();
+    drain_until(&app, "the ContactCreate echo", async || {
+        history()
+            .await
+            .iter()
+            .any(|h| h.decision == "echo" && h.source.starts_with("ghl:"))
+    })
+    .await;
+    assert_eq!(
+        ghl_calls(&app, &location).await,
+        (0, 0),
+        "an echo costs no GHL call"
+    );
+
+    // A GHL change reaches the lead: no GHL call, one Lofty write.
+    let ghl_client = app
+        .connectors()
+        .open(&ghl)
+        .await
+        .unwrap()
+        .into_ghl()
+        .unwrap();
+    ghl_client
+        .client()
+        .update_contact(
+            &contact_id,
+            &ghl::models::UpdateContact {
+                last_name: Some("Changed".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    reset_ghl_calls(&app).await;
+    drain_until(&app, "the change in Lofty", async || {
+        lofty.get_lead(lead).await.unwrap().last_name.as_deref() == Some("Changed")
+    })
+    .await;
+    assert_eq!(
+        ghl_calls(&app, &location).await,
+        (0, 0),
+        "a GHL change: 0 GHL calls"
+    );
+    // And the Lofty echo of that write is recognised with no GHL call.
+    drain_until(&app, "the Lofty echo", async || {
+        history()
+            .await
+            .iter()
+            .filter(|h| h.decision == "echo")
+            .count()
+            >= 2
+    })
+    .await;
+    assert_eq!(
+        ghl_calls(&app, &location).await.1,
+        0,
+        "no GHL write for the echo"
+    );
+
+    let h = history().await;
+    let decisions: Vec<(&str, &str)> = h
+        .iter()
+        .map(|e| (e.decision.as_str(), e.source.as_str()))
+        .collect();
+    eprintln!("{backend:?} history of {email}: {decisions:?}");
+    assert!(
+        h.iter()
+            .any(|e| e.decision == "create" && e.target == format!("ghl:contact:{contact_id}"))
+    );
+    let update = h
+        .iter()
+        .find(|e| e.decision == "update" && e.target == format!("lofty:lead:{lead}"))
+        .expect("the update");
+    let diffs: Value = serde_json::from_str(&update.diffs).unwrap();
+    assert_eq!(
+        diffs,
+        json!([{"field": "lastName", "before": "Lead", "after": "Changed"}])
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_lofty_lead_to_ghl_contact_and_back() {
+    lofty_lead_to_ghl_and_back(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lofty_lead_to_ghl_contact_and_back() {
+    lofty_lead_to_ghl_and_back(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn enabling_a_two_way_recipe_on_a_read_only_connection_names_the_scope() {
+    let app = testkit::spawn_app().await;
+    let ghl = app.connect_ghl_pit(0, "contacts.readonly").await;
+    let lofty = app.connect_lofty_key().await;
+    let err = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lacks the scope contacts.write"), "{err}");
+    assert!(
+        err.contains("ghlsync connect ghl --scopes \"contacts.readonly contacts.write\""),
+        "{err}"
+    );
+    assert!(app.store.flows().await.unwrap().is_empty());
+    let err = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &lofty, &ghl)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is a lofty connection, but the flow's left side is ghl.contact"),
+        "{err}"
+    );
+    app.shutdown().await;
+}
