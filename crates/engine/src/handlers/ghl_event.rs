@@ -80,13 +80,15 @@ async fn contact(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcom
     let deleted = job.event_type == "ContactDelete";
     let routed = crate::sync::route(
         store,
-        "ghl.contact",
-        &conn.id,
-        &id,
-        version,
-        Some(&job.webhook_id),
-        Some(&contact),
-        deleted,
+        crate::sync::Change {
+            object: "ghl.contact",
+            connection: &conn.id,
+            record: &id,
+            version,
+            event: Some(&job.webhook_id),
+            state: Some(&contact),
+            deleted,
+        },
     )
     .await?;
     let verdict = if routed == 0 {

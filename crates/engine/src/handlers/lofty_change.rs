@@ -13,13 +13,15 @@ pub async fn run(ctx: &Context, job: &LoftyChange) -> Result<Outcome, Failed> {
     if job.entity == "lead" && job.id.is_some() {
         let routed = crate::sync::route(
             ctx.store(),
-            "lofty.lead",
-            &job.connection,
-            &id,
-            job.update_time,
-            None,
-            None,
-            job.change == "deleted",
+            crate::sync::Change {
+                object: "lofty.lead",
+                connection: &job.connection,
+                record: &id,
+                version: job.update_time,
+                event: None,
+                state: None,
+                deleted: job.change == "deleted",
+            },
         )
         .await?;
         if routed > 0 {

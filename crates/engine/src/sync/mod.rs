@@ -79,39 +79,47 @@ fn side_of(s: &str) -> Result<Side, Failed> {
     }
 }
 
-/// A changed record of `object` on `connection`: one `flow.run` job per enabled
-/// flow that syncs it. `state` is the record when the event carries it (a GHL
-/// webhook): it is indexed now, so the other side's jobs can match it at once.
-pub async fn route(
-    store: &Store,
-    object: &str,
-    connection: &str,
-    record: &str,
-    version: Option<i64>,
-    event: Option<&str>,
-    state: Option<&Value>,
-    deleted: bool,
-) -> Result<usize, StoreError> {
+/// A changed record, as an event reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    /// `ghl.contact`, `lofty.lead`, ...
+    pub object: &'a str,
+    pub connection: &'a str,
+    pub record: &'a str,
+    pub version: Option<i64>,
+    /// The journal event whose body is the record (GHL webhooks).
+    pub event: Option<&'a str>,
+    /// The record, when the event carries it: indexed now, so the other side's
+    /// jobs can match it at once.
+    pub state: Option<&'a Value>,
+    pub deleted: bool,
+}
+
+/// Routes a change: one `flow.run` job per enabled flow that syncs its object on
+/// its connection. Returns how many.
+pub async fn route(store: &Store, change: Change<'_>) -> Result<usize, StoreError> {
     let mut jobs = Vec::new();
     for flow in enabled_flows(store).await? {
         for side in [Side::Left, Side::Right] {
-            if flow.spec.object(side).name != object || flow.connection(side) != connection {
+            if flow.spec.object(side).name != change.object
+                || flow.connection(side) != change.connection
+            {
                 continue;
             }
-            if let (Some(state), false) = (state, deleted) {
+            if let (Some(state), false) = (change.state, change.deleted) {
                 let keys = sync::key_values(&flow.spec, side, state);
                 store
-                    .index_record(&flow.row.id, side.as_str(), record, &keys)
+                    .index_record(&flow.row.id, side.as_str(), change.record, &keys)
                     .await?;
             }
             jobs.push(
                 Job::from(FlowRun {
                     flow: flow.row.id.clone(),
                     side: side.as_str().to_owned(),
-                    record: record.to_owned(),
-                    version,
-                    event: event.map(str::to_owned),
-                    deleted,
+                    record: change.record.to_owned(),
+                    version: change.version,
+                    event: change.event.map(str::to_owned),
+                    deleted: change.deleted,
                 })
                 .into_new_job(),
             );

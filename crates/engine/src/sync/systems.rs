@@ -134,12 +134,12 @@ fn unwrap_record(object: &str, v: Value) -> Value {
 
 /// The body a write sends: Lofty takes tag names where it reads tag objects.
 fn write_body(object: &str, mut patch: Map<String, Value>) -> Map<String, Value> {
-    if object == "lofty.lead" {
-        if let Some(Value::Array(tags)) = patch.get_mut("tags") {
-            for t in tags.iter_mut() {
-                if let Some(name) = t.get("tagName").cloned() {
-                    *t = name;
-                }
+    if object == "lofty.lead"
+        && let Some(Value::Array(tags)) = patch.get_mut("tags")
+    {
+        for t in tags.iter_mut() {
+            if let Some(name) = t.get("tagName").cloned() {
+                *t = name;
             }
         }
     }
