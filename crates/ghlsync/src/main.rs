@@ -45,6 +45,16 @@ enum Command {
     /// Manage the secrets vault.
     #[command(subcommand)]
     Vault(commands::admin::VaultCommand),
+    /// Sync flows: list, show, enable, disable, recipes, schema.
+    #[command(subcommand)]
+    Flows(commands::flows::FlowsCommand),
+    /// Every decision about a person (email) or a record (`system:type:id`).
+    History(commands::flows::HistoryArgs),
+    /// The latest decisions of every flow (or one).
+    Runs(commands::flows::RunsArgs),
+    /// What waits for a person: ambiguous matches, conflicts, deletes.
+    #[command(subcommand)]
+    Review(commands::flows::ReviewCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -82,6 +92,10 @@ fn main() -> ExitCode {
             Command::Migrate => commands::admin::migrate(&config()?).await,
             Command::Vault(cmd) => commands::admin::vault(&config()?, &cmd).await,
             Command::Bench(cmd) => commands::bench::run(&cmd).await,
+            Command::Flows(cmd) => commands::flows::flows(&config()?, &cmd).await,
+            Command::History(args) => commands::flows::history(&config()?, &args).await,
+            Command::Runs(args) => commands::flows::runs(&config()?, &args).await,
+            Command::Review(cmd) => commands::flows::review(&config()?, &cmd).await,
             Command::Up(args) => commands::up::run(&config()?, args).await,
             Command::Sandbox(args) => commands::sandbox::run(args).await,
             Command::Call(args) => commands::call::run(args, cli.config.as_deref()).await,

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod bench;
 pub mod call;
 pub mod connect;
+pub mod flows;
 pub mod sandbox;
 pub mod up;
 pub mod worker;

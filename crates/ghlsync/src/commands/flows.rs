@@ -1,0 +1,305 @@
+//! `ghlsync flows`, `history`, `runs` and `review`: switch sync flows on and off,
+//! and see what they decided.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use ghlsync::config::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// The flows: enabled or not, their connections, how many records they link.
+    List,
+    /// A flow's sync file (or a recipe's, before it is enabled).
+    Show { id: String },
+    /// Switch a recipe (or your own sync file) on between two connections.
+    Enable {
+        /// A recipe id (`lofty-ghl-contacts`); see `ghlsync flows recipes`.
+        id: String,
+        /// The GHL connection (id or name).
+        #[arg(long)]
+        ghl: Option<String>,
+        /// The Lofty connection (id or name).
+        #[arg(long)]
+        lofty: Option<String>,
+        /// The left side's connection, for a sync file whose sides are not GHL/Lofty.
+        #[arg(long)]
+        left: Option<String>,
+        #[arg(long)]
+        right: Option<String>,
+        /// Your own sync file instead of the recipe.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Switch a flow off (its links and history stay).
+    Disable { id: String },
+    /// The recipes that ship in the binary.
+    Recipes,
+    /// The JSON Schema of sync files (for editors).
+    Schema,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// An email, or a record as `system:type:id` (`lofty:lead:42`).
+    pub who: String,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 500)]
+    pub limit: i64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    #[arg(long)]
+    pub flow: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// What waits for a person.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve review N.
+    Approve { id: i64 },
+    /// Dismiss review N.
+    Dismiss { id: i64 },
+}
+
+pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        FlowsCommand::Recipes => {
+            for (id, file, _) in domain::sync::recipes::RECIPES {
+                println!("{id}\t(crates/domain/recipes/{file})");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        FlowsCommand::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&domain::sync::SyncFile::json_schema())?
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let store = config.open_store().await?;
+    match cmd {
+        FlowsCommand::List => {
+            let flows = store.flows().await?;
+            if flows.is_empty() {
+                println!(
+                    "no flows yet: ghlsync flows enable lofty-ghl-contacts --ghl <connection> --lofty <connection>"
+                );
+            }
+            for f in flows {
+                let pairs = store.count_pairs(&f.id).await?;
+                println!(
+                    "{:<24} {:<9} {} <-> {}  ({pairs} linked)",
+                    f.id,
+                    if f.enabled { "enabled" } else { "disabled" },
+                    f.left_connection,
+                    f.right_connection
+                );
+            }
+        }
+        FlowsCommand::Show { id } => match store.flow(id).await? {
+            Some(f) => print!("{}", f.file),
+            None => match domain::sync::recipes::source(id) {
+                Some(text) => print!("{text}"),
+                None => bail!(
+                    "no flow or recipe `{id}` (see `ghlsync flows list` and `ghlsync flows recipes`)"
+                ),
+            },
+        },
+        FlowsCommand::Enable {
+            id,
+            ghl,
+            lofty,
+            left,
+            right,
+            file,
+        } => {
+            let text = match file {
+                Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+                None => domain::sync::recipes::source(id)
+                    .with_context(|| format!("there is no recipe `{id}` (see `ghlsync flows recipes`), and no --file was given"))?
+                    .to_owned(),
+            };
+            let parsed = domain::sync::SyncFile::parse(&format!("{id}.toml"), &text)?;
+            let pick = |object: &str, side: &Option<String>| -> anyhow::Result<String> {
+                if let Some(s) = side {
+                    return Ok(s.clone());
+                }
+                let by_system = match object.split('.').next() {
+                    Some("ghl") => ghl,
+                    Some("lofty") => lofty,
+                    _ => &None,
+                };
+                by_system.clone().with_context(|| {
+                    format!(
+                        "which connection is the {object} side? pass --{}",
+                        object.split('.').next().unwrap_or("left")
+                    )
+                })
+            };
+            let l = pick(&parsed.sync.left, left)?;
+            let r = pick(&parsed.sync.right, right)?;
+            let row = engine::sync::enable(&store, &text, &l, &r).await?;
+            println!(
+                "enabled {}: {} <-> {}",
+                row.id, row.left_connection, row.right_connection
+            );
+            eprintln!(
+                "Changes now sync as they happen. See what it does: ghlsync runs --flow {}",
+                row.id
+            );
+        }
+        FlowsCommand::Disable { id } => {
+            if !store.set_flow_enabled(id, false).await? {
+                bail!("no flow `{id}` (see `ghlsync flows list`)");
+            }
+            println!("disabled {id}");
+        }
+        FlowsCommand::Recipes | FlowsCommand::Schema => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One history entry as JSON: the shape `history --json`, `runs --json` and the
+/// dry-run plan share.
+fn entry_json(h: &store::HistoryEntry) -> Value {
+    let at = jiff::Timestamp::from_millisecond(h.at)
+        .map_or_else(|_| h.at.to_string(), |t| t.to_string());
+    json!({
+        "at": at,
+        "flow": h.flow,
+        "source": h.source,
+        "target": if h.target.is_empty() { Value::Null } else { Value::String(h.target.clone()) },
+        "decision": h.decision,
+        "reason": h.reason,
+        "diffs": serde_json::from_str::<Value>(&h.diffs).unwrap_or(Value::Array(Vec::new())),
+        "api_status": h.api_status,
+        "api_message": h.api_message,
+    })
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "(blank)".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_entries(entries: &[store::HistoryEntry], as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        let all: Vec<Value> = entries.iter().map(entry_json).collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    for h in entries {
+        let e = entry_json(h);
+        let target = e["target"]
+            .as_str()
+            .map(|t| format!(" -> {t}"))
+            .unwrap_or_default();
+        println!(
+            "{}  {}  {:<8} {}{target}  {}",
+            e["at"].as_str().unwrap_or(""),
+            h.flow,
+            h.decision,
+            h.source,
+            h.reason
+        );
+        for d in e["diffs"].as_array().into_iter().flatten() {
+            if d.get("before").is_some() {
+                println!(
+                    "      {}: {} -> {}",
+                    show(&d["field"]),
+                    show(&d["before"]),
+                    show(&d["after"])
+                );
+            } else {
+                println!(
+                    "      {}: left {} / right {}",
+                    show(&d["field"]),
+                    show(&d["left"]),
+                    show(&d["right"])
+                );
+            }
+        }
+        if let (Some(status), msg) = (h.api_status, &h.api_message) {
+            println!(
+                "      API answered {status}{}",
+                msg.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn history(config: &Config, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
+    let store = config.open_store().await?;
+    let who = if args.who.contains('@') {
+        domain::Email::parse(&args.who)
+            .map(|e| e.match_key())
+            .unwrap_or_else(|_| args.who.trim().to_lowercase())
+    } else {
+        args.who.trim().to_owned()
+    };
+    let entries = store.history(&who, args.limit).await?;
+    if entries.is_empty() && !args.json {
+        println!("no history for {who}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_entries(&entries, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn runs(config: &Config, args: &RunsArgs) -> anyhow::Result<ExitCode> {
+    let store = config.open_store().await?;
+    let entries = store
+        .runs(args.flow.as_deref().unwrap_or(""), args.limit)
+        .await?;
+    print_entries(&entries, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn review(config: &Config, cmd: &ReviewCommand) -> anyhow::Result<ExitCode> {
+    let store = config.open_store().await?;
+    match cmd {
+        ReviewCommand::List { json } => {
+            let open = store.reviews("open").await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&open)?);
+            } else if open.is_empty() {
+                println!("nothing waits for review");
+            } else {
+                for r in open {
+                    println!("#{} {} {} {} {}", r.id, r.flow, r.kind, r.subject, r.detail);
+                }
+            }
+        }
+        ReviewCommand::Approve { id } | ReviewCommand::Dismiss { id } => {
+            let approved = matches!(cmd, ReviewCommand::Approve { .. });
+            if !store.settle_review(*id, approved).await? {
+                bail!("review #{id} is not open (see `ghlsync review list`)");
+            }
+            println!(
+                "review #{id} {}",
+                if approved { "approved" } else { "dismissed" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
