@@ -75,6 +75,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             .await
             .context("cannot register the webhook target with the sandbox")?;
     }
+    let synced = match &sandbox {
+        Some(sbx) => Some(sync_out_of_the_box(&store, sbx).await?),
+        None => None,
+    };
     let admin_file = config.data_dir().join("admin.token");
     let worker_id = app.worker().id().to_owned();
     let mut line = json!({
@@ -109,10 +113,60 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             None => String::new(),
         },
     );
+    if let Some(what) = synced {
+        eprintln!("\n{what}");
+    }
     let served = app.run_until_stopped(super::shutdown_signal()).await;
     if let Some(sbx) = sandbox {
         sbx.shutdown().await;
     }
     served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// With the sandbox and no flows yet: connects the sandbox's first GHL location
+/// (a Private Integration Token that reads and writes contacts) and its Lofty
+/// account, and switches the Lofty <-> GHL contacts recipe on between them. Run
+/// again, it finds the flow and changes nothing. Returns what it says on stderr.
+async fn sync_out_of_the_box(store: &store::Store, sbx: &Sandbox) -> anyhow::Result<String> {
+    const RECIPE: &str = "lofty-ghl-contacts";
+    if let Some(flow) = store.flow(RECIPE).await? {
+        return Ok(format!(
+            "Sync {RECIPE} is {} between {} and {} (as before); `ghlsync runs` shows what it does.",
+            if flow.enabled { "on" } else { "off" },
+            flow.left_connection,
+            flow.right_connection
+        ));
+    }
+    let info = sbx.info();
+    let location = info
+        .ghl
+        .locations
+        .first()
+        .context("the sandbox has no GHL location")?;
+    let ghl_base = url::Url::parse(&info.ghl.base_url)?;
+    let ghl = engine::connections::connect_pit(
+        store,
+        &ghl_base,
+        &location.id,
+        &secrecy::SecretString::from(location.token.clone()),
+        "contacts.readonly contacts.write",
+    )
+    .await
+    .context("cannot connect the sandbox's GHL location")?;
+    let lofty_base = url::Url::parse(&info.lofty.base_url)?;
+    let lofty = engine::connections::connect_lofty_key(
+        store,
+        &lofty_base,
+        &secrecy::SecretString::from(info.lofty.api_key.clone()),
+    )
+    .await
+    .context("cannot connect the sandbox's Lofty account")?;
+    let flow = engine::sync::enable_recipe(store, RECIPE, &ghl, &lofty).await?;
+    Ok(format!(
+        "Connected the sandbox's GHL location {ghl} and Lofty account {lofty}, and switched on {}:\n\
+         a lead created or changed in Lofty is created or updated in GHL, and a GHL contact's changes reach its lead.\n\
+         See it work: ghlsync runs --flow {}   and   ghlsync history <email>",
+        flow.id, flow.id
+    ))
 }
