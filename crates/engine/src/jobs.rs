@@ -291,6 +291,9 @@ pub struct FlowRun {
     /// The record was deleted.
     #[serde(default)]
     pub deleted: bool,
+    /// The record's state is already stored (a backfill page): no read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub known: bool,
 }
 
 impl FlowRun {
@@ -477,6 +480,7 @@ mod tests {
                 version: Some(1_700_000_000_000),
                 event: None,
                 deleted: false,
+                known: true,
             }),
         ]
     }

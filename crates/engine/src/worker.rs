@@ -256,7 +256,11 @@ impl Worker {
     async fn run_job(&self, row: &store::Job) -> Settled {
         let started = Instant::now();
         let result = match Job::from_row(&row.kind, &row.payload) {
-            Ok(job) => handlers::run(&self.context, &job, row.attempts, &self.config.id).await,
+            // Locks a job takes are its own (two jobs of one worker never share one).
+            Ok(job) => {
+                let owner = format!("{}:{}", self.config.id, row.id);
+                handlers::run(&self.context, &job, row.attempts, &owner).await
+            }
             // A row nobody can read: dead-lettered with what is wrong.
             Err(e) => Err(Failed::new(Failure::GiveUp, format!("job {}: {e}", row.id))),
         };

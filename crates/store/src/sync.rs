@@ -460,4 +460,23 @@ impl Store {
             "SELECT state, version FROM sync_records WHERE flow_id = $1 AND side = $2 AND record_id = $3",
         ).bind(flow).bind(side).bind(id).fetch_optional(p).await?))
     }
+
+    /// Ids of the records a flow knows on `side`, in id order after `after`.
+    pub async fn record_ids(
+        &self,
+        flow: &str,
+        side: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        side_col(side)?;
+        pool!(self, p => Ok(sqlx::query_scalar(
+            "SELECT record_id FROM sync_records WHERE flow_id = $1 AND side = $2 AND record_id > $3 ORDER BY record_id LIMIT $4",
+        ).bind(flow).bind(side).bind(after).bind(limit).fetch_all(p).await?))
+    }
+
+    pub async fn count_records(&self, flow: &str, side: &str) -> Result<i64> {
+        pool!(self, p => Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sync_records WHERE flow_id = $1 AND side = $2")
+            .bind(flow).bind(side).fetch_one(p).await?))
+    }
 }

@@ -248,3 +248,158 @@ async fn enabling_a_two_way_recipe_on_a_read_only_connection_names_the_scope() {
     );
     app.shutdown().await;
 }
+
+/// GHL contacts of a location and Lofty leads: (contacts, leads), by their APIs' totals.
+async fn totals(app: &TestApp, ghl: &str, lofty: &lofty::LoftyClient) -> (u64, u64) {
+    let g = app
+        .connectors()
+        .open(ghl)
+        .await
+        .unwrap()
+        .into_ghl()
+        .unwrap();
+    let loc = g.connection.location_id.clone().unwrap();
+    let contacts = g
+        .client()
+        .search_contacts(&ghl::models::SearchRequest::new(loc, 100))
+        .await
+        .unwrap();
+    let leads = lofty
+        .list_leads(&lofty::models::LeadQuery {
+            limit: Some(100),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    (
+        contacts.total.unwrap_or(contacts.contacts.len() as u64),
+        u64::try_from(leads.meta.total.unwrap_or(leads.leads.len() as i64)).unwrap(),
+    )
+}
+
+async fn backfill_pairs_what_matches_and_creates_the_rest(backend: Backend) {
+    // GHL seeds people 0..10 in each location, Lofty people 5..15: five in both.
+    let mut spec = Spec::default().on(backend);
+    spec.sandbox.contacts_per_location = 10;
+    let Some(app) = spawn_app_with(spec).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let ghl = app
+        .connect_ghl_pit(0, "contacts.readonly contacts.write")
+        .await;
+    let lofty_conn = app.connect_lofty_key().await;
+    app.drain().await;
+    let row = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
+        .await
+        .unwrap();
+    let info = app.sandbox.info().lofty.clone();
+    let lofty = lofty::LoftyClient::new(
+        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
+            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
+    )
+    .unwrap();
+    assert_eq!(totals(&app, &ghl, &lofty).await, (10, 10));
+    let flow = engine::sync::Flow {
+        spec: engine::sync::build(&row).unwrap(),
+        row,
+    };
+    let mut pages = Vec::new();
+    let left = engine::sync::backfill::index_side(
+        app.connectors(),
+        &flow,
+        domain::sync::Side::Left,
+        |n| pages.push(n),
+    )
+    .await
+    .unwrap();
+    let right = engine::sync::backfill::index_side(
+        app.connectors(),
+        &flow,
+        domain::sync::Side::Right,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((left, right), (10, 10));
+    assert_eq!(pages, [10], "progress after each page");
+    assert_eq!(
+        engine::sync::backfill::enqueue(&app.store, &flow)
+            .await
+            .unwrap(),
+        20
+    );
+    drain_until(&app, "the backfill", async || {
+        app.store.count_pairs(&flow.row.id).await.unwrap() == 15
+    })
+    .await;
+    app.drain().await; // the creates' echoes
+    assert_eq!(
+        totals(&app, &ghl, &lofty).await,
+        (15, 15),
+        "five created on each side, the five shared linked"
+    );
+    let runs = app.store.runs(&flow.row.id, 1000).await.unwrap();
+    let count = |d: &str| runs.iter().filter(|h| h.decision == d).count();
+    eprintln!(
+        "{backend:?} backfill: {} creates, {} updates, {} skips, {} echoes, {} reviews",
+        count("create"),
+        count("update"),
+        count("skip"),
+        count("echo"),
+        count("review")
+    );
+    assert_eq!(count("create"), 10);
+    let reviews: Vec<_> = runs.iter().filter(|h| h.decision == "review").collect();
+    if !reviews.is_empty() {
+        for r in &runs {
+            eprintln!(
+                "{} {} {} -> {} {}",
+                r.at, r.decision, r.source, r.target, r.reason
+            );
+        }
+    }
+    assert!(
+        reviews.is_empty(),
+        "{reviews:#?}\n{:#?}",
+        app.store.reviews("").await.unwrap()
+    );
+
+    // Again: the checkpoints say both sides are paged, the jobs exist: nothing new.
+    reset_ghl_calls(&app).await;
+    assert_eq!(
+        engine::sync::backfill::index_side(
+            app.connectors(),
+            &flow,
+            domain::sync::Side::Left,
+            |_| {}
+        )
+        .await
+        .unwrap(),
+        10
+    );
+    assert_eq!(
+        engine::sync::backfill::enqueue(&app.store, &flow)
+            .await
+            .unwrap(),
+        0
+    );
+    app.drain().await;
+    assert_eq!(
+        ghl_calls(&app, &app.location(0).id).await,
+        (0, 0),
+        "a second backfill calls nothing"
+    );
+    assert_eq!(totals(&app, &ghl, &lofty).await, (15, 15));
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_backfill_pairs_what_matches_and_creates_the_rest() {
+    backfill_pairs_what_matches_and_creates_the_rest(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backfill_pairs_what_matches_and_creates_the_rest() {
+    backfill_pairs_what_matches_and_creates_the_rest(Backend::Postgres).await;
+}

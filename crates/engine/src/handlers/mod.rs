@@ -132,8 +132,8 @@ impl From<store::StoreError> for Failed {
     }
 }
 
-/// Runs one job. `attempts` counts this attempt; `owner` names the worker (it
-/// holds the locks a job takes).
+/// Runs one job. `attempts` counts this attempt; `owner` names this run of the job
+/// (it holds the locks the job takes).
 pub async fn run(ctx: &Context, job: &Job, attempts: i32, owner: &str) -> Result<Outcome, Failed> {
     match job {
         Job::TestRecord(j) => test_record::run(j, attempts).await,

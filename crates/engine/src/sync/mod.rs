@@ -16,6 +16,7 @@
 //!   updated, or sent to review. Every decision goes to the history, and the pair's
 //!   shadow, states and fingerprints are stored with it.
 
+pub mod backfill;
 pub mod systems;
 
 use std::time::Duration;
@@ -120,6 +121,7 @@ pub async fn route(store: &Store, change: Change<'_>) -> Result<usize, StoreErro
                     version: change.version,
                     event: change.event.map(str::to_owned),
                     deleted: change.deleted,
+                    known: false,
                 })
                 .into_new_job(),
             );
@@ -273,6 +275,19 @@ impl Runner<'_> {
                 None => return Err(Failed::give_up(format!("journal event {event} is missing"))),
             },
             None if job.deleted => Value::Null,
+            None if job.known => match self
+                .store()
+                .record_state(&flow.row.id, side.as_str(), &job.record)
+                .await?
+            {
+                Some((state, _)) => serde_json::from_str(&state).unwrap_or(Value::Null),
+                None => {
+                    return Err(Failed::give_up(format!(
+                        "{} was never stored",
+                        entry.source
+                    )));
+                }
+            },
             None => {
                 let conn = self.open(side).await?;
                 match systems::read(&conn, object, &job.record).await? {
@@ -481,12 +496,15 @@ impl Runner<'_> {
                 ))
             }
             MatchOutcome::One { id, key } => {
-                if self
-                    .store()
-                    .pair(fid, other_side.as_str(), &id)
-                    .await?
-                    .is_some()
-                {
+                if let Some(existing) = self.store().pair(fid, other_side.as_str(), &id).await? {
+                    let partner = match side {
+                        Side::Left => &existing.left_id,
+                        Side::Right => &existing.right_id,
+                    };
+                    if partner == &job.record {
+                        // Linked to this very record meanwhile.
+                        return self.linked(entry, existing, source, version).await;
+                    }
                     let detail = json!({"record": entry.source, "candidates": [reference(spec, other_side, &id)], "key": key, "why": "already linked to another record"});
                     let rid = self
                         .store()

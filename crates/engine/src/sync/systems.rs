@@ -273,3 +273,62 @@ pub async fn update(
         .into()),
     }
 }
+
+/// One page of every record of `object` from `cursor` (`None`: the first page).
+/// Returns the records and the next cursor (`None`: that was the last page).
+pub async fn page(
+    conn: &Connector,
+    object: &str,
+    cursor: Option<&Value>,
+) -> Result<(Vec<Value>, Option<Value>), ConnectorError> {
+    const SIZE: u32 = 100;
+    match (object, conn) {
+        ("ghl.contact", Connector::Ghl(c)) => {
+            let loc = c.connection.location_id.clone().ok_or_else(|| {
+                ConnectorError::Unsupported(format!(
+                    "connection {} has no location to page",
+                    c.connection.id
+                ))
+            })?;
+            let mut req = ghl::models::SearchRequest::new(loc, SIZE);
+            req.search_after = cursor.and_then(|c| serde_json::from_value(c.clone()).ok());
+            let resp = c.client().search_contacts(&req).await?;
+            let n = resp.contacts.len();
+            let next = resp
+                .next_search_after()
+                .filter(|_| n >= SIZE as usize)
+                .map(Value::from);
+            let records = resp
+                .contacts
+                .into_iter()
+                .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+                .collect();
+            Ok((records, next))
+        }
+        ("lofty.lead", Connector::Lofty(c)) => {
+            let offset = cursor.and_then(Value::as_u64).unwrap_or(0);
+            let q = lofty::models::LeadQuery {
+                limit: Some(SIZE),
+                offset: Some(u32::try_from(offset).unwrap_or(u32::MAX)),
+                ..Default::default()
+            };
+            let page = c.client.list_leads(&q).await?;
+            let n = page.leads.len() as u64;
+            let reached = offset + n;
+            let more = n >= u64::from(SIZE)
+                && page
+                    .meta
+                    .total
+                    .is_none_or(|t| u64::try_from(t).is_ok_and(|t| reached < t));
+            let records = page
+                .leads
+                .into_iter()
+                .map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
+                .collect();
+            Ok((records, more.then(|| Value::from(reached))))
+        }
+        _ => Err(ConnectorError::Unsupported(format!(
+            "cannot page {object} records through this connection"
+        ))),
+    }
+}

@@ -1,0 +1,138 @@
+//! Backfill: when a flow is switched on, both sides are paged through once, every
+//! record stored and indexed by its match keys, and then each record runs through
+//! the runner as a `flow.run` job with its stored state (no second read): pairs are
+//! matched, what is missing is created, what differs is updated. Paging keeps a
+//! checkpoint per side in `cursors` after every page, and the jobs are in the
+//! durable queue, so a crash resumes where it stopped. Then webhooks take over.
+
+use domain::sync::Side;
+use serde_json::{Value, json};
+use store::{Store, StoreError};
+
+use super::{Flow, systems};
+use crate::connectors::{ConnectorError, Connectors};
+use crate::jobs::{FlowRun, Job};
+
+/// Why a backfill stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn checkpoint(flow: &str, side: Side) -> String {
+    format!("backfill:{flow}:{side}")
+}
+
+/// Pages through one side of `flow`, storing and indexing every record; resumes
+/// from its checkpoint. `progress` gets the count after each page. Returns how many
+/// records the side has.
+pub async fn index_side(
+    connectors: &Connectors,
+    flow: &Flow,
+    side: Side,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, BackfillError> {
+    let store = connectors.store();
+    let key = checkpoint(&flow.row.id, side);
+    let saved: Value = store
+        .cursor(&key)
+        .await?
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or(Value::Null);
+    let mut seen = saved["seen"].as_u64().unwrap_or(0);
+    if saved["done"] == json!(true) {
+        progress(seen);
+        return Ok(seen);
+    }
+    let mut next = saved.get("next").cloned().filter(|v| !v.is_null());
+    let conn = connectors.open(flow.connection(side)).await?;
+    let object = flow.spec.object(side).name;
+    loop {
+        let (records, after) = systems::page(&conn, object, next.as_ref()).await?;
+        for r in &records {
+            let Some(id) = systems::id_of(object, r) else {
+                continue;
+            };
+            let version = systems::version_of(object, r);
+            store
+                .put_record_state(&flow.row.id, side.as_str(), &id, &r.to_string(), version)
+                .await?;
+            let keys = domain::sync::key_values(&flow.spec, side, r);
+            store
+                .index_record(&flow.row.id, side.as_str(), &id, &keys)
+                .await?;
+        }
+        seen += records.len() as u64;
+        let done = after.is_none();
+        store
+            .set_cursor(
+                &key,
+                &json!({"next": after, "done": done, "seen": seen}).to_string(),
+            )
+            .await?;
+        progress(seen);
+        if done {
+            return Ok(seen);
+        }
+        next = after;
+    }
+}
+
+/// Enqueues one `flow.run` per stored record of both sides (left first), using the
+/// stored state, once per backfill (a checkpoint says it is done). Returns how many
+/// jobs are new.
+pub async fn enqueue(store: &Store, flow: &Flow) -> Result<u64, StoreError> {
+    let done_key = format!("backfill:{}:enqueued", flow.row.id);
+    if store.cursor(&done_key).await?.as_deref() == Some("done") {
+        return Ok(0);
+    }
+    let mut created = 0u64;
+    for side in [Side::Left, Side::Right] {
+        let mut after = String::new();
+        loop {
+            let ids = store
+                .record_ids(&flow.row.id, side.as_str(), &after, 500)
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            let mut jobs = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let version = store
+                    .record_state(&flow.row.id, side.as_str(), id)
+                    .await?
+                    .and_then(|(_, v)| v);
+                jobs.push(
+                    Job::from(FlowRun {
+                        flow: flow.row.id.clone(),
+                        side: side.as_str().to_owned(),
+                        record: id.clone(),
+                        version,
+                        event: None,
+                        deleted: false,
+                        known: true,
+                    })
+                    .into_new_job(),
+                );
+            }
+            created += store.enqueue_many(&jobs).await? as u64;
+            after = last;
+        }
+    }
+    store.set_cursor(&done_key, "done").await?;
+    Ok(created)
+}
+
+/// Forgets the checkpoints, so the next backfill pages through both sides again.
+pub async fn reset(store: &Store, flow: &str) -> Result<(), StoreError> {
+    for side in [Side::Left, Side::Right] {
+        store.set_cursor(&checkpoint(flow, side), "{}").await?;
+    }
+    store
+        .set_cursor(&format!("backfill:{flow}:enqueued"), "")
+        .await?;
+    Ok(())
+}
