@@ -323,6 +323,35 @@ async fn backfill_pairs_what_matches_and_creates_the_rest(backend: Backend) {
     .unwrap();
     assert_eq!((left, right), (10, 10));
     assert_eq!(pages, [10], "progress after each page");
+
+    // A dry run first: the plan per record, nothing written anywhere.
+    reset_ghl_calls(&app).await;
+    let ctx = engine::handlers::Context {
+        connectors: app.connectors().clone(),
+        public_url: None,
+    };
+    let plan = engine::sync::dry_run(&ctx, &flow).await.unwrap();
+    let planned = |d: &str| plan.iter().filter(|h| h.decision == d).count();
+    assert_eq!((planned("create"), planned("skip")), (10, 5), "{plan:#?}");
+    let create = plan.iter().find(|h| h.decision == "create").unwrap();
+    assert!(create.reason.contains("would create"), "{create:?}");
+    assert!(
+        create.diffs.contains("\"field\":\"email\""),
+        "{}",
+        create.diffs
+    );
+    assert_eq!(
+        ghl_calls(&app, &app.location(0).id).await.1,
+        0,
+        "no GHL write in a dry run"
+    );
+    assert_eq!(totals(&app, &ghl, &lofty).await, (10, 10));
+    assert_eq!(app.store.count_pairs(&flow.row.id).await.unwrap(), 0);
+    assert!(
+        app.store.runs(&flow.row.id, 10).await.unwrap().is_empty(),
+        "no history"
+    );
+    assert!(app.store.reviews("").await.unwrap().is_empty());
     assert_eq!(
         engine::sync::backfill::enqueue(&app.store, &flow)
             .await

@@ -223,6 +223,7 @@ pub async fn run(
         side,
         owner,
         attempt,
+        dry: None,
     }
     .go()
     .await;
@@ -239,6 +240,9 @@ struct Runner<'a> {
     side: Side,
     owner: &'a str,
     attempt: i32,
+    /// A dry run: decisions are collected here, nothing is written (remote or
+    /// pairs, history, reviews).
+    dry: Option<&'a std::sync::Mutex<Vec<HistoryEntry>>>,
 }
 
 fn parse<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
@@ -248,6 +252,41 @@ fn parse<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
 impl Runner<'_> {
     fn store(&self) -> &Store {
         self.ctx.store()
+    }
+
+    /// Records decisions: in the history, or (dry run) in the plan.
+    async fn note(&self, entries: Vec<HistoryEntry>) -> Result<(), StoreError> {
+        match self.dry {
+            Some(plan) => {
+                plan.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(entries);
+                Ok(())
+            }
+            None => self.store().append_history(&entries).await,
+        }
+    }
+
+    /// Stores a pair with its history (dry run: only the history, in the plan).
+    async fn keep(&self, pair: &PairRow, entries: Vec<HistoryEntry>) -> Result<(), StoreError> {
+        match self.dry {
+            Some(_) => self.note(entries).await,
+            None => self.store().put_pair(pair, &entries).await,
+        }
+    }
+
+    /// Opens a review (dry run: none; its number is 0).
+    async fn review(
+        &self,
+        flow: &str,
+        kind: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<i64, StoreError> {
+        match self.dry {
+            Some(_) => Ok(0),
+            None => self.store().open_review(flow, kind, subject, detail).await,
+        }
     }
 
     async fn open(&self, side: Side) -> Result<Connector, Failed> {
@@ -314,7 +353,7 @@ impl Runner<'_> {
                             json!([]),
                             (Some(404), None),
                         );
-                        self.store().append_history(&[h]).await?;
+                        self.note(vec![h]).await?;
                         return Ok((Verdict::Skipped, "the record is gone".to_owned()));
                     }
                 }
@@ -347,7 +386,7 @@ impl Runner<'_> {
                 json!([]),
                 (None, None),
             );
-            self.store().append_history(&[h]).await?;
+            self.note(vec![h]).await?;
             return Ok((
                 Verdict::Skipped,
                 "older than the version already known".to_owned(),
@@ -393,7 +432,7 @@ impl Runner<'_> {
                 json!([]),
                 (None, None),
             );
-            self.store().put_pair(&pair, &[h]).await?;
+            self.keep(&pair, vec![h]).await?;
             return Ok((Verdict::Skipped, "echo of our own write".to_owned()));
         }
         let shadow: Shadow = parse(&pair.shadow);
@@ -485,11 +524,10 @@ impl Runner<'_> {
             MatchOutcome::Ambiguous { ids, key } => {
                 let detail = json!({"record": entry.source, "candidates": ids.iter().map(|i| reference(spec, other_side, i)).collect::<Vec<_>>(), "key": key});
                 let id = self
-                    .store()
-                    .open_review(fid, "match", &entry.subject, &detail.to_string())
+                    .review(fid, "match", &entry.subject, &detail.to_string())
                     .await?;
                 let h = entry.make("", "review", format!("{} records on the other side share its {key}: review #{id} (never a guess)", ids.len()), json!([]), (None, None));
-                self.store().append_history(&[h]).await?;
+                self.note(vec![h]).await?;
                 Ok((
                     Verdict::Skipped,
                     format!("ambiguous match by {key}: review #{id}"),
@@ -507,8 +545,7 @@ impl Runner<'_> {
                     }
                     let detail = json!({"record": entry.source, "candidates": [reference(spec, other_side, &id)], "key": key, "why": "already linked to another record"});
                     let rid = self
-                        .store()
-                        .open_review(fid, "match", &entry.subject, &detail.to_string())
+                        .review(fid, "match", &entry.subject, &detail.to_string())
                         .await?;
                     let h = entry.make(
                         &reference(spec, other_side, &id),
@@ -519,7 +556,7 @@ impl Runner<'_> {
                         json!([]),
                         (None, None),
                     );
-                    self.store().append_history(&[h]).await?;
+                    self.note(vec![h]).await?;
                     return Ok((
                         Verdict::Skipped,
                         format!("match already linked: review #{rid}"),
@@ -573,14 +610,13 @@ impl Runner<'_> {
                         json!([]),
                         (None, None),
                     );
-                    self.store().append_history(&[h]).await?;
+                    self.note(vec![h]).await?;
                     Ok((Verdict::Skipped, "no match; on_none = skip".to_owned()))
                 }
                 OnNone::Review => {
                     let detail = json!({"record": entry.source, "why": "no match"});
                     let id = self
-                        .store()
-                        .open_review(fid, "match", &entry.subject, &detail.to_string())
+                        .review(fid, "match", &entry.subject, &detail.to_string())
                         .await?;
                     let h = entry.make(
                         "",
@@ -589,7 +625,7 @@ impl Runner<'_> {
                         json!([]),
                         (None, None),
                     );
-                    self.store().append_history(&[h]).await?;
+                    self.note(vec![h]).await?;
                     Ok((Verdict::Skipped, format!("no match: review #{id}")))
                 }
                 OnNone::Create => {
@@ -635,7 +671,7 @@ impl Runner<'_> {
         let mut history = Vec::new();
         if let Some(why) = &plan.failed {
             let h = entry.make("", "failed", why.clone(), json!([]), (None, None));
-            self.store().append_history(&[h]).await?;
+            self.note(vec![h]).await?;
             return Err(Failed::give_up(why.clone()));
         }
         for c in &plan.conflicts {
@@ -659,14 +695,13 @@ impl Runner<'_> {
         if !plan.review.is_empty() {
             let detail =
                 json!({"record": entry.source, "fields": plan.review, "conflicts": plan.conflicts});
-            self.store()
-                .open_review(
-                    &self.flow.row.id,
-                    "conflict",
-                    &entry.subject,
-                    &detail.to_string(),
-                )
-                .await?;
+            self.review(
+                &self.flow.row.id,
+                "conflict",
+                &entry.subject,
+                &detail.to_string(),
+            )
+            .await?;
         }
         for (field, why) in &plan.skipped {
             history.push(entry.make(
@@ -688,8 +723,20 @@ impl Runner<'_> {
                     json!([]),
                     (None, None),
                 );
-                self.store().append_history(&[h]).await?;
+                self.note(vec![h]).await?;
                 return Ok((Verdict::Skipped, "nothing to create".to_owned()));
+            }
+            if self.dry.is_some() {
+                let h = entry.make(
+                    &format!("{}:(new)", spec.object(other_side).name.replace('.', ":")),
+                    "create",
+                    format!("no {} matched; would create", spec.object(other_side).name),
+                    diffs_json(&plan, other_side),
+                    (None, None),
+                );
+                history.push(h);
+                self.note(history).await?;
+                return Ok((Verdict::Skipped, "dry run".to_owned()));
             }
             let conn = self.open(other_side).await?;
             let created = match systems::create(&conn, object, patch.clone()).await {
@@ -721,6 +768,22 @@ impl Runner<'_> {
                 }
                 Err(e) => return Err(self.failed(entry, &e).await?),
             }
+        } else if !patch.is_empty() && self.dry.is_some() {
+            let fields: Vec<&str> = plan
+                .diffs
+                .iter()
+                .filter(|d| d.side == other_side)
+                .map(|d| d.field.as_str())
+                .collect();
+            history.push(entry.make(
+                &reference(spec, other_side, &other_id),
+                "update",
+                format!("would change: {}", fields.join(", ")),
+                diffs_json(&plan, other_side),
+                (None, None),
+            ));
+            self.note(history).await?;
+            return Ok((Verdict::Skipped, "dry run".to_owned()));
         } else if !patch.is_empty() {
             let conn = self.open(other_side).await?;
             match systems::update(&conn, object, &other_id, other, patch.clone()).await {
@@ -754,6 +817,10 @@ impl Runner<'_> {
         // Writes back to the source side (set-valued fields that gained items).
         let mut source_state = source.clone();
         let back = plan.patch(side).clone();
+        if self.dry.is_some() {
+            self.note(history).await?;
+            return Ok((Verdict::Skipped, "dry run".to_owned()));
+        }
         if !back.is_empty() {
             let conn = self.open(side).await?;
             match systems::update(
@@ -813,7 +880,7 @@ impl Runner<'_> {
                 None,
             )
             .await?;
-        self.store().put_pair(&pair, &history).await?;
+        self.keep(&pair, history.clone()).await?;
         let _ = self.attempt;
         let verdict = if create || !patch.is_empty() {
             Verdict::Ok
@@ -829,7 +896,7 @@ impl Runner<'_> {
 
     async fn failed(&self, entry: &Entry<'_>, e: &WriteError) -> Result<Failed, Failed> {
         let h = entry.make("", "failed", e.to_string(), json!([]), e.api());
-        self.store().append_history(&[h]).await?;
+        self.note(vec![h]).await?;
         Ok(match e {
             WriteError::Connector(c) => Failed::new(c.failure(), c.to_string()),
             WriteError::Duplicate(_) => Failed::retry(e.to_string()),
@@ -858,7 +925,7 @@ impl Runner<'_> {
                 json!([]),
                 (None, None),
             );
-            self.store().append_history(&[h]).await?;
+            self.note(vec![h]).await?;
             return Ok((Verdict::Skipped, "deleted, not linked".to_owned()));
         };
         let other_id = match side {
@@ -870,8 +937,7 @@ impl Runner<'_> {
             domain::sync::DeletePolicy::Review => {
                 let detail = json!({"deleted": source, "partner": target});
                 let id = self
-                    .store()
-                    .open_review(&flow.row.id, "delete", "", &detail.to_string())
+                    .review(&flow.row.id, "delete", "", &detail.to_string())
                     .await?;
                 let h = entry.make(
                     &target,
@@ -880,7 +946,7 @@ impl Runner<'_> {
                     json!([]),
                     (None, None),
                 );
-                self.store().append_history(&[h]).await?;
+                self.note(vec![h]).await?;
                 Ok((Verdict::Skipped, format!("delete waits for review #{id}")))
             }
             other => {
@@ -895,7 +961,7 @@ impl Runner<'_> {
                     json!([]),
                     (None, None),
                 );
-                self.store().append_history(&[h]).await?;
+                self.note(vec![h]).await?;
                 Ok((Verdict::Ok, "unlinked".to_owned()))
             }
         }
@@ -1069,4 +1135,67 @@ pub async fn enable_recipe(
         )
     })?;
     enable(store, text, left, right).await
+}
+
+/// A dry run of a flow over the records its backfill stored: what the runner would
+/// decide for each (create, update with the field diffs, skip and why, conflict,
+/// review), with nothing written anywhere but the local index. Left records first;
+/// a right record already planned with its left partner is not listed twice.
+pub async fn dry_run(ctx: &Context, flow: &Flow) -> Result<Vec<HistoryEntry>, Failed> {
+    let plan = std::sync::Mutex::new(Vec::new());
+    let store = ctx.store();
+    for side in [Side::Left, Side::Right] {
+        let mut after = String::new();
+        loop {
+            let ids = store
+                .record_ids(&flow.row.id, side.as_str(), &after, 500)
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for id in ids {
+                let me = reference(&flow.spec, side, &id);
+                let seen = plan
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .any(|h: &HistoryEntry| h.target == me);
+                if seen {
+                    continue;
+                }
+                let job = FlowRun {
+                    flow: flow.row.id.clone(),
+                    side: side.as_str().to_owned(),
+                    record: id,
+                    version: None,
+                    event: None,
+                    deleted: false,
+                    known: true,
+                };
+                let owner = format!("dry-run:{}", job.record);
+                let runner = Runner {
+                    ctx,
+                    flow,
+                    job: &job,
+                    side,
+                    owner: &owner,
+                    attempt: 1,
+                    dry: Some(&plan),
+                };
+                if let Err(e) = runner.go().await {
+                    let entry = Entry {
+                        flow,
+                        source: me.clone(),
+                        subject: String::new(),
+                        at: store.now(),
+                    };
+                    plan.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(entry.make("", "failed", e.message, json!([]), (None, None)));
+                }
+            }
+            after = last;
+        }
+    }
+    Ok(plan.into_inner().unwrap_or_else(|p| p.into_inner()))
 }

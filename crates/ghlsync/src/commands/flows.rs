@@ -36,6 +36,20 @@ pub enum FlowsCommand {
     },
     /// Switch a flow off (its links and history stay).
     Disable { id: String },
+    /// Backfill: page through both sides, pair what matches, create and update what
+    /// is missing or different; resumes after a crash. `--dry-run` prints the plan.
+    Run {
+        id: String,
+        /// Print what it would do per record; change nothing remote.
+        #[arg(long)]
+        dry_run: bool,
+        /// The plan (or the decisions) as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Page through both sides again even if an earlier backfill finished.
+        #[arg(long)]
+        again: bool,
+    },
     /// The recipes that ship in the binary.
     Recipes,
     /// The JSON Schema of sync files (for editors).
@@ -170,6 +184,14 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
             }
             println!("disabled {id}");
         }
+        FlowsCommand::Run {
+            id,
+            dry_run,
+            json,
+            again,
+        } => {
+            return run_flow(config, &store, id, *dry_run, *json, *again).await;
+        }
         FlowsCommand::Recipes | FlowsCommand::Schema => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
@@ -300,6 +322,168 @@ pub async fn review(config: &Config, cmd: &ReviewCommand) -> anyhow::Result<Exit
                 if approved { "approved" } else { "dismissed" }
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress line: a bar on a terminal, one line per 10% in a log.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    what: String,
+    total: u64,
+    logged: u64,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(what: &str, total: Option<u64>) -> Self {
+        use std::io::IsTerminal;
+        let bar = if std::io::stderr().is_terminal() {
+            match total {
+                Some(n) => indicatif::ProgressBar::new(n).with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg:>12} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                ),
+                None => indicatif::ProgressBar::new_spinner().with_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg:>12} {spinner} {pos} records ({per_sec})",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                ),
+            }
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_message(what.to_owned());
+        Self {
+            bar,
+            what: what.to_owned(),
+            total: total.unwrap_or(0),
+            logged: 0,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn set(&mut self, done: u64) {
+        self.bar.set_position(done);
+        if self.bar.is_hidden() {
+            let step = if self.total > 0 {
+                done * 10 / self.total.max(1)
+            } else {
+                done / 100
+            };
+            if step > self.logged || (self.total > 0 && done >= self.total && self.logged < 10) {
+                self.logged = step;
+                let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+                if self.total > 0 {
+                    let eta = (self.total.saturating_sub(done)) as f64 / rate.max(0.001);
+                    eprintln!(
+                        "{}: {done}/{} ({:.0}%), {rate:.0}/s, ETA {eta:.0} s",
+                        self.what,
+                        self.total,
+                        done as f64 * 100.0 / self.total as f64
+                    );
+                } else {
+                    eprintln!("{}: {done} records, {rate:.0}/s", self.what);
+                }
+            }
+        }
+    }
+
+    fn finish(&self, done: u64) {
+        self.bar.finish_and_clear();
+        eprintln!(
+            "{}: {done} done in {:.1} s",
+            self.what,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+async fn run_flow(
+    config: &Config,
+    store: &store::Store,
+    id: &str,
+    dry_run: bool,
+    as_json: bool,
+    again: bool,
+) -> anyhow::Result<ExitCode> {
+    let row = store
+        .flow(id)
+        .await?
+        .with_context(|| format!("no flow `{id}`; enable it first: ghlsync flows enable {id} --ghl <connection> --lofty <connection>"))?;
+    let spec = engine::sync::build(&row)?;
+    let flow = engine::sync::Flow { row, spec };
+    let connectors = ghlsync::startup::connectors(config, store.clone())?;
+    if again {
+        engine::sync::backfill::reset(store, id).await?;
+    }
+    for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
+        let mut p = Progress::new(&format!("read {}", flow.spec.object(side).name), None);
+        let n = engine::sync::backfill::index_side(&connectors, &flow, side, |n| p.set(n)).await?;
+        p.finish(n);
+    }
+    let ctx = engine::handlers::Context {
+        connectors: connectors.clone(),
+        public_url: None,
+    };
+    if dry_run {
+        let plan = engine::sync::dry_run(&ctx, &flow)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        print_entries(&plan, as_json)?;
+        if !as_json {
+            let count = |d: &str| plan.iter().filter(|h| h.decision == d).count();
+            eprintln!(
+                "dry run: {} create, {} update, {} skip, {} conflict, {} review; nothing was changed",
+                count("create"),
+                count("update"),
+                count("skip"),
+                count("conflict"),
+                count("review")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let queued = engine::sync::backfill::enqueue(store, &flow).await?;
+    let worker =
+        ghlsync::startup::worker(config, store.clone(), &ghlsync::WorkerOptions::default())?;
+    let pending =
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'flow.run' AND status IN ('queued', 'running')";
+    let total = u64::try_from(store.scalar_i64(pending).await?)
+        .unwrap_or(0)
+        .max(queued);
+    let mut p = Progress::new("sync", Some(total));
+    loop {
+        let mut stats = engine::WorkerStats::default();
+        let claimed = worker.tick(&mut stats).await?;
+        let left = u64::try_from(store.scalar_i64(pending).await?).unwrap_or(0);
+        p.set(total.saturating_sub(left));
+        if left == 0 {
+            break;
+        }
+        if claimed == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    p.finish(total);
+    let entries = store.runs(id, 100_000).await?;
+    if as_json {
+        print_entries(&entries, true)?;
+    } else {
+        let count = |d: &str| entries.iter().filter(|h| h.decision == d).count();
+        println!(
+            "{id}: {} linked; history: {} create, {} update, {} skip, {} conflict, {} review, {} failed",
+            store.count_pairs(id).await?,
+            count("create"),
+            count("update"),
+            count("skip"),
+            count("conflict"),
+            count("review"),
+            count("failed")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

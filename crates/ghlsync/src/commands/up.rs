@@ -115,6 +115,14 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     );
     if let Some(what) = synced {
         eprintln!("\n{what}");
+        // The backfill pages through both sides once (a checkpoint remembers it), then
+        // the worker pairs, creates and updates; webhooks take over after that.
+        let connectors = app.worker().connectors().clone();
+        tokio::spawn(async move {
+            if let Err(e) = backfill(&connectors, SYNC_RECIPE).await {
+                tracing::error!(error = %e, "BackfillFailed: run `ghlsync flows run {SYNC_RECIPE}` to resume it");
+            }
+        });
     }
     let served = app.run_until_stopped(super::shutdown_signal()).await;
     if let Some(sbx) = sandbox {
@@ -129,7 +137,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 /// account, and switches the Lofty <-> GHL contacts recipe on between them. Run
 /// again, it finds the flow and changes nothing. Returns what it says on stderr.
 async fn sync_out_of_the_box(store: &store::Store, sbx: &Sandbox) -> anyhow::Result<String> {
-    const RECIPE: &str = "lofty-ghl-contacts";
+    const RECIPE: &str = SYNC_RECIPE;
     if let Some(flow) = store.flow(RECIPE).await? {
         return Ok(format!(
             "Sync {RECIPE} is {} between {} and {} (as before); `ghlsync runs` shows what it does.",
@@ -169,4 +177,37 @@ async fn sync_out_of_the_box(store: &store::Store, sbx: &Sandbox) -> anyhow::Res
          See it work: ghlsync runs --flow {}   and   ghlsync history <email>",
         flow.id, flow.id
     ))
+}
+
+/// The recipe `up` switches on with the sandbox.
+const SYNC_RECIPE: &str = "lofty-ghl-contacts";
+
+/// Pages both sides of `flow` (resuming from its checkpoints) and enqueues its
+/// records for the running worker.
+async fn backfill(connectors: &engine::Connectors, flow: &str) -> anyhow::Result<()> {
+    let store = connectors.store();
+    let Some(row) = store.flow(flow).await? else {
+        return Ok(());
+    };
+    let flow = engine::sync::Flow {
+        spec: engine::sync::build(&row)?,
+        row,
+    };
+    let mut counts = Vec::new();
+    for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
+        counts.push(engine::sync::backfill::index_side(connectors, &flow, side, |_| {}).await?);
+    }
+    let queued = engine::sync::backfill::enqueue(store, &flow).await?;
+    if queued > 0 {
+        eprintln!(
+            "Backfill of {}: {} {} and {} {} read; {queued} records queued for pairing (ghlsync runs --flow {} shows them).",
+            flow.row.id,
+            counts[0],
+            flow.spec.left.name,
+            counts[1],
+            flow.spec.right.name,
+            flow.row.id
+        );
+    }
+    Ok(())
 }
