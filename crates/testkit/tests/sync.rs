@@ -191,6 +191,59 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         "no GHL write for the echo"
     );
 
+    // A Lofty change to an unmapped field: no GHL call. To a mapped field: one GHL
+    // write, no GHL read.
+    reset_ghl_calls(&app).await;
+    let entries = async || history().await.len();
+    let before = entries().await;
+    lofty
+        .update_lead(
+            lead,
+            &lofty::models::UpdateLead {
+                cannot_text: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    drain_until(&app, "the unmapped change", async || {
+        entries().await > before
+    })
+    .await;
+    assert_eq!(
+        ghl_calls(&app, &location).await,
+        (0, 0),
+        "an unmapped Lofty change: no GHL call"
+    );
+    // Its mapped values are still what we last wrote: an echo, or a skip.
+    let last = history().await.pop().unwrap();
+    assert!(
+        ["echo", "skip"].contains(&last.decision.as_str()),
+        "{last:?}"
+    );
+    lofty
+        .update_lead(
+            lead,
+            &lofty::models::UpdateLead {
+                first_name: Some("Synced".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    drain_until(&app, "the mapped change", async || {
+        history()
+            .await
+            .iter()
+            .any(|h| h.decision == "update" && h.diffs.contains("Synced"))
+    })
+    .await;
+    assert_eq!(
+        ghl_calls(&app, &location).await,
+        (0, 1),
+        "a mapped Lofty change: 1 GHL write, 0 reads"
+    );
+
     let h = history().await;
     let decisions: Vec<(&str, &str)> = h
         .iter()
@@ -431,4 +484,135 @@ async fn sqlite_backfill_pairs_what_matches_and_creates_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backfill_pairs_what_matches_and_creates_the_rest() {
     backfill_pairs_what_matches_and_creates_the_rest(Backend::Postgres).await;
+}
+
+async fn conflicts_and_deletes(backend: Backend) {
+    let Some(app) = spawn_app_with(Spec::default().on(backend)).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let ghl = app
+        .connect_ghl_pit(0, "contacts.readonly contacts.write")
+        .await;
+    let lofty_conn = app.connect_lofty_key().await;
+    app.drain().await;
+    let flow = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
+        .await
+        .unwrap();
+    let info = app.sandbox.info().lofty.clone();
+    let lofty = lofty::LoftyClient::new(
+        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
+            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
+    )
+    .unwrap();
+    let email = "both.sides@example.com";
+    let lead = lofty
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Both".to_owned(),
+            last_name: Some("Original".to_owned()),
+            emails: Some(vec![email.to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pair = async || {
+        app.store
+            .pair(&flow.id, "right", &lead.to_string())
+            .await
+            .unwrap()
+    };
+    drain_until(&app, "the pair", async || pair().await.is_some()).await;
+    app.drain().await;
+    let contact = pair().await.unwrap().left_id;
+    let g = app
+        .connectors()
+        .open(&ghl)
+        .await
+        .unwrap()
+        .into_ghl()
+        .unwrap();
+
+    // Both sides change the last name before the engine sees either: the newest wins
+    // (Lofty's, made second), the conflict is in the history with both values.
+    g.client()
+        .update_contact(
+            &contact,
+            &ghl::models::UpdateContact {
+                last_name: Some("FromGhl".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Lofty's lastUpdateTime has whole seconds: a second apart, the order is clear.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    lofty
+        .update_lead(
+            lead,
+            &lofty::models::UpdateLead {
+                last_name: Some("FromLofty".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let history = async || app.store.history(email, 100).await.unwrap();
+    let ghl_last = async || {
+        let c = g.client().get_contact(&contact).await.unwrap();
+        c.last_name.unwrap_or_default()
+    };
+    let settled = async || {
+        ghl_last().await == "FromLofty"
+            && lofty.get_lead(lead).await.unwrap().last_name.as_deref() == Some("FromLofty")
+    };
+    for _ in 0..30 {
+        app.drain().await;
+        if settled().await {
+            break;
+        }
+        app.store.advance_clock(Duration::from_secs(3));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        settled().await,
+        "GHL {:?}, Lofty {:?}: {:#?}",
+        ghl_last().await,
+        lofty.get_lead(lead).await.unwrap().last_name,
+        history().await
+    );
+    let h = history().await;
+    let decided: Vec<_> = h
+        .iter()
+        .filter(|e| e.decision == "conflict" || e.reason.contains("older version"))
+        .collect();
+    assert!(!decided.is_empty(), "the conflict is recorded: {h:#?}");
+    if let Some(c) = h.iter().find(|e| e.decision == "conflict") {
+        assert!(
+            c.diffs.contains("FromGhl") && c.diffs.contains("FromLofty"),
+            "{c:?}"
+        );
+        assert!(c.reason.contains("right wins"), "{c:?}");
+    }
+
+    // The GHL contact deleted: the recipe unlinks (the lead stays).
+    g.client().delete_contact(&contact).await.unwrap();
+    drain_until(&app, "the unlink", async || pair().await.is_none()).await;
+    assert!(lofty.get_lead(lead).await.is_ok(), "the lead is kept");
+    let last = history().await;
+    assert!(
+        last.iter()
+            .any(|e| e.decision == "delete" && e.reason.contains("link removed")),
+        "{last:#?}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_conflicts_follow_the_rule_and_deletes_unlink() {
+    conflicts_and_deletes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_conflicts_follow_the_rule_and_deletes_unlink() {
+    conflicts_and_deletes(Backend::Postgres).await;
 }

@@ -436,11 +436,30 @@ impl Runner<'_> {
             return Ok((Verdict::Skipped, "echo of our own write".to_owned()));
         }
         let shadow: Shadow = parse(&pair.shadow);
-        let other: Value = serde_json::from_str(match other_side {
+        let mut other: Value = serde_json::from_str(match other_side {
             Side::Left => &pair.left_state,
             Side::Right => &pair.right_state,
         })
         .unwrap_or(Value::Null);
+        // About to write a side whose API is cheap to read (not GHL, whose reads
+        // the budget keeps for writes): read it first, so a change made there since
+        // its last event is a conflict decided by the rules, not overwritten.
+        let other_object = spec.object(other_side).name;
+        if other_object != "ghl.contact" && self.dry.is_none() {
+            let (l, r) = match side {
+                Side::Left => (&source, &other),
+                Side::Right => (&other, &source),
+            };
+            let first = sync::plan(spec, l, r, Some(&shadow), Versions::default());
+            if !first.patch(other_side).is_empty() {
+                let conn = self.open(other_side).await?;
+                if let Some(fresh) = systems::read(&conn, other_object, &other_id).await? {
+                    let fresh_version = systems::version_of(other_object, &fresh);
+                    set_state(&mut pair, other_side, &fresh, fresh_version);
+                    other = fresh;
+                }
+            }
+        }
         let versions = match side {
             Side::Left => Versions {
                 left: version,
@@ -837,7 +856,15 @@ impl Runner<'_> {
                     history.push(entry.make(
                         &entry.source.clone(),
                         "update",
-                        "the other side's items added",
+                        format!(
+                                "changed: {}",
+                                plan.diffs
+                                    .iter()
+                                    .filter(|d| d.side == side)
+                                    .map(|d| d.field.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         diffs_json(&plan, side),
                         (None, None),
                     ));
@@ -856,7 +883,10 @@ impl Runner<'_> {
         }
         let source_version = self.job.version.or(get_version(&pair, side));
         set_state(&mut pair, side, &source_state, source_version);
-        let other_version = get_version(&pair, other_side);
+        // What our write produced (GHL answers with the contact's new dateUpdated): a
+        // late webhook older than it is then recognised as older and dropped.
+        let other_version =
+            systems::version_of(object, &other_state).or(get_version(&pair, other_side));
         set_state(&mut pair, other_side, &other_state, other_version);
         if create || !patch.is_empty() {
             set_written(
@@ -877,7 +907,7 @@ impl Runner<'_> {
                 other_side.as_str(),
                 &other_id,
                 &other_state.to_string(),
-                None,
+                other_version,
             )
             .await?;
         self.keep(&pair, history.clone()).await?;
@@ -907,7 +937,7 @@ impl Runner<'_> {
         let (flow, side, job) = (self.flow, self.side, self.job);
         let policy = flow.spec.on_delete(side);
         let source = reference(&flow.spec, side, &job.record);
-        let entry = Entry {
+        let mut entry = Entry {
             flow,
             source: source.clone(),
             subject: String::new(),
@@ -932,6 +962,17 @@ impl Runner<'_> {
             Side::Left => pair.right_id.clone(),
             Side::Right => pair.left_id.clone(),
         };
+        // Who it was: from the last state the pair knew.
+        let last: Value = serde_json::from_str(match side {
+            Side::Left => &pair.left_state,
+            Side::Right => &pair.right_state,
+        })
+        .unwrap_or(Value::Null);
+        entry.subject = sync::key_values(&flow.spec, side, &last)
+            .into_iter()
+            .find(|(k, _)| k == "email")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
         let target = reference(&flow.spec, side.other(), &other_id);
         match policy {
             domain::sync::DeletePolicy::Review => {
