@@ -34,6 +34,8 @@ pub struct WorkerConfig {
     pub keep_alive_every: Duration,
     /// The server's public address, where Lofty delivers webhooks.
     pub public_url: Option<url::Url>,
+    /// How long sync history is kept (pruned by every worker, once an hour).
+    pub history_for: Duration,
 }
 
 impl WorkerConfig {
@@ -48,6 +50,7 @@ impl WorkerConfig {
             ghl_base_url: ghl::client::default_base_url(),
             keep_alive_every: Duration::from_secs(30),
             public_url: None,
+            history_for: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -152,11 +155,22 @@ impl Worker {
                 self.context.connectors.tokens().clone(),
                 self.config.keep_alive_every,
             );
+            let (store, history_for) = (self.store.clone(), self.config.history_for);
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
+                let mut pruned: Option<Instant> = None;
                 loop {
                     if let Err(e) = tokens.keep_alive().await {
                         tracing::warn!(error = %e, "connection keep-alive round failed");
+                    }
+                    // History older than the configured age goes, once an hour.
+                    if pruned.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+                        match store.prune_history(history_for).await {
+                            Ok(n) if n > 0 => tracing::info!(entries = n, "HistoryPruned"),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "history pruning failed"),
+                        }
+                        pruned = Some(Instant::now());
                     }
                     tokio::select! {
                         () = tokio::time::sleep(every) => {}

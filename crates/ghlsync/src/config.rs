@@ -179,6 +179,9 @@ pub struct WorkerSection {
     pub lease_ms: Option<u64>,
     /// Refresh OAuth tokens when less than this is left.
     pub refresh_ahead_secs: Option<u64>,
+    /// Days of sync history kept (`ghlsync history`); older entries are pruned by
+    /// the worker. Default 90.
+    pub history_days: Option<u64>,
 }
 
 /// `[intake]`: how long a delivery waits for the journal, and what one may carry.

@@ -616,3 +616,51 @@ async fn sqlite_conflicts_follow_the_rule_and_deletes_unlink() {
 async fn postgres_conflicts_follow_the_rule_and_deletes_unlink() {
     conflicts_and_deletes(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn the_worker_prunes_history_past_its_age() {
+    let app = testkit::spawn_app().await;
+    let entry = |at: i64| store::HistoryEntry {
+        at,
+        flow: "f".to_owned(),
+        source: "lofty:lead:1".to_owned(),
+        target: String::new(),
+        decision: "skip".to_owned(),
+        reason: "r".to_owned(),
+        diffs: "[]".to_owned(),
+        api_status: None,
+        api_message: None,
+        subject: "old@example.com".to_owned(),
+    };
+    let now = app.store.now();
+    let day = 24 * 3600 * 1000;
+    app.store
+        .append_history(&[entry(now - 91 * day), entry(now - 89 * day)])
+        .await
+        .unwrap();
+    let worker = app.worker_with("w-prune", |_| {});
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(async move { worker.run(stopped).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app
+        .store
+        .history("old@example.com", 10)
+        .await
+        .unwrap()
+        .len()
+        != 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the 91-day-old entry was not pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    running.await.unwrap();
+    assert_eq!(
+        app.store.history("old@example.com", 10).await.unwrap()[0].at,
+        now - 89 * day
+    );
+    app.shutdown().await;
+}
