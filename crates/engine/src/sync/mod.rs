@@ -180,6 +180,9 @@ fn diffs_json(plan: &Plan, side: Side) -> Value {
     )
 }
 
+/// How long a new record waits for its other side before it is created there.
+const SETTLE: Duration = Duration::from_secs(5);
+
 /// How long a lock on a record is held at most (a dead worker's expires).
 const LOCK_TTL: Duration = Duration::from_secs(60);
 
@@ -646,6 +649,20 @@ impl Runner<'_> {
                     );
                     self.note(vec![h]).await?;
                     Ok((Verdict::Skipped, format!("no match: review #{id}")))
+                }
+                // A new person seen on one side may be arriving on the other side
+                // too (made in both at once, its event not here yet): wait once
+                // before creating, so its record can be indexed and matched. A
+                // backfill has indexed both sides already.
+                OnNone::Create if !job.known && self.dry.is_none() && self.attempt <= 1 => {
+                    Err(Failed::new(
+                        store::Failure::RetryAfter(SETTLE),
+                        format!(
+                            "{}: no match yet; looking again in {} s before creating (its other side may be on its way)",
+                            entry.source,
+                            SETTLE.as_secs()
+                        ),
+                    ))
                 }
                 OnNone::Create => {
                     let (left, right) = match side {
