@@ -26,10 +26,11 @@ pub enum JobKind {
     LoftyChange,
     LoftySubscribe,
     FlowRun,
+    FlowReconcile,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         Self::TestRecord,
         Self::GhlCall,
         Self::GhlEvent,
@@ -37,6 +38,7 @@ impl JobKind {
         Self::LoftyChange,
         Self::LoftySubscribe,
         Self::FlowRun,
+        Self::FlowReconcile,
     ];
 
     /// The stored name.
@@ -49,6 +51,7 @@ impl JobKind {
             Self::LoftyChange => "lofty.change",
             Self::LoftySubscribe => "lofty.subscribe",
             Self::FlowRun => "flow.run",
+            Self::FlowReconcile => "flow.reconcile",
         }
     }
 }
@@ -73,7 +76,7 @@ impl FromStr for JobKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe, flow.run)"
+        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe, flow.run, flow.reconcile)"
     )]
     UnknownKind(String),
     #[error("the payload of this {kind} job is invalid: {reason}")]
@@ -317,6 +320,26 @@ impl FlowRun {
     }
 }
 
+/// `flow.reconcile`: the reconciliation walk of every enabled flow, once per
+/// interval (the interval's start names it: every worker may enqueue it, one runs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowReconcile {
+    /// Start of the interval (epoch ms).
+    pub window: i64,
+    /// The largest share of a flow's links one walk may remove, in per mille.
+    pub max_delete_permille: u32,
+}
+
+impl FlowReconcile {
+    pub fn kind() -> JobKind {
+        JobKind::FlowReconcile
+    }
+    pub fn idempotency_key(&self) -> String {
+        format!("flow:reconcile:{}", self.window)
+    }
+}
+
 /// A job, typed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
@@ -335,6 +358,8 @@ pub enum Job {
     LoftySubscribe(LoftySubscribe),
     #[serde(rename = "flow.run")]
     FlowRun(FlowRun),
+    #[serde(rename = "flow.reconcile")]
+    FlowReconcile(FlowReconcile),
 }
 
 impl Job {
@@ -347,6 +372,7 @@ impl Job {
             Self::LoftyChange(_) => LoftyChange::kind(),
             Self::LoftySubscribe(_) => LoftySubscribe::kind(),
             Self::FlowRun(_) => FlowRun::kind(),
+            Self::FlowReconcile(_) => FlowReconcile::kind(),
         }
     }
 
@@ -359,6 +385,7 @@ impl Job {
             Self::LoftyChange(j) => j.idempotency_key(),
             Self::LoftySubscribe(j) => j.idempotency_key(),
             Self::FlowRun(j) => j.idempotency_key(),
+            Self::FlowReconcile(j) => j.idempotency_key(),
         }
     }
 
@@ -369,7 +396,9 @@ impl Job {
             Self::LoftyDelivery(j) => Some(&j.connection),
             Self::LoftyChange(j) => Some(&j.connection),
             Self::LoftySubscribe(j) => Some(&j.connection),
-            Self::TestRecord(_) | Self::GhlEvent(_) | Self::FlowRun(_) => None,
+            Self::TestRecord(_) | Self::GhlEvent(_) | Self::FlowRun(_) | Self::FlowReconcile(_) => {
+                None
+            }
         }
     }
 
@@ -423,7 +452,8 @@ into_job!(
     LoftyDelivery,
     LoftyChange,
     LoftySubscribe,
-    FlowRun
+    FlowRun,
+    FlowReconcile
 );
 
 #[cfg(test)]
@@ -481,6 +511,10 @@ mod tests {
                 event: None,
                 deleted: false,
                 known: true,
+            }),
+            Job::FlowReconcile(FlowReconcile {
+                window: 1_700_000_000_000,
+                max_delete_permille: 50,
             }),
         ]
     }

@@ -36,6 +36,10 @@ pub struct WorkerConfig {
     pub public_url: Option<url::Url>,
     /// How long sync history is kept (pruned by every worker, once an hour).
     pub history_for: Duration,
+    /// How often the reconciliation walk runs (`None`: never).
+    pub reconcile_every: Option<Duration>,
+    /// The largest share of a flow's links one walk may remove, in per mille.
+    pub reconcile_max_delete_permille: u32,
 }
 
 impl WorkerConfig {
@@ -51,6 +55,8 @@ impl WorkerConfig {
             keep_alive_every: Duration::from_secs(30),
             public_url: None,
             history_for: Duration::from_secs(90 * 24 * 3600),
+            reconcile_every: Some(Duration::from_secs(3600)),
+            reconcile_max_delete_permille: 50,
         }
     }
 }
@@ -156,6 +162,10 @@ impl Worker {
                 self.config.keep_alive_every,
             );
             let (store, history_for) = (self.store.clone(), self.config.history_for);
+            let (reconcile_every, permille) = (
+                self.config.reconcile_every,
+                self.config.reconcile_max_delete_permille,
+            );
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
                 let mut pruned: Option<Instant> = None;
@@ -171,6 +181,22 @@ impl Worker {
                             Err(e) => tracing::warn!(error = %e, "history pruning failed"),
                         }
                         pruned = Some(Instant::now());
+                    }
+                    // One reconciliation walk per interval, whichever worker enqueues it.
+                    let flows_on = match store.flows().await {
+                        Ok(flows) => flows.iter().any(|f| f.enabled),
+                        Err(_) => false,
+                    };
+                    if let (Some(every), true) = (reconcile_every, flows_on) {
+                        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+                        let now = store.now();
+                        let job = crate::jobs::Job::from(crate::jobs::FlowReconcile {
+                            window: now - now.rem_euclid(every_ms),
+                            max_delete_permille: permille,
+                        });
+                        if let Err(e) = store.enqueue(&job.into_new_job()).await {
+                            tracing::warn!(error = %e, "could not schedule the reconciliation walk");
+                        }
                     }
                     tokio::select! {
                         () = tokio::time::sleep(every) => {}

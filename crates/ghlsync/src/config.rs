@@ -182,6 +182,11 @@ pub struct WorkerSection {
     /// Days of sync history kept (`ghlsync history`); older entries are pruned by
     /// the worker. Default 90.
     pub history_days: Option<u64>,
+    /// Seconds between reconciliation walks (0: never). Default 3600.
+    pub reconcile_every_secs: Option<u64>,
+    /// The largest share of a flow's links one walk may remove, in percent; more is
+    /// held for review. Default 5.
+    pub reconcile_max_delete_percent: Option<f64>,
 }
 
 /// `[intake]`: how long a delivery waits for the journal, and what one may carry.

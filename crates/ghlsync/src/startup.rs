@@ -143,6 +143,14 @@ pub fn worker(config: &Config, store: Store, options: &WorkerOptions) -> anyhow:
     if let Some(idle) = options.idle {
         wc.idle = idle;
     }
+    match config.worker.reconcile_every_secs {
+        Some(0) => wc.reconcile_every = None,
+        Some(secs) => wc.reconcile_every = Some(Duration::from_secs(secs)),
+        None => {}
+    }
+    if let Some(pct) = config.worker.reconcile_max_delete_percent {
+        wc.reconcile_max_delete_permille = (pct.clamp(0.0, 100.0) * 10.0).round() as u32;
+    }
     if let Some(days) = config.worker.history_days {
         wc.history_for = Duration::from_secs(days.max(1) * 24 * 3600);
     }

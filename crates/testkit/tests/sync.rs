@@ -664,3 +664,129 @@ async fn the_worker_prunes_history_past_its_age() {
     );
     app.shutdown().await;
 }
+
+async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
+    let mut spec = Spec::default().on(backend);
+    spec.sandbox.contacts_per_location = 10;
+    let Some(app) = spawn_app_with(spec).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let ghl = app
+        .connect_ghl_pit(0, "contacts.readonly contacts.write")
+        .await;
+    let lofty_conn = app.connect_lofty_key().await;
+    app.drain().await;
+    let row = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
+        .await
+        .unwrap();
+    let flow = engine::sync::Flow {
+        spec: engine::sync::build(&row).unwrap(),
+        row,
+    };
+    let info = app.sandbox.info().lofty.clone();
+    let lofty = lofty::LoftyClient::new(
+        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
+            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
+    )
+    .unwrap();
+    for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
+        engine::sync::backfill::index_side(app.connectors(), &flow, side, |_| {})
+            .await
+            .unwrap();
+    }
+    engine::sync::backfill::enqueue(&app.store, &flow)
+        .await
+        .unwrap();
+    drain_until(&app, "the backfill", async || {
+        app.store.count_pairs(&flow.row.id).await.unwrap() == 15
+    })
+    .await;
+    app.drain().await;
+
+    // A lead whose delivery is lost: the walk finds it, and it reaches GHL.
+    let lead = lofty
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Missed".to_owned(),
+            emails: Some(vec!["missed@example.com".to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.store.execute_raw("DELETE FROM jobs WHERE kind IN ('lofty.delivery', 'lofty.change') AND status = 'queued'").await.unwrap();
+    app.drain().await;
+    assert!(
+        app.store
+            .pair(&flow.row.id, "right", &lead.to_string())
+            .await
+            .unwrap()
+            .is_none(),
+        "the event was lost"
+    );
+    let w = engine::sync::reconcile::walk(app.connectors(), &flow, domain::sync::Side::Right, 0.05)
+        .await
+        .unwrap();
+    assert_eq!(
+        (w.seen, w.changed, w.deleted, w.held),
+        (16, 1, 0, 0),
+        "{w:?}"
+    );
+    drain_until(&app, "the missed lead's contact", async || {
+        app.store
+            .pair(&flow.row.id, "right", &lead.to_string())
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    app.drain().await;
+
+    // Most linked leads vanish at once (a bad walk looks the same): nothing is
+    // unlinked; one review holds them.
+    let pairs = app.store.pairs(&flow.row.id, 0, 100).await.unwrap();
+    assert_eq!(pairs.len(), 16);
+    for (_, p) in pairs.iter().take(8) {
+        lofty
+            .delete_lead(p.right_id.parse().unwrap(), "test")
+            .await
+            .unwrap();
+    }
+    let w = engine::sync::reconcile::walk(app.connectors(), &flow, domain::sync::Side::Right, 0.05)
+        .await
+        .unwrap();
+    assert_eq!((w.deleted, w.held), (0, 8), "{w:?}");
+    app.drain().await;
+    assert_eq!(
+        app.store.count_pairs(&flow.row.id).await.unwrap(),
+        16,
+        "no link removed"
+    );
+    let reviews = app.store.reviews("open").await.unwrap();
+    assert!(
+        reviews
+            .iter()
+            .any(|r| r.kind == "delete" && r.detail.contains("8 of 16")),
+        "{reviews:?}"
+    );
+    // Under the share, a lead confirmed gone follows the policy (unlink).
+    let w = engine::sync::reconcile::walk(app.connectors(), &flow, domain::sync::Side::Right, 0.6)
+        .await
+        .unwrap();
+    assert_eq!((w.deleted, w.held), (8, 0), "{w:?}");
+    drain_until(&app, "the unlinks", async || {
+        app.store.count_pairs(&flow.row.id).await.unwrap() == 8
+    })
+    .await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reconciliation_closes_gaps_and_never_mass_deletes() {
+    reconciliation_closes_gaps_and_never_mass_deletes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reconciliation_closes_gaps_and_never_mass_deletes() {
+    reconciliation_closes_gaps_and_never_mass_deletes(Backend::Postgres).await;
+}

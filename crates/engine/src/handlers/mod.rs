@@ -143,5 +143,6 @@ pub async fn run(ctx: &Context, job: &Job, attempts: i32, owner: &str) -> Result
         Job::LoftyChange(j) => lofty_change::run(ctx, j).await,
         Job::LoftySubscribe(j) => lofty_subscribe::run(ctx, j).await,
         Job::FlowRun(j) => flow_run::run(ctx, j, attempts, owner).await,
+        Job::FlowReconcile(j) => flow_run::reconcile(ctx, j).await,
     }
 }

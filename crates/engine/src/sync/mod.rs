@@ -17,6 +17,7 @@
 //!   shadow, states and fingerprints are stored with it.
 
 pub mod backfill;
+pub mod reconcile;
 pub mod systems;
 
 use std::time::Duration;
