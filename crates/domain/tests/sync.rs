@@ -446,7 +446,8 @@ fn every_transform() -> Vec<sync::Transform> {
         {"fn": "to_timezone", "tz": "Europe/Paris"}, "to_number", "to_text", "to_bool",
         {"fn": "lookup", "table": "t"}, {"fn": "regex_replace", "pattern": "a+", "with": "b"},
         {"fn": "regex_extract", "pattern": "(\\d+)"}, {"fn": "set_add", "values": ["x"]},
-        {"fn": "set_remove", "values": ["x"]}, {"fn": "set_union", "path": "a"}
+        {"fn": "set_remove", "values": ["x"]}, {"fn": "set_union", "path": "a"},
+        {"fn": "expr", "expr": "(value ~ '!') | trim"}
     ]);
     let mut tables = sync::transform::Tables::new();
     tables.insert(
@@ -519,4 +520,33 @@ proptest! {
         let again = sync::plan(&spec, &l2, &r2, Some(&p.shadow), Versions::default());
         prop_assert!(again.is_noop(), "{l} / {r}: {:?} then {:?}", p, again);
     }
+}
+
+#[test]
+fn an_expression_field_is_one_way_unless_it_has_an_inverse() {
+    let base = sync::recipes::source("lofty-ghl-contacts").unwrap();
+    let extra = "\n[[field]]\nname = \"display\"\nleft = \"name\"\nright = \"source\"\nexpr = \"(record.firstName ~ ' ' ~ record.lastName) | trim\"\n";
+    let two_way = format!("{base}{extra}");
+    let err = SyncFile::load("e.toml", &two_way, &Registry::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("field `display` is two-way but `expr` cannot be undone"),
+        "{err}"
+    );
+    let one_way = format!("{base}{extra}direction = \"to_right\"\n");
+    let spec = SyncFile::load("e.toml", &one_way, &Registry::default()).unwrap();
+    let p = sync::plan(
+        &spec,
+        &json!({"firstName": "Ann", "lastName": "Lee"}),
+        &Value::Null,
+        None,
+        Versions::default(),
+    );
+    assert_eq!(p.right["source"], json!("Ann Lee"));
+    let bad = format!("{base}{extra}direction = \"to_right\"\n").replace("| trim\"", "|\"");
+    let err = SyncFile::load("e.toml", &bad, &Registry::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not an expression"), "{err}");
 }

@@ -275,6 +275,11 @@ pub struct FieldSpec {
     /// Right to left, for a two-way field whose transforms cannot be undone.
     #[serde(default)]
     pub inverse: Option<Vec<TransformSpec>>,
+    /// A minijinja expression run before `transforms`, with `value` and `record`
+    /// (e.g. `(record.firstName ~ " " ~ record.lastName) | trim`). One-way unless
+    /// `inverse` is given.
+    #[serde(default)]
+    pub expr: Option<String>,
     #[serde(default)]
     pub array: Option<ArrayMode>,
 }
@@ -561,8 +566,20 @@ impl SyncFile {
                     ));
                 }
             }
-            let transforms = Chain::compile(&spec.transforms, &tables)
-                .map_err(|e| err(line, format!("{what}: {e}")))?;
+            let mut specs = spec.transforms.clone();
+            if let Some(e) = &spec.expr {
+                let mut args = BTreeMap::new();
+                args.insert("expr".to_owned(), Value::String(e.clone()));
+                specs.insert(
+                    0,
+                    TransformSpec::Call {
+                        name: "expr".to_owned(),
+                        args,
+                    },
+                );
+            }
+            let transforms =
+                Chain::compile(&specs, &tables).map_err(|e| err(line, format!("{what}: {e}")))?;
             let inverse = spec
                 .inverse
                 .as_ref()

@@ -108,6 +108,16 @@ fn ok(r: Option<Result<Value, ChainError>>) -> Option<Value> {
     r.and_then(Result::ok)
 }
 
+/// Whether a side has something to give across: a non-blank mapped value, or one
+/// that fails to map (the failure is then reported where the write would be).
+fn has_value(mapped: Option<Result<Value, ChainError>>) -> bool {
+    match mapped {
+        None => false,
+        Some(Ok(v)) => !is_blank(&v),
+        Some(Err(_)) => true,
+    }
+}
+
 /// Whether the two values already agree as the field sees them.
 fn in_sync(f: &FieldRule, l: &Value, r: &Value, left: &Value, right: &Value) -> bool {
     let set = f.array != ArrayMode::Replace;
@@ -127,8 +137,26 @@ fn in_sync(f: &FieldRule, l: &Value, r: &Value, left: &Value, right: &Value) -> 
 }
 
 /// Whether `now` differs from `base` as seen from the other side.
-fn changed(f: &FieldRule, side: Side, now: &Value, base: &Value, record: &Value) -> bool {
+fn changed(
+    f: &FieldRule,
+    side: Side,
+    now: &Value,
+    base: &Value,
+    other_base: &Value,
+    record: &Value,
+) -> bool {
     let set = f.array != ArrayMode::Replace;
+    // A value computed from other fields (an expression, concat, ...) is compared
+    // with what the other side got at the last sync: recomputing the base from
+    // today's record would hide the change.
+    if f.toward(side)
+        .is_some_and(super::transform::Chain::reads_record)
+    {
+        return match across(f, side, now, record) {
+            Some(Ok(a)) => !same(&a, other_base, set),
+            _ => false,
+        };
+    }
     match (across(f, side, now, record), across(f, side, base, record)) {
         (None, _) => false,
         (Some(Ok(a)), Some(Ok(b))) => !same(&a, &b, set),
@@ -201,13 +229,13 @@ pub fn plan(
         let base = shadow.and_then(|s| s.fields.get(&f.name));
         let (cl, cr) = match base {
             Some(b) => (
-                changed(f, Side::Left, &l, &b.left, left),
-                changed(f, Side::Right, &r, &b.right, right),
+                changed(f, Side::Left, &l, &b.left, &b.right, left),
+                changed(f, Side::Right, &r, &b.right, &b.left, right),
             ),
             None if in_sync(f, &l, &r, left, right) => (false, false),
             None => (
-                f.to_right.is_some() && !is_blank(&l),
-                f.to_left.is_some() && !is_blank(&r),
+                has_value(across(f, Side::Left, &l, left)),
+                has_value(across(f, Side::Right, &r, right)),
             ),
         };
         let winner = match (cl, cr) {

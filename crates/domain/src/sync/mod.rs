@@ -7,11 +7,13 @@
 //! - [`path`]: where a value lives in a record (`customFields[id=x].value`).
 //! - [`value`]: what "the same value" means (blanks, numbers, sets).
 //! - [`transform`]: the built-in transforms and their inverses.
+//! - [`expr`]: the expression escape hatch (minijinja, fuel-limited).
 //! - [`matching`]: first-time pairing by ordered keys.
 //! - [`merge`]: the three-way decision per field against the shadow, and the
 //!   fingerprint that recognises our own writes when they come back.
 //! - [`recipes`]: the sync files that ship in the binary.
 
+pub mod expr;
 pub mod file;
 pub mod matching;
 pub mod merge;

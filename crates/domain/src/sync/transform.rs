@@ -136,6 +136,8 @@ pub enum Transform {
     SetAdd(Vec<Value>),
     SetRemove(Vec<Value>),
     SetUnion(Path),
+    /// A sandboxed expression (see [`super::expr`]).
+    Expr(super::expr::Expr),
 }
 
 /// What undoes a transform.
@@ -187,6 +189,7 @@ pub const BUILTINS: &[&str] = &[
     "set_add",
     "set_remove",
     "set_union",
+    "expr",
 ];
 
 /// Named lookup tables of a sync file: table -> (from, to).
@@ -379,6 +382,9 @@ impl Transform {
             }
             "set_add" => Self::SetAdd(a.values("values")?),
             "set_remove" => Self::SetRemove(a.values("values")?),
+            "expr" => Self::Expr(
+                super::expr::Expr::compile(&a.need_text("expr")?).map_err(|e| a.fail(e))?,
+            ),
             "set_union" => Self::SetUnion(
                 a.paths("path")?
                     .into_iter()
@@ -426,6 +432,7 @@ impl Transform {
             Self::SetAdd(_) => "set_add",
             Self::SetRemove(_) => "set_remove",
             Self::SetUnion(_) => "set_union",
+            Self::Expr(_) => "expr",
         }
     }
 
@@ -481,6 +488,7 @@ impl Transform {
     /// the value cannot be transformed.
     pub fn apply(&self, v: Value, record: &Value) -> Result<Value, String> {
         match self {
+            Self::Expr(e) => return e.eval(&v, record),
             Self::Default(d) => return Ok(if is_blank(&v) { d.clone() } else { v }),
             Self::Coalesce(paths) => {
                 if !is_blank(&v) {
@@ -678,7 +686,8 @@ impl Transform {
             | Self::Join(_)
             | Self::SetAdd(_)
             | Self::SetRemove(_)
-            | Self::SetUnion(_) => unreachable!("handled in apply"),
+            | Self::SetUnion(_)
+            | Self::Expr(_) => unreachable!("handled in apply"),
         }
     }
 }
@@ -814,6 +823,20 @@ impl Chain {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether it reads other fields of the record (an expression, `coalesce`,
+    /// `concat`, `set_union`), not only the value.
+    pub fn reads_record(&self) -> bool {
+        self.0.iter().any(|(t, _)| {
+            matches!(
+                t,
+                Transform::Expr(_)
+                    | Transform::Coalesce(_)
+                    | Transform::Concat { .. }
+                    | Transform::SetUnion(_)
+            )
+        })
     }
 
     pub fn apply(&self, mut v: Value, record: &Value) -> Result<Value, ChainError> {
