@@ -300,6 +300,20 @@ pub struct FlowRun {
 }
 
 impl FlowRun {
+    /// A run of a record whose state is already stored (backfill, reconciliation,
+    /// dry run): no read.
+    pub fn known(flow: &str, side: &str, record: &str, version: Option<i64>) -> Self {
+        Self {
+            flow: flow.to_owned(),
+            side: side.to_owned(),
+            record: record.to_owned(),
+            version,
+            event: None,
+            deleted: false,
+            known: true,
+        }
+    }
+
     pub fn kind() -> JobKind {
         JobKind::FlowRun
     }

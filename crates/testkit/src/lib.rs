@@ -597,6 +597,50 @@ impl TestApp {
             .expect("connect Lytho")
     }
 
+    /// A Lofty client on the sandbox's account (its API key), as a user's script
+    /// would have.
+    pub fn lofty_client(&self) -> lofty::LoftyClient {
+        let info = &self.sandbox.info().lofty;
+        lofty::LoftyClient::new(
+            lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
+                .with_base_url(url::Url::parse(&info.base_url).expect("a URL")),
+        )
+        .expect("a Lofty client")
+    }
+
+    /// Connects location 0 (a PIT that reads and writes contacts) and the Lofty
+    /// account, runs the subscribe job, and enables the Lofty <-> GHL contacts
+    /// recipe between them. Returns (GHL connection, Lofty connection, flow).
+    pub async fn enable_contacts_sync(&self) -> (String, String, store::FlowRow) {
+        let ghl = self
+            .connect_ghl_pit(0, "contacts.readonly contacts.write")
+            .await;
+        let lofty = self.connect_lofty_key().await;
+        self.drain().await;
+        let flow = engine::sync::enable_recipe(&self.store, "lofty-ghl-contacts", &ghl, &lofty)
+            .await
+            .expect("the recipe enables");
+        (ghl, lofty, flow)
+    }
+
+    /// The Lofty connection's webhook URL (connecting the sandbox account).
+    pub async fn lofty_webhook_url(&self) -> String {
+        let conn = self.connect_lofty_key().await;
+        let key = self.store.webhook_key(&conn).await.expect("a webhook key");
+        format!("{}/webhooks/lofty/{}", self.address, store::expose(&key))
+    }
+
+    /// Posts a JSON body to `url`.
+    pub async fn post_json(&self, url: &str, body: Vec<u8>) -> reqwest::Response {
+        self.http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("post")
+    }
+
     /// Posts `body` to `/webhooks/ghl`, signed with the sandbox's key as GHL signs.
     pub async fn post_ghl_webhook(&self, body: &Value) -> reqwest::Response {
         self.signed_ghl_webhook(body)

@@ -23,13 +23,6 @@ fn lofty_body(first: usize, n: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({"listId": 2, "teamId": 1, "updatedLead": leads})).unwrap()
 }
 
-/// The Lofty connection's webhook URL.
-async fn lofty_url(app: &TestApp) -> String {
-    let conn = app.connect_lofty_key().await;
-    let key = app.store.webhook_key(&conn).await.unwrap();
-    format!("{}/webhooks/lofty/{}", app.address, store::expose(&key))
-}
-
 /// What the sender saw: per webhook, its id, status and latency.
 #[derive(Debug, Default)]
 struct Sent {
@@ -116,7 +109,7 @@ async fn backlog_drain_leaves_the_intake_fast(backend: Backend) {
         return;
     };
     app.stop_ghl_webhooks().await;
-    let url = lofty_url(&app).await;
+    let url = app.lofty_webhook_url().await;
     for d in 0..10 {
         let resp = app
             .http
@@ -376,23 +369,20 @@ async fn changes_without_update_time_are_one_job_per_record_and_window() {
     .await
     .unwrap();
     app.stop_ghl_webhooks().await;
-    let url = lofty_url(&app).await;
+    let url = app.lofty_webhook_url().await;
     app.drain().await;
     let sql = "SELECT COUNT(*) FROM jobs WHERE kind = 'lofty.change'";
     // Repeats within a delivery and across two deliveries: records 1..4, once each.
-    let first = post(
-        &app,
-        &url,
-        br#"{"listId":2,"updatedLead":[1,2,2,3]}"#.to_vec(),
-    )
-    .await;
+    let first = app
+        .post_json(&url, br#"{"listId":2,"updatedLead":[1,2,2,3]}"#.to_vec())
+        .await;
     assert_eq!(first.status(), 200);
-    let second = post(
-        &app,
-        &url,
-        br#"{"listId":2,"updatedLead":[3,{"leadId":4}]}"#.to_vec(),
-    )
-    .await;
+    let second = app
+        .post_json(
+            &url,
+            br#"{"listId":2,"updatedLead":[3,{"leadId":4}]}"#.to_vec(),
+        )
+        .await;
     assert_eq!(second.status(), 200);
     app.drain().await;
     assert_eq!(app.store.scalar_i64(sql).await.unwrap(), 4);
@@ -411,19 +401,11 @@ async fn changes_without_update_time_are_one_job_per_record_and_window() {
     let stats = app.drain().await;
     assert_eq!(stats.done, 4, "{stats:?}");
     // A later window is a new job for the same record.
-    let third = post(&app, &url, br#"{"listId":2,"updatedLead":[1]}"#.to_vec()).await;
+    let third = app
+        .post_json(&url, br#"{"listId":2,"updatedLead":[1]}"#.to_vec())
+        .await;
     assert_eq!(third.status(), 200);
     app.drain().await;
     assert_eq!(app.store.scalar_i64(sql).await.unwrap(), 5);
     app.shutdown().await;
-}
-
-async fn post(app: &TestApp, url: &str, body: Vec<u8>) -> reqwest::Response {
-    app.http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use testkit::{Backend, Spec, TestApp, spawn_app_configured};
+use testkit::{Backend, Spec, spawn_app_configured};
 
 /// Lofty's largest batch.
 const BATCH: usize = 5_000;
@@ -23,29 +23,13 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn lofty_url(app: &TestApp) -> String {
-    let conn = app.connect_lofty_key().await;
-    let key = app.store.webhook_key(&conn).await.unwrap();
-    format!("{}/webhooks/lofty/{}", app.address, store::expose(&key))
-}
-
-async fn post(app: &TestApp, url: &str, body: Vec<u8>) -> reqwest::Response {
-    app.http
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn bounded_work(backend: Backend) {
     let Some(app) = spawn_app_configured(Spec::default().on(backend), |_| {}).await else {
         eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
     app.stop_ghl_webhooks().await;
-    let url = lofty_url(&app).await;
+    let url = app.lofty_webhook_url().await;
     let deadline = app.config.intake.ghl_deadline();
     // Peak RSS from here (Linux: writing 5 to clear_refs resets VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -59,7 +43,7 @@ async fn bounded_work(backend: Backend) {
         "{backend:?}: a delivery of 200,000 ids, {} bytes",
         huge.len()
     );
-    let refused = post(&app, &url, huge).await;
+    let refused = app.post_json(&url, huge).await;
     assert_eq!(refused.status(), 413);
     let text = refused.text().await.unwrap();
     assert!(
@@ -105,7 +89,7 @@ async fn bounded_work(backend: Backend) {
                 .map(|i| json!({"leadId": i, "updateTime": 1_700_000_000_000_i64 + i as i64}))
                 .collect();
             let body = serde_json::to_vec(&json!({"listId": 2, "updatedLead": leads})).unwrap();
-            let resp = post(&app, &url, body).await;
+            let resp = app.post_json(&url, body).await;
             assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
             delivered += 1;
         } else {

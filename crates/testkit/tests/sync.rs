@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use testkit::{Backend, Spec, TestApp, spawn_app_with};
 
@@ -78,22 +77,10 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
-    let ghl = app
-        .connect_ghl_pit(0, "contacts.readonly contacts.write")
-        .await;
-    let lofty_conn = app.connect_lofty_key().await;
-    app.drain().await; // Lofty subscriptions
-    let flow = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
-        .await
-        .unwrap();
+    let (ghl, _, flow) = app.enable_contacts_sync().await;
     assert!(flow.enabled);
     let location = app.location(0).id.clone();
-    let info = app.sandbox.info().lofty.clone();
-    let lofty = lofty::LoftyClient::new(
-        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
-            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
-    )
-    .unwrap();
+    let lofty = app.lofty_client();
     reset_ghl_calls(&app).await;
 
     // A lead created in Lofty: one GHL write, no GHL read.
@@ -338,20 +325,8 @@ async fn backfill_pairs_what_matches_and_creates_the_rest(backend: Backend) {
         eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
-    let ghl = app
-        .connect_ghl_pit(0, "contacts.readonly contacts.write")
-        .await;
-    let lofty_conn = app.connect_lofty_key().await;
-    app.drain().await;
-    let row = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
-        .await
-        .unwrap();
-    let info = app.sandbox.info().lofty.clone();
-    let lofty = lofty::LoftyClient::new(
-        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
-            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
-    )
-    .unwrap();
+    let (ghl, _, row) = app.enable_contacts_sync().await;
+    let lofty = app.lofty_client();
     assert_eq!(totals(&app, &ghl, &lofty).await, (10, 10));
     let flow = engine::sync::Flow {
         spec: engine::sync::build(&row).unwrap(),
@@ -491,20 +466,8 @@ async fn conflicts_and_deletes(backend: Backend) {
         eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
-    let ghl = app
-        .connect_ghl_pit(0, "contacts.readonly contacts.write")
-        .await;
-    let lofty_conn = app.connect_lofty_key().await;
-    app.drain().await;
-    let flow = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
-        .await
-        .unwrap();
-    let info = app.sandbox.info().lofty.clone();
-    let lofty = lofty::LoftyClient::new(
-        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
-            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
-    )
-    .unwrap();
+    let (ghl, _, flow) = app.enable_contacts_sync().await;
+    let lofty = app.lofty_client();
     let email = "both.sides@example.com";
     let lead = lofty
         .create_lead(&lofty::models::CreateLead {
@@ -672,24 +635,12 @@ async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
         eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
-    let ghl = app
-        .connect_ghl_pit(0, "contacts.readonly contacts.write")
-        .await;
-    let lofty_conn = app.connect_lofty_key().await;
-    app.drain().await;
-    let row = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
-        .await
-        .unwrap();
+    let (_, _, row) = app.enable_contacts_sync().await;
     let flow = engine::sync::Flow {
         spec: engine::sync::build(&row).unwrap(),
         row,
     };
-    let info = app.sandbox.info().lofty.clone();
-    let lofty = lofty::LoftyClient::new(
-        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
-            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
-    )
-    .unwrap();
+    let lofty = app.lofty_client();
     for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
         engine::sync::backfill::index_side(app.connectors(), &flow, side, |_| {})
             .await

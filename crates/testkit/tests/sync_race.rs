@@ -6,7 +6,6 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use secrecy::SecretString;
 use serde_json::json;
 use testkit::{Backend, Spec};
 
@@ -32,20 +31,8 @@ async fn two_hundred_people_on_both_sides_at_once_make_two_hundred_pairs() {
         json!({"allowDuplicateContact": true}),
     )
     .await;
-    let ghl = app
-        .connect_ghl_pit(0, "contacts.readonly contacts.write")
-        .await;
-    let lofty_conn = app.connect_lofty_key().await;
-    app.drain().await;
-    let flow = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty_conn)
-        .await
-        .unwrap();
-    let info = app.sandbox.info().lofty.clone();
-    let lofty = lofty::LoftyClient::new(
-        lofty::LoftyConfig::api_key(SecretString::from(info.api_key.clone()))
-            .with_base_url(url::Url::parse(&info.base_url).unwrap()),
-    )
-    .unwrap();
+    let (ghl, _, flow) = app.enable_contacts_sync().await;
+    let lofty = app.lofty_client();
     let g = app
         .connectors()
         .open(&ghl)

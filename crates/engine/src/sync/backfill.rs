@@ -106,16 +106,8 @@ pub async fn enqueue(store: &Store, flow: &Flow) -> Result<u64, StoreError> {
                     .await?
                     .and_then(|(_, v)| v);
                 jobs.push(
-                    Job::from(FlowRun {
-                        flow: flow.row.id.clone(),
-                        side: side.as_str().to_owned(),
-                        record: id.clone(),
-                        version,
-                        event: None,
-                        deleted: false,
-                        known: true,
-                    })
-                    .into_new_job(),
+                    Job::from(FlowRun::known(&flow.row.id, side.as_str(), id, version))
+                        .into_new_job(),
                 );
             }
             created += store.enqueue_many(&jobs).await? as u64;

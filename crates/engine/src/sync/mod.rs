@@ -1222,15 +1222,7 @@ pub async fn dry_run(ctx: &Context, flow: &Flow) -> Result<Vec<HistoryEntry>, Fa
                 if seen {
                     continue;
                 }
-                let job = FlowRun {
-                    flow: flow.row.id.clone(),
-                    side: side.as_str().to_owned(),
-                    record: id,
-                    version: None,
-                    event: None,
-                    deleted: false,
-                    known: true,
-                };
+                let job = FlowRun::known(&flow.row.id, side.as_str(), &id, None);
                 let owner = format!("dry-run:{}", job.record);
                 let runner = Runner {
                     ctx,

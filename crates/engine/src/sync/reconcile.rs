@@ -146,16 +146,12 @@ fn run_job(
     version: Option<i64>,
     deleted: bool,
 ) -> store::NewJob {
-    Job::from(FlowRun {
-        flow: flow.row.id.clone(),
-        side: side.as_str().to_owned(),
-        record: id.to_owned(),
-        version,
-        event: None,
-        deleted,
-        known: !deleted,
-    })
-    .into_new_job()
+    let mut run = FlowRun::known(&flow.row.id, side.as_str(), id, version);
+    if deleted {
+        run.deleted = true;
+        run.known = false;
+    }
+    Job::from(run).into_new_job()
 }
 
 /// Walks both sides of every enabled flow.
