@@ -171,6 +171,30 @@ impl Entry<'_> {
     }
 }
 
+/// The history entry of an update of `side`'s record `id`: the fields and their diffs.
+fn update_entry(
+    entry: &Entry<'_>,
+    spec: &SyncSpec,
+    plan: &Plan,
+    side: Side,
+    id: &str,
+    verb: &str,
+) -> HistoryEntry {
+    let fields: Vec<&str> = plan
+        .diffs
+        .iter()
+        .filter(|d| d.side == side)
+        .map(|d| d.field.as_str())
+        .collect();
+    entry.make(
+        &reference(spec, side, id),
+        "update",
+        format!("{verb}: {}", fields.join(", ")),
+        diffs_json(plan, side),
+        (None, None),
+    )
+}
+
 fn diffs_json(plan: &Plan, side: Side) -> Value {
     Value::Array(
         plan.diffs
@@ -806,18 +830,13 @@ impl Runner<'_> {
                 Err(e) => return Err(self.failed(entry, &e).await?),
             }
         } else if !patch.is_empty() && self.dry.is_some() {
-            let fields: Vec<&str> = plan
-                .diffs
-                .iter()
-                .filter(|d| d.side == other_side)
-                .map(|d| d.field.as_str())
-                .collect();
-            history.push(entry.make(
-                &reference(spec, other_side, &other_id),
-                "update",
-                format!("would change: {}", fields.join(", ")),
-                diffs_json(&plan, other_side),
-                (None, None),
+            history.push(update_entry(
+                entry,
+                spec,
+                &plan,
+                other_side,
+                &other_id,
+                "would change",
             ));
             self.note(history).await?;
             return Ok((Verdict::Skipped, "dry run".to_owned()));
@@ -826,18 +845,8 @@ impl Runner<'_> {
             match systems::update(&conn, object, &other_id, other, patch.clone()).await {
                 Ok(state) => {
                     other_state = state;
-                    let fields: Vec<&str> = plan
-                        .diffs
-                        .iter()
-                        .filter(|d| d.side == other_side)
-                        .map(|d| d.field.as_str())
-                        .collect();
-                    history.push(entry.make(
-                        &reference(spec, other_side, &other_id),
-                        "update",
-                        format!("changed: {}", fields.join(", ")),
-                        diffs_json(&plan, other_side),
-                        (None, None),
+                    history.push(update_entry(
+                        entry, spec, &plan, other_side, &other_id, "changed",
                     ));
                 }
                 Err(e) => return Err(self.failed(entry, &e).await?),
