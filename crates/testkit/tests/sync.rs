@@ -466,7 +466,7 @@ async fn conflicts_and_deletes(backend: Backend) {
         eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
-    let (ghl, _, flow) = app.enable_contacts_sync().await;
+    let (ghl, lofty_conn, flow) = app.enable_contacts_sync().await;
     let lofty = app.lofty_client();
     let email = "both.sides@example.com";
     let lead = lofty
@@ -566,6 +566,43 @@ async fn conflicts_and_deletes(backend: Backend) {
         last.iter()
             .any(|e| e.decision == "delete" && e.reason.contains("link removed")),
         "{last:#?}"
+    );
+
+    // With `deletes.left = "tag:ghl-deleted"` the lead is tagged, then unlinked.
+    let text = domain::sync::recipes::source("lofty-ghl-contacts")
+        .unwrap()
+        .replace(
+            "[deletes]\nleft = \"unlink\"",
+            "[deletes]\nleft = \"tag:ghl-deleted\"",
+        );
+    assert!(text.contains("tag:ghl-deleted"));
+    engine::sync::enable(&app.store, &text, &ghl, &lofty_conn)
+        .await
+        .unwrap();
+    let tagged = lofty
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Tagged".to_owned(),
+            emails: Some(vec!["tagged@example.com".to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pair2 = async || {
+        app.store
+            .pair(&flow.id, "right", &tagged.to_string())
+            .await
+            .unwrap()
+    };
+    drain_until(&app, "the second pair", async || pair2().await.is_some()).await;
+    app.drain().await;
+    let contact2 = pair2().await.unwrap().left_id;
+    g.client().delete_contact(&contact2).await.unwrap();
+    drain_until(&app, "the tag", async || pair2().await.is_none()).await;
+    let lead2 = lofty.get_lead(tagged).await.unwrap();
+    assert!(
+        lead2.tags.iter().any(|t| t.tag_name == "ghl-deleted"),
+        "{:?}",
+        lead2.tags
     );
     app.shutdown().await;
 }

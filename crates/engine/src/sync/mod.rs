@@ -1017,15 +1017,64 @@ impl Runner<'_> {
                 self.note(vec![h]).await?;
                 Ok((Verdict::Skipped, format!("delete waits for review #{id}")))
             }
-            other => {
-                // unlink (tag and delete of the partner come with the delete policies' own issue work)
-                self.store()
-                    .remove_pair(&flow.row.id, side.as_str(), &job.record)
-                    .await?;
+            policy => {
+                let partner_side = side.other();
+                let object = flow.spec.object(partner_side).name;
+                let state: Value = serde_json::from_str(match partner_side {
+                    Side::Left => &pair.left_state,
+                    Side::Right => &pair.right_state,
+                })
+                .unwrap_or(Value::Null);
+                let acted = match policy {
+                    domain::sync::DeletePolicy::Tag(tag) => {
+                        // The field the flow maps tags through, on the partner's side.
+                        let Some(rule) = flow
+                            .spec
+                            .fields
+                            .iter()
+                            .find(|f| f.path(partner_side).root() == "tags")
+                        else {
+                            return Err(Failed::give_up(format!(
+                                "deletes = tag:{tag} but the flow maps no tags field on the {partner_side} side"
+                            )));
+                        };
+                        let path = rule.path(partner_side);
+                        let mut tags = domain::sync::value::set_items(&path.get(&state));
+                        if !tags.iter().any(|t| t.as_str() == Some(tag.as_str())) {
+                            tags.push(Value::String(tag.clone()));
+                        }
+                        let mut patch = serde_json::Map::new();
+                        path.set_in_patch(&mut patch, &state, Value::Array(tags));
+                        if self.dry.is_none() {
+                            let conn = self.open(partner_side).await?;
+                            if let Err(e) =
+                                systems::update(&conn, object, &other_id, &state, patch).await
+                            {
+                                return Err(self.failed(&entry, &e).await?);
+                            }
+                        }
+                        format!("partner tagged `{tag}`")
+                    }
+                    domain::sync::DeletePolicy::Delete => {
+                        if self.dry.is_none() {
+                            let conn = self.open(partner_side).await?;
+                            if let Err(e) = systems::delete(&conn, object, &other_id).await {
+                                return Err(self.failed(&entry, &e.into()).await?);
+                            }
+                        }
+                        "partner deleted (deletes = delete)".to_owned()
+                    }
+                    _ => format!("partner kept (deletes = {policy})"),
+                };
+                if self.dry.is_none() {
+                    self.store()
+                        .remove_pair(&flow.row.id, side.as_str(), &job.record)
+                        .await?;
+                }
                 let h = entry.make(
                     &target,
                     "delete",
-                    format!("deleted; link removed, partner kept (deletes = {other})"),
+                    format!("deleted; link removed, {acted}"),
                     json!([]),
                     (None, None),
                 );

@@ -332,3 +332,19 @@ pub async fn page(
         ))),
     }
 }
+
+/// Deletes a record (a delete policy of `delete`, which is opt-in).
+pub async fn delete(conn: &Connector, object: &str, id: &str) -> Result<(), ConnectorError> {
+    match (object, conn) {
+        ("ghl.contact", Connector::Ghl(c)) => {
+            c.call_id("delete-contact", serde_json::json!({"contactId": id})).await.map(drop)
+        }
+        ("lofty.lead", Connector::Lofty(c)) => c
+            .client
+            .call("lofty-delete-lead", serde_json::json!({"leadId": id, "reason": "deleted in the linked record (ghlsync deletes = delete)"}))
+            .await
+            .map(drop)
+            .map_err(ConnectorError::Lofty),
+        _ => Err(ConnectorError::Unsupported(format!("cannot delete {object} records through this connection"))),
+    }
+}
