@@ -79,6 +79,26 @@ pub struct Review {
     pub created_at: i64,
 }
 
+const FLOW_COLS: &str =
+    "id, file, left_connection, right_connection, enabled, created_at, updated_at";
+
+/// A `flows` row in [`FLOW_COLS`] order.
+type FlowTuple = (String, String, String, String, bool, i64, i64);
+
+fn flow_row(
+    (id, file, left_connection, right_connection, enabled, created_at, updated_at): FlowTuple,
+) -> FlowRow {
+    FlowRow {
+        id,
+        file,
+        left_connection,
+        right_connection,
+        enabled,
+        created_at,
+        updated_at,
+    }
+}
+
 const PAIR_COLS: &str = "flow_id, left_id, right_id, shadow, left_state, right_state, left_version, right_version, left_written, right_written";
 
 fn side_col(side: &str) -> Result<&'static str> {
@@ -143,30 +163,17 @@ impl Store {
     }
 
     pub async fn flows(&self) -> Result<Vec<FlowRow>> {
-        let rows: Vec<(String, String, String, String, bool, i64, i64)> = pool!(self, p => {
-            sqlx::query_as("SELECT id, file, left_connection, right_connection, enabled, created_at, updated_at FROM flows ORDER BY id")
-                .fetch_all(p).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, file, left_connection, right_connection, enabled, created_at, updated_at)| {
-                    FlowRow {
-                        id,
-                        file,
-                        left_connection,
-                        right_connection,
-                        enabled,
-                        created_at,
-                        updated_at,
-                    }
-                },
-            )
-            .collect())
+        let sql = format!("SELECT {FLOW_COLS} FROM flows ORDER BY id");
+        let rows: Vec<FlowTuple> =
+            pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(p).await?);
+        Ok(rows.into_iter().map(flow_row).collect())
     }
 
+    /// One flow (one row read: the runner asks for it on every job).
     pub async fn flow(&self, id: &str) -> Result<Option<FlowRow>> {
-        Ok(self.flows().await?.into_iter().find(|f| f.id == id))
+        let sql = format!("SELECT {FLOW_COLS} FROM flows WHERE id = $1");
+        let row: Option<FlowTuple> = pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?);
+        Ok(row.map(flow_row))
     }
 
     /// Switches a flow on or off; false when there is no such flow.

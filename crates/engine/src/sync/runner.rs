@@ -275,11 +275,8 @@ impl Runner<'_> {
             return self.delete().await;
         }
         let version = job.version.or_else(|| systems::version_of(object, &source));
-        entry.subject = sync::key_values(spec, side, &source)
-            .into_iter()
-            .find(|(k, _)| k == "email")
-            .map(|(_, v)| v)
-            .unwrap_or_default();
+        let keys = sync::key_values(spec, side, &source);
+        entry.subject = subject_of(&keys);
         if !self
             .store()
             .put_record_state(
@@ -304,7 +301,6 @@ impl Runner<'_> {
                 "older than the version already known".to_owned(),
             ));
         }
-        let keys = sync::key_values(spec, side, &source);
         self.store()
             .index_record(fid, side.as_str(), &job.record, &keys)
             .await?;
@@ -822,7 +818,6 @@ impl Runner<'_> {
             )
             .await?;
         self.keep(&pair, history.clone()).await?;
-        let _ = self.attempt;
         let verdict = if create || !patch.is_empty() {
             Verdict::Ok
         } else {
@@ -879,11 +874,7 @@ impl Runner<'_> {
             Side::Right => &pair.right_state,
         })
         .unwrap_or(Value::Null);
-        entry.subject = sync::key_values(&flow.spec, side, &last)
-            .into_iter()
-            .find(|(k, _)| k == "email")
-            .map(|(_, v)| v)
-            .unwrap_or_default();
+        entry.subject = subject_of(&sync::key_values(&flow.spec, side, &last));
         let target = reference(&flow.spec, side.other(), &other_id);
         match policy {
             domain::sync::DeletePolicy::Review => {
@@ -967,6 +958,14 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// Who a record is about in the history: its normalised email, when it has one.
+fn subject_of(keys: &[(String, String)]) -> String {
+    keys.iter()
+        .find(|(k, _)| k == "email")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 fn new_pair(flow: &str, side: Side, id: &str, other: &str) -> PairRow {
