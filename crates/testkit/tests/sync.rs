@@ -153,8 +153,18 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         .await
         .unwrap();
     reset_ghl_calls(&app).await;
+    let lofty_before = app.sandbox.lofty().requests("total");
     drain_until(&app, "the change in Lofty", async || {
-        lofty.get_lead(lead).await.unwrap().last_name.as_deref() == Some("Changed")
+        app.store
+            .history(email, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|h| {
+                h.decision == "update"
+                    && h.target.starts_with("lofty:")
+                    && h.reason.contains("lastName")
+            })
     })
     .await;
     assert_eq!(
@@ -176,6 +186,25 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         ghl_calls(&app, &location).await.1,
         0,
         "no GHL write for the echo"
+    );
+    // On Lofty: the read before the write (a change there since is a conflict, not
+    // overwritten), the write, and the read back that gives the update time the
+    // write produced. Its echo (a delivery with that update time) costs no read.
+    // (The test's own get_lead calls above are counted too.)
+    let lofty_calls = app.sandbox.lofty().requests("total") - lofty_before;
+    assert_eq!(
+        lofty_calls, 3,
+        "a GHL change: a Lofty read, the write, its read back; the echo: none"
+    );
+    let echo = history()
+        .await
+        .into_iter()
+        .rfind(|h| h.decision == "echo" && h.source.starts_with("lofty:"))
+        .expect("the Lofty echo is in the history");
+    assert!(echo.reason.contains("update time"), "{echo:?}");
+    assert_eq!(
+        lofty.get_lead(lead).await.unwrap().last_name.as_deref(),
+        Some("Changed")
     );
 
     // A Lofty change to an unmapped field: no GHL call. To a mapped field: one GHL

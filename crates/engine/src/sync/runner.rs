@@ -240,6 +240,9 @@ impl Runner<'_> {
                 }
             },
             None => {
+                if let Some(done) = self.known_version(&mut entry).await? {
+                    return Ok(done);
+                }
                 let conn = self.open(side).await?;
                 match systems::read(&conn, object, &job.record).await? {
                     Some(r) => r,
@@ -309,6 +312,73 @@ impl Runner<'_> {
             Some(pair) => self.linked(&mut entry, pair, source, version).await,
             None => self.unlinked(&mut entry, source, version, &keys).await,
         }
+    }
+
+    /// A change whose version the pair already knows costs no read: the same second
+    /// as our own last write there (its version read back after the write; Lofty's
+    /// `lastUpdateTime` has whole seconds) is that write's echo, and an older one is
+    /// dropped. `None`: the record must be read.
+    async fn known_version(
+        &self,
+        entry: &mut Entry<'_>,
+    ) -> Result<Option<(Verdict, String)>, Failed> {
+        let (side, job) = (self.side, self.job);
+        let Some(v) = job.version else {
+            return Ok(None);
+        };
+        let Some(pair) = self
+            .store()
+            .pair(&self.flow.row.id, side.as_str(), &job.record)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (state, known, written) = match side {
+            Side::Left => (&pair.left_state, pair.left_version, &pair.left_written),
+            Side::Right => (&pair.right_state, pair.right_version, &pair.right_written),
+        };
+        let Some(known) = known else {
+            return Ok(None);
+        };
+        let state: Value = serde_json::from_str(state).unwrap_or(Value::Null);
+        entry.subject = subject_of(&sync::key_values(&self.flow.spec, side, &state));
+        let (v_s, known_s) = (v.div_euclid(1000), known.div_euclid(1000));
+        let target = reference(
+            &self.flow.spec,
+            side.other(),
+            match side {
+                Side::Left => &pair.right_id,
+                Side::Right => &pair.left_id,
+            },
+        );
+        if v_s < known_s {
+            let h = entry.make(
+                &target,
+                "skip",
+                "an older version than one already synced",
+                json!([]),
+                (None, None),
+            );
+            self.note(vec![h]).await?;
+            return Ok(Some((
+                Verdict::Skipped,
+                "older than the version already known".to_owned(),
+            )));
+        }
+        let ours =
+            written.as_deref() == Some(sync::fingerprint(&self.flow.spec, side, &state).as_str());
+        if v_s == known_s && ours {
+            let h = entry.make(
+                &target,
+                "echo",
+                "our own write coming back: its update time is the one our write produced",
+                json!([]),
+                (None, None),
+            );
+            self.note(vec![h]).await?;
+            return Ok(Some((Verdict::Skipped, "echo of our own write".to_owned())));
+        }
+        Ok(None)
     }
 
     async fn linked(
@@ -790,18 +860,28 @@ impl Runner<'_> {
         }
         let source_version = self.job.version.or(get_version(&pair, side));
         set_state(&mut pair, side, &source_state, source_version);
-        // What our write produced (GHL answers with the contact's new dateUpdated): a
-        // late webhook older than it is then recognised as older and dropped.
-        let other_version =
-            systems::version_of(object, &other_state).or(get_version(&pair, other_side));
-        set_state(&mut pair, other_side, &other_state, other_version);
+        // What our write produced (GHL answers with the contact's new dateUpdated;
+        // Lofty's is read back): a late event older than it is then recognised as
+        // older and dropped, and its echo by that version. A read-back is not the
+        // write's own answer: when its mapped values are not what we wrote (someone
+        // changed the record in between), its version is not taken as ours, and what
+        // we wrote is what an echo must equal.
+        let mut other_version = get_version(&pair, other_side);
         if create || !patch.is_empty() {
-            set_written(
-                &mut pair,
-                other_side,
-                sync::fingerprint(spec, other_side, &other_state),
-            );
+            let mut intended = other.as_object().cloned().unwrap_or_default();
+            intended.extend(patch.clone());
+            let intended = sync::fingerprint(spec, other_side, &Value::Object(intended));
+            let got = sync::fingerprint(spec, other_side, &other_state);
+            if systems::answers_with_record(object) || got == intended {
+                other_version = systems::version_of(object, &other_state).or(other_version);
+                set_written(&mut pair, other_side, got);
+            } else {
+                set_written(&mut pair, other_side, intended);
+            }
+        } else {
+            other_version = systems::version_of(object, &other_state).or(other_version);
         }
+        set_state(&mut pair, other_side, &other_state, other_version);
         pair.shadow = serde_json::to_string(&plan.shadow).unwrap_or_default();
         let fid = &self.flow.row.id;
         let other_keys = sync::key_values(spec, other_side, &other_state);

@@ -146,6 +146,27 @@ fn write_body(object: &str, mut patch: Map<String, Value>) -> Map<String, Value>
     patch
 }
 
+/// Whether a write to `object` answers with the record as that write left it (GHL
+/// does; Lofty answers with the id, and the record is read back).
+pub fn answers_with_record(object: &str) -> bool {
+    object == "ghl.contact"
+}
+
+/// The record just written, read back: Lofty answers a write with the id only, and
+/// the read gives the `lastUpdateTime` the write produced, so that the write's echo
+/// is recognised by it without another read. A failed read gives `known` (what the
+/// write sent applied to what was known): the echo then costs a read.
+async fn read_back(conn: &Connector, object: &str, id: &str, known: Value) -> Value {
+    match read(conn, object, id).await {
+        Ok(Some(fresh)) => fresh,
+        Ok(None) => known,
+        Err(e) => {
+            tracing::warn!(object, id, error = %e, "ReadBackFailed: the record just written could not be read back; its echo will cost a read");
+            known
+        }
+    }
+}
+
 /// Creates a record from `patch`; returns its id and the record as now known.
 pub async fn create(
     conn: &Connector,
@@ -217,7 +238,10 @@ pub async fn create(
                 })?;
             let mut state = patch;
             state.insert("leadId".into(), Value::String(id.clone()));
-            Ok((id, Value::Object(state)))
+            Ok((
+                id.clone(),
+                read_back(conn, object, &id, Value::Object(state)).await,
+            ))
         }
         _ => Err(ConnectorError::Unsupported(format!(
             "cannot create {object} records through this connection"
@@ -265,7 +289,7 @@ pub async fn update(
                 )
                 .await
                 .map_err(ConnectorError::Lofty)?;
-            Ok(Value::Object(known))
+            Ok(read_back(conn, object, id, Value::Object(known)).await)
         }
         _ => Err(ConnectorError::Unsupported(format!(
             "cannot update {object} records through this connection"
