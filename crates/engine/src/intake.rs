@@ -302,40 +302,9 @@ pub fn lofty_chunk(
     batch: &lofty::webhook::WebhookBatch,
     now_ms: i64,
 ) -> Vec<NewJob> {
-    // `lead`, `note`, `task`, `timeline`, ... (from the list's id field).
-    let entity = batch.event_list().map_or("record", |l| {
-        l.id_field().strip_suffix("Id").unwrap_or("record")
-    });
-    let window = delivery.received_at - delivery.received_at.rem_euclid(delivery.window_ms);
     let end = (delivery.from + LOFTY_CHUNK).min(batch.changes.len());
-    let mut jobs: Vec<NewJob> = batch
-        .changes
-        .get(delivery.from..end)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let windowed = c.update_time.is_none() && c.id.is_some();
-            let mut job = Job::from(LoftyChange {
-                connection: delivery.connection.clone(),
-                list_id: batch.list_id,
-                entity: entity.to_owned(),
-                bucket: c.bucket.clone(),
-                change: format!("{:?}", c.kind).to_ascii_lowercase(),
-                id: c.id,
-                lead_id: c.lead_id,
-                update_time: c.update_time,
-                window: windowed.then_some(window),
-                delivery: delivery.event.clone(),
-                position: delivery.from + i,
-            })
-            .into_new_job();
-            if windowed {
-                let closes = window + delivery.window_ms;
-                job.delay = Duration::from_millis(u64::try_from(closes - now_ms).unwrap_or(0));
-            }
-            job
-        })
+    let mut jobs: Vec<NewJob> = (delivery.from..end)
+        .map(|i| lofty_change_job(delivery, batch, i, now_ms))
         .collect();
     if end < batch.changes.len() {
         jobs.push(
@@ -347,6 +316,41 @@ pub fn lofty_chunk(
         );
     }
     jobs
+}
+
+/// The `lofty.change` job of change `i` of a delivery.
+pub fn lofty_change_job(
+    delivery: &LoftyDelivery,
+    batch: &lofty::webhook::WebhookBatch,
+    i: usize,
+    now_ms: i64,
+) -> NewJob {
+    // `lead`, `note`, `task`, `timeline`, ... (from the list's id field).
+    let entity = batch.event_list().map_or("record", |l| {
+        l.id_field().strip_suffix("Id").unwrap_or("record")
+    });
+    let window = delivery.received_at - delivery.received_at.rem_euclid(delivery.window_ms);
+    let c = &batch.changes[i];
+    let windowed = c.update_time.is_none() && c.id.is_some();
+    let mut job = Job::from(LoftyChange {
+        connection: delivery.connection.clone(),
+        list_id: batch.list_id,
+        entity: entity.to_owned(),
+        bucket: c.bucket.clone(),
+        change: format!("{:?}", c.kind).to_ascii_lowercase(),
+        id: c.id,
+        lead_id: c.lead_id,
+        update_time: c.update_time,
+        window: windowed.then_some(window),
+        delivery: delivery.event.clone(),
+        position: i,
+    })
+    .into_new_job();
+    if windowed {
+        let closes = window + delivery.window_ms;
+        job.delay = Duration::from_millis(u64::try_from(closes - now_ms).unwrap_or(0));
+    }
+    job
 }
 
 #[cfg(test)]

@@ -297,6 +297,11 @@ pub struct FlowRun {
     /// The record's state is already stored (a backfill page): no read.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub known: bool,
+    /// With `known`: the other side has not been indexed as a backfill would have
+    /// (a walk for a Lofty batch), so a new person waits once for its partner
+    /// before being created there, as an event-driven run does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub settle: bool,
 }
 
 impl FlowRun {
@@ -311,6 +316,7 @@ impl FlowRun {
             event: None,
             deleted: false,
             known: true,
+            settle: false,
         }
     }
 
@@ -525,6 +531,7 @@ mod tests {
                 event: None,
                 deleted: false,
                 known: true,
+                settle: true,
             }),
             Job::FlowReconcile(FlowReconcile {
                 window: 1_700_000_000_000,

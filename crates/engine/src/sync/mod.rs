@@ -111,6 +111,7 @@ pub async fn route(store: &Store, change: Change<'_>) -> Result<usize, StoreErro
                     event: change.event.map(str::to_owned),
                     deleted: change.deleted,
                     known: false,
+                    settle: false,
                 })
                 .into_new_job(),
             );
@@ -118,6 +119,57 @@ pub async fn route(store: &Store, change: Change<'_>) -> Result<usize, StoreErro
     }
     store.enqueue_many(&jobs).await?;
     Ok(jobs.len())
+}
+
+/// The enabled flows that sync `object` on `connection`, with the side it is on.
+pub async fn consumers(
+    store: &Store,
+    object: &str,
+    connection: &str,
+) -> Result<Vec<(Flow, Side)>, StoreError> {
+    let mut out = Vec::new();
+    for flow in enabled_flows(store).await? {
+        for side in [Side::Left, Side::Right] {
+            if flow.spec.object(side).name == object && flow.connection(side) == connection {
+                out.push((flow.clone(), side));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Records read in bulk (a page walk for a batch of changes): each state is stored
+/// and indexed for every flow that syncs it, and the returned `flow.run` jobs use it
+/// without a read. `records` are (id, the change's version, the record).
+pub async fn route_read(
+    store: &Store,
+    consumers: &[(Flow, Side)],
+    records: &[(String, Option<i64>, Value)],
+) -> Result<Vec<store::NewJob>, StoreError> {
+    let mut jobs = Vec::new();
+    for (flow, side) in consumers {
+        let object = flow.spec.object(*side).name;
+        for (id, version, state) in records {
+            let read_version = systems::version_of(object, state);
+            store
+                .put_record_state(
+                    &flow.row.id,
+                    side.as_str(),
+                    id,
+                    &state.to_string(),
+                    read_version,
+                )
+                .await?;
+            let keys = sync::key_values(&flow.spec, *side, state);
+            store
+                .index_record(&flow.row.id, side.as_str(), id, &keys)
+                .await?;
+            let mut run = FlowRun::known(&flow.row.id, side.as_str(), id, *version);
+            run.settle = true;
+            jobs.push(Job::from(run).into_new_job());
+        }
+    }
+    Ok(jobs)
 }
 
 /// `system:type:id` of a record.

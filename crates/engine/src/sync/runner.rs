@@ -629,7 +629,9 @@ impl Runner<'_> {
                 // too (made in both at once, its event not here yet): wait once
                 // before creating, so its record can be indexed and matched. A
                 // backfill has indexed both sides already.
-                OnNone::Create if !job.known && self.dry.is_none() && self.attempt <= 1 => {
+                OnNone::Create
+                    if (!job.known || job.settle) && self.dry.is_none() && self.attempt <= 1 =>
+                {
                     Err(Failed::new(
                         store::Failure::RetryAfter(SETTLE),
                         format!(
