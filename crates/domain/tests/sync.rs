@@ -550,3 +550,96 @@ fn an_expression_field_is_one_way_unless_it_has_an_inverse() {
         .to_string();
     assert!(err.contains("is not an expression"), "{err}");
 }
+
+/// The recipe as enabled between two accounts with these custom fields.
+fn with_accounts(extra: &str) -> Result<SyncSpec, sync::SyncFileError> {
+    let text = format!(
+        "{}{extra}\n[accounts]\nleft = [{{ key = \"contact.pincode\", select = \"f1\" }}, {{ key = \"contact.lead_score\", select = \"f2\" }}, {{ key = \"contact.ghl_only\", select = \"f3\" }}]\nright = [{{ key = \"Pincode\", select = \"Pincode\" }}, {{ key = \"Lead Score\", select = \"Lead Score\" }}, {{ key = \"Lofty Only\", select = \"Lofty Only\" }}]\n",
+        sync::recipes::source("lofty-ghl-contacts").unwrap()
+    );
+    SyncFile::load("lofty-ghl-contacts.toml", &text, &Registry::default())
+}
+
+#[test]
+fn custom_fields_pair_by_key_and_sync_both_ways() {
+    assert_eq!(sync::custom_key("contact.lead_score"), "lead_score");
+    assert_eq!(sync::custom_key("Lead Score"), "lead_score");
+    assert_eq!(sync::custom_key("  Pin-Code "), "pin_code");
+    // Without [accounts] (not enabled yet) the recipe has no custom field rules.
+    assert!(
+        !recipe()
+            .fields
+            .iter()
+            .any(|f| f.name.starts_with("custom."))
+    );
+    let spec = with_accounts("").unwrap();
+    let custom: Vec<(&str, String, String)> = spec
+        .fields
+        .iter()
+        .filter(|f| f.name.starts_with("custom."))
+        .map(|f| (f.name.as_str(), f.left.to_string(), f.right.to_string()))
+        .collect();
+    assert_eq!(
+        custom,
+        vec![
+            (
+                "custom.pincode",
+                "customFields[id=f1].value".to_owned(),
+                "customAttributes[attributeName=Pincode].value".to_owned()
+            ),
+            (
+                "custom.lead_score",
+                "customFields[id=f2].value".to_owned(),
+                "customAttributes[attributeName=Lead Score].value".to_owned()
+            ),
+        ],
+        "fields only one account has are not paired"
+    );
+    // A GHL contact's value reaches the lead, and the lead's change comes back.
+    let c = json!({"id": "c1", "email": "ann@example.com", "customFields": [{"id": "f1", "value": "73001"}]});
+    let l = json!({"leadId": 7, "emails": ["ann@example.com"], "customAttributes": [{"attributeName": "Lead Score", "value": "42"}]});
+    let p = sync::plan(&spec, &c, &l, None, Versions::default());
+    let (c2, l2) = apply(&p, &c, &l);
+    assert_eq!(
+        l2["customAttributes"],
+        json!([{"attributeName": "Lead Score", "value": "42"}, {"attributeName": "Pincode", "value": "73001"}])
+    );
+    assert_eq!(
+        c2["customFields"],
+        json!([{"id": "f1", "value": "73001"}, {"id": "f2", "value": "42"}])
+    );
+    let again = sync::plan(&spec, &c2, &l2, Some(&p.shadow), Versions::default());
+    assert!(
+        again.left.is_empty() && again.right.is_empty(),
+        "in sync: {again:?}"
+    );
+}
+
+#[test]
+fn a_custom_field_named_by_key_is_resolved_from_the_account() {
+    let field = "\n[[field]]\nname = \"pin\"\nleft = \"customFields[key=contact.pincode].value\"\nright = \"customAttributes[attributeName=Pincode].value\"\n";
+    let spec = with_accounts(field).unwrap();
+    let pin = spec.fields.iter().find(|f| f.name == "pin").unwrap();
+    assert_eq!(pin.left.to_string(), "customFields[id=f1].value");
+    assert!(
+        !spec.fields.iter().any(|f| f.name == "custom.pincode"),
+        "a field mapped by hand is not paired twice"
+    );
+    // A key the account lacks names the keys it has, and the fix.
+    let bad = field.replace("contact.pincode", "contact.nope");
+    let e = with_accounts(&bad).unwrap_err();
+    assert!(
+        e.message
+            .contains("no custom field with key `contact.nope`")
+            && e.message.contains("contact.lead_score")
+            && e.message.contains("enable the flow again"),
+        "{e}"
+    );
+    // Before enabling, a key cannot be resolved: the error says how.
+    let text = format!(
+        "{}{field}",
+        sync::recipes::source("lofty-ghl-contacts").unwrap()
+    );
+    let e = SyncFile::load("f.toml", &text, &Registry::default()).unwrap_err();
+    assert!(e.message.contains("ghlsync flows enable"), "{e}");
+}

@@ -613,13 +613,17 @@ impl TestApp {
     /// recipe between them. Returns (GHL connection, Lofty connection, flow).
     pub async fn enable_contacts_sync(&self) -> (String, String, store::FlowRow) {
         let ghl = self
-            .connect_ghl_pit(0, "contacts.readonly contacts.write")
+            .connect_ghl_pit(
+                0,
+                "contacts.readonly contacts.write locations/customFields.readonly",
+            )
             .await;
         let lofty = self.connect_lofty_key().await;
         self.drain().await;
-        let flow = engine::sync::enable_recipe(&self.store, "lofty-ghl-contacts", &ghl, &lofty)
-            .await
-            .expect("the recipe enables");
+        let flow =
+            engine::sync::enable_recipe(self.connectors(), "lofty-ghl-contacts", &ghl, &lofty)
+                .await
+                .expect("the recipe enables");
         (ghl, lofty, flow)
     }
 

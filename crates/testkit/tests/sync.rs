@@ -92,6 +92,12 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
             emails: Some(vec![email.to_owned()]),
             phones: Some(vec!["(415) 555-0199".to_owned()]),
             tags: Some(vec!["buyer".to_owned()]),
+            custom_attribute_list: Some(vec![lofty::models::CustomAttribute {
+                attribute_name: "Pincode".to_owned(),
+                attribute_type: None,
+                value: Some("78701".to_owned()),
+                params: None,
+            }]),
             ..Default::default()
         })
         .await
@@ -114,6 +120,22 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         .expect("the contact exists");
     assert_eq!(contact["firstName"], "Sync");
     assert_eq!(contact["phone"], "+14155550199");
+    // Custom fields by key: Lofty's `Pincode` is GHL's `contact.pincode`, which GHL
+    // reads back by id only.
+    let field_id = |key: &str| {
+        app.sandbox.ghl().with_world(|w| {
+            w.locations
+                .get(&location)
+                .and_then(|l| l.custom_field_by_key(key))
+                .map(|f| f.id.clone())
+                .unwrap()
+        })
+    };
+    assert_eq!(
+        contact["customFields"],
+        json!([{"id": field_id("contact.pincode"), "value": "78701"}]),
+        "{contact}"
+    );
     let contact_id = contact["id"].as_str().unwrap().to_owned();
     assert_eq!(pair().await.unwrap().left_id, contact_id);
 
@@ -147,6 +169,11 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
             &contact_id,
             &ghl::models::UpdateContact {
                 last_name: Some("Changed".to_owned()),
+                custom_fields: Some(vec![ghl::models::CustomFieldInput {
+                    id: None,
+                    key: Some("contact.lead_score".to_owned()),
+                    field_value: json!(77),
+                }]),
                 ..Default::default()
             },
         )
@@ -202,9 +229,17 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         .rfind(|h| h.decision == "echo" && h.source.starts_with("lofty:"))
         .expect("the Lofty echo is in the history");
     assert!(echo.reason.contains("update time"), "{echo:?}");
+    let now = lofty.get_lead(lead).await.unwrap();
+    assert_eq!(now.last_name.as_deref(), Some("Changed"));
+    let score = now
+        .custom_attributes
+        .iter()
+        .find(|a| a.attribute_name == "Lead Score")
+        .and_then(|a| a.value.clone());
     assert_eq!(
-        lofty.get_lead(lead).await.unwrap().last_name.as_deref(),
-        Some("Changed")
+        score.as_deref(),
+        Some("77"),
+        "GHL's number reaches Lofty as its text"
     );
 
     // A Lofty change to an unmapped field: no GHL call. To a mapped field: one GHL
@@ -277,7 +312,10 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
     let diffs: Value = serde_json::from_str(&update.diffs).unwrap();
     assert_eq!(
         diffs,
-        json!([{"field": "lastName", "before": "Lead", "after": "Changed"}])
+        json!([
+            {"field": "lastName", "before": "Lead", "after": "Changed"},
+            {"field": "custom.lead_score", "before": null, "after": 77}
+        ])
     );
     app.shutdown().await;
 }
@@ -297,7 +335,7 @@ async fn enabling_a_two_way_recipe_on_a_read_only_connection_names_the_scope() {
     let app = testkit::spawn_app().await;
     let ghl = app.connect_ghl_pit(0, "contacts.readonly").await;
     let lofty = app.connect_lofty_key().await;
-    let err = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &ghl, &lofty)
+    let err = engine::sync::enable_recipe(app.connectors(), "lofty-ghl-contacts", &ghl, &lofty)
         .await
         .unwrap_err()
         .to_string();
@@ -307,7 +345,7 @@ async fn enabling_a_two_way_recipe_on_a_read_only_connection_names_the_scope() {
         "{err}"
     );
     assert!(app.store.flows().await.unwrap().is_empty());
-    let err = engine::sync::enable_recipe(&app.store, "lofty-ghl-contacts", &lofty, &ghl)
+    let err = engine::sync::enable_recipe(app.connectors(), "lofty-ghl-contacts", &lofty, &ghl)
         .await
         .unwrap_err()
         .to_string();
@@ -605,7 +643,7 @@ async fn conflicts_and_deletes(backend: Backend) {
             "[deletes]\nleft = \"tag:ghl-deleted\"",
         );
     assert!(text.contains("tag:ghl-deleted"));
-    engine::sync::enable(&app.store, &text, &ghl, &lofty_conn)
+    engine::sync::enable(app.connectors(), &text, &ghl, &lofty_conn)
         .await
         .unwrap();
     let tagged = lofty

@@ -74,7 +74,7 @@ async fn reads_per_changed_lead(backend: Backend) {
         .unwrap()
         .replace("on_none = \"create\"", "on_none = \"skip\"");
     assert!(text.contains("on_none = \"skip\""));
-    let row = engine::sync::enable(&app.store, &text, &ghl, &lofty)
+    let row = engine::sync::enable(app.connectors(), &text, &ghl, &lofty)
         .await
         .unwrap();
     let flow = engine::sync::enabled_flows(&app.store)

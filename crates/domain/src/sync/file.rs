@@ -308,6 +308,108 @@ impl Default for DeletesSection {
     }
 }
 
+/// How `[custom_fields]` pairs the accounts' own fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomPairing {
+    /// Every custom field whose key is the same on both sides (compared by
+    /// [`custom_key`]: `contact.lead_score` and `Lead Score` are both `lead_score`).
+    ByKey,
+    /// Only the custom fields a `[[field]]` names.
+    None,
+}
+
+fn by_key() -> CustomPairing {
+    CustomPairing::ByKey
+}
+
+/// `[custom_fields]`: the accounts' own fields, paired by key. They are read from
+/// the connected accounts when the flow is enabled (into `[accounts]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFieldsSection {
+    #[serde(default = "by_key")]
+    pub pair: CustomPairing,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    #[serde(default)]
+    pub conflict: Option<ConflictRule>,
+    #[serde(default)]
+    pub blank: Option<BlankPolicy>,
+    /// Keys (as [`custom_key`] gives them) left out of the pairing.
+    #[serde(default)]
+    pub except: Vec<String>,
+}
+
+/// One custom field of a connected account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountField {
+    /// Its key (GHL `contact.pincode`; Lofty: its name).
+    pub key: String,
+    /// What a record names it by (GHL: its id; Lofty: its name).
+    pub select: String,
+}
+
+/// `[accounts]`: the custom fields of the connected accounts, written by
+/// `ghlsync flows enable` (enable again after adding a field).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsSection {
+    #[serde(default)]
+    pub left: Vec<AccountField>,
+    #[serde(default)]
+    pub right: Vec<AccountField>,
+}
+
+/// The line that starts what `ghlsync flows enable` appends to a sync file.
+pub const ACCOUNTS_MARKER: &str = "# --- [accounts]: the connected accounts' custom fields, written by `ghlsync flows enable` ---";
+
+impl AccountsSection {
+    /// `text` with this section as its `[accounts]` (one written earlier replaced).
+    pub fn write_into(&self, text: &str) -> String {
+        let base = text
+            .find(ACCOUNTS_MARKER)
+            .map_or(text, |at| &text[..at])
+            .trim_end();
+        // JSON strings are TOML basic strings (the same escapes).
+        let q = |v: &str| serde_json::to_string(v).unwrap_or_default();
+        let list = |fields: &[AccountField]| {
+            fields
+                .iter()
+                .map(|f| format!("  {{ key = {}, select = {} }},\n", q(&f.key), q(&f.select)))
+                .collect::<String>()
+        };
+        format!(
+            "{base}\n\n{ACCOUNTS_MARKER}\n[accounts]\nleft = [\n{}]\nright = [\n{}]\n",
+            list(&self.left),
+            list(&self.right)
+        )
+    }
+}
+
+/// A custom field's key as pairing compares it: lower case, GHL's model prefix
+/// (`contact.`) dropped, every run of other characters one `_`.
+pub fn custom_key(key: &str) -> String {
+    let key = key.trim();
+    let key = key.split_once('.').map_or(key, |(prefix, rest)| {
+        if prefix.eq_ignore_ascii_case("contact") {
+            rest
+        } else {
+            key
+        }
+    });
+    let mut out = String::new();
+    for c in key.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
 /// A sync file as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -324,6 +426,10 @@ pub struct SyncFile {
     pub tables: BTreeMap<String, BTreeMap<String, Value>>,
     #[serde(default)]
     pub deletes: DeletesSection,
+    #[serde(default)]
+    pub custom_fields: Option<CustomFieldsSection>,
+    #[serde(default)]
+    pub accounts: Option<AccountsSection>,
 }
 
 /// A sync file that cannot be used: where and why.
@@ -475,7 +581,17 @@ impl SyncFile {
             ));
         }
         let tables: Tables = self.tables.clone();
+        let accounts = self.accounts.clone().unwrap_or_default();
+        let account = |object: &ObjectType| {
+            if std::ptr::eq(object, &left) {
+                &accounts.left
+            } else {
+                &accounts.right
+            }
+        };
         let path = |line: usize, p: &str, object: &ObjectType, write: bool, what: &str| {
+            let p = resolve_custom(p, object, account(object))
+                .map_err(|m| err(line, format!("{what}: {m}")))?;
             let parsed: Path = p
                 .parse()
                 .map_err(|e: super::PathError| err(line, format!("{what}: {e}")))?;
@@ -617,6 +733,52 @@ impl SyncFile {
                 to_left,
             });
         }
+        if let Some(cf) = &self.custom_fields
+            && cf.pair == CustomPairing::ByKey
+            && let (Some(ls), Some(rs)) = (left.custom, right.custom)
+        {
+            let direction = cf.direction.unwrap_or(self.defaults.direction);
+            for l in &accounts.left {
+                let k = custom_key(&l.key);
+                if k.is_empty() || cf.except.iter().any(|e| custom_key(e) == k) {
+                    continue;
+                }
+                let Some(r) = accounts.right.iter().find(|r| custom_key(&r.key) == k) else {
+                    continue;
+                };
+                let (lp, rp) = (ls.path(&l.select), rs.path(&r.select));
+                let name = format!("custom.{k}");
+                if fields.iter().any(|f| {
+                    f.name == name || f.left.to_string() == lp || f.right.to_string() == rp
+                }) {
+                    continue;
+                }
+                let line = line_of(text, "[custom_fields]", 0);
+                let parse = |p: &str| {
+                    p.parse::<Path>()
+                        .map_err(|e| err(line, format!("custom field `{k}`: {e}")))
+                };
+                let identity =
+                    || Chain::compile(&[], &tables).map_err(|e| err(line, e.to_string()));
+                let (to_right, to_left) = match direction {
+                    Direction::Both => (Some(identity()?), Some(identity()?)),
+                    Direction::ToRight => (Some(identity()?), None),
+                    Direction::ToLeft => (None, Some(identity()?)),
+                    Direction::None => (None, None),
+                };
+                fields.push(FieldRule {
+                    name,
+                    left: parse(&lp)?,
+                    right: parse(&rp)?,
+                    direction,
+                    conflict: cf.conflict.unwrap_or(self.defaults.conflict),
+                    blank: cf.blank.unwrap_or(self.defaults.blank),
+                    array: ArrayMode::Replace,
+                    to_right,
+                    to_left,
+                });
+            }
+        }
         let deletes_line = line_of(text, "[deletes]", 0);
         let delete = |s: &str, side: &str| {
             DeletePolicy::parse(s.trim()).ok_or_else(|| {
@@ -644,5 +806,47 @@ impl SyncFile {
             left,
             right,
         })
+    }
+}
+
+/// A path that names a custom field by key (`customFields[key=contact.pincode].value`)
+/// on an object type whose records name them otherwise (GHL reads give ids only),
+/// rewritten to what the records use, from the account's fields.
+fn resolve_custom(
+    p: &str,
+    object: &ObjectType,
+    account: &[AccountField],
+) -> Result<String, String> {
+    let Some(shape) = object.custom else {
+        return Ok(p.to_owned());
+    };
+    let prefix = format!("{}[key=", shape.list);
+    let Some(rest) = p.trim().strip_prefix(&prefix) else {
+        return Ok(p.to_owned());
+    };
+    if shape.by == "key" {
+        return Ok(p.to_owned());
+    }
+    let Some((key, tail)) = rest.split_once(']') else {
+        return Ok(p.to_owned());
+    };
+    let key = key.trim().trim_matches('"');
+    if account.is_empty() {
+        return Err(format!(
+            "{} records name custom fields by {}, not by key `{key}`: enable the flow with `ghlsync flows enable`, which reads the account's custom fields",
+            object.name, shape.by
+        ));
+    }
+    match account.iter().find(|f| f.key == key) {
+        Some(f) => Ok(format!("{}[{}={}]{tail}", shape.list, shape.by, f.select)),
+        None => Err(format!(
+            "the connected account has no custom field with key `{key}`; its keys are: {} (add it in {}, then enable the flow again)",
+            account
+                .iter()
+                .map(|f| f.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            object.name.split('.').next().unwrap_or("the system"),
+        )),
     }
 }

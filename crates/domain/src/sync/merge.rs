@@ -361,11 +361,14 @@ pub fn fingerprint(spec: &SyncSpec, side: Side, record: &Value) -> String {
         let canonical = if is_blank(&mapped) {
             Value::Null
         } else if f.array != ArrayMode::Replace {
-            let mut items: Vec<String> = set_items(&mapped).iter().map(Value::to_string).collect();
+            let mut items: Vec<String> = set_items(&mapped)
+                .iter()
+                .map(|i| crate::sync::value::canonical(i).to_string())
+                .collect();
             items.sort();
             Value::from(items)
         } else {
-            mapped
+            crate::sync::value::canonical(&mapped)
         };
         out.insert(&f.name, canonical);
     }

@@ -24,11 +24,12 @@ pub mod transform;
 pub mod value;
 
 pub use file::{
-    ArrayMode, BlankPolicy, ConflictRule, DeletePolicy, Direction, FieldRule, OnNone, Side,
-    SyncFile, SyncFileError, SyncSpec,
+    ACCOUNTS_MARKER, AccountField, AccountsSection, ArrayMode, BlankPolicy, ConflictRule,
+    CustomFieldsSection, CustomPairing, DeletePolicy, Direction, FieldRule, OnNone, Side, SyncFile,
+    SyncFileError, SyncSpec, custom_key,
 };
 pub use matching::{MatchOutcome, decide, key_values};
 pub use merge::{Conflict, Diff, Plan, Shadow, ShadowField, Versions, fingerprint, plan};
 pub use path::{Path, PathError};
-pub use registry::{FieldKind, ObjectType, Registry};
+pub use registry::{CustomShape, FieldKind, ObjectType, Registry};
 pub use transform::{Chain, ChainError, Transform, TransformError, TransformSpec};

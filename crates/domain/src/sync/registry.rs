@@ -44,6 +44,28 @@ pub struct ObjectType {
     /// The field holding when the record last changed, if the system gives one.
     pub updated_field: Option<&'static str>,
     pub fields: Vec<FieldDef>,
+    /// Where the account's own (custom) fields live, if the type has them.
+    pub custom: Option<CustomShape>,
+}
+
+/// How an object type holds custom fields: a list of items, each naming its field
+/// by `by` and holding its value in `value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomShape {
+    /// The list (`customFields`).
+    pub list: &'static str,
+    /// The item field that names the custom field in a record as read (GHL: `id`,
+    /// since GHL's reads give no key; Lofty: `attributeName`).
+    pub by: &'static str,
+    /// The item field that holds the value.
+    pub value: &'static str,
+}
+
+impl CustomShape {
+    /// The path of one custom field's value (`customFields[id=abc].value`).
+    pub fn path(&self, select: &str) -> String {
+        format!("{}[{}={select}].{}", self.list, self.by, self.value)
+    }
 }
 
 impl ObjectType {
@@ -111,6 +133,11 @@ impl Default for Registry {
                         ro("dateAdded", DateTime),
                         ro("dateUpdated", DateTime),
                     ],
+                    custom: Some(CustomShape {
+                        list: "customFields",
+                        by: "id",
+                        value: "value",
+                    }),
                 },
                 ObjectType {
                     name: "lofty.lead",
@@ -137,6 +164,11 @@ impl Default for Registry {
                         ro("createTime", DateTime),
                         ro("lastUpdateTime", DateTime),
                     ],
+                    custom: Some(CustomShape {
+                        list: "customAttributes",
+                        by: "attributeName",
+                        value: "value",
+                    }),
                 },
             ],
         }

@@ -34,7 +34,28 @@ pub fn same(a: &Value, b: &Value, as_set: bool) -> bool {
                 && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| same(v, w, false)))
         }
+        (Value::Number(_), Value::String(_)) | (Value::String(_), Value::Number(_)) => {
+            canonical(a) == canonical(b)
+        }
         _ => a == b,
+    }
+}
+
+/// A value in the form comparisons use: numbers as their text (`63` and `"63"`
+/// are the same value: GHL keeps a number custom field as a number, Lofty as
+/// text), inside lists and objects too.
+pub fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => Value::String(match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => format!("{f:.0}"),
+            _ => n.to_string(),
+        }),
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
+        other => other.clone(),
     }
 }
 

@@ -1,7 +1,14 @@
 //! Switching a flow on: the file, the connections' systems and scopes checked first.
 
-use domain::sync::{OnNone, Registry, Side, SyncFile};
-use store::{FlowRow, Store, StoreError};
+use domain::sync::{
+    AccountField, AccountsSection, CustomPairing, OnNone, Registry, Side, SyncFile,
+};
+use store::{FlowRow, StoreError};
+
+use crate::connectors::{Connector, ConnectorError, Connectors};
+
+/// The scope that reads a GHL location's custom fields.
+const CUSTOM_FIELDS_SCOPE: &str = "locations/customFields.readonly";
 
 /// Why a flow cannot be enabled (each names the fix).
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +35,8 @@ pub enum EnableError {
         has: String,
         wanted: String,
     },
+    #[error("cannot read the custom fields of connection `{id}`: {error}")]
+    CustomFields { id: String, error: ConnectorError },
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -35,12 +44,46 @@ pub enum EnableError {
 /// Enables recipe or sync file `file` (TOML; id from its `[sync]`) between two
 /// connections (ids or names). Checks the file, the connections' systems and the
 /// scopes its writes need before anything is stored.
+///
+/// A file that pairs custom fields (`[custom_fields]`) or names one by key gets the
+/// accounts' custom fields read now and written into its `[accounts]`: GHL's reads
+/// name custom fields by id only. A GHL connection without
+/// `locations/customFields.readonly` skips the pairing (with a warning), or is
+/// refused when a field is named by key.
 pub async fn enable(
-    store: &Store,
+    connectors: &Connectors,
     file: &str,
     left: &str,
     right: &str,
 ) -> Result<FlowRow, EnableError> {
+    let store = connectors.store();
+    let mut file = file.to_owned();
+    let parsed = SyncFile::parse("flow.toml", &file)?;
+    let pairs = parsed
+        .custom_fields
+        .as_ref()
+        .is_some_and(|c| c.pair == CustomPairing::ByKey);
+    let by_key = |side: Side| {
+        parsed.fields.iter().any(|f| match side {
+            Side::Left => f.left.contains("[key="),
+            Side::Right => f.right.contains("[key="),
+        })
+    };
+    if pairs || by_key(Side::Left) || by_key(Side::Right) {
+        let mut accounts = AccountsSection::default();
+        for (side, wanted) in [(Side::Left, left), (Side::Right, right)] {
+            let fields = match account_fields(connectors, wanted, by_key(side)).await? {
+                Some(f) => f,
+                None => continue,
+            };
+            match side {
+                Side::Left => accounts.left = fields,
+                Side::Right => accounts.right = fields,
+            }
+        }
+        file = accounts.write_into(&file);
+    }
+    let file = file.as_str();
     let parsed = SyncFile::parse("flow.toml", file)?;
     let spec = parsed.build(
         &format!("{}.toml", parsed.sync.id),
@@ -106,9 +149,77 @@ pub async fn enable(
     Ok(row)
 }
 
+/// The custom fields of a connection's account (`None`: it cannot read them and
+/// none is named by key: pairing is skipped, with a warning).
+async fn account_fields(
+    connectors: &Connectors,
+    wanted: &str,
+    named: bool,
+) -> Result<Option<Vec<AccountField>>, EnableError> {
+    let Some(conn) = connectors.store().find_connection(wanted).await? else {
+        return Err(EnableError::NoConnection(wanted.to_owned()));
+    };
+    if conn.system == domain::System::Ghl
+        && !conn
+            .scopes
+            .split_whitespace()
+            .any(|s| s == CUSTOM_FIELDS_SCOPE)
+    {
+        let mut with: Vec<&str> = conn.scopes.split_whitespace().collect();
+        with.push(CUSTOM_FIELDS_SCOPE);
+        if named {
+            return Err(EnableError::MissingScope {
+                id: conn.id.clone(),
+                scope: CUSTOM_FIELDS_SCOPE.to_owned(),
+                has: conn.scopes.clone(),
+                wanted: with.join(" "),
+            });
+        }
+        tracing::warn!(
+            connection = %conn.id,
+            "CustomFieldsSkipped: connection {} lacks {CUSTOM_FIELDS_SCOPE}, so custom fields are not paired; to pair them: ghlsync connect ghl --scopes \"{}\", then enable the flow again",
+            conn.id,
+            with.join(" ")
+        );
+        return Ok(None);
+    }
+    let failed = |error| EnableError::CustomFields {
+        id: conn.id.clone(),
+        error,
+    };
+    let fields = match connectors.open(&conn.id).await.map_err(failed)? {
+        Connector::Ghl(c) => {
+            let location = c.connection.location_id.clone().unwrap_or_default();
+            c.client()
+                .list_custom_fields(&location, Some(ghl::models::CustomFieldModel::Contact))
+                .await
+                .map_err(|e| failed(ConnectorError::Ghl(e)))?
+                .into_iter()
+                .map(|f| AccountField {
+                    key: f.field_key.clone().unwrap_or_else(|| f.name.clone()),
+                    select: f.id,
+                })
+                .collect()
+        }
+        Connector::Lofty(c) => c
+            .client
+            .list_custom_fields()
+            .await
+            .map_err(|e| failed(ConnectorError::Lofty(e)))?
+            .into_iter()
+            .map(|f| AccountField {
+                key: f.attribute_name.clone(),
+                select: f.attribute_name,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Some(fields))
+}
+
 /// Enables a recipe that ships in the binary.
 pub async fn enable_recipe(
-    store: &Store,
+    connectors: &Connectors,
     recipe: &str,
     left: &str,
     right: &str,
@@ -123,5 +234,5 @@ pub async fn enable_recipe(
                 .join(", "),
         )
     })?;
-    enable(store, text, left, right).await
+    enable(connectors, text, left, right).await
 }

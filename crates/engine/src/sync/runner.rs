@@ -814,6 +814,7 @@ impl Runner<'_> {
         }
         // Writes back to the source side (set-valued fields that gained items).
         let mut source_state = source.clone();
+        let mut back_version = None;
         let back = plan.patch(side).clone();
         if self.dry.is_some() {
             self.note(history).await?;
@@ -826,12 +827,15 @@ impl Runner<'_> {
                 spec.object(side).name,
                 &self.job.record,
                 source,
-                back,
+                back.clone(),
             )
             .await
             {
                 Ok(state) => {
                     source_state = state;
+                    let (fp, v) = after_write(spec, side, source, &back, &source_state);
+                    set_written(&mut pair, side, fp);
+                    back_version = v;
                     history.push(entry.make(
                         &entry.source.clone(),
                         "update",
@@ -847,11 +851,6 @@ impl Runner<'_> {
                         diffs_json(&plan, side),
                         (None, None),
                     ));
-                    set_written(
-                        &mut pair,
-                        side,
-                        sync::fingerprint(spec, side, &source_state),
-                    );
                 }
                 Err(e) => return Err(self.failed(entry, &e).await?),
             }
@@ -860,29 +859,34 @@ impl Runner<'_> {
             Side::Left => pair.left_id = other_id.clone(),
             Side::Right => pair.right_id = other_id.clone(),
         }
-        let source_version = self.job.version.or(get_version(&pair, side));
+        let source_version = back_version
+            .or(self.job.version)
+            .or(get_version(&pair, side));
         set_state(&mut pair, side, &source_state, source_version);
+        if back_version.is_some() {
+            self.store()
+                .put_record_state(
+                    &self.flow.row.id,
+                    side.as_str(),
+                    &self.job.record,
+                    &source_state.to_string(),
+                    back_version,
+                )
+                .await?;
+        }
         // What our write produced (GHL answers with the contact's new dateUpdated;
         // Lofty's is read back): a late event older than it is then recognised as
         // older and dropped, and its echo by that version. A read-back is not the
         // write's own answer: when its mapped values are not what we wrote (someone
         // changed the record in between), its version is not taken as ours, and what
         // we wrote is what an echo must equal.
-        let mut other_version = get_version(&pair, other_side);
-        if create || !patch.is_empty() {
-            let mut intended = other.as_object().cloned().unwrap_or_default();
-            intended.extend(patch.clone());
-            let intended = sync::fingerprint(spec, other_side, &Value::Object(intended));
-            let got = sync::fingerprint(spec, other_side, &other_state);
-            if systems::answers_with_record(object) || got == intended {
-                other_version = systems::version_of(object, &other_state).or(other_version);
-                set_written(&mut pair, other_side, got);
-            } else {
-                set_written(&mut pair, other_side, intended);
-            }
+        let other_version = if create || !patch.is_empty() {
+            let (fp, v) = after_write(spec, other_side, other, &patch, &other_state);
+            set_written(&mut pair, other_side, fp);
+            v.or(get_version(&pair, other_side))
         } else {
-            other_version = systems::version_of(object, &other_state).or(other_version);
-        }
+            systems::version_of(object, &other_state).or(get_version(&pair, other_side))
+        };
         set_state(&mut pair, other_side, &other_state, other_version);
         pair.shadow = serde_json::to_string(&plan.shadow).unwrap_or_default();
         let fid = &self.flow.row.id;
@@ -1048,6 +1052,31 @@ fn subject_of(keys: &[(String, String)]) -> String {
         .find(|(k, _)| k == "email")
         .map(|(_, v)| v.clone())
         .unwrap_or_default()
+}
+
+/// After a write of `patch` to `side`'s record (`before` it, `state` after): the
+/// fingerprint its echo must equal, and the version the write produced when that
+/// is known to be ours. A system that answers a write with the record (GHL) gives
+/// both. A read-back (Lofty) may hold someone's change made just after ours: when
+/// its mapped values are not what we wrote, its version is not taken as ours, and
+/// an echo must equal what we wrote.
+fn after_write(
+    spec: &SyncSpec,
+    side: Side,
+    before: &Value,
+    patch: &serde_json::Map<String, Value>,
+    state: &Value,
+) -> (String, Option<i64>) {
+    let object = spec.object(side).name;
+    let got = sync::fingerprint(spec, side, state);
+    let mut intended = before.as_object().cloned().unwrap_or_default();
+    intended.extend(patch.clone());
+    let intended = sync::fingerprint(spec, side, &Value::Object(intended));
+    if systems::answers_with_record(object) || got == intended {
+        (got, systems::version_of(object, state))
+    } else {
+        (intended, None)
+    }
 }
 
 fn new_pair(flow: &str, side: Side, id: &str, other: &str) -> PairRow {

@@ -132,14 +132,44 @@ fn unwrap_record(object: &str, v: Value) -> Value {
     }
 }
 
-/// The body a write sends: Lofty takes tag names where it reads tag objects.
+/// The body a write sends, where it differs from what reads give:
+/// - Lofty takes tag names where it reads tag objects, and custom fields as
+///   `customAttributeList[{attributeName, value}]` where it reads
+///   `customAttributes`;
+/// - GHL takes a custom field's value as `field_value` where it reads `value`.
 fn write_body(object: &str, mut patch: Map<String, Value>) -> Map<String, Value> {
-    if object == "lofty.lead"
-        && let Some(Value::Array(tags)) = patch.get_mut("tags")
+    if object == "lofty.lead" {
+        if let Some(Value::Array(tags)) = patch.get_mut("tags") {
+            for t in tags.iter_mut() {
+                if let Some(name) = t.get("tagName").cloned() {
+                    *t = name;
+                }
+            }
+        }
+        if let Some(Value::Array(items)) = patch.remove("customAttributes") {
+            let items = items
+                .into_iter()
+                .filter_map(|i| {
+                    let name = i.get("attributeName")?.clone();
+                    let value = match i.get("value") {
+                        None | Some(Value::Null) => Value::String(String::new()),
+                        Some(Value::String(s)) => Value::String(s.clone()),
+                        Some(other) => Value::String(other.to_string()),
+                    };
+                    Some(serde_json::json!({"attributeName": name, "value": value}))
+                })
+                .collect();
+            patch.insert("customAttributeList".into(), Value::Array(items));
+        }
+    }
+    if object == "ghl.contact"
+        && let Some(Value::Array(items)) = patch.get_mut("customFields")
     {
-        for t in tags.iter_mut() {
-            if let Some(name) = t.get("tagName").cloned() {
-                *t = name;
+        for i in items.iter_mut() {
+            if let Some(item) = i.as_object_mut()
+                && let Some(v) = item.remove("value")
+            {
+                item.insert("field_value".into(), v);
             }
         }
     }

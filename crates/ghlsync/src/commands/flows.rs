@@ -168,7 +168,8 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
             };
             let l = pick(&parsed.sync.left, left)?;
             let r = pick(&parsed.sync.right, right)?;
-            let row = engine::sync::enable(&store, &text, &l, &r).await?;
+            let connectors = ghlsync::startup::connectors(config, store.clone())?;
+            let row = engine::sync::enable(&connectors, &text, &l, &r).await?;
             println!(
                 "enabled {}: {} <-> {}",
                 row.id, row.left_connection, row.right_connection

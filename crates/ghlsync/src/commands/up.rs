@@ -76,7 +76,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             .context("cannot register the webhook target with the sandbox")?;
     }
     let synced = match &sandbox {
-        Some(sbx) => Some(sync_out_of_the_box(&store, sbx).await?),
+        Some(sbx) => Some(sync_out_of_the_box(app.worker().connectors(), sbx).await?),
         None => None,
     };
     let admin_file = config.data_dir().join("admin.token");
@@ -133,10 +133,14 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// With the sandbox and no flows yet: connects the sandbox's first GHL location
-/// (a Private Integration Token that reads and writes contacts) and its Lofty
+/// (a Private Integration Token that reads and writes contacts and reads custom fields) and its Lofty
 /// account, and switches the Lofty <-> GHL contacts recipe on between them. Run
 /// again, it finds the flow and changes nothing. Returns what it says on stderr.
-async fn sync_out_of_the_box(store: &store::Store, sbx: &Sandbox) -> anyhow::Result<String> {
+async fn sync_out_of_the_box(
+    connectors: &engine::Connectors,
+    sbx: &Sandbox,
+) -> anyhow::Result<String> {
+    let store = connectors.store();
     const RECIPE: &str = SYNC_RECIPE;
     if let Some(flow) = store.flow(RECIPE).await? {
         return Ok(format!(
@@ -158,7 +162,7 @@ async fn sync_out_of_the_box(store: &store::Store, sbx: &Sandbox) -> anyhow::Res
         &ghl_base,
         &location.id,
         &secrecy::SecretString::from(location.token.clone()),
-        "contacts.readonly contacts.write",
+        "contacts.readonly contacts.write locations/customFields.readonly",
     )
     .await
     .context("cannot connect the sandbox's GHL location")?;
@@ -170,7 +174,7 @@ async fn sync_out_of_the_box(store: &store::Store, sbx: &Sandbox) -> anyhow::Res
     )
     .await
     .context("cannot connect the sandbox's Lofty account")?;
-    let flow = engine::sync::enable_recipe(store, RECIPE, &ghl, &lofty).await?;
+    let flow = engine::sync::enable_recipe(connectors, RECIPE, &ghl, &lofty).await?;
     Ok(format!(
         "Connected the sandbox's GHL location {ghl} and Lofty account {lofty}, and switched on {}:\n\
          a lead created or changed in Lofty is created or updated in GHL, and a GHL contact's changes reach its lead.\n\
