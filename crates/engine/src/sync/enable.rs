@@ -72,9 +72,8 @@ pub async fn enable(
     if pairs || by_key(Side::Left) || by_key(Side::Right) {
         let mut accounts = AccountsSection::default();
         for (side, wanted) in [(Side::Left, left), (Side::Right, right)] {
-            let fields = match account_fields(connectors, wanted, by_key(side)).await? {
-                Some(f) => f,
-                None => continue,
+            let Some(fields) = account_fields(connectors, wanted, by_key(side)).await? else {
+                continue;
             };
             match side {
                 Side::Left => accounts.left = fields,

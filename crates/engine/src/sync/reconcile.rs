@@ -71,12 +71,6 @@ pub async fn walk(
                             != domain::sync::fingerprint(&flow.spec, side, r)
                 }
             };
-            if different {
-                eprintln!(
-                    "DEBUGRECON {id} known={:?} now_v={version:?} now={}",
-                    known, r
-                );
-            }
             if different
                 && store
                     .put_record_state(fid, side.as_str(), &id, &r.to_string(), version)
