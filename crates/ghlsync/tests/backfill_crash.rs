@@ -1,13 +1,21 @@
 //! The backfill crash test (issue 10), black-box: `ghlsync flows run` is SIGKILLed
 //! three times during the backfill of the Lofty leads <-> GHL contacts recipe and
 //! restarted each time, then left to finish. It proves that a backfill interrupted
-//! at any moment (while paging a side, and twice while pairing and creating) resumes
-//! where it stopped and ends with every person exactly once on each side, linked:
+//! at any moment resumes where it stopped and ends with every person exactly once on
+//! each side, linked. The three kills, each at the worst instant of its phase:
 //!
-//! - the sandbox holds 10,000 Lofty leads and 2,000 GHL contacts, 1,000 of them the
-//!   same people by email (the GHL location allows duplicate contacts, so GHL
-//!   deduplicates nothing on the engine's behalf);
-//! - afterwards GHL holds 11,000 contacts and Lofty 11,000 leads, no two on one side
+//! 1. while it pages the Lofty side (30% of the leads checkpointed);
+//! 2. inside `flow.run` jobs (10% done: the GHL contacts' jobs, which create Lofty
+//!    leads), at an instant it holds record locks, so jobs are between their first
+//!    look and their last write;
+//! 3. the instant the sandbox has made a GHL contact (60% done: the Lofty leads'
+//!    jobs), so the create has landed and its answer is lost with the process.
+//!
+//! The sandbox starts with 10,000 Lofty leads and 2,000 GHL contacts, 1,000 of them
+//! the same people by email (the GHL location allows duplicate contacts, so GHL
+//! deduplicates nothing on the engine's behalf). What must hold afterwards:
+//!
+//! - GHL holds 11,000 contacts and Lofty 11,000 leads, no two on one side
 //!   share an email, and there are 11,000 links, each joining a GHL contact and a
 //!   Lofty lead with the same email, every record in exactly one link;
 //! - the paging checkpoint was resumed: the side being paged at the kill is not read
@@ -176,7 +184,11 @@ enum Moment {
     /// While it pairs and creates, once this many `flow.run` jobs are done, at a
     /// moment it is inside some (it holds their record locks: a job is between its
     /// first look and its last write).
-    Syncing(i64),
+    InsideJobs(i64),
+    /// Once this many `flow.run` jobs are done, the instant the next GHL contact
+    /// appears in the sandbox: the create has landed, and its answer is on its way
+    /// back or just arrived, before the engine can have stored the link.
+    GhlCreateLanded(i64),
 }
 
 /// What the test saw when it killed.
@@ -184,23 +196,17 @@ enum Moment {
 struct Kill {
     moment: Moment,
     at: Duration,
-    lofty_checkpointed: u64,
-    flow_runs_done: i64,
-    flow_runs_running: i64,
-    locks_held: i64,
+    saw: String,
 }
 
 impl std::fmt::Display for Kill {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{:?} at {:.1} s ({} leads checkpointed, {} flow.run done, {} leased, {} record locks held)",
+            "{:?} at {:.1} s ({})",
             self.moment,
             self.at.as_secs_f64(),
-            self.lofty_checkpointed,
-            self.flow_runs_done,
-            self.flow_runs_running,
-            self.locks_held
+            self.saw
         )
     }
 }
@@ -222,11 +228,16 @@ async fn scalar(store: &Store, sql: &'static str) -> i64 {
     store.scalar_i64(sql).await.expect(sql)
 }
 
+fn ghl_contact_count(sandbox: &Sandbox) -> usize {
+    sandbox.ghl().with_world(|w| w.locations[0].contacts.len())
+}
+
 /// Polls until `moment` has come, then SIGKILLs `proc`. Panics if it finishes (or
 /// dies) first, or the moment does not come within `timeout`.
 async fn kill_at(
     proc: &mut Proc,
     store: &Store,
+    sandbox: &Sandbox,
     moment: Moment,
     started: Instant,
     timeout: Duration,
@@ -248,7 +259,7 @@ async fn kill_at(
         let (seen, paged) = lofty_checkpoint(store).await;
         let done = scalar(store, FLOW_RUNS_DONE).await;
         let running = scalar(store, FLOW_RUNS_RUNNING).await;
-        let locks = scalar(store, locks_sql).await;
+        let saw = format!("{seen} leads checkpointed, {done} flow.run done, {running} leased");
         let now = match moment {
             Moment::PagingLofty(n) => {
                 assert!(
@@ -257,25 +268,52 @@ async fn kill_at(
                 );
                 seen >= n
             }
-            Moment::Syncing(n) => done >= n && running > 0 && locks > 0,
+            Moment::InsideJobs(n) => done >= n && running > 0,
+            Moment::GhlCreateLanded(n) => done >= n && running > 0,
         };
         if now {
-            proc.kill();
+            let saw = match moment {
+                Moment::PagingLofty(_) => {
+                    proc.kill();
+                    saw
+                }
+                Moment::InsideJobs(_) => {
+                    let locks = scalar(store, locks_sql).await;
+                    if locks == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    }
+                    proc.kill();
+                    format!("{saw}, {locks} record locks held")
+                }
+                Moment::GhlCreateLanded(_) => {
+                    // Watch the sandbox's memory (no I/O) and kill the moment it grows.
+                    let before = ghl_contact_count(sandbox);
+                    let watch = Instant::now();
+                    while ghl_contact_count(sandbox) == before {
+                        assert!(
+                            watch.elapsed() < Duration::from_secs(30) && proc.exited().is_none(),
+                            "no GHL contact was created within 30 s of {saw}; the end of the log:\n{}",
+                            tail(&proc.log_text(), 40)
+                        );
+                        std::thread::yield_now();
+                    }
+                    proc.kill();
+                    format!("{saw}; GHL had {before} contacts and had just made one more")
+                }
+            };
             return Kill {
                 moment,
                 at: started.elapsed(),
-                lofty_checkpointed: seen,
-                flow_runs_done: done,
-                flow_runs_running: running,
-                locks_held: locks,
+                saw,
             };
         }
         assert!(
             Instant::now() < deadline,
-            "{moment:?} did not come within {timeout:?} ({seen} leads checkpointed, {done} flow.run done, {running} running); the end of the log:\n{}",
+            "{moment:?} did not come within {timeout:?} ({saw}); the end of the log:\n{}",
             tail(&proc.log_text(), 40)
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -491,8 +529,8 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     let leads_paged = size.leads as u64;
     let moments = [
         Moment::PagingLofty(leads_paged * 3 / 10),
-        Moment::Syncing(size.jobs() / 5),
-        Moment::Syncing(size.jobs() * 3 / 5),
+        Moment::InsideJobs(size.jobs() / 10),
+        Moment::GhlCreateLanded(size.jobs() * 3 / 5),
     ];
     let run = |n: usize| {
         Proc::spawn(
@@ -506,7 +544,17 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     let mut logs = Vec::new();
     for (n, moment) in moments.into_iter().enumerate() {
         let mut proc = run(n);
-        kills.push(kill_at(&mut proc, store, moment, started, Duration::from_secs(300)).await);
+        kills.push(
+            kill_at(
+                &mut proc,
+                store,
+                &sandbox,
+                moment,
+                started,
+                Duration::from_secs(300),
+            )
+            .await,
+        );
         logs.push(proc.log_text());
     }
     let mut last = run(moments.len());
