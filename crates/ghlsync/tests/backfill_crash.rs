@@ -5,11 +5,12 @@
 //! each side, linked. The three kills, each at the worst instant of its phase:
 //!
 //! 1. while it pages the Lofty side (30% of the leads checkpointed);
-//! 2. inside `flow.run` jobs (10% done: the GHL contacts' jobs, which create Lofty
-//!    leads), at an instant it holds record locks, so jobs are between their first
-//!    look and their last write;
-//! 3. the instant the sandbox has made a GHL contact (60% done: the Lofty leads'
-//!    jobs), so the create has landed and its answer is lost with the process.
+//! 2. the instant the sandbox has made a Lofty lead, 10% into the `flow.run` jobs
+//!    (the GHL contacts' jobs, which create Lofty leads): a create has landed and
+//!    its answer is lost with the process, and the other jobs in flight are between
+//!    their first look and their last write;
+//! 3. the same with a GHL contact, 60% in (the Lofty leads' jobs, which create GHL
+//!    contacts).
 //!
 //! The sandbox starts with 10,000 Lofty leads and 2,000 GHL contacts, 1,000 of them
 //! the same people by email (the GHL location allows duplicate contacts, so GHL
@@ -181,14 +182,13 @@ fn tail(text: &str, lines: usize) -> String {
 enum Moment {
     /// While it pages the Lofty side, once this many leads are checkpointed.
     PagingLofty(u64),
-    /// While it pairs and creates, once this many `flow.run` jobs are done, at a
-    /// moment it is inside some (it holds their record locks: a job is between its
-    /// first look and its last write).
-    InsideJobs(i64),
-    /// Once this many `flow.run` jobs are done, the instant the next GHL contact
-    /// appears in the sandbox: the create has landed, and its answer is on its way
-    /// back or just arrived, before the engine can have stored the link.
-    GhlCreateLanded(i64),
+    /// Once this many `flow.run` jobs are done, the instant the next Lofty lead
+    /// appears in the sandbox: a create has landed and its answer is on its way back
+    /// (or just arrived), before the engine can have stored the link; the other jobs
+    /// in flight are somewhere between their first look and their last write.
+    LoftyLeadMade(i64),
+    /// The same with the next GHL contact.
+    GhlContactMade(i64),
 }
 
 /// What the test saw when it killed.
@@ -228,8 +228,13 @@ async fn scalar(store: &Store, sql: &'static str) -> i64 {
     store.scalar_i64(sql).await.expect(sql)
 }
 
-fn ghl_contact_count(sandbox: &Sandbox) -> usize {
-    sandbox.ghl().with_world(|w| w.locations[0].contacts.len())
+/// How many records the sandbox holds on the side `moment` watches (read from its
+/// memory: no I/O).
+fn made(sandbox: &Sandbox, moment: Moment) -> usize {
+    match moment {
+        Moment::GhlContactMade(_) => sandbox.ghl().with_world(|w| w.locations[0].contacts.len()),
+        _ => sandbox.lofty().with_world(|w| w.leads.len()),
+    }
 }
 
 /// Polls until `moment` has come, then SIGKILLs `proc`. Panics if it finishes (or
@@ -243,11 +248,6 @@ async fn kill_at(
     timeout: Duration,
 ) -> Kill {
     let deadline = Instant::now() + timeout;
-    // The runner's lock owners are `<host>-<pid>-<random>:<job>` (the worker id).
-    let pid = proc.child.id();
-    let locks_sql: &'static str = Box::leak(
-        format!("SELECT COUNT(*) FROM sync_locks WHERE owner LIKE '%-{pid}-%'").into_boxed_str(),
-    );
     loop {
         if let Some(status) = proc.exited() {
             panic!(
@@ -268,52 +268,55 @@ async fn kill_at(
                 );
                 seen >= n
             }
-            Moment::InsideJobs(n) => done >= n && running > 0,
-            Moment::GhlCreateLanded(n) => done >= n && running > 0,
+            Moment::LoftyLeadMade(n) | Moment::GhlContactMade(n) => done >= n && running > 0,
         };
-        if now {
-            let saw = match moment {
-                Moment::PagingLofty(_) => {
-                    proc.kill();
-                    saw
-                }
-                Moment::InsideJobs(_) => {
-                    let locks = scalar(store, locks_sql).await;
-                    if locks == 0 {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                        continue;
-                    }
-                    proc.kill();
-                    format!("{saw}, {locks} record locks held")
-                }
-                Moment::GhlCreateLanded(_) => {
-                    // Watch the sandbox's memory (no I/O) and kill the moment it grows.
-                    let before = ghl_contact_count(sandbox);
-                    let watch = Instant::now();
-                    while ghl_contact_count(sandbox) == before {
-                        assert!(
-                            watch.elapsed() < Duration::from_secs(30) && proc.exited().is_none(),
-                            "no GHL contact was created within 30 s of {saw}; the end of the log:\n{}",
-                            tail(&proc.log_text(), 40)
-                        );
-                        std::thread::yield_now();
-                    }
-                    proc.kill();
-                    format!("{saw}; GHL had {before} contacts and had just made one more")
-                }
-            };
-            return Kill {
-                moment,
-                at: started.elapsed(),
-                saw,
-            };
+        if !now {
+            assert!(
+                Instant::now() < deadline,
+                "{moment:?} did not come within {timeout:?} ({saw}); the end of the log:\n{}",
+                tail(&proc.log_text(), 40)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{moment:?} did not come within {timeout:?} ({saw}); the end of the log:\n{}",
-            tail(&proc.log_text(), 40)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let saw = match moment {
+            Moment::PagingLofty(_) => {
+                proc.kill();
+                saw
+            }
+            Moment::LoftyLeadMade(_) | Moment::GhlContactMade(_) => {
+                let before = made(sandbox, moment);
+                let watch = Instant::now();
+                while made(sandbox, moment) == before {
+                    assert!(
+                        watch.elapsed() < Duration::from_secs(30) && proc.exited().is_none(),
+                        "nothing was created within 30 s of {moment:?} ({saw}); the end of the log:\n{}",
+                        tail(&proc.log_text(), 40)
+                    );
+                    std::thread::yield_now();
+                }
+                proc.kill();
+                // The record locks the dead process left (its worker id is
+                // `<host>-<pid>-<random>`, a lock's owner `<worker id>:<job>`).
+                let locks: &'static str = Box::leak(
+                    format!(
+                        "SELECT COUNT(*) FROM sync_locks WHERE owner LIKE '%-{}-%'",
+                        proc.child.id()
+                    )
+                    .into_boxed_str(),
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                format!(
+                    "{saw}; {before} records there and one more just made; {} record locks left behind",
+                    scalar(store, locks).await
+                )
+            }
+        };
+        return Kill {
+            moment,
+            at: started.elapsed(),
+            saw,
+        };
     }
 }
 
@@ -529,8 +532,8 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     let leads_paged = size.leads as u64;
     let moments = [
         Moment::PagingLofty(leads_paged * 3 / 10),
-        Moment::InsideJobs(size.jobs() / 10),
-        Moment::GhlCreateLanded(size.jobs() * 3 / 5),
+        Moment::LoftyLeadMade(size.jobs() / 10),
+        Moment::GhlContactMade(size.jobs() * 3 / 5),
     ];
     let run = |n: usize| {
         Proc::spawn(
