@@ -296,9 +296,10 @@ impl Worker {
     async fn run_job(&self, row: &store::Job) -> Settled {
         let started = Instant::now();
         let result = match Job::from_row(&row.kind, &row.payload) {
-            // Locks a job takes are its own (two jobs of one worker never share one).
+            // Locks a job takes are its own: two jobs never share one, and the same
+            // job run again (its worker died) takes back the locks it left.
             Ok(job) => {
-                let owner = format!("{}:{}", self.config.id, row.id);
+                let owner = format!("job:{}", row.id);
                 handlers::run(&self.context, &job, row.attempts, &owner).await
             }
             // A row nobody can read: dead-lettered with what is wrong.

@@ -545,6 +545,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     };
     let mut kills = Vec::new();
     let mut logs = Vec::new();
+    let mut paged = 0;
     for (n, moment) in moments.into_iter().enumerate() {
         let mut proc = run(n);
         kills.push(
@@ -559,6 +560,18 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
             .await,
         );
         logs.push(proc.log_text());
+        if n == 1 {
+            // Paging ended in this run, and no create had been lost yet: the lead
+            // pages read so far are the paging's (after a lost create, the engine
+            // looks for what it may have made through the same list, by email).
+            let routes = routes(
+                &http,
+                format!("{}/_sandbox/counters", info.lofty.base_url),
+                "/callers/total/by_route",
+            )
+            .await;
+            paged = count_route(&routes, |r| r.starts_with("GET") && r.ends_with("/leads"));
+        }
     }
     let mut last = run(moments.len());
     last.wait_success(Duration::from_secs(600)).await;
@@ -715,9 +728,9 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     // The paging kill lands while a page is in flight: at most that page is read
     // twice; a checkpoint not resumed would read the first 30% again.
     check(
-        lofty_pages <= lofty_page_count + 1,
+        paged <= lofty_page_count + 1,
         format!(
-            "{lofty_pages} Lofty lead pages read for {lofty_page_count}: the paging checkpoint was not resumed; the runs' logs:\n{}",
+            "{paged} Lofty lead pages read for {lofty_page_count}: the paging checkpoint was not resumed; the runs' logs:\n{}",
             logs.join("\n----\n")
         ),
     );

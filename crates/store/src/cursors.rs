@@ -16,4 +16,11 @@ impl Store {
         });
         Ok(())
     }
+
+    pub async fn delete_cursor(&self, name: &str) -> Result<()> {
+        pool!(self, p => {
+            sqlx::query("DELETE FROM cursors WHERE name = $1").bind(name).execute(p).await?;
+        });
+        Ok(())
+    }
 }

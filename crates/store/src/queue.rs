@@ -128,6 +128,9 @@ pub enum Failure {
     Reauth,
     /// Do not retry: dead letter.
     GiveUp,
+    /// Another job holds what this one needs (a record's lock): retry after this
+    /// long; the attempt is not counted, since the job did not fail.
+    Busy(Duration),
 }
 
 /// What `fail` did with the job.
@@ -460,6 +463,15 @@ impl Store {
                     "queued",
                     at,
                     job.attempts,
+                    FailOutcome::Retrying { run_at: at },
+                )
+            }
+            Failure::Busy(wait) => {
+                let at = now + ms(wait);
+                (
+                    "queued",
+                    at,
+                    (job.attempts - 1).max(0),
                     FailOutcome::Retrying { run_at: at },
                 )
             }

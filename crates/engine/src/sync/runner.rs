@@ -92,6 +92,10 @@ fn diffs_json(plan: &Plan, side: Side) -> Value {
 /// How long a new record waits for its other side before it is created there.
 const SETTLE: Duration = Duration::from_secs(5);
 
+/// How long a create that may have been made already waits before it is looked
+/// for again (GHL's search lags a few seconds behind writes).
+const LOOK_AGAIN: Duration = Duration::from_secs(5);
+
 /// How long a lock on a record is held at most (a dead worker's expires).
 const LOCK_TTL: Duration = Duration::from_secs(60);
 
@@ -124,7 +128,7 @@ pub async fn run(
     let lock = format!("sync:{}:{}:{}", job.flow, job.side, job.record);
     if !store.try_lock(&lock, owner, LOCK_TTL).await? {
         return Err(Failed::new(
-            store::Failure::RetryAfter(Duration::from_secs(1)),
+            store::Failure::Busy(Duration::from_secs(1)),
             format!("{record_ref} is being synced by another job"),
         ));
     }
@@ -478,7 +482,7 @@ impl Runner<'_> {
                     self.store().unlock(h, self.owner).await?;
                 }
                 return Err(Failed::new(
-                    store::Failure::RetryAfter(Duration::from_secs(1)),
+                    store::Failure::Busy(Duration::from_secs(1)),
                     "another job is matching the same person",
                 ));
             }
@@ -752,10 +756,96 @@ impl Runner<'_> {
                 return Ok((Verdict::Skipped, "dry run".to_owned()));
             }
             let conn = self.open(other_side).await?;
-            let created = match systems::create(&conn, object, patch.clone()).await {
+            // A create whose answer was lost (a crash, a timeout, a 5xx, even a 4xx
+            // after which the record exists) may have made the record: before
+            // creating again, look for it, and look again after a delay (searches
+            // lag behind writes).
+            let marker = format!(
+                "create:{}:{}:{}",
+                self.flow.row.id,
+                side.as_str(),
+                self.job.record
+            );
+            let now = self.store().now();
+            let tried: Option<i64> = self
+                .store()
+                .cursor(&marker)
+                .await?
+                .and_then(|v| v.parse().ok());
+            let mut existing = None;
+            if let Some(at) = tried {
+                let probe = Value::Object(patch.clone());
+                let text = |name: &str| {
+                    spec.keys.iter().find(|k| k.name == name).and_then(|k| {
+                        let path = match other_side {
+                            Side::Left => &k.left,
+                            Side::Right => &k.right,
+                        };
+                        let v = path.get(&probe);
+                        let v = v.as_array().and_then(|a| a.first().cloned()).unwrap_or(v);
+                        v.as_str().map(str::to_owned)
+                    })
+                };
+                let (email, phone) = (text("email"), text("phone"));
+                let found =
+                    systems::find_existing(&conn, object, email.as_deref(), phone.as_deref())
+                        .await?;
+                match found.first().and_then(|r| systems::id_of(object, r)) {
+                    Some(id) => existing = Some(id),
+                    None if now - at < LOOK_AGAIN.as_millis() as i64 => {
+                        return Err(Failed::new(
+                            store::Failure::RetryAfter(LOOK_AGAIN),
+                            format!(
+                                "{}: an earlier create may have made it, and a search does not find it yet; looking again in {} s before creating",
+                                entry.source,
+                                LOOK_AGAIN.as_secs()
+                            ),
+                        ));
+                    }
+                    None => {}
+                }
+            }
+            if existing.is_none() {
+                self.store().set_cursor(&marker, &now.to_string()).await?;
+            }
+            let attempt = match existing {
+                Some(id) => Err(WriteError::Duplicate(id)),
+                None => systems::create(&conn, object, patch.clone()).await,
+            };
+            let created = match attempt {
                 Ok(c) => Ok(c),
                 Err(WriteError::Duplicate(existing)) => {
-                    // GHL already has this person: link to it and update it.
+                    // The person exists already (GHL says so, or an earlier attempt
+                    // made it): link to it and update it, unless it is linked to
+                    // someone else, which contradicts the index: a person decides.
+                    if let Some(linked) = self
+                        .store()
+                        .pair(&self.flow.row.id, other_side.as_str(), &existing)
+                        .await?
+                    {
+                        let partner = match side {
+                            Side::Left => &linked.left_id,
+                            Side::Right => &linked.right_id,
+                        };
+                        if partner != &self.job.record {
+                            let target = reference(spec, other_side, &existing);
+                            let detail = json!({"record": entry.source, "candidates": [target], "why": "the system says this person exists, as a record already linked to another"});
+                            let rid = self
+                                .review(
+                                    &self.flow.row.id,
+                                    "match",
+                                    &entry.subject,
+                                    &detail.to_string(),
+                                )
+                                .await?;
+                            let h = entry.make(&target, "review", format!("{target} exists already and is linked to another record: review #{rid}"), json!([]), (None, None));
+                            self.note(vec![h]).await?;
+                            return Ok((
+                                Verdict::Skipped,
+                                format!("exists, linked to another: review #{rid}"),
+                            ));
+                        }
+                    }
                     let current = systems::read(&conn, object, &existing)
                         .await?
                         .unwrap_or(Value::Null);
@@ -904,6 +994,15 @@ impl Runner<'_> {
             )
             .await?;
         self.keep(&pair, history.clone()).await?;
+        if create {
+            let marker = format!(
+                "create:{}:{}:{}",
+                self.flow.row.id,
+                side.as_str(),
+                self.job.record
+            );
+            self.store().delete_cursor(&marker).await?;
+        }
         let verdict = if create || !patch.is_empty() {
             Verdict::Ok
         } else {

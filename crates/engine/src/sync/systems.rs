@@ -387,6 +387,56 @@ pub async fn page(
     }
 }
 
+/// Records that may be the person a create was for, by email or phone: what a
+/// create whose answer was lost may have made. GHL: its duplicate search (which
+/// follows the location's duplicate rules); Lofty: the leads list filtered by email,
+/// then by phone.
+pub async fn find_existing(
+    conn: &Connector,
+    object: &str,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<Vec<Value>, ConnectorError> {
+    if email.is_none() && phone.is_none() {
+        return Ok(Vec::new());
+    }
+    match (object, conn) {
+        ("ghl.contact", Connector::Ghl(c)) => {
+            let loc = c.connection.location_id.clone().unwrap_or_default();
+            let found = c.client().get_duplicate_contact(&loc, email, phone).await?;
+            Ok(found
+                .into_iter()
+                .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
+                .collect())
+        }
+        ("lofty.lead", Connector::Lofty(c)) => {
+            for (e, p) in [(email, None), (None, phone)] {
+                if e.is_none() && p.is_none() {
+                    continue;
+                }
+                let q = lofty::models::LeadQuery {
+                    email: e.map(str::to_owned),
+                    phone: p.map(str::to_owned),
+                    limit: Some(10),
+                    ..Default::default()
+                };
+                let page = c.client.list_leads(&q).await?;
+                if !page.leads.is_empty() {
+                    return Ok(page
+                        .leads
+                        .into_iter()
+                        .map(|l| serde_json::to_value(l).unwrap_or(Value::Null))
+                        .collect());
+                }
+            }
+            Ok(Vec::new())
+        }
+        _ => Err(ConnectorError::Unsupported(format!(
+            "cannot search {object} records through this connection"
+        ))),
+    }
+}
+
 /// Deletes a record (a delete policy of `delete`, which is opt-in).
 pub async fn delete(conn: &Connector, object: &str, id: &str) -> Result<(), ConnectorError> {
     match (object, conn) {
