@@ -302,6 +302,14 @@ pub struct FlowRun {
     /// before being created there, as an event-driven run does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub settle: bool,
+    /// The review whose decision this run carries out (part of its key, so the
+    /// run is not taken for one already done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<i64>,
+    /// A person approved creating the record on the other side (a review of a
+    /// record that matched nobody).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
 }
 
 impl FlowRun {
@@ -317,6 +325,8 @@ impl FlowRun {
             deleted: false,
             known: true,
             settle: false,
+            review: None,
+            create: false,
         }
     }
 
@@ -336,7 +346,10 @@ impl FlowRun {
             self.side,
             self.record,
             if self.deleted { ":deleted" } else { "" }
-        )
+        ) + &self
+            .review
+            .map(|r| format!(":review{r}"))
+            .unwrap_or_default()
     }
 }
 
@@ -532,6 +545,8 @@ mod tests {
                 deleted: false,
                 known: true,
                 settle: true,
+                review: Some(3),
+                create: true,
             }),
             Job::FlowReconcile(FlowReconcile {
                 window: 1_700_000_000_000,

@@ -409,6 +409,11 @@ impl Store {
     }
 
     /// Settles an open review (`approved` or `dismissed`); false when it is not open.
+    /// One review, whatever its status.
+    pub async fn review(&self, id: i64) -> Result<Option<Review>> {
+        Ok(self.reviews("").await?.into_iter().find(|r| r.id == id))
+    }
+
     pub async fn settle_review(&self, id: i64, approved: bool) -> Result<bool> {
         let now = self.now();
         let status = if approved { "approved" } else { "dismissed" };

@@ -845,3 +845,218 @@ async fn sqlite_reconciliation_closes_gaps_and_never_mass_deletes() {
 async fn postgres_reconciliation_closes_gaps_and_never_mass_deletes() {
     reconciliation_closes_gaps_and_never_mass_deletes(Backend::Postgres).await;
 }
+
+/// A lead made in Lofty and synced to GHL; returns (lead, contact).
+async fn linked_person(app: &TestApp, flow: &str, email: &str) -> (i64, String) {
+    let lead = app
+        .lofty_client()
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Review".to_owned(),
+            emails: Some(vec![email.to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pair = async || {
+        app.store
+            .pair(flow, "right", &lead.to_string())
+            .await
+            .unwrap()
+    };
+    drain_until(app, "the pair", async || pair().await.is_some()).await;
+    app.drain().await;
+    (lead, pair().await.unwrap().left_id)
+}
+
+/// Reviews are carried out: a delete under `deletes = "review"` approved deletes
+/// the partner, dismissed keeps it (the link goes either way); an ambiguous match
+/// approved with `--link` links and syncs the pair; settling twice is refused.
+async fn reviews_are_carried_out(backend: Backend) {
+    let Some(app) = spawn_app_with(Spec::default().on(backend)).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let (ghl, lofty_conn, flow) = app.enable_contacts_sync().await;
+    let text = domain::sync::recipes::source("lofty-ghl-contacts")
+        .unwrap()
+        .replace(
+            "[deletes]\nleft = \"unlink\"",
+            "[deletes]\nleft = \"review\"",
+        );
+    assert!(text.contains("left = \"review\""));
+    engine::sync::enable(app.connectors(), &text, &ghl, &lofty_conn)
+        .await
+        .unwrap();
+    let lofty = app.lofty_client();
+    let g = app
+        .connectors()
+        .open(&ghl)
+        .await
+        .unwrap()
+        .into_ghl()
+        .unwrap();
+    let open_review = async |kind: &str| {
+        app.store
+            .reviews("open")
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.kind == kind)
+    };
+    use engine::sync::review::{Decision, settle};
+
+    // Approved: the lead goes too.
+    let (lead, contact) = linked_person(&app, &flow.id, "approve.delete@example.com").await;
+    g.client().delete_contact(&contact).await.unwrap();
+    drain_until(&app, "the delete review", async || {
+        open_review("delete").await.is_some()
+    })
+    .await;
+    let r = open_review("delete").await.unwrap();
+    assert!(
+        app.store
+            .pair(&flow.id, "right", &lead.to_string())
+            .await
+            .unwrap()
+            .is_some(),
+        "linked while it waits"
+    );
+    let done = settle(app.connectors(), r.id, Decision::Approve(None))
+        .await
+        .unwrap();
+    assert!(done.contains("deleted"), "{done}");
+    assert_eq!(
+        lofty.get_lead(lead).await.unwrap_err().status(),
+        Some(404),
+        "the lead is deleted"
+    );
+    assert!(
+        app.store
+            .pair(&flow.id, "right", &lead.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = settle(app.connectors(), r.id, Decision::Dismiss)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("settled already"), "{again}");
+
+    // Dismissed: the lead stays, unlinked.
+    let (lead, contact) = linked_person(&app, &flow.id, "dismiss.delete@example.com").await;
+    g.client().delete_contact(&contact).await.unwrap();
+    drain_until(&app, "the second delete review", async || {
+        open_review("delete").await.is_some()
+    })
+    .await;
+    let r = open_review("delete").await.unwrap();
+    settle(app.connectors(), r.id, Decision::Dismiss)
+        .await
+        .unwrap();
+    assert!(lofty.get_lead(lead).await.is_ok(), "the lead is kept");
+    assert!(
+        app.store
+            .pair(&flow.id, "right", &lead.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Two GHL contacts share an email, then a lead arrives with it: a review, never a
+    // guess; approved with --link, the pair is made and synced.
+    let location = app.location(0).id.clone();
+    app.sandbox_control(
+        &format!("/_sandbox/locations/{location}/settings"),
+        json!({"allowDuplicateContact": true}),
+    )
+    .await;
+    let email = "twice@example.com";
+    app.stop_ghl_webhooks().await;
+    let mut contacts = Vec::new();
+    for name in ["One", "Two"] {
+        let c = g
+            .client()
+            .create_contact(&ghl::models::CreateContact {
+                location_id: location.clone(),
+                first_name: Some(name.to_owned()),
+                email: Some(email.to_owned()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        contacts.push(c.id);
+    }
+    // The engine learns of them from its index of GHL (their webhooks are off:
+    // each would otherwise make a lead of its own).
+    let row = app.store.flow(&flow.id).await.unwrap().unwrap();
+    let built = engine::sync::Flow {
+        spec: engine::sync::build(&row).unwrap(),
+        row,
+    };
+    engine::sync::backfill::index_side(app.connectors(), &built, domain::sync::Side::Left, |_| {})
+        .await
+        .unwrap();
+    let lead = lofty
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Twice".to_owned(),
+            last_name: Some("Matched".to_owned()),
+            emails: Some(vec![email.to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let lead_ref = format!("lofty:lead:{lead}");
+    drain_until(&app, "the match review", async || {
+        app.store
+            .reviews("open")
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.kind == "match" && r.detail.contains(&lead_ref))
+    })
+    .await;
+    let r = app
+        .store
+        .reviews("open")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.kind == "match" && r.detail.contains(&lead_ref))
+        .unwrap();
+    let ambiguous = settle(app.connectors(), r.id, Decision::Approve(None))
+        .await
+        .unwrap_err();
+    assert!(ambiguous.to_string().contains("--link"), "{ambiguous}");
+    let chosen = format!("ghl:contact:{}", contacts[1]);
+    settle(app.connectors(), r.id, Decision::Approve(Some(chosen)))
+        .await
+        .unwrap();
+    drain_until(&app, "the linked pair's sync", async || {
+        g.client()
+            .get_contact(&contacts[1])
+            .await
+            .unwrap()
+            .last_name
+            .as_deref()
+            == Some("Matched")
+    })
+    .await;
+    let pair = app
+        .store
+        .pair(&flow.id, "right", &lead.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pair.left_id, contacts[1]);
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_reviews_are_carried_out() {
+    reviews_are_carried_out(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reviews_are_carried_out() {
+    reviews_are_carried_out(Backend::Postgres).await;
+}

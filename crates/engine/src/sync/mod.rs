@@ -19,6 +19,7 @@
 pub mod backfill;
 mod enable;
 pub mod reconcile;
+pub mod review;
 mod runner;
 pub mod systems;
 
@@ -112,6 +113,8 @@ pub async fn route(store: &Store, change: Change<'_>) -> Result<usize, StoreErro
                     deleted: change.deleted,
                     known: false,
                     settle: false,
+                    review: None,
+                    create: false,
                 })
                 .into_new_job(),
             );
@@ -173,7 +176,7 @@ pub async fn route_read(
 }
 
 /// `system:type:id` of a record.
-fn reference(spec: &SyncSpec, side: Side, id: &str) -> String {
+pub fn reference(spec: &SyncSpec, side: Side, id: &str) -> String {
     let object = spec.object(side).name;
     let (system, kind) = object.split_once('.').unwrap_or((object, "record"));
     format!("{system}:{kind}:{id}")

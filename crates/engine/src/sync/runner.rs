@@ -284,16 +284,20 @@ impl Runner<'_> {
         let version = job.version.or_else(|| systems::version_of(object, &source));
         let keys = sync::key_values(spec, side, &source);
         entry.subject = subject_of(&keys);
-        if !self
-            .store()
-            .put_record_state(
-                fid,
-                side.as_str(),
-                &job.record,
-                &source.to_string(),
-                version,
-            )
-            .await?
+        // A run of the stored state itself (a review carried out, a dry run) has
+        // nothing older to drop.
+        let restate = !(job.known && job.version.is_none());
+        if restate
+            && !self
+                .store()
+                .put_record_state(
+                    fid,
+                    side.as_str(),
+                    &job.record,
+                    &source.to_string(),
+                    version,
+                )
+                .await?
         {
             let h = entry.make(
                 "",
@@ -602,7 +606,11 @@ impl Runner<'_> {
                 self.act(entry, pair, plan, side, &source, &other, id, false)
                     .await
             }
-            MatchOutcome::None => match spec.on_none {
+            MatchOutcome::None => match if job.create {
+                OnNone::Create
+            } else {
+                spec.on_none
+            } {
                 OnNone::Skip => {
                     let h = entry.make(
                         "",

@@ -83,9 +83,20 @@ pub enum ReviewCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve review N.
-    Approve { id: i64 },
-    /// Dismiss review N.
+    /// Approve review N: a delete deletes the partner (or, held by a walk, runs
+    /// the records as deleted); a match links (`--link`, or its only candidate) or
+    /// creates; a conflict takes one side's values (`--take`).
+    Approve {
+        id: i64,
+        /// The record to link, `system:type:id` (a match with several candidates).
+        #[arg(long)]
+        link: Option<String>,
+        /// Whose values win a conflict: `ghl`, `lofty`, `left` or `right`.
+        #[arg(long)]
+        take: Option<String>,
+    },
+    /// Dismiss review N: a delete keeps the partner (the link goes); nothing
+    /// else changes.
     Dismiss { id: i64 },
 }
 
@@ -313,15 +324,26 @@ pub async fn review(config: &Config, cmd: &ReviewCommand) -> anyhow::Result<Exit
                 }
             }
         }
-        ReviewCommand::Approve { id } | ReviewCommand::Dismiss { id } => {
-            let approved = matches!(cmd, ReviewCommand::Approve { .. });
-            if !store.settle_review(*id, approved).await? {
-                bail!("review #{id} is not open (see `ghlsync review list`)");
-            }
-            println!(
-                "review #{id} {}",
-                if approved { "approved" } else { "dismissed" }
-            );
+        ReviewCommand::Approve { id, link, take } => {
+            let connectors = ghlsync::startup::connectors(config, store.clone())?;
+            let choice = link.clone().or_else(|| take.clone());
+            let done = engine::sync::review::settle(
+                &connectors,
+                *id,
+                engine::sync::review::Decision::Approve(choice),
+            )
+            .await?;
+            println!("review #{id} approved: {done}");
+        }
+        ReviewCommand::Dismiss { id } => {
+            let connectors = ghlsync::startup::connectors(config, store.clone())?;
+            let done = engine::sync::review::settle(
+                &connectors,
+                *id,
+                engine::sync::review::Decision::Dismiss,
+            )
+            .await?;
+            println!("review #{id} dismissed: {done}");
         }
     }
     Ok(ExitCode::SUCCESS)
