@@ -643,3 +643,15 @@ fn a_custom_field_named_by_key_is_resolved_from_the_account() {
     let e = SyncFile::load("f.toml", &text, &Registry::default()).unwrap_err();
     assert!(e.message.contains("ghlsync flows enable"), "{e}");
 }
+
+#[test]
+fn equal_values_that_cannot_be_mapped_are_in_sync_not_a_conflict() {
+    // +1 555 100 0009 is not a valid US number: phone_e164 cannot map it, but both
+    // sides hold the same text.
+    let spec = recipe();
+    let c = json!({"id": "c1", "email": "e@example.com", "phone": "+15551000009"});
+    let l = json!({"leadId": 7, "emails": ["e@example.com"], "phones": ["+15551000009"]});
+    let p = sync::plan(&spec, &c, &l, None, Versions::default());
+    assert!(p.conflicts.is_empty(), "{:?}", p.conflicts);
+    assert!(p.left.is_empty() && p.right.is_empty(), "{p:?}");
+}

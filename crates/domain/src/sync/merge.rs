@@ -127,7 +127,9 @@ fn in_sync(f: &FieldRule, l: &Value, r: &Value, left: &Value, right: &Value) -> 
                 .and_then(|x| ok(across(f, Side::Right, &x, right)));
             match (ok(across(f, Side::Right, r, right)), via_left) {
                 (Some(a), Some(b)) => same(&a, &b, set),
-                _ => false,
+                // A value one way cannot map (a phone number that does not parse):
+                // equal as they are is still in sync.
+                _ => same(l, r, set),
             }
         }
         (true, false) => ok(across(f, Side::Left, l, left)).is_some_and(|x| same(&x, r, set)),

@@ -104,7 +104,11 @@ mod tests {
         }
         assert!(!is_blank(&json!(0)) && !is_blank(&json!(false)));
         assert!(same(&json!(1), &json!(1.0), false));
-        assert!(!same(&json!("1"), &json!(1), false));
+        // A number and its text are one value (GHL number fields, Lofty text).
+        assert!(same(&json!("1"), &json!(1), false));
+        assert!(same(&json!(42), &json!("42"), false));
+        assert!(!same(&json!("1.5"), &json!(1), false));
+        assert!(!same(&json!("01"), &json!(1), false));
         assert!(same(&json!(["a", "b", "a"]), &json!(["b", "a"]), true));
         assert!(!same(&json!(["a", "b"]), &json!(["b", "a"]), false));
         assert!(!same(&json!(["a"]), &json!(["a", "c"]), true));
