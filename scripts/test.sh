@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
 # The test command: starts PostgreSQL when it is not running, then runs every test.
+#   ./scripts/test.sh          the suite, with the sandboxes' rate limits lifted
+#                              where a test needs volume (what CI runs)
+#   ./scripts/test.sh --soak   the long sync tests (first-time race, Lofty batch
+#                              reads, backfill crash) with GHL's and Lofty's real
+#                              limit shapes: 100 requests / 10 s per location, 100
+#                              a minute per Lofty credential; takes an hour or more
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+soak=false
+for arg in "$@"; do
+  case "$arg" in
+    --soak) soak=true ;;
+    *) echo "test: unknown option $arg (use --soak, or nothing)" >&2; exit 2 ;;
+  esac
+done
 
 if [ -z "${GHLSYNC_DATABASE_URL:-}" ]; then
   GHLSYNC_DATABASE_URL=$(./scripts/pg-up.sh)
@@ -13,4 +27,11 @@ case "$GHLSYNC_DATABASE_URL" in
 esac
 echo "test: PostgreSQL at ${GHLSYNC_DATABASE_URL%%@*}@***" >&2
 
+if $soak; then
+  export GHLSYNC_SOAK=1
+  echo "test: soak run, real rate limits (GHLSYNC_SOAK=1)" >&2
+  cargo test --locked --release -p testkit --test sync_race --test sync_batch --test sync_loop
+  cargo test --locked --release -p ghlsync --test backfill_crash
+  exit 0
+fi
 cargo test --workspace --locked

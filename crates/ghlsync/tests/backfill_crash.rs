@@ -427,18 +427,25 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     let sandbox = Sandbox::start(SandboxConfig {
         contacts_per_location: size.contacts,
         locations: 1,
-        rate: RateLimitConfig {
-            window: Duration::from_secs(10),
-            max_per_window: u32::MAX,
-            daily: u32::MAX,
+        // A soak run keeps GHL's real limits (the sandbox's default).
+        rate: if testkit::soak() {
+            RateLimitConfig::default()
+        } else {
+            RateLimitConfig {
+                window: Duration::from_secs(10),
+                max_per_window: u32::MAX,
+                daily: u32::MAX,
+            }
         },
         ..SandboxConfig::default()
     })
     .await
     .expect("the sandbox starts");
-    sandbox
-        .lofty()
-        .set_rate(Duration::from_secs(60), u32::MAX, u32::MAX);
+    if !testkit::soak() {
+        sandbox
+            .lofty()
+            .set_rate(Duration::from_secs(60), u32::MAX, u32::MAX);
+    }
     let info = sandbox.info().clone();
     let location = info.ghl.locations[0].clone();
     let http = sandbox::ghl::http_client();
@@ -555,7 +562,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
                 &sandbox,
                 moment,
                 started,
-                Duration::from_secs(300),
+                Duration::from_secs(300) * testkit::soak_factor(),
             )
             .await,
         );
@@ -574,7 +581,8 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
         }
     }
     let mut last = run(moments.len());
-    last.wait_success(Duration::from_secs(600)).await;
+    last.wait_success(Duration::from_secs(600) * testkit::soak_factor())
+        .await;
     let took = started.elapsed();
     let last_log = last.log_text();
     drop(last);

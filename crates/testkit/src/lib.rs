@@ -47,6 +47,19 @@ pub fn ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
 
+/// Whether this is a soak run (`./scripts/test.sh --soak` sets `GHLSYNC_SOAK=1`):
+/// the long tests then keep the sandboxes' real rate limits (GHL 100 requests per
+/// 10 s per location, Lofty 100 a minute per credential) instead of lifting them,
+/// and wait as long as those limits make them take.
+pub fn soak() -> bool {
+    std::env::var("GHLSYNC_SOAK").as_deref() == Ok("1")
+}
+
+/// How much longer a test's waits are in a soak run.
+pub fn soak_factor() -> u32 {
+    if soak() { 30 } else { 1 }
+}
+
 /// A name unique to this process and call: lower case, usable as a schema name.
 pub fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
