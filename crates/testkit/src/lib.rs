@@ -383,6 +383,24 @@ impl TestApp {
         self.worker.drain().await.expect("the queue drains")
     }
 
+    /// Drains until no job is queued or running, waiting in real time for jobs
+    /// that wait (a 429's `Retry-After` under the real limits of a soak run).
+    pub async fn drain_all(&self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            self.drain().await;
+            let s = self.store.queue_stats().await.expect("queue stats");
+            if s.queued == 0 && s.running == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the queue did not drain in {limit:?}: {s:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
     /// A second `ghlsync` instance on this app's database, built by
     /// [`ghlsync::Application::build`] from the same configuration (same data dir,
     /// master key, admin token, OAuth apps and public URL, as replicas behind one

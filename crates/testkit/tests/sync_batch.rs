@@ -33,7 +33,9 @@ async fn deliver(app: &TestApp, url: &str, ids: &[String], at: i64) -> u64 {
     let before = lofty_requests(app).await;
     let resp = app.post_json(url, body).await;
     assert_eq!(resp.status(), 200);
-    app.drain().await;
+    // Under the real limits (a soak run) reads wait for Lofty's window.
+    app.drain_all(Duration::from_secs(60) * testkit::soak_factor())
+        .await;
     lofty_requests(app).await - before
 }
 
