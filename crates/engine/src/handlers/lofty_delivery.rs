@@ -17,6 +17,10 @@ use crate::intake::{LOFTY_CHUNK, lofty_change_job, lofty_chunk};
 use crate::jobs::LoftyDelivery;
 use crate::sync::{self, systems};
 
+/// How long a walk waits in all for Lofty's rate window before it gives up (and
+/// the job is retried).
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Below this many changed leads a batch is never walked.
 const WALK_MIN: usize = 50;
 
@@ -93,8 +97,25 @@ async fn walk(
     let conn = ctx.connectors.open(&job.connection).await?;
     let mut found = Vec::new();
     let (mut cursor, mut read) = (None, 0usize);
+    let mut waited = std::time::Duration::ZERO;
     loop {
-        let (records, next) = systems::page(&conn, "lofty.lead", cursor.as_ref()).await?;
+        // A 429 in the middle of the walk waits for Lofty's window and reads the
+        // same page again, keeping the pages read (the whole walk is not redone).
+        let (records, next) = match systems::page(&conn, "lofty.lead", cursor.as_ref()).await {
+            Ok(page) => page,
+            Err(e) => match e.failure() {
+                store::Failure::RetryAfter(wait) if waited + wait <= MAX_WAIT => {
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "LoftyWalkWaits: rate limited; the walk goes on after the wait"
+                    );
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                    continue;
+                }
+                _ => return Err(e.into()),
+            },
+        };
         read += 1;
         for r in records {
             if let Some(id) = systems::id_of("lofty.lead", &r)

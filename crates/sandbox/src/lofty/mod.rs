@@ -157,6 +157,17 @@ impl Handle {
             .map_or(0, |c| c.requests)
     }
 
+    /// API requests answered 429 for a caller (member user id) or `total`.
+    pub fn rate_limited(&self, caller: &str) -> u64 {
+        self.app
+            .shared
+            .lock()
+            .rt
+            .counters
+            .get(caller)
+            .map_or(0, |c| c.rate_limited)
+    }
+
     /// Saves the state file now, if one is configured.
     pub fn save_now(&self) {
         crate::common::save(&*self.app.shared);
