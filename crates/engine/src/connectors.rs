@@ -284,6 +284,10 @@ pub struct Connectors {
     default_ghl_base: url::Url,
     /// Lytho clients by (connection, row version): each caches its tenant token.
     lytho: Arc<Mutex<HashMap<(String, i64), lytho::LythoClient>>>,
+    /// Lofty pacers by connection: every client of a credential waits out the rate
+    /// window its `X-RateLimit-*` headers announce (Lofty's budget is per
+    /// credential: 100 or 500 a minute for apps, reported 10 for personal keys).
+    lofty_pacers: Arc<Mutex<HashMap<String, Arc<lofty::Pacer>>>>,
 }
 
 impl Connectors {
@@ -296,6 +300,7 @@ impl Connectors {
             governor: Arc::new(Governor::new()),
             default_ghl_base,
             lytho: Arc::default(),
+            lofty_pacers: Arc::default(),
         }
     }
 
@@ -375,7 +380,15 @@ impl Connectors {
                 })?;
             lofty::LoftyConfig::api_key(key)
         };
-        let client = lofty::LoftyClient::new(config.with_base_url(base))?;
+        let pacer = self
+            .lofty_pacers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(conn.id.clone())
+            .or_default()
+            .clone();
+        let client = lofty::LoftyClient::with_http(config.with_base_url(base), self.http.clone())
+            .with_shared_pacing(pacer);
         Ok(LoftyConnector {
             connection: conn,
             client,

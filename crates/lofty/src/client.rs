@@ -214,6 +214,14 @@ impl LoftyClient {
         self
     }
 
+    /// Same client, paced by `pacer`, which other clients of the same credential
+    /// share (what one learns from the headers, all wait for).
+    #[must_use]
+    pub fn with_shared_pacing(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
     /// Same client with another credential (after an OAuth refresh).
     #[must_use]
     pub fn with_credential(&self, credential: Credential) -> Self {
