@@ -325,12 +325,12 @@ impl Runner<'_> {
     /// A change older than the version the pair already knows costs no read: it is
     /// dropped. `None`: the record must be read.
     ///
-    /// The same second as our own last write there is not taken for that write's
-    /// echo unread (it was, until the loop test lost edits that way): the version
-    /// our write produced is read back with whole seconds (Lofty's
-    /// `lastUpdateTime`), a delivery's `updateTime` has milliseconds, and a batch
-    /// keeps only a lead's latest change, so someone's change made in that second
-    /// after our write looks the same. Read, its values tell an echo (what we
+    /// A change in the same second as the version known, or later, is read: Lofty
+    /// answers a write with the id only and its reads give `lastUpdateTime` in whole
+    /// seconds, while a delivery's `updateTime` has milliseconds and a batch keeps
+    /// only a lead's latest change, so our write's echo and someone's change made
+    /// in that second after it look the same (taking the second alone for the echo
+    /// lost edits in the loop test). Read, its values tell an echo (what we
     /// wrote) from a change.
     async fn known_version(
         &self,
@@ -965,15 +965,40 @@ impl Runner<'_> {
                 )
                 .await?;
         }
-        // What our write produced (GHL answers with the contact's new dateUpdated;
-        // Lofty's is read back): a late event older than it is then recognised as
-        // older and dropped, and its echo by that version. A read-back is not the
-        // write's own answer: when its mapped values are not what we wrote (someone
-        // changed the record in between), its version is not taken as ours, and what
-        // we wrote is what an echo must equal.
+        // What our write produced (GHL answers with the contact and its new
+        // dateUpdated): a late event older than it is then recognised as older and
+        // dropped. Lofty answers with the id only: what we wrote is what its echo
+        // must equal.
+        let mut foreign = false;
         let other_version = if create || !patch.is_empty() {
             let (fp, v) = after_write(spec, other_side, other, &patch, &other_state);
-            set_written(&mut pair, other_side, fp);
+            // GHL answers with the whole contact: a mapped field we did not write
+            // that differs from what we knew was changed in GHL after its last event
+            // reached us. That change is this answer's now (its late webhook is
+            // older and dropped), so it is run from here: the echo must equal what
+            // we meant to write, not the answer.
+            foreign = !create
+                && systems::answers_with_record(object)
+                && spec.fields.iter().any(|f| {
+                    let p = f.path(other_side);
+                    !patch.contains_key(p.root())
+                        && !sync::value::same(
+                            &p.get(other),
+                            &p.get(&other_state),
+                            f.array != sync::ArrayMode::Replace,
+                        )
+                });
+            if foreign {
+                let mut intended = other.as_object().cloned().unwrap_or_default();
+                intended.extend(patch.clone());
+                set_written(
+                    &mut pair,
+                    other_side,
+                    sync::fingerprint(spec, other_side, &Value::Object(intended)),
+                );
+            } else {
+                set_written(&mut pair, other_side, fp);
+            }
             v.or(get_version(&pair, other_side))
         } else {
             systems::version_of(object, &other_state).or(get_version(&pair, other_side))
@@ -995,6 +1020,17 @@ impl Runner<'_> {
             )
             .await?;
         self.keep(&pair, history.clone()).await?;
+        if foreign && self.dry.is_none() {
+            let run = FlowRun::known(
+                &self.flow.row.id,
+                other_side.as_str(),
+                &other_id,
+                other_version,
+            );
+            self.store()
+                .enqueue_many(&[crate::jobs::Job::from(run).into_new_job()])
+                .await?;
+        }
         if create {
             let marker = format!(
                 "create:{}:{}:{}",
@@ -1157,9 +1193,8 @@ fn subject_of(keys: &[(String, String)]) -> String {
 /// After a write of `patch` to `side`'s record (`before` it, `state` after): the
 /// fingerprint its echo must equal, and the version the write produced when that
 /// is known to be ours. A system that answers a write with the record (GHL) gives
-/// both. A read-back (Lofty) may hold someone's change made just after ours: when
-/// its mapped values are not what we wrote, its version is not taken as ours, and
-/// an echo must equal what we wrote.
+/// both. Otherwise (Lofty) the state is `before` with the patch applied, and its
+/// version is not known.
 fn after_write(
     spec: &SyncSpec,
     side: Side,

@@ -177,24 +177,9 @@ fn write_body(object: &str, mut patch: Map<String, Value>) -> Map<String, Value>
 }
 
 /// Whether a write to `object` answers with the record as that write left it (GHL
-/// does; Lofty answers with the id, and the record is read back).
+/// does; Lofty answers with the id only).
 pub fn answers_with_record(object: &str) -> bool {
     object == "ghl.contact"
-}
-
-/// The record just written, read back: Lofty answers a write with the id only, and
-/// the read gives the `lastUpdateTime` the write produced, so that the write's echo
-/// is recognised by it without another read. A failed read gives `known` (what the
-/// write sent applied to what was known): the echo then costs a read.
-async fn read_back(conn: &Connector, object: &str, id: &str, known: Value) -> Value {
-    match read(conn, object, id).await {
-        Ok(Some(fresh)) => fresh,
-        Ok(None) => known,
-        Err(e) => {
-            tracing::warn!(object, id, error = %e, "ReadBackFailed: the record just written could not be read back; its echo will cost a read");
-            known
-        }
-    }
 }
 
 /// Creates a record from `patch`; returns its id and the record as now known.
@@ -268,10 +253,7 @@ pub async fn create(
                 })?;
             let mut state = patch;
             state.insert("leadId".into(), Value::String(id.clone()));
-            Ok((
-                id.clone(),
-                read_back(conn, object, &id, Value::Object(state)).await,
-            ))
+            Ok((id, Value::Object(state)))
         }
         _ => Err(ConnectorError::Unsupported(format!(
             "cannot create {object} records through this connection"
@@ -319,7 +301,10 @@ pub async fn update(
                 )
                 .await
                 .map_err(ConnectorError::Lofty)?;
-            Ok(read_back(conn, object, id, Value::Object(known)).await)
+            // Lofty answers with the id: the lead as now known is what we had with
+            // the patch applied (its update time is not known: not taken as ours).
+            known.remove("lastUpdateTime");
+            Ok(Value::Object(known))
         }
         _ => Err(ConnectorError::Unsupported(format!(
             "cannot update {object} records through this connection"
