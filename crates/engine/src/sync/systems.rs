@@ -182,6 +182,36 @@ pub fn answers_with_record(object: &str) -> bool {
     object == "ghl.contact"
 }
 
+/// The tags a GHL contact update adds, when it only adds (every tag the contact
+/// has is kept): then they can be added without replacing the list. `None`: the
+/// update sets no tags, or removes some.
+fn ghl_tags_added(current: &Value, body: &Map<String, Value>) -> Option<Vec<String>> {
+    let wanted: Vec<String> = body
+        .get("tags")?
+        .as_array()?
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    let has: Vec<String> = current["tags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    let lower: Vec<String> = wanted.iter().map(|t| t.to_lowercase()).collect();
+    if has.iter().any(|h| !lower.contains(h)) {
+        return None;
+    }
+    Some(
+        wanted
+            .into_iter()
+            .filter(|t| !has.contains(&t.to_lowercase()))
+            .collect(),
+    )
+}
+
 /// Creates a record from `patch`; returns its id and the record as now known.
 pub async fn create(
     conn: &Connector,
@@ -275,23 +305,48 @@ pub async fn update(
     for (k, v) in &patch {
         known.insert(k.clone(), v.clone());
     }
-    let body = write_body(object, patch);
+    let mut body = write_body(object, patch);
     match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
-            let v = c
-                .call_id(
-                    "update-contact",
-                    serde_json::json!({"contactId": id, "body": body}),
+            // GHL's update takes the whole tag list: a tag added in GHL after the
+            // contact we know would be dropped. Tags that only grow are added with
+            // add-tags instead (alone, that is the one call).
+            let adds = ghl_tags_added(current, &body);
+            if adds.is_some() {
+                body.remove("tags");
+            }
+            let mut state = Value::Object(known);
+            if !body.is_empty() {
+                let v = c
+                    .call_id(
+                        "update-contact",
+                        serde_json::json!({"contactId": id, "body": body}),
+                    )
+                    .await?;
+                let answered = unwrap_record(object, v);
+                if answered.is_object() && id_of(object, &answered).is_some() {
+                    state = answered;
+                }
+            }
+            if let Some(adds) = adds.filter(|a| !a.is_empty()) {
+                c.call_id(
+                    "add-tags",
+                    serde_json::json!({"contactId": id, "body": {"tags": adds}}),
                 )
                 .await?;
-            let answered = unwrap_record(object, v);
-            Ok(
-                if answered.is_object() && id_of(object, &answered).is_some() {
-                    answered
-                } else {
-                    Value::Object(known)
-                },
-            )
+                let mut tags: Vec<Value> = state["tags"].as_array().cloned().unwrap_or_default();
+                for t in adds {
+                    let lower = t.to_lowercase();
+                    if !tags
+                        .iter()
+                        .any(|x| x.as_str().is_some_and(|x| x.to_lowercase() == lower))
+                    {
+                        tags.push(Value::String(lower));
+                    }
+                }
+                state["tags"] = Value::Array(tags);
+            }
+            Ok(state)
         }
         ("lofty.lead", Connector::Lofty(c)) => {
             c.client
