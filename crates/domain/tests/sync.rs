@@ -653,7 +653,14 @@ fn equal_values_that_cannot_be_mapped_are_in_sync_not_a_conflict() {
     let l = json!({"leadId": 7, "emails": ["e@example.com"], "phones": ["+15551000009"]});
     let p = sync::plan(&spec, &c, &l, None, Versions::default());
     let phone = spec.fields.iter().find(|f| f.name == "phone").unwrap();
-    let back = phone.toward(Side::Right).unwrap().apply(json!("+15551000009"), &l);
-    assert!(p.conflicts.is_empty(), "{:?} (phone to GHL: {back:?})", p.conflicts);
+    let back = phone
+        .toward(Side::Right)
+        .unwrap()
+        .apply(json!("+15551000009"), &l);
+    assert!(
+        p.conflicts.is_empty(),
+        "{:?} (phone to GHL: {back:?})",
+        p.conflicts
+    );
     assert!(p.left.is_empty() && p.right.is_empty(), "{p:?}");
 }
