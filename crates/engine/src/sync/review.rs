@@ -299,25 +299,37 @@ async fn link(
         "review #{} approved: {record} linked to {chosen}",
         review.id
     );
-    store
-        .put_pair(
-            &pair,
-            &[entry(
-                flow,
-                review,
-                record,
-                &chosen,
-                "update",
-                what.clone(),
-                store.now(),
-            )],
-        )
-        .await?;
     // Their first sync: fields that differ follow their rules (newest, ...).
-    store
-        .enqueue_many(&[Job::from(run(flow, side, &rid, review.id)).into_new_job()])
-        .await?;
+    let h = entry(
+        flow,
+        review,
+        record,
+        &chosen,
+        "update",
+        what.clone(),
+        store.now(),
+    );
+    keep_and_run(connectors, flow, review, &pair, h, side, &rid).await?;
     Ok(what)
+}
+
+/// Stores the pair with its history entry, then queues a run of `side`'s record.
+#[allow(clippy::too_many_arguments)]
+async fn keep_and_run(
+    connectors: &Connectors,
+    flow: &Flow,
+    review: &Review,
+    pair: &store::PairRow,
+    history: HistoryEntry,
+    side: Side,
+    id: &str,
+) -> Result<(), StoreError> {
+    let store = connectors.store();
+    store.put_pair(pair, &[history]).await?;
+    store
+        .enqueue_many(&[Job::from(run(flow, side, id, review.id)).into_new_job()])
+        .await?;
+    Ok(())
 }
 
 async fn take(
@@ -408,22 +420,15 @@ async fn take(
         system(winner),
         fields.join(", ")
     );
-    store
-        .put_pair(
-            &pair,
-            &[entry(
-                flow,
-                review,
-                record,
-                "",
-                "conflict",
-                what.clone(),
-                store.now(),
-            )],
-        )
-        .await?;
-    store
-        .enqueue_many(&[Job::from(run(flow, winner, &winner_id, review.id)).into_new_job()])
-        .await?;
+    let h = entry(
+        flow,
+        review,
+        record,
+        "",
+        "conflict",
+        what.clone(),
+        store.now(),
+    );
+    keep_and_run(connectors, flow, review, &pair, h, winner, &winner_id).await?;
     Ok(what)
 }
