@@ -1,6 +1,10 @@
 //! Running one `flow.run`: load, lock, echo check, match or merge, act, store.
 //! See the module docs of [`crate::sync`].
 
+mod create;
+mod delete;
+mod dry;
+
 use std::time::Duration;
 
 use domain::sync::{self, MatchOutcome, OnNone, Plan, Shadow, Side, SyncSpec, Versions};
@@ -12,6 +16,9 @@ use super::{Flow, build, reference};
 use crate::connectors::Connector;
 use crate::handlers::{Context, Failed, Outcome, Verdict};
 use crate::jobs::FlowRun;
+
+use create::Made;
+pub use dry::dry_run;
 
 fn side_of(s: &str) -> Result<Side, Failed> {
     match s {
@@ -756,109 +763,9 @@ impl Runner<'_> {
                 self.note(history).await?;
                 return Ok((Verdict::Skipped, "dry run".to_owned()));
             }
-            let conn = self.open(other_side).await?;
-            // A create whose answer was lost (a crash, a timeout, a 5xx, even a 4xx
-            // after which the record exists) may have made the record: before
-            // creating again, look for it, and look again after a delay (searches
-            // lag behind writes).
-            let marker = format!(
-                "create:{}:{}:{}",
-                self.flow.row.id,
-                side.as_str(),
-                self.job.record
-            );
-            let now = self.store().now();
-            let tried: Option<i64> = self
-                .store()
-                .cursor(&marker)
-                .await?
-                .and_then(|v| v.parse().ok());
-            let mut existing = None;
-            if let Some(at) = tried {
-                let probe = Value::Object(patch.clone());
-                let text = |name: &str| {
-                    spec.keys.iter().find(|k| k.name == name).and_then(|k| {
-                        let path = match other_side {
-                            Side::Left => &k.left,
-                            Side::Right => &k.right,
-                        };
-                        let v = path.get(&probe);
-                        let v = v.as_array().and_then(|a| a.first().cloned()).unwrap_or(v);
-                        v.as_str().map(str::to_owned)
-                    })
-                };
-                let (email, phone) = (text("email"), text("phone"));
-                let found =
-                    systems::find_existing(&conn, object, email.as_deref(), phone.as_deref())
-                        .await?;
-                match found.first().and_then(|r| systems::id_of(object, r)) {
-                    Some(id) => existing = Some(id),
-                    None if now - at < LOOK_AGAIN.as_millis() as i64 => {
-                        return Err(Failed::new(
-                            store::Failure::RetryAfter(LOOK_AGAIN),
-                            format!(
-                                "{}: an earlier create may have made it, and a search does not find it yet; looking again in {} s before creating",
-                                entry.source,
-                                LOOK_AGAIN.as_secs()
-                            ),
-                        ));
-                    }
-                    None => {}
-                }
-            }
-            if existing.is_none() {
-                self.store().set_cursor(&marker, &now.to_string()).await?;
-            }
-            let attempt = match existing {
-                Some(id) => Err(WriteError::Duplicate(id)),
-                None => systems::create(&conn, object, patch.clone()).await,
-            };
-            let created = match attempt {
-                Ok(c) => Ok(c),
-                Err(WriteError::Duplicate(existing)) => {
-                    // The person exists already (GHL says so, or an earlier attempt
-                    // made it): link to it and update it, unless it is linked to
-                    // someone else, which contradicts the index: a person decides.
-                    if let Some(linked) = self
-                        .store()
-                        .pair(&self.flow.row.id, other_side.as_str(), &existing)
-                        .await?
-                    {
-                        let partner = match side {
-                            Side::Left => &linked.left_id,
-                            Side::Right => &linked.right_id,
-                        };
-                        if partner != &self.job.record {
-                            let target = reference(spec, other_side, &existing);
-                            let detail = json!({"record": entry.source, "candidates": [target], "why": "the system says this person exists, as a record already linked to another"});
-                            let rid = self
-                                .review(
-                                    &self.flow.row.id,
-                                    "match",
-                                    &entry.subject,
-                                    &detail.to_string(),
-                                )
-                                .await?;
-                            let h = entry.make(&target, "review", format!("{target} exists already and is linked to another record: review #{rid}"), json!([]), (None, None));
-                            self.note(vec![h]).await?;
-                            return Ok((
-                                Verdict::Skipped,
-                                format!("exists, linked to another: review #{rid}"),
-                            ));
-                        }
-                    }
-                    let current = systems::read(&conn, object, &existing)
-                        .await?
-                        .unwrap_or(Value::Null);
-                    match systems::update(&conn, object, &existing, &current, patch.clone()).await {
-                        Ok(state) => Ok((existing, state)),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            match created {
-                Ok((id, state)) => {
+            match self.create_other(entry, &patch).await? {
+                Made::Settled(done) => return Ok(done),
+                Made::Record(id, state) => {
                     other_id = id;
                     other_state = state;
                     let target = reference(spec, other_side, &other_id);
@@ -870,7 +777,6 @@ impl Runner<'_> {
                         (None, None),
                     ));
                 }
-                Err(e) => return Err(self.failed(entry, &e).await?),
             }
         } else if !patch.is_empty() && self.dry.is_some() {
             history.push(update_entry(
@@ -1032,13 +938,7 @@ impl Runner<'_> {
                 .await?;
         }
         if create {
-            let marker = format!(
-                "create:{}:{}:{}",
-                self.flow.row.id,
-                side.as_str(),
-                self.job.record
-            );
-            self.store().delete_cursor(&marker).await?;
+            self.store().delete_cursor(&self.create_marker()).await?;
         }
         let verdict = if create || !patch.is_empty() {
             Verdict::Ok
@@ -1059,126 +959,6 @@ impl Runner<'_> {
             WriteError::Connector(c) => Failed::new(c.failure(), c.to_string()),
             WriteError::Duplicate(_) => Failed::retry(e.to_string()),
         })
-    }
-
-    async fn delete(&self) -> Result<(Verdict, String), Failed> {
-        let (flow, side, job) = (self.flow, self.side, self.job);
-        let policy = flow.spec.on_delete(side);
-        let source = reference(&flow.spec, side, &job.record);
-        let mut entry = Entry {
-            flow,
-            source: source.clone(),
-            subject: String::new(),
-            at: self.store().now(),
-        };
-        let Some(pair) = self
-            .store()
-            .pair(&flow.row.id, side.as_str(), &job.record)
-            .await?
-        else {
-            let h = entry.make(
-                "",
-                "skip",
-                "deleted, and never linked",
-                json!([]),
-                (None, None),
-            );
-            self.note(vec![h]).await?;
-            return Ok((Verdict::Skipped, "deleted, not linked".to_owned()));
-        };
-        let other_id = match side {
-            Side::Left => pair.right_id.clone(),
-            Side::Right => pair.left_id.clone(),
-        };
-        // Who it was: from the last state the pair knew.
-        let last: Value = serde_json::from_str(match side {
-            Side::Left => &pair.left_state,
-            Side::Right => &pair.right_state,
-        })
-        .unwrap_or(Value::Null);
-        entry.subject = subject_of(&sync::key_values(&flow.spec, side, &last));
-        let target = reference(&flow.spec, side.other(), &other_id);
-        match policy {
-            domain::sync::DeletePolicy::Review => {
-                let detail = json!({"deleted": source, "partner": target});
-                let id = self
-                    .review(&flow.row.id, "delete", "", &detail.to_string())
-                    .await?;
-                let h = entry.make(
-                    &target,
-                    "review",
-                    format!("deleted; its partner waits for review #{id} (deletes = review)"),
-                    json!([]),
-                    (None, None),
-                );
-                self.note(vec![h]).await?;
-                Ok((Verdict::Skipped, format!("delete waits for review #{id}")))
-            }
-            policy => {
-                let partner_side = side.other();
-                let object = flow.spec.object(partner_side).name;
-                let state: Value = serde_json::from_str(match partner_side {
-                    Side::Left => &pair.left_state,
-                    Side::Right => &pair.right_state,
-                })
-                .unwrap_or(Value::Null);
-                let acted = match policy {
-                    domain::sync::DeletePolicy::Tag(tag) => {
-                        // The field the flow maps tags through, on the partner's side.
-                        let Some(rule) = flow
-                            .spec
-                            .fields
-                            .iter()
-                            .find(|f| f.path(partner_side).root() == "tags")
-                        else {
-                            return Err(Failed::give_up(format!(
-                                "deletes = tag:{tag} but the flow maps no tags field on the {partner_side} side"
-                            )));
-                        };
-                        let path = rule.path(partner_side);
-                        let mut tags = domain::sync::value::set_items(&path.get(&state));
-                        if !tags.iter().any(|t| t.as_str() == Some(tag.as_str())) {
-                            tags.push(Value::String(tag.clone()));
-                        }
-                        let mut patch = serde_json::Map::new();
-                        path.set_in_patch(&mut patch, &state, Value::Array(tags));
-                        if self.dry.is_none() {
-                            let conn = self.open(partner_side).await?;
-                            if let Err(e) =
-                                systems::update(&conn, object, &other_id, &state, patch).await
-                            {
-                                return Err(self.failed(&entry, &e).await?);
-                            }
-                        }
-                        format!("partner tagged `{tag}`")
-                    }
-                    domain::sync::DeletePolicy::Delete => {
-                        if self.dry.is_none() {
-                            let conn = self.open(partner_side).await?;
-                            if let Err(e) = systems::delete(&conn, object, &other_id).await {
-                                return Err(self.failed(&entry, &e.into()).await?);
-                            }
-                        }
-                        "partner deleted (deletes = delete)".to_owned()
-                    }
-                    _ => format!("partner kept (deletes = {policy})"),
-                };
-                if self.dry.is_none() {
-                    self.store()
-                        .remove_pair(&flow.row.id, side.as_str(), &job.record)
-                        .await?;
-                }
-                let h = entry.make(
-                    &target,
-                    "delete",
-                    format!("deleted; link removed, {acted}"),
-                    json!([]),
-                    (None, None),
-                );
-                self.note(vec![h]).await?;
-                Ok((Verdict::Ok, "unlinked".to_owned()))
-            }
-        }
     }
 }
 
@@ -1258,59 +1038,4 @@ fn set_written(pair: &mut PairRow, side: Side, fp: String) {
         Side::Left => pair.left_written = Some(fp),
         Side::Right => pair.right_written = Some(fp),
     }
-}
-
-/// A dry run of a flow over the records its backfill stored: what the runner would
-/// decide for each (create, update with the field diffs, skip and why, conflict,
-/// review), with nothing written anywhere but the local index. Left records first;
-/// a right record already planned with its left partner is not listed twice.
-pub async fn dry_run(ctx: &Context, flow: &Flow) -> Result<Vec<HistoryEntry>, Failed> {
-    let plan = std::sync::Mutex::new(Vec::new());
-    let store = ctx.store();
-    for side in [Side::Left, Side::Right] {
-        let mut after = String::new();
-        loop {
-            let ids = store
-                .record_ids(&flow.row.id, side.as_str(), &after, 500)
-                .await?;
-            let Some(last) = ids.last().cloned() else {
-                break;
-            };
-            for id in ids {
-                let me = reference(&flow.spec, side, &id);
-                let seen = plan
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .iter()
-                    .any(|h: &HistoryEntry| h.target == me);
-                if seen {
-                    continue;
-                }
-                let job = FlowRun::known(&flow.row.id, side.as_str(), &id, None);
-                let owner = format!("dry-run:{}", job.record);
-                let runner = Runner {
-                    ctx,
-                    flow,
-                    job: &job,
-                    side,
-                    owner: &owner,
-                    attempt: 1,
-                    dry: Some(&plan),
-                };
-                if let Err(e) = runner.go().await {
-                    let entry = Entry {
-                        flow,
-                        source: me.clone(),
-                        subject: String::new(),
-                        at: store.now(),
-                    };
-                    plan.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(entry.make("", "failed", e.message, json!([]), (None, None)));
-                }
-            }
-            after = last;
-        }
-    }
-    Ok(plan.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
