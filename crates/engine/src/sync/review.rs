@@ -44,12 +44,19 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
-/// Which side and id a `system:type:id` reference names in `flow`.
-fn side_of(flow: &Flow, r: &str) -> Option<(Side, String)> {
-    [Side::Left, Side::Right].into_iter().find_map(|side| {
-        let prefix = reference(&flow.spec, side, "");
-        r.strip_prefix(&prefix).map(|id| (side, id.to_owned()))
-    })
+/// Which side and id a `system:type:id` reference names in `flow` (review `id`'s
+/// error when it names none).
+fn side_of(flow: &Flow, id: i64, r: &str) -> Result<(Side, String), ReviewError> {
+    [Side::Left, Side::Right]
+        .into_iter()
+        .find_map(|side| {
+            let prefix = reference(&flow.spec, side, "");
+            r.strip_prefix(&prefix).map(|rid| (side, rid.to_owned()))
+        })
+        .ok_or_else(|| ReviewError::Invalid {
+            id,
+            message: format!("`{r}` is not a record of this flow"),
+        })
 }
 
 /// Carries out `decision` on review `id`; returns what was done.
@@ -130,10 +137,6 @@ async fn delete(
     decision: Decision,
 ) -> Result<String, ReviewError> {
     let store = connectors.store();
-    let invalid = |message: String| ReviewError::Invalid {
-        id: review.id,
-        message,
-    };
     let approved = matches!(decision, Decision::Approve(_));
     // Held by the reconciliation walk: the records it no longer found.
     if let Some(records) = detail["records"].as_array() {
@@ -142,8 +145,7 @@ async fn delete(
         }
         let mut jobs = Vec::new();
         for r in records.iter().filter_map(Value::as_str) {
-            let (side, rid) = side_of(flow, r)
-                .ok_or_else(|| invalid(format!("`{r}` is not a record of this flow")))?;
+            let (side, rid) = side_of(flow, review.id, r)?;
             let mut job = run(flow, side, &rid, review.id);
             job.deleted = true;
             job.known = false;
@@ -155,8 +157,7 @@ async fn delete(
         ));
     }
     let deleted = detail["deleted"].as_str().unwrap_or_default();
-    let (side, rid) = side_of(flow, deleted)
-        .ok_or_else(|| invalid(format!("`{deleted}` is not a record of this flow")))?;
+    let (side, rid) = side_of(flow, review.id, deleted)?;
     let Some(pair) = store.pair(&flow.row.id, side.as_str(), &rid).await? else {
         return Ok("no longer linked; nothing to do".to_owned());
     };
@@ -223,8 +224,7 @@ async fn link(
         message,
     };
     let record = detail["record"].as_str().unwrap_or_default();
-    let (side, rid) = side_of(flow, record)
-        .ok_or_else(|| invalid(format!("`{record}` is not a record of this flow")))?;
+    let (side, rid) = side_of(flow, review.id, record)?;
     let candidates: Vec<&str> = detail["candidates"]
         .as_array()
         .map(|c| c.iter().filter_map(Value::as_str).collect())
@@ -254,7 +254,8 @@ async fn link(
         store.enqueue_many(&[Job::from(job).into_new_job()]).await?;
         return Ok(format!("{record} will be created on the other side"));
     };
-    let (other_side, oid) = side_of(flow, &chosen)
+    let (other_side, oid) = side_of(flow, review.id, &chosen)
+        .ok()
         .filter(|(s, _)| *s == side.other())
         .ok_or_else(|| {
             invalid(format!(
@@ -368,8 +369,7 @@ async fn take(
         }
     };
     let record = detail["record"].as_str().unwrap_or_default();
-    let (side, rid) = side_of(flow, record)
-        .ok_or_else(|| invalid(format!("`{record}` is not a record of this flow")))?;
+    let (side, rid) = side_of(flow, review.id, record)?;
     let Some(mut pair) = store.pair(&flow.row.id, side.as_str(), &rid).await? else {
         return Err(invalid(format!(
             "{record} is no longer linked; dismiss this review"
