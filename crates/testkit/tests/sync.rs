@@ -772,6 +772,7 @@ async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
     app.drain().await;
 
     // A lead whose delivery is lost: the walk finds it, and it reaches GHL.
+    let delivered_before = app.sandbox.lofty().deliveries().len();
     let lead = lofty
         .create_lead(&lofty::models::CreateLead {
             first_name: "Missed".to_owned(),
@@ -780,7 +781,17 @@ async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
         })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Lofty batches its webhooks: deliver now, and wait until the receiver has
+    // acknowledged (the job is queued) before losing it, so no delivery lands later.
+    app.sandbox.lofty().flush_webhooks().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.sandbox.lofty().deliveries()[delivered_before..]
+        .iter()
+        .any(|d| (200..300).contains(&d.status))
+    {
+        assert!(Instant::now() < deadline, "the lead's webhook was not delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     app.store.execute_raw("DELETE FROM jobs WHERE kind IN ('lofty.delivery', 'lofty.change') AND status = 'queued'").await.unwrap();
     app.drain().await;
     assert!(
