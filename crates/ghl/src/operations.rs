@@ -101,6 +101,7 @@ const TAG_READ: Option<&str> = Some("locations/tags.readonly");
 const TAG_WRITE: Option<&str> = Some("locations/tags.write");
 const CF_READ: Option<&str> = Some("locations/customFields.readonly");
 const CF_WRITE: Option<&str> = Some("locations/customFields.write");
+const TASK_READ: Option<&str> = Some("locations/tasks.readonly");
 
 const CONTACT: &[&str] = &["contactId"];
 const CONTACT_TASK: &[&str] = &["contactId", "taskId"];
@@ -704,6 +705,18 @@ pub static OPERATIONS: &[Operation] = &[
         NoBody,
         "custom-fields",
         "Delete a custom field definition.",
+    ),
+    // ---- Locations API: tasks ----
+    v2(
+        "task-search",
+        Post,
+        "/locations/{locationId}/tasks/search",
+        TASK_READ,
+        &["locationId"],
+        NONE,
+        Json,
+        "tasks",
+        "Search the tasks of a location (by contacts, completion, assignee, text).",
     ),
     // ---- OAuth ----
     Operation {

@@ -789,7 +789,10 @@ async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
         .iter()
         .any(|d| (200..300).contains(&d.status))
     {
-        assert!(Instant::now() < deadline, "the lead's webhook was not delivered");
+        assert!(
+            Instant::now() < deadline,
+            "the lead's webhook was not delivered"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     app.store.execute_raw("DELETE FROM jobs WHERE kind IN ('lofty.delivery', 'lofty.change') AND status = 'queued'").await.unwrap();

@@ -215,6 +215,16 @@ pub struct MatchSection {
     pub on_ambiguous: OnAmbiguous,
 }
 
+impl Default for MatchSection {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            on_none: create(),
+            on_ambiguous: review(),
+        }
+    }
+}
+
 fn create() -> OnNone {
     OnNone::Create
 }
@@ -410,13 +420,31 @@ pub fn custom_key(key: &str) -> String {
     out.trim_end_matches('_').to_owned()
 }
 
+/// `[parent]`: the records of this sync are children (tasks, notes) of a record
+/// another flow links (a contact). A child is synced only once its parent is
+/// linked, and is created on the other side under the parent's partner; it is
+/// never matched (it exists on the other side only if this flow made it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParentSection {
+    /// The flow whose links are the parents (`lofty-ghl-contacts`).
+    pub flow: String,
+    /// The left record's field naming its parent (`contactId`).
+    pub left: String,
+    /// The right record's field naming its parent (`leadId`).
+    pub right: String,
+}
+
 /// A sync file as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncFile {
     pub sync: SyncSection,
-    #[serde(rename = "match")]
+    /// First-time matching (not for a child sync: see `[parent]`).
+    #[serde(rename = "match", default)]
     pub matching: MatchSection,
+    #[serde(default)]
+    pub parent: Option<ParentSection>,
     #[serde(default)]
     pub defaults: Defaults,
     #[serde(rename = "field", default)]
@@ -483,6 +511,24 @@ pub struct MatchKey {
     pub normalize: Chain,
 }
 
+/// A built `[parent]`.
+#[derive(Debug, Clone)]
+pub struct Parent {
+    /// The flow whose links are the parents.
+    pub flow: String,
+    pub left: Path,
+    pub right: Path,
+}
+
+impl Parent {
+    pub fn path(&self, side: Side) -> &Path {
+        match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        }
+    }
+}
+
 /// A built sync file: what the runner uses.
 #[derive(Debug, Clone)]
 pub struct SyncSpec {
@@ -496,6 +542,8 @@ pub struct SyncSpec {
     pub fields: Vec<FieldRule>,
     pub deletes_left: DeletePolicy,
     pub deletes_right: DeletePolicy,
+    /// A child sync's parent.
+    pub parent: Option<Parent>,
 }
 
 impl SyncSpec {
@@ -627,12 +675,40 @@ impl SyncFile {
         };
 
         let match_line = line_of(text, "[match]", 0);
-        if self.matching.keys.is_empty() {
-            return Err(err(
-                match_line,
-                "[match] needs at least one key (e.g. email)".to_owned(),
-            ));
-        }
+        let parent = match &self.parent {
+            None if self.matching.keys.is_empty() => {
+                return Err(err(
+                    match_line,
+                    "[match] needs at least one key (e.g. email)".to_owned(),
+                ));
+            }
+            None => None,
+            Some(p) => {
+                let line = line_of(text, "[parent]", 0);
+                if !self.matching.keys.is_empty() {
+                    return Err(err(
+                        match_line,
+                        "a child sync ([parent]) is never matched: its records are created under the linked parent; remove [match]".to_owned(),
+                    ));
+                }
+                if p.flow.trim().is_empty() || p.flow == self.sync.id {
+                    return Err(err(
+                        line,
+                        format!(
+                            "[parent] flow = \"{}\" must name another flow (e.g. lofty-ghl-contacts)",
+                            p.flow
+                        ),
+                    ));
+                }
+                let (l, _) = path(line, &p.left, &left, false, "[parent] left")?;
+                let (r, _) = path(line, &p.right, &right, false, "[parent] right")?;
+                Some(Parent {
+                    flow: p.flow.clone(),
+                    left: l,
+                    right: r,
+                })
+            }
+        };
         let mut keys = Vec::new();
         for k in &self.matching.keys {
             let (l, _) = path(match_line, &k.left, &left, false, "match key")?;
@@ -803,6 +879,7 @@ impl SyncFile {
             fields,
             deletes_left: delete(&self.deletes.left, "left")?,
             deletes_right: delete(&self.deletes.right, "right")?,
+            parent,
             left,
             right,
         })

@@ -15,6 +15,7 @@
 
 pub mod expr;
 pub mod file;
+pub mod html;
 pub mod matching;
 pub mod merge;
 pub mod path;
@@ -25,8 +26,8 @@ pub mod value;
 
 pub use file::{
     ACCOUNTS_MARKER, AccountField, AccountsSection, ArrayMode, BlankPolicy, ConflictRule,
-    CustomFieldsSection, CustomPairing, DeletePolicy, Direction, FieldRule, OnNone, Side, SyncFile,
-    SyncFileError, SyncSpec, custom_key,
+    CustomFieldsSection, CustomPairing, DeletePolicy, Direction, FieldRule, OnNone, Parent,
+    ParentSection, Side, SyncFile, SyncFileError, SyncSpec, custom_key,
 };
 pub use matching::{MatchOutcome, decide, key_values};
 pub use merge::{Conflict, Diff, Plan, Shadow, ShadowField, Versions, fingerprint, plan};

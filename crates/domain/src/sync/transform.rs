@@ -89,6 +89,11 @@ pub enum Transform {
     TitleCase,
     CollapseSpaces,
     StripHtml,
+    /// HTML to plain text, a line per block (exactly undone by `text_to_html` on
+    /// what it produces).
+    HtmlToText,
+    /// Plain text to HTML, a paragraph per line.
+    TextToHtml,
     Truncate(usize),
     Default(Value),
     Coalesce(Vec<Path>),
@@ -294,6 +299,8 @@ impl Transform {
             "title_case" => Self::TitleCase,
             "collapse_spaces" => Self::CollapseSpaces,
             "strip_html" => Self::StripHtml,
+            "html_to_text" => Self::HtmlToText,
+            "text_to_html" => Self::TextToHtml,
             "truncate" => Self::Truncate(
                 args.get("max")
                     .and_then(Value::as_u64)
@@ -410,6 +417,8 @@ impl Transform {
             Self::TitleCase => "title_case",
             Self::CollapseSpaces => "collapse_spaces",
             Self::StripHtml => "strip_html",
+            Self::HtmlToText => "html_to_text",
+            Self::TextToHtml => "text_to_html",
             Self::Truncate(_) => "truncate",
             Self::Default(_) => "default",
             Self::Coalesce(_) => "coalesce",
@@ -448,6 +457,11 @@ impl Transform {
             | Self::PhoneNational(_)
             | Self::EmailNormalise
             | Self::ToTimezone(_) => Inverse::Normaliser,
+            // Without a format, a time in any form becomes RFC 3339 in UTC: the
+            // same instant written the same way, whatever the side wrote.
+            Self::ParseDate { format: None, .. } => Inverse::Normaliser,
+            Self::HtmlToText => Inverse::Exact(Self::TextToHtml),
+            Self::TextToHtml => Inverse::Exact(Self::HtmlToText),
             Self::ToNumber => Inverse::Exact(Self::ToText),
             Self::ToText => Inverse::Exact(Self::ToNumber),
             Self::Split(sep) => Inverse::Exact(Self::Join(sep.clone())),
@@ -587,6 +601,8 @@ impl Transform {
             Self::TitleCase => out(title_case(&s)),
             Self::CollapseSpaces => out(s.split_whitespace().collect::<Vec<_>>().join(" ")),
             Self::StripHtml => out(strip_html(&s)),
+            Self::HtmlToText => out(super::html::html_to_text(&s)),
+            Self::TextToHtml => out(super::html::text_to_html(&s)),
             Self::Truncate(max) => out(s.chars().take(*max).collect()),
             // Exactly undone by `join` (add `trim` after it to trim the parts).
             Self::Split(sep) => Ok(Value::Array(
@@ -744,6 +760,13 @@ fn strip_html(s: &str) -> String {
     decoded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Epoch ms of a time in any form `parse_date` reads (UTC where none is given).
+pub fn instant_ms(v: &Value) -> Option<i64> {
+    parse_instant(v, None, "UTC")
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
 /// An instant from epoch ms, RFC 3339, a date (midnight in `tz`), a date-time
 /// without offset (in `tz`), or text in `format`.
 fn parse_instant(v: &Value, format: Option<&str>, tz: &str) -> Result<jiff::Timestamp, String> {
@@ -785,6 +808,15 @@ fn parse_instant(v: &Value, format: Option<&str>, tz: &str) -> Result<jiff::Time
     }
     if let Ok(ms) = s.parse::<i64>() {
         return jiff::Timestamp::from_millisecond(ms).map_err(|e| e.to_string());
+    }
+    // Lofty writes `2026-03-01T15:00:00GMT` and `2026-03-01 15:00:00` (UTC).
+    let civil = s.strip_suffix("GMT").unwrap_or(s).replacen(' ', "T", 1);
+    if let Ok(dt) = civil.parse::<jiff::civil::DateTime>() {
+        let zone = if civil.len() < s.len() { "UTC" } else { tz };
+        return dt
+            .in_tz(zone)
+            .map(|z| z.timestamp())
+            .map_err(|e| e.to_string());
     }
     Err(format!(
         "`{s}` is not a date or time (expected RFC 3339, YYYY-MM-DD, epoch ms, or set `format`)"

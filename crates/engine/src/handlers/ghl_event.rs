@@ -29,6 +29,8 @@ pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
         }
         "ContactCreate" | "ContactUpdate" | "ContactDelete" | "ContactTagUpdate"
         | "ContactDndUpdate" => contact(ctx, job, record).await,
+        "TaskCreate" | "TaskComplete" | "TaskDelete" | "NoteCreate" | "NoteUpdate"
+        | "NoteDelete" => child(ctx, job, record).await,
         other => Ok(Outcome::new(
             record,
             Verdict::Skipped,
@@ -40,17 +42,40 @@ pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
     }
 }
 
-/// A contact event: routed to the flows that sync this location's contacts. The
-/// webhook carries the contact, so the flows read nothing from GHL.
-async fn contact(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome, Failed> {
-    let store = ctx.store();
-    let Some(body) = store.event_body("ghl", &job.webhook_id).await? else {
+/// The journaled body of a GHL event.
+async fn body_of(ctx: &Context, job: &GhlEvent) -> Result<serde_json::Value, Failed> {
+    let Some(body) = ctx.store().event_body("ghl", &job.webhook_id).await? else {
         return Err(Failed::give_up(format!(
             "journal event {} is missing",
             job.webhook_id
         )));
     };
-    let body: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    Ok(serde_json::from_str(&body).unwrap_or_default())
+}
+
+/// The connection of the event's location.
+async fn connection_of(ctx: &Context, job: &GhlEvent) -> Result<Option<store::Connection>, Failed> {
+    let connections = ctx.store().connections().await?;
+    Ok(connections.into_iter().find(|c| {
+        c.system == domain::System::Ghl
+            && c.location_id.is_some()
+            && c.location_id == job.location_id
+    }))
+}
+
+fn no_connection(job: &GhlEvent, record: String) -> Outcome {
+    Outcome::new(
+        record,
+        Verdict::Skipped,
+        format!("{} for a location with no connection", job.event_type),
+    )
+}
+
+/// A contact event: routed to the flows that sync this location's contacts. The
+/// webhook carries the contact, so the flows read nothing from GHL.
+async fn contact(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome, Failed> {
+    let store = ctx.store();
+    let body = body_of(ctx, job).await?;
     let contact = crate::sync::systems::ghl_webhook_contact(&body);
     let Some(id) = crate::sync::systems::id_of("ghl.contact", &contact) else {
         return Ok(Outcome::new(
@@ -59,17 +84,8 @@ async fn contact(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcom
             format!("{} without a contact id", job.event_type),
         ));
     };
-    let connections = store.connections().await?;
-    let Some(conn) = connections.iter().find(|c| {
-        c.system == domain::System::Ghl
-            && c.location_id.is_some()
-            && c.location_id == job.location_id
-    }) else {
-        return Ok(Outcome::new(
-            record,
-            Verdict::Skipped,
-            format!("{} for a location with no connection", job.event_type),
-        ));
+    let Some(conn) = connection_of(ctx, job).await? else {
+        return Ok(no_connection(job, record));
     };
     let version = crate::sync::systems::version_of("ghl.contact", &contact).or_else(|| {
         job.timestamp
@@ -100,6 +116,99 @@ async fn contact(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcom
         format!("ghl:contact:{id}"),
         verdict,
         format!("{} routed to {routed} flow(s)", job.event_type),
+    ))
+}
+
+/// A task or note event: routed to the flows that sync this location's tasks or
+/// notes, with the record the webhook carries (no GHL read). GHL is reported to
+/// send `TaskCreate` without `contactId` and `body` (HighLevel's API-docs
+/// tracker): such a task is found by one search of the location's tasks.
+/// `TaskComplete` carries no `completed`: it is set.
+async fn child(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome, Failed> {
+    let store = ctx.store();
+    let object = if job.event_type.starts_with("Task") {
+        "ghl.task"
+    } else {
+        "ghl.note"
+    };
+    let body = body_of(ctx, job).await?;
+    let mut state = crate::sync::systems::ghl_webhook_contact(&body);
+    state.as_object_mut().map(|m| m.remove("locationId"));
+    let Some(id) = crate::sync::systems::id_of(object, &state) else {
+        return Ok(Outcome::new(
+            record,
+            Verdict::Skipped,
+            format!("{} without an id", job.event_type),
+        ));
+    };
+    let Some(conn) = connection_of(ctx, job).await? else {
+        return Ok(no_connection(job, record));
+    };
+    let reference = format!("{}:{id}", object.replace('.', ":"));
+    let consumers = crate::sync::consumers(store, object, &conn.id).await?;
+    if consumers.is_empty() {
+        return Ok(Outcome::new(
+            reference,
+            Verdict::Skipped,
+            format!("{}: no flow syncs {object} records", job.event_type),
+        ));
+    }
+    let deleted = job.event_type.ends_with("Delete");
+    if deleted {
+        let routed = crate::sync::route(
+            store,
+            crate::sync::Change {
+                object,
+                connection: &conn.id,
+                record: &id,
+                version: None,
+                event: None,
+                state: None,
+                deleted: true,
+            },
+        )
+        .await?;
+        return Ok(Outcome::new(
+            reference,
+            Verdict::Done,
+            format!("{} routed to {routed} flow(s)", job.event_type),
+        ));
+    }
+    if job.event_type == "TaskComplete" {
+        state["completed"] = serde_json::Value::Bool(true);
+    }
+    if state
+        .get("contactId")
+        .is_none_or(serde_json::Value::is_null)
+    {
+        let connector = ctx.connectors.open(&conn.id).await?;
+        match crate::sync::systems::find_ghl_task(&connector, &id, state["title"].as_str()).await? {
+            Some(found) => {
+                let mut full = found;
+                if job.event_type == "TaskComplete" {
+                    full["completed"] = serde_json::Value::Bool(true);
+                }
+                state = full;
+            }
+            None => {
+                return Ok(Outcome::new(
+                    reference,
+                    Verdict::Skipped,
+                    format!(
+                        "{} names no contact, and no task {id} was found in location {}",
+                        job.event_type,
+                        job.location_id.as_deref().unwrap_or("unknown")
+                    ),
+                ));
+            }
+        }
+    }
+    let jobs = crate::sync::route_read(store, &consumers, &[(id, None, state)]).await?;
+    let n = store.enqueue_many(&jobs).await?;
+    Ok(Outcome::new(
+        reference,
+        Verdict::Done,
+        format!("{} routed to {n} flow(s)", job.event_type),
     ))
 }
 

@@ -10,11 +10,18 @@ pub async fn run(ctx: &Context, job: &LoftyChange) -> Result<Outcome, Failed> {
         .id
         .map_or_else(|| "unknown".to_owned(), |id| id.to_string());
     let record = format!("lofty:{}:{id}", job.entity);
-    if job.entity == "lead" && job.id.is_some() {
+    // List 11 (appointments) names its records `taskId` too.
+    let object = match (job.entity.as_str(), job.list_id) {
+        ("lead", _) => Some("lofty.lead"),
+        ("note", _) => Some("lofty.note"),
+        ("task", 10) => Some("lofty.task"),
+        _ => None,
+    };
+    if let (Some(object), Some(_)) = (object, job.id) {
         let routed = crate::sync::route(
             ctx.store(),
             crate::sync::Change {
-                object: "lofty.lead",
+                object,
                 connection: &job.connection,
                 record: &id,
                 version: job.update_time,
@@ -29,8 +36,8 @@ pub async fn run(ctx: &Context, job: &LoftyChange) -> Result<Outcome, Failed> {
                 record,
                 Verdict::Done,
                 format!(
-                    "{} lead from {} routed to {routed} flow(s)",
-                    job.change, job.connection
+                    "{} {} from {} routed to {routed} flow(s)",
+                    job.change, job.entity, job.connection
                 ),
             ));
         }

@@ -37,6 +37,19 @@ pub enum EnableError {
     },
     #[error("cannot read the custom fields of connection `{id}`: {error}")]
     CustomFields { id: String, error: ConnectorError },
+    #[error(
+        "flow `{flow}` syncs the children of `{parent}`'s records, which is not enabled: enable it first (ghlsync flows enable {parent})"
+    )]
+    NoParent { flow: String, parent: String },
+    #[error(
+        "flow `{flow}` must use the connections of its parent `{parent}` ({left} and {right}): its children are created under that flow's linked records"
+    )]
+    ParentConnections {
+        flow: String,
+        parent: String,
+        left: String,
+        right: String,
+    },
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -113,6 +126,11 @@ pub async fn enable(
             if writes {
                 needed.push("contacts.write");
             }
+            // GHL's TaskCreate webhook is reported without its contact: the task
+            // is found by a search of the location's tasks.
+            if object == "ghl.task" {
+                needed.push("locations/tasks.readonly");
+            }
             let has: Vec<&str> = conn.scopes.split_whitespace().collect();
             if let Some(missing) = needed.iter().find(|s| !has.contains(s)) {
                 let mut wanted: Vec<&str> = has.clone();
@@ -134,6 +152,23 @@ pub async fn enable(
             }
         }
         ids.push(conn.id);
+    }
+    if let Some(parent) = &spec.parent {
+        let row = store.flow(&parent.flow).await?.filter(|r| r.enabled);
+        let Some(row) = row else {
+            return Err(EnableError::NoParent {
+                flow: spec.id.clone(),
+                parent: parent.flow.clone(),
+            });
+        };
+        if row.left_connection != ids[0] || row.right_connection != ids[1] {
+            return Err(EnableError::ParentConnections {
+                flow: spec.id.clone(),
+                parent: parent.flow.clone(),
+                left: row.left_connection,
+                right: row.right_connection,
+            });
+        }
     }
     let row = FlowRow {
         id: spec.id.clone(),

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 
 use domain::sync::Side;
-use serde_json::json;
+use serde_json::{Value, json};
 use store::StoreError;
 
 use super::backfill::BackfillError;
@@ -126,7 +126,12 @@ pub async fn walk(
     } else {
         for id in &missing {
             // Gone only if a read says so now.
-            if systems::read(&conn, object, id).await?.is_none() {
+            let hint = store
+                .record_state(fid, side.as_str(), id)
+                .await?
+                .and_then(|(s, _)| serde_json::from_str(&s).ok())
+                .unwrap_or(Value::Null);
+            if systems::read(&conn, object, id, &hint).await?.is_none() {
                 jobs.push(run_job(flow, side, id, None, true));
                 out.deleted += 1;
             }

@@ -175,7 +175,12 @@ async fn delete(
                 id: review.id,
                 error,
             })?;
-        match systems::delete(&conn, flow.spec.object(partner_side).name, &partner).await {
+        let state: Value = serde_json::from_str(match partner_side {
+            Side::Left => &pair.left_state,
+            Side::Right => &pair.right_state,
+        })
+        .unwrap_or(Value::Null);
+        match systems::delete(&conn, flow.spec.object(partner_side).name, &partner, &state).await {
             Ok(()) => {}
             // Gone already: what the approval asked for.
             Err(e) if e.to_string().contains("404") => {}

@@ -209,6 +209,9 @@ pub struct ConfigReq {
     rate_daily: Option<u32>,
     access_token_ttl_secs: Option<u64>,
     webhook_retry_delay_ms: Option<u64>,
+    /// Send webhooks as GHL documents them (true) or as it is reported to (false,
+    /// the default: `TaskCreate` without `contactId` and `body`).
+    documented_webhooks: Option<bool>,
 }
 
 /// POST /_sandbox/config: compress time (limits, token lifetime, webhook retry delay).
@@ -230,6 +233,9 @@ pub async fn config(State(app): State<App>, Json(r): Json<ConfigReq>) -> ApiResu
     if let Some(v) = r.access_token_ttl_secs {
         rt.access_token_ttl = Duration::from_secs(v);
     }
+    if let Some(v) = r.documented_webhooks {
+        rt.documented_webhooks = v;
+    }
     if let Some(v) = r.webhook_retry_delay_ms {
         *app.retry_delay.lock().unwrap_or_else(|p| p.into_inner()) = Duration::from_millis(v);
     }
@@ -244,6 +250,7 @@ pub async fn config(State(app): State<App>, Json(r): Json<ConfigReq>) -> ApiResu
         "rate_daily": rt.rate.daily,
         "access_token_ttl_secs": rt.access_token_ttl.as_secs(),
         "webhook_retry_delay_ms": retry_ms,
+        "documented_webhooks": rt.documented_webhooks,
     }))
 }
 

@@ -344,3 +344,72 @@ pub async fn delete_tag(
     inner.rt.dirty = true;
     ok(json!({"succeded": true}))
 }
+
+/// POST /locations/{locationId}/tasks/search (task-search): the location's tasks,
+/// filtered by contacts, completion, assignees and a text in the title or body,
+/// `skip` and `limit` (default 25) paging them in creation order.
+pub async fn search_tasks(
+    State(app): State<App>,
+    caller: Caller,
+    Path(location_id): Path<String>,
+    Body(body): Body,
+) -> ApiResult {
+    caller.require("locations/tasks.readonly")?;
+    let input = validate::check(&body, TASK_SEARCH)?;
+    let ids = |k: &str| -> Option<Vec<String>> {
+        input.get(k).and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+    };
+    let (contacts, assignees) = (ids("contactId"), ids("assignedTo"));
+    let completed = input.get("completed").and_then(Value::as_bool);
+    let query = input
+        .get("query")
+        .and_then(Value::as_str)
+        .map(str::to_lowercase)
+        .filter(|q| !q.is_empty());
+    let count = |k: &str, default: u64| {
+        input
+            .get(k)
+            .and_then(Value::as_f64)
+            .map_or(default, |n| n.max(0.0) as u64)
+    };
+    let (skip, limit) = (count("skip", 0), count("limit", 25));
+    let mut inner = app.shared.lock();
+    let loc = named_location(&mut inner.world, &caller, &location_id)?;
+    let tasks: Vec<Value> = loc
+        .tasks
+        .values()
+        .filter(|t| contacts.as_ref().is_none_or(|c| c.contains(&t.contact_id)))
+        .filter(|t| {
+            assignees
+                .as_ref()
+                .is_none_or(|a| t.assigned_to.as_ref().is_some_and(|u| a.contains(u)))
+        })
+        .filter(|t| completed.is_none_or(|c| t.completed == c))
+        .filter(|t| {
+            query.as_ref().is_none_or(|q| {
+                t.title.to_lowercase().contains(q)
+                    || t.body
+                        .as_ref()
+                        .is_some_and(|b| b.to_lowercase().contains(q))
+            })
+        })
+        .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(super::state::Task::to_json)
+        .collect();
+    ok(json!({"tasks": tasks}))
+}
+
+const TASK_SEARCH: &[validate::Prop] = &[
+    opt("contactId", Kind::StrArray),
+    opt("completed", Kind::Bool),
+    opt("assignedTo", Kind::StrArray),
+    opt("query", Kind::Str),
+    opt("limit", Kind::Num),
+    opt("skip", Kind::Num),
+    opt("businessId", Kind::Str),
+];

@@ -189,6 +189,7 @@ pub(crate) async fn build(
                 counters: Default::default(),
                 oauth: Default::default(),
                 dirty: false,
+                documented_webhooks: false,
             },
         }),
         outbox,
@@ -243,6 +244,10 @@ fn router(app: App) -> Router {
             get(loc::get_field)
                 .put(loc::update_field)
                 .delete(loc::delete_field),
+        )
+        .route(
+            "/locations/{locationId}/tasks/search",
+            post(loc::search_tasks),
         )
         .route(
             "/locations/{locationId}/tags",

@@ -30,6 +30,7 @@ pub const ALL_SCOPES: &[&str] = &[
     "locations/customFields.write",
     "locations/tags.readonly",
     "locations/tags.write",
+    "locations/tasks.readonly",
     "businesses.readonly",
     "businesses.write",
     "campaigns.readonly",
@@ -646,6 +647,9 @@ pub struct Runtime {
     pub counters: BTreeMap<String, Counter>,
     pub oauth: OAuthCounter,
     pub dirty: bool,
+    /// Webhooks as GHL documents them, not as it is reported to send them
+    /// (default false: a `TaskCreate` without `contactId` and `body`).
+    pub documented_webhooks: bool,
 }
 
 /// World + runtime under one lock, plus the webhook outbox.

@@ -122,9 +122,10 @@ impl Runner<'_> {
                         )));
                     }
                 }
-                let current = systems::read(&conn, object, &existing)
-                    .await?
-                    .unwrap_or(Value::Null);
+                let current =
+                    systems::read(&conn, object, &existing, &Value::Object(patch.clone()))
+                        .await?
+                        .unwrap_or(Value::Null);
                 match systems::update(&conn, object, &existing, &current, patch.clone()).await {
                     Ok(state) => Ok((existing, state)),
                     Err(e) => Err(e),

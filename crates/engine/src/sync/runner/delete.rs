@@ -102,7 +102,8 @@ impl Runner<'_> {
                     domain::sync::DeletePolicy::Delete => {
                         if self.dry.is_none() {
                             let conn = self.open(partner_side).await?;
-                            if let Err(e) = systems::delete(&conn, object, &other_id).await {
+                            if let Err(e) = systems::delete(&conn, object, &other_id, &state).await
+                            {
                                 return Err(self.failed(&entry, &e.into()).await?);
                             }
                         }

@@ -1,6 +1,7 @@
 //! Running one `flow.run`: load, lock, echo check, match or merge, act, store.
 //! See the module docs of [`crate::sync`].
 
+mod child;
 mod create;
 mod delete;
 mod dry;
@@ -255,7 +256,13 @@ impl Runner<'_> {
                     return Ok(done);
                 }
                 let conn = self.open(side).await?;
-                match systems::read(&conn, object, &job.record).await? {
+                let hint = self
+                    .store()
+                    .record_state(fid, side.as_str(), &job.record)
+                    .await?
+                    .and_then(|(s, _)| serde_json::from_str(&s).ok())
+                    .unwrap_or(Value::Null);
+                match systems::read(&conn, object, &job.record, &hint).await? {
                     Some(r) => r,
                     // A new record can answer 404 for a moment after it is made
                     // (Lofty): look again before believing it is gone.
@@ -289,8 +296,13 @@ impl Runner<'_> {
             return self.delete().await;
         }
         let version = job.version.or_else(|| systems::version_of(object, &source));
-        let keys = sync::key_values(spec, side, &source);
+        let mut keys = sync::key_values(spec, side, &source);
         entry.subject = subject_of(&keys);
+        if let Some(parent) = &spec.parent
+            && let Some(p) = child::parent_id(parent, side, &source)
+        {
+            keys.push((child::PARENT_KEY.to_owned(), p));
+        }
         // A run of the stored state itself (a review carried out, a dry run) has
         // nothing older to drop.
         let restate = !(job.known && job.version.is_none());
@@ -325,7 +337,10 @@ impl Runner<'_> {
 
         match self.store().pair(fid, side.as_str(), &job.record).await? {
             Some(pair) => self.linked(&mut entry, pair, source, version).await,
-            None => self.unlinked(&mut entry, source, version, &keys).await,
+            None => match &spec.parent {
+                Some(parent) => self.child_unlinked(&mut entry, parent, source).await,
+                None => self.unlinked(&mut entry, source, version, &keys).await,
+            },
         }
     }
 
@@ -431,7 +446,7 @@ impl Runner<'_> {
         // the budget keeps for writes): read it first, so a change made there since
         // its last event is a conflict decided by the rules, not overwritten.
         let other_object = spec.object(other_side).name;
-        if other_object != "ghl.contact" && self.dry.is_none() {
+        if !other_object.starts_with("ghl.") && self.dry.is_none() {
             let (l, r) = match side {
                 Side::Left => (&source, &other),
                 Side::Right => (&other, &source),
@@ -439,7 +454,7 @@ impl Runner<'_> {
             let first = sync::plan(spec, l, r, Some(&shadow), Versions::default());
             if !first.patch(other_side).is_empty() {
                 let conn = self.open(other_side).await?;
-                if let Some(fresh) = systems::read(&conn, other_object, &other_id).await? {
+                if let Some(fresh) = systems::read(&conn, other_object, &other_id, &other).await? {
                     let fresh_version = systems::version_of(other_object, &fresh);
                     set_state(&mut pair, other_side, &fresh, fresh_version);
                     other = fresh;
@@ -575,7 +590,7 @@ impl Runner<'_> {
                     Some((state, _)) => serde_json::from_str(&state).unwrap_or(Value::Null),
                     None => {
                         let conn = self.open(other_side).await?;
-                        systems::read(&conn, spec.object(other_side).name, &id)
+                        systems::read(&conn, spec.object(other_side).name, &id, &Value::Null)
                             .await?
                             .unwrap_or(Value::Null)
                     }
@@ -910,6 +925,8 @@ impl Runner<'_> {
             systems::version_of(object, &other_state).or(get_version(&pair, other_side))
         };
         set_state(&mut pair, other_side, &other_state, other_version);
+        // A pair made now (created, or first matched) has no shadow yet.
+        let first_link = pair.shadow == "{}";
         pair.shadow = serde_json::to_string(&plan.shadow).unwrap_or_default();
         let fid = &self.flow.row.id;
         let other_keys = sync::key_values(spec, other_side, &other_state);
@@ -939,6 +956,9 @@ impl Runner<'_> {
         }
         if create {
             self.store().delete_cursor(&self.create_marker()).await?;
+        }
+        if first_link {
+            self.wake_children(&pair).await?;
         }
         let verdict = if create || !patch.is_empty() {
             Verdict::Ok

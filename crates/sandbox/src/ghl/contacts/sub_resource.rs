@@ -96,12 +96,21 @@ pub(super) async fn create<T: SubResource>(
     let input = validate::check(&body, T::DTO)?;
     T::check(&input)?;
     let mut inner = app.shared.lock();
+    let inner_documented = inner.rt.documented_webhooks;
     let loc = contact_location(&mut inner.world, &caller, &id)?;
     check_user::<T>(loc, &input)?;
     let item_id = new_id(&mut rand::rng());
     let item = T::from_input(item_id.clone(), id, &input);
+    let documented = inner_documented;
     for event in item.created_events() {
-        app.shared.outbox.emit(event, &loc.id, item.webhook());
+        let mut fields = item.webhook();
+        // HighLevel's API-docs tracker reports real `TaskCreate` events without
+        // the `contactId` and `body` the schema lists.
+        if *event == "TaskCreate" && !documented {
+            fields.remove("contactId");
+            fields.remove("body");
+        }
+        app.shared.outbox.emit(event, &loc.id, fields);
     }
     let out = item.json();
     T::stored(loc).insert(item_id, item);

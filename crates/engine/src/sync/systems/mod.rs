@@ -31,14 +31,31 @@ impl WriteError {
     }
 }
 
+mod children;
+
+pub use children::{find_ghl_task, parent_field};
+
+/// The field holding a record's id.
+fn id_field(object: &str) -> &'static str {
+    match object {
+        "lofty.lead" => "leadId",
+        "lofty.note" => "noteId",
+        _ => "id",
+    }
+}
+
+/// The field holding when a record last changed.
+fn version_field(object: &str) -> &'static str {
+    match object {
+        "lofty.lead" => "lastUpdateTime",
+        "lofty.task" | "lofty.note" => "lastUpdate",
+        _ => "dateUpdated",
+    }
+}
+
 /// The record's id as text.
 pub fn id_of(object: &str, record: &Value) -> Option<String> {
-    let field = if object == "lofty.lead" {
-        "leadId"
-    } else {
-        "id"
-    };
-    match record.get(field)? {
+    match record.get(id_field(object))? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -46,30 +63,13 @@ pub fn id_of(object: &str, record: &Value) -> Option<String> {
 }
 
 /// When the record last changed (epoch ms), from its own fields.
+/// GHL: RFC 3339; Lofty: `YYYY-MM-DDThh:mm:ssGMT` or `YYYY-MM-DD hh:mm:ss` (UTC).
 pub fn version_of(object: &str, record: &Value) -> Option<i64> {
-    let field = if object == "lofty.lead" {
-        "lastUpdateTime"
-    } else {
-        "dateUpdated"
-    };
-    let v = record.get(field)?;
-    if let Some(ms) = v.as_i64() {
-        return Some(ms);
+    let v = record.get(version_field(object))?;
+    if v.is_null() {
+        return None;
     }
-    let text = v.as_str()?.trim();
-    // GHL: RFC 3339; Lofty: `YYYY-MM-DDThh:mm:ssGMT`.
-    text.parse::<jiff::Timestamp>()
-        .ok()
-        .or_else(|| {
-            jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%SGMT", text)
-                .ok()?
-                .to_datetime()
-                .ok()?
-                .in_tz("UTC")
-                .ok()
-                .map(|z| z.timestamp())
-        })
-        .map(|t| t.as_millisecond())
+    domain::sync::transform::instant_ms(v)
 }
 
 /// The contact a GHL contact webhook carries (the webhook's own fields removed).
@@ -81,12 +81,18 @@ pub fn ghl_webhook_contact(body: &Value) -> Value {
     Value::Object(contact)
 }
 
-/// Reads one record (`Ok(None)`: it does not exist).
+/// Reads one record (`Ok(None)`: it does not exist). `hint` is what is known of
+/// it (`Null` when nothing): a child's parent id comes from there (GHL reads a
+/// task as `/contacts/{contactId}/tasks/{id}`).
 pub async fn read(
     conn: &Connector,
     object: &str,
     id: &str,
+    hint: &Value,
 ) -> Result<Option<Value>, ConnectorError> {
+    if children::is_child(object) {
+        return children::read(conn, object, id, hint).await;
+    }
     let answer = match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
             c.call_id("get-contact", serde_json::json!({"contactId": id}))
@@ -110,7 +116,7 @@ pub async fn read(
     }
 }
 
-fn status(e: &ConnectorError) -> Option<u16> {
+pub(crate) fn status(e: &ConnectorError) -> Option<u16> {
     match e {
         ConnectorError::Ghl(g) => g.status(),
         ConnectorError::Lofty(l) => l.status(),
@@ -179,7 +185,7 @@ fn write_body(object: &str, mut patch: Map<String, Value>) -> Map<String, Value>
 /// Whether a write to `object` answers with the record as that write left it (GHL
 /// does; Lofty answers with the id only).
 pub fn answers_with_record(object: &str) -> bool {
-    object == "ghl.contact"
+    object.starts_with("ghl.")
 }
 
 /// The tags a GHL contact update adds, when it only adds (every tag the contact
@@ -218,6 +224,9 @@ pub async fn create(
     object: &str,
     patch: Map<String, Value>,
 ) -> Result<(String, Value), WriteError> {
+    if children::is_child(object) {
+        return children::create(conn, object, patch).await;
+    }
     let mut body = write_body(object, patch.clone());
     match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
@@ -301,6 +310,9 @@ pub async fn update(
     current: &Value,
     patch: Map<String, Value>,
 ) -> Result<Value, WriteError> {
+    if children::is_child(object) {
+        return children::update(conn, object, id, current, patch).await;
+    }
     let mut known = current.as_object().cloned().unwrap_or_default();
     for (k, v) in &patch {
         known.insert(k.clone(), v.clone());
@@ -478,7 +490,15 @@ pub async fn find_existing(
 }
 
 /// Deletes a record (a delete policy of `delete`, which is opt-in).
-pub async fn delete(conn: &Connector, object: &str, id: &str) -> Result<(), ConnectorError> {
+pub async fn delete(
+    conn: &Connector,
+    object: &str,
+    id: &str,
+    hint: &Value,
+) -> Result<(), ConnectorError> {
+    if children::is_child(object) {
+        return children::delete(conn, object, id, hint).await;
+    }
     match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
             c.call_id("delete-contact", serde_json::json!({"contactId": id})).await.map(drop)

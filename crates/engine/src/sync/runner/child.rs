@@ -1,0 +1,137 @@
+//! Children (tasks, notes): a record of a sync with a `[parent]` is synced only
+//! once its parent is linked by the parent flow, and is created on the other side
+//! under the parent's partner. One that arrives first waits: it is indexed under
+//! its parent's id, and the parent's first link wakes it (never dropped, never a
+//! parent of its own).
+
+use domain::sync::{self, Parent, Side, Versions};
+use serde_json::{Value, json};
+use store::PairRow;
+
+use super::{Entry, Runner, new_pair};
+use crate::handlers::{Failed, Verdict};
+use crate::jobs::{FlowRun, Job};
+use crate::sync::enabled_flows;
+
+/// The index key a child is found by from its parent.
+pub(super) const PARENT_KEY: &str = "parent";
+
+/// The parent id a child record names on `side`.
+pub(super) fn parent_id(parent: &Parent, side: Side, record: &Value) -> Option<String> {
+    match parent.path(side).get(record) {
+        Value::String(s) if !s.is_empty() => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Runner<'_> {
+    /// A child not linked yet: created under its parent's partner, or waiting.
+    pub(super) async fn child_unlinked(
+        &self,
+        entry: &mut Entry<'_>,
+        parent: &Parent,
+        source: Value,
+    ) -> Result<(Verdict, String), Failed> {
+        let (spec, side, job) = (&self.flow.spec, self.side, self.job);
+        let fid = self.flow.row.id.as_str();
+        let other_side = side.other();
+        let Some(parent_id) = parent_id(parent, side, &source) else {
+            let h = entry.make(
+                "",
+                "skip",
+                format!("names no parent (`{}` is blank)", parent.path(side)),
+                json!([]),
+                (None, None),
+            );
+            self.note(vec![h]).await?;
+            return Ok((Verdict::Skipped, "no parent".to_owned()));
+        };
+        let parent_ref = format!("{}:{}", parent.flow, parent_id);
+        let Some(link) = self
+            .store()
+            .pair(&parent.flow, side.as_str(), &parent_id)
+            .await?
+        else {
+            let h = entry.make(
+                "",
+                "wait",
+                format!(
+                    "its parent {parent_ref} is not linked yet: it is synced when the parent is"
+                ),
+                json!([]),
+                (None, None),
+            );
+            self.note(vec![h]).await?;
+            return Ok((
+                Verdict::Skipped,
+                format!("waiting for its parent {parent_ref} to be linked"),
+            ));
+        };
+        let partner = match other_side {
+            Side::Left => link.left_id,
+            Side::Right => link.right_id,
+        };
+        let (left, right) = match side {
+            Side::Left => (&source, &Value::Null),
+            Side::Right => (&Value::Null, &source),
+        };
+        let mut plan = sync::plan(spec, left, right, None, Versions::default());
+        if plan.patch(other_side).is_empty() {
+            // Nothing mapped has a value: act() records the skip.
+        } else {
+            let target = match other_side {
+                Side::Left => &mut plan.left,
+                Side::Right => &mut plan.right,
+            };
+            target.insert(
+                parent.path(other_side).root().to_owned(),
+                Value::String(partner),
+            );
+        }
+        let pair = new_pair(fid, side, &job.record, "");
+        self.act(
+            entry,
+            pair,
+            plan,
+            side,
+            &source,
+            &Value::Null,
+            String::new(),
+            true,
+        )
+        .await
+    }
+
+    /// After `pair` of this flow was first linked: the children waiting for it (in
+    /// the flows whose parent this flow is) are run again from what was stored.
+    pub(super) async fn wake_children(&self, pair: &PairRow) -> Result<(), Failed> {
+        let store = self.store();
+        let mut jobs = Vec::new();
+        for child in enabled_flows(store).await? {
+            let Some(parent) = &child.spec.parent else {
+                continue;
+            };
+            if parent.flow != self.flow.row.id {
+                continue;
+            }
+            for (side, id) in [(Side::Left, &pair.left_id), (Side::Right, &pair.right_id)] {
+                for record in store
+                    .find_by_key(&child.row.id, side.as_str(), PARENT_KEY, id)
+                    .await?
+                {
+                    if store
+                        .pair(&child.row.id, side.as_str(), &record)
+                        .await?
+                        .is_none()
+                    {
+                        let run = FlowRun::known(&child.row.id, side.as_str(), &record, None);
+                        jobs.push(Job::from(run).into_new_job());
+                    }
+                }
+            }
+        }
+        store.enqueue_many(&jobs).await?;
+        Ok(())
+    }
+}
