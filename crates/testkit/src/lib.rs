@@ -20,6 +20,7 @@
 // not product calls, and must not follow the factory's no-redirect policy blindly.
 #![allow(clippy::disallowed_methods)]
 
+pub mod calls;
 pub mod pg;
 
 use std::net::SocketAddr;
@@ -27,10 +28,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine;
-use ed25519_dalek::Signer;
-use engine::{Connectors, Worker, WorkerStats};
 /// The application's configuration, for [`spawn_app_configured`] and
 /// [`TestApp::worker_with`] (so a test binary need not depend on `ghlsync`).
+pub use calls::Calls;
+use ed25519_dalek::Signer;
+use engine::{Connectors, Worker, WorkerStats};
 pub use ghlsync::Config;
 use sandbox::{Sandbox, SandboxConfig};
 use secrecy::SecretString;

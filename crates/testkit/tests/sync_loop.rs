@@ -33,7 +33,7 @@ use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-use testkit::{Backend, Spec, TestApp};
+use testkit::{Backend, Calls, Spec, TestApp};
 
 /// People linked on both sides before the edits start.
 const PEOPLE: usize = 50;
@@ -201,76 +201,6 @@ struct Expected {
     lofty_writes: u64,
     conflicts: u64,
     agreements: u64,
-}
-
-/// Requests per route since the sandbox started: GHL (location 0) and Lofty.
-#[derive(Debug, Clone, Default)]
-struct Calls {
-    ghl: BTreeMap<String, u64>,
-    lofty: BTreeMap<String, u64>,
-}
-
-impl Calls {
-    async fn now(app: &TestApp, location: &str) -> Self {
-        let ghl: Value = app
-            .http
-            .get(format!("{}/_sandbox/counters", app.ghl_base()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let lofty: Value = app
-            .http
-            .get(format!(
-                "{}/_sandbox/counters",
-                app.sandbox.info().lofty.base_url
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let routes = |v: &Value| -> BTreeMap<String, u64> {
-            v.as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
-                .collect()
-        };
-        Self {
-            ghl: routes(&ghl["locations"][location]["by_route"]),
-            lofty: routes(&lofty["callers"]["total"]["by_route"]),
-        }
-    }
-
-    /// The requests made since `before`, per route (routes with none left out).
-    fn since(&self, before: &Self) -> Self {
-        let diff = |now: &BTreeMap<String, u64>, then: &BTreeMap<String, u64>| {
-            now.iter()
-                .map(|(k, n)| (k.clone(), n - then.get(k).copied().unwrap_or(0)))
-                .filter(|(_, n)| *n > 0)
-                .collect()
-        };
-        Self {
-            ghl: diff(&self.ghl, &before.ghl),
-            lofty: diff(&self.lofty, &before.lofty),
-        }
-    }
-
-    fn count(routes: &BTreeMap<String, u64>, write: bool) -> u64 {
-        routes
-            .iter()
-            .filter(|(route, _)| route.starts_with("GET ") != write)
-            .map(|(_, n)| n)
-            .sum()
-    }
-
-    fn total(&self) -> u64 {
-        self.ghl.values().sum::<u64>() + self.lofty.values().sum::<u64>()
-    }
 }
 
 fn now_ms() -> u64 {

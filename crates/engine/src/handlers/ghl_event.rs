@@ -177,10 +177,29 @@ async fn child(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome,
     if job.event_type == "TaskComplete" {
         state["completed"] = serde_json::Value::Bool(true);
     }
-    if state
-        .get("contactId")
-        .is_none_or(serde_json::Value::is_null)
-    {
+    let no_contact =
+        |s: &serde_json::Value| s.get("contactId").is_none_or(serde_json::Value::is_null);
+    // A task the flows know (our own create coming back, for one): its contact is
+    // known, and what the webhook lacks is kept from what was known.
+    if no_contact(&state) {
+        for (flow, side) in &consumers {
+            if let Some(pair) = store.pair(&flow.row.id, side.as_str(), &id).await? {
+                let known: serde_json::Value = serde_json::from_str(match side {
+                    domain::sync::Side::Left => &pair.left_state,
+                    domain::sync::Side::Right => &pair.right_state,
+                })
+                .unwrap_or_default();
+                if let (Some(mut merged), Some(carried)) =
+                    (known.as_object().cloned(), state.as_object())
+                {
+                    merged.extend(carried.clone());
+                    state = serde_json::Value::Object(merged);
+                }
+                break;
+            }
+        }
+    }
+    if no_contact(&state) {
         let connector = ctx.connectors.open(&conn.id).await?;
         match crate::sync::systems::find_ghl_task(&connector, &id, state["title"].as_str()).await? {
             Some(found) => {
@@ -203,7 +222,24 @@ async fn child(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome,
             }
         }
     }
-    let jobs = crate::sync::route_read(store, &consumers, &[(id, None, state)]).await?;
+    // GHL's tasks and notes carry no update time: the event's time stands in (the
+    // change's version, and the record's `dateUpdated` for `newest`), so each
+    // event is its own change and a late one never replaces a newer state.
+    let at = job
+        .timestamp
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(|| {
+            jiff::Timestamp::from_millisecond(store.now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        });
+    if body
+        .get("dateUpdated")
+        .is_none_or(serde_json::Value::is_null)
+    {
+        state["dateUpdated"] = serde_json::Value::String(at.to_string());
+    }
+    let version = Some(at.as_millisecond());
+    let jobs = crate::sync::route_read(store, &consumers, &[(id, version, state)]).await?;
     let n = store.enqueue_many(&jobs).await?;
     Ok(Outcome::new(
         reference,
