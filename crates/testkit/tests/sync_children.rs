@@ -292,3 +292,313 @@ async fn tasks_both_ways(backend: Backend) {
 async fn sqlite_tasks_both_ways() {
     tasks_both_ways(Backend::Sqlite).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tasks_both_ways() {
+    tasks_both_ways(Backend::Postgres).await;
+}
+
+impl Setup {
+    /// A Lofty note as the sandbox holds it (no API call).
+    fn lofty_note(&self, id: i64) -> Option<sandbox::lofty::state::Note> {
+        self.app
+            .sandbox
+            .lofty()
+            .with_world(|w| w.notes.get(&id).cloned())
+    }
+
+    /// A GHL note as the sandbox holds it (no API call).
+    fn ghl_note(&self, id: &str) -> Option<sandbox::ghl::state::Note> {
+        self.app.sandbox.ghl().with_world(|w| {
+            w.locations
+                .get(&self.location)
+                .and_then(|l| l.notes.get(id).cloned())
+        })
+    }
+}
+
+/// A note with HTML formatting, edited 20 times on alternating sides: after each
+/// edit both sides hold the same text, neither grows, and each edit costs one
+/// write on the other side.
+async fn notes_round_trip_without_growing(backend: Backend) {
+    let Some(s) = setup(backend).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let (lead, contact) = s.linked_lead("notes.kid@example.com").await;
+    let html = "<p>Viewing on <b>Tuesday</b> &amp; Wednesday</p><ul><li>bring keys</li><li>lockbox 4411</li></ul>";
+    let before = s.calls().await;
+    let note = s
+        .ghl
+        .create_note(
+            &contact,
+            &ghl::models::CreateNote {
+                body: html.to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.until("the note in Lofty", async || {
+        s.pair("lofty-ghl-notes", "left", &note.id).await.is_some()
+    })
+    .await;
+    s.settle().await;
+    let made = s.calls().await.since(&before);
+    let lofty_id: i64 = s
+        .pair("lofty-ghl-notes", "left", &note.id)
+        .await
+        .unwrap()
+        .right_id
+        .parse()
+        .unwrap();
+    let text = "Viewing on Tuesday & Wednesday\nbring keys\nlockbox 4411";
+    assert_eq!(s.lofty_note(lofty_id).unwrap().content, text);
+    assert_eq!(s.lofty_note(lofty_id).unwrap().lead_id, lead);
+    // The test's own GHL create; one Lofty write; the Lofty echo costs its read.
+    assert_eq!(
+        (
+            Calls::count(&made.ghl, true),
+            made.split().0,
+            made.split().3
+        ),
+        (1, 0, 1),
+        "{made:?}"
+    );
+
+    let mut expected = text.to_owned();
+    for edit in 0..20 {
+        let before = s.calls().await;
+        let line = format!("edit {edit}: call back at {}pm", 1 + edit % 12);
+        if edit % 2 == 0 {
+            // In Lofty, as plain text.
+            expected = format!("{expected}\n{line}");
+            s.lofty
+                .update_note(
+                    lofty_id,
+                    &lofty::models::NoteInput::new(lead, expected.clone()),
+                )
+                .await
+                .unwrap();
+            s.until("the Lofty edit in GHL", async || {
+                s.ghl_note(&note.id)
+                    .is_some_and(|n| domain::sync::html::html_to_text(&n.body) == expected)
+            })
+            .await;
+        } else {
+            // In GHL, as HTML built on what GHL holds.
+            let body = s.ghl_note(&note.id).unwrap().body;
+            let body = format!("{body}<p><i>{line}</i></p>");
+            expected = format!("{expected}\n{line}");
+            s.ghl
+                .update_note(
+                    &contact,
+                    &note.id,
+                    &ghl::models::UpdateNote {
+                        body: Some(body),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            s.until("the GHL edit in Lofty", async || {
+                s.lofty_note(lofty_id)
+                    .is_some_and(|n| n.content == expected)
+            })
+            .await;
+        }
+        s.settle().await;
+        let made = s.calls().await.since(&before);
+        let (ghl_writes, lofty_writes) = (
+            Calls::count(&made.ghl, true),
+            Calls::count(&made.lofty, true),
+        );
+        assert_eq!(
+            (ghl_writes, lofty_writes),
+            (1, 1),
+            "edit {edit}: the edit and its one write across, no echo write: {made:?}"
+        );
+        let ghl_text = domain::sync::html::html_to_text(&s.ghl_note(&note.id).unwrap().body);
+        assert_eq!(ghl_text, expected, "edit {edit}");
+        assert_eq!(
+            s.lofty_note(lofty_id).unwrap().content,
+            expected,
+            "edit {edit}"
+        );
+    }
+    assert_eq!(
+        expected.lines().count(),
+        3 + 20,
+        "nothing grew but the edits"
+    );
+    s.app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_notes_round_trip_without_growing() {
+    notes_round_trip_without_growing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notes_round_trip_without_growing() {
+    notes_round_trip_without_growing(Backend::Postgres).await;
+}
+
+/// A Lofty task made under a lead that is not linked yet waits for it (it neither
+/// is dropped nor makes a contact of its own) and reaches GHL under the lead's
+/// contact once the lead is linked, once.
+async fn a_child_before_its_parent_waits(backend: Backend) {
+    let Some(s) = setup(backend).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let lead = s
+        .lofty
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Early".to_owned(),
+            emails: Some(vec!["early.kid@example.com".to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let task = s
+        .lofty
+        .create_task(&lofty::models::CreateTask::new(
+            lead,
+            lofty::models::TaskType::Email,
+            "Send the disclosures",
+            in_a_week().to_string(),
+        ))
+        .await
+        .unwrap();
+    // Both changes arrive; the lead waits a moment before it is created in GHL
+    // (its other side may be on its way), so the task runs first.
+    s.app.sandbox.lofty().flush_webhooks().await;
+    s.app.drain().await;
+    let task_ref = format!("lofty:task:{task}");
+    let waited = s
+        .history_decisions("lofty-ghl-tasks")
+        .await
+        .into_iter()
+        .any(|(d, src)| d == "wait" && src == task_ref);
+    assert!(waited, "the task waits for its lead");
+    assert!(
+        s.pair("lofty-ghl-tasks", "right", &task.to_string())
+            .await
+            .is_none()
+    );
+    s.until("the task's GHL twin", async || {
+        s.pair("lofty-ghl-tasks", "right", &task.to_string())
+            .await
+            .is_some()
+    })
+    .await;
+    s.settle().await;
+    let contact = s
+        .pair("lofty-ghl-contacts", "right", &lead.to_string())
+        .await
+        .unwrap()
+        .left_id;
+    let tasks = s.ghl.list_tasks(&contact).await.unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0].title.as_deref(), Some("Send the disclosures"));
+    let contacts = s.app.sandbox.ghl().with_world(|w| {
+        w.locations[&s.location]
+            .contacts
+            .values()
+            .filter(|c| c.str_field("email") == Some("early.kid@example.com"))
+            .count()
+    });
+    assert_eq!(contacts, 1, "the task made no contact of its own");
+    s.app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_child_before_its_parent_waits() {
+    a_child_before_its_parent_waits(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_child_before_its_parent_waits() {
+    a_child_before_its_parent_waits(Backend::Postgres).await;
+}
+
+/// A task created in GHL reaches the linked Lofty lead once, whether its
+/// `TaskCreate` comes as GHL is reported to send it (no `contactId`, no `body`:
+/// one task search finds it) or as documented (no search).
+async fn a_ghl_task_reaches_lofty_with_either_webhook(backend: Backend) {
+    let Some(s) = setup(backend).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let (lead, contact) = s.linked_lead("ghl.tasks.kid@example.com").await;
+    for (documented, title) in [(false, "Reported shape"), (true, "Documented shape")] {
+        s.app
+            .sandbox_control(
+                "/_sandbox/config",
+                json!({"documented_webhooks": documented}),
+            )
+            .await;
+        let before = s.calls().await;
+        let due = in_a_week();
+        let made = s
+            .ghl
+            .create_task(
+                &contact,
+                &ghl::models::CreateTask {
+                    title: title.to_owned(),
+                    body: Some("details".to_owned()),
+                    due_date: due.to_string(),
+                    completed: false,
+                    assigned_to: None,
+                },
+            )
+            .await
+            .unwrap();
+        s.until("the GHL task in Lofty", async || {
+            s.pair("lofty-ghl-tasks", "left", &made.id).await.is_some()
+        })
+        .await;
+        s.settle().await;
+        let calls = s.calls().await.since(&before);
+        let search = calls
+            .ghl
+            .get("POST /locations/{locationId}/tasks/search")
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(
+            search,
+            u64::from(!documented),
+            "documented = {documented}: {calls:?}"
+        );
+        assert_eq!(calls.split().0, 0, "no GHL read: {calls:?}");
+        assert_eq!(calls.split().3, 1, "one Lofty write: {calls:?}");
+        let lofty_id: i64 = s
+            .pair("lofty-ghl-tasks", "left", &made.id)
+            .await
+            .unwrap()
+            .right_id
+            .parse()
+            .unwrap();
+        let t = s.lofty_task(lofty_id).unwrap();
+        assert_eq!((t.lead_id, t.content.as_str()), (lead, title));
+        assert_eq!(t.end.timestamp_millis(), due.as_millisecond());
+    }
+    let on_lead = s
+        .app
+        .sandbox
+        .lofty()
+        .with_world(|w| w.entries.values().filter(|e| e.lead_id == lead).count());
+    assert_eq!(on_lead, 2, "each GHL task once");
+    s.app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_ghl_task_reaches_lofty_with_either_webhook() {
+    a_ghl_task_reaches_lofty_with_either_webhook(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_ghl_task_reaches_lofty_with_either_webhook() {
+    a_ghl_task_reaches_lofty_with_either_webhook(Backend::Postgres).await;
+}
