@@ -362,6 +362,9 @@ pub struct FlowReconcile {
     pub window: i64,
     /// The largest share of a flow's links one walk may remove, in per mille.
     pub max_delete_permille: u32,
+    /// Only the sides that sync these object types (empty: every side).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<String>,
 }
 
 impl FlowReconcile {
@@ -369,7 +372,11 @@ impl FlowReconcile {
         JobKind::FlowReconcile
     }
     pub fn idempotency_key(&self) -> String {
-        format!("flow:reconcile:{}", self.window)
+        if self.objects.is_empty() {
+            format!("flow:reconcile:{}", self.window)
+        } else {
+            format!("flow:reconcile:{}:{}", self.objects.join(","), self.window)
+        }
     }
 }
 

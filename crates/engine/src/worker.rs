@@ -40,6 +40,9 @@ pub struct WorkerConfig {
     pub reconcile_every: Option<Duration>,
     /// The largest share of a flow's links one walk may remove, in per mille.
     pub reconcile_max_delete_permille: u32,
+    /// How often GHL's tasks are walked (`None`: only with the full walk): GHL
+    /// sends no webhook when a task is edited or reopened.
+    pub tasks_walk_every: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -57,6 +60,7 @@ impl WorkerConfig {
             history_for: Duration::from_secs(90 * 24 * 3600),
             reconcile_every: Some(Duration::from_secs(3600)),
             reconcile_max_delete_permille: 50,
+            tasks_walk_every: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -162,9 +166,10 @@ impl Worker {
                 self.config.keep_alive_every,
             );
             let (store, history_for) = (self.store.clone(), self.config.history_for);
-            let (reconcile_every, permille) = (
+            let (reconcile_every, permille, tasks_every) = (
                 self.config.reconcile_every,
                 self.config.reconcile_max_delete_permille,
+                self.config.tasks_walk_every,
             );
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
@@ -187,12 +192,20 @@ impl Worker {
                         Ok(flows) => flows.iter().any(|f| f.enabled),
                         Err(_) => false,
                     };
-                    if let (Some(every), true) = (reconcile_every, flows_on) {
+                    // GHL's tasks, more often: their edits send no webhook.
+                    for (every, objects) in [
+                        (reconcile_every, Vec::new()),
+                        (tasks_every, vec!["ghl.task".to_owned()]),
+                    ] {
+                        let (Some(every), true) = (every, flows_on) else {
+                            continue;
+                        };
                         let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
                         let now = store.now();
                         let job = crate::jobs::Job::from(crate::jobs::FlowReconcile {
                             window: now - now.rem_euclid(every_ms),
                             max_delete_permille: permille,
+                            objects,
                         });
                         if let Err(e) = store.enqueue(&job.into_new_job()).await {
                             tracing::warn!(error = %e, "could not schedule the reconciliation walk");

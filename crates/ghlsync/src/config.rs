@@ -187,6 +187,10 @@ pub struct WorkerSection {
     /// The largest share of a flow's links one walk may remove, in percent; more is
     /// held for review. Default 5.
     pub reconcile_max_delete_percent: Option<f64>,
+    /// Seconds between walks of GHL's tasks (0: only with the full walk). GHL sends
+    /// no webhook when a task is edited or reopened, so this is how late such a
+    /// change reaches Lofty at most. Default 300.
+    pub tasks_walk_every_secs: Option<u64>,
 }
 
 /// `[intake]`: how long a delivery waits for the journal, and what one may carry.

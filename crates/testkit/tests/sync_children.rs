@@ -602,3 +602,125 @@ async fn sqlite_a_ghl_task_reaches_lofty_with_either_webhook() {
 async fn postgres_a_ghl_task_reaches_lofty_with_either_webhook() {
     a_ghl_task_reaches_lofty_with_either_webhook(Backend::Postgres).await;
 }
+
+/// A GHL task edited and reopened sends no webhook (as in GHL); the walk of GHL's
+/// tasks (`[worker] tasks_walk_every_secs`) finds it, and Lofty gets the new text
+/// and the reopening.
+async fn a_ghl_task_edited_without_a_webhook_is_walked(backend: Backend) {
+    let Some(s) = setup(backend).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let (_, contact) = s.linked_lead("walked.kid@example.com").await;
+    let task = s
+        .ghl
+        .create_task(
+            &contact,
+            &ghl::models::CreateTask {
+                title: "Send the CMA".to_owned(),
+                body: None,
+                due_date: in_a_week().to_string(),
+                completed: true,
+                assigned_to: None,
+            },
+        )
+        .await
+        .unwrap();
+    s.until("the GHL task in Lofty", async || {
+        s.pair("lofty-ghl-tasks", "left", &task.id).await.is_some()
+    })
+    .await;
+    s.settle().await;
+    let lofty_id: i64 = s
+        .pair("lofty-ghl-tasks", "left", &task.id)
+        .await
+        .unwrap()
+        .right_id
+        .parse()
+        .unwrap();
+    assert!(s.lofty_task(lofty_id).unwrap().finished, "created done");
+
+    let events = || async {
+        s.app
+            .store
+            .scalar_i64("SELECT COUNT(*) FROM events WHERE source = 'ghl'")
+            .await
+            .unwrap()
+    };
+    // A first walk learns the location's other tasks (the sandbox seeds some, on
+    // contacts not linked: they wait for their parents).
+    let tasks_only = ["ghl.task".to_owned()];
+    let first = engine::sync::reconcile::walk_all(s.app.connectors(), 0.05, &tasks_only)
+        .await
+        .unwrap();
+    assert_eq!(
+        first[0].2.changed,
+        first[0].2.seen - 1,
+        "ours was known: {first:?}"
+    );
+    s.settle().await;
+    let before_events = events().await;
+    s.ghl
+        .update_task(
+            &contact,
+            &task.id,
+            &ghl::models::UpdateTask {
+                title: Some("Send the CMA and the comps".to_owned()),
+                completed: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.settle().await;
+    assert_eq!(events().await, before_events, "GHL sent no webhook");
+    let t = s.lofty_task(lofty_id).unwrap();
+    assert_eq!((t.content.as_str(), t.finished), ("Send the CMA", true));
+
+    let before = s.calls().await;
+    let walks = engine::sync::reconcile::walk_all(s.app.connectors(), 0.05, &tasks_only)
+        .await
+        .unwrap();
+    assert_eq!(
+        walks.len(),
+        1,
+        "only the GHL side of the tasks flow: {walks:?}"
+    );
+    assert_eq!(
+        (walks[0].2.seen, walks[0].2.changed),
+        (first[0].2.seen, 1),
+        "{walks:?}"
+    );
+    s.until("the reopening in Lofty", async || {
+        s.lofty_task(lofty_id).is_some_and(|t| !t.finished)
+    })
+    .await;
+    s.settle().await;
+    let t = s.lofty_task(lofty_id).unwrap();
+    assert_eq!(
+        (t.content.as_str(), t.finished),
+        ("Send the CMA and the comps", false)
+    );
+    let made = s.calls().await.since(&before);
+    assert_eq!(
+        made.ghl,
+        [("POST /locations/{locationId}/tasks/search".to_owned(), 1)].into(),
+        "the walk is one search page: {made:?}"
+    );
+    assert_eq!(
+        made.lofty.get("POST /v2.0/tasks/{taskId}/unfinish"),
+        Some(&1),
+        "{made:?}"
+    );
+    s.app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_ghl_task_edited_without_a_webhook_is_walked() {
+    a_ghl_task_edited_without_a_webhook_is_walked(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_ghl_task_edited_without_a_webhook_is_walked() {
+    a_ghl_task_edited_without_a_webhook_is_walked(Backend::Postgres).await;
+}

@@ -16,7 +16,7 @@ pub async fn run(
 /// `flow.reconcile`: walks both sides of every enabled flow.
 pub async fn reconcile(ctx: &Context, job: &FlowReconcile) -> Result<Outcome, Failed> {
     let share = f64::from(job.max_delete_permille) / 1000.0;
-    let walks = crate::sync::reconcile::walk_all(&ctx.connectors, share)
+    let walks = crate::sync::reconcile::walk_all(&ctx.connectors, share, &job.objects)
         .await
         .map_err(|e| match e {
             crate::sync::backfill::BackfillError::Connector(c) => Failed::from(c),
@@ -38,7 +38,7 @@ pub async fn reconcile(ctx: &Context, job: &FlowReconcile) -> Result<Outcome, Fa
         .collect::<Vec<_>>()
         .join("; ");
     Ok(Outcome::new(
-        format!("flow:reconcile:{}", job.window),
+        job.idempotency_key(),
         Verdict::Done,
         if detail.is_empty() {
             "no enabled flow".to_owned()

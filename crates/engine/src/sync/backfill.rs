@@ -51,7 +51,7 @@ pub async fn index_side(
     let conn = connectors.open(flow.connection(side)).await?;
     let object = flow.spec.object(side).name;
     loop {
-        let (records, after) = systems::page(&conn, object, next.as_ref()).await?;
+        let (records, after) = page_of(store, &conn, flow, side, next.as_ref()).await?;
         for r in &records {
             let Some(id) = systems::id_of(object, r) else {
                 continue;
@@ -79,6 +79,44 @@ pub async fn index_side(
         }
         next = after;
     }
+}
+
+/// How many parents one page of children covers.
+const PARENTS_PER_PAGE: i64 = 20;
+
+/// One page of a side's records: the account's own paging, or, for a child type
+/// that has none (Lofty tasks and notes, GHL notes), the children of the next
+/// parents the parent flow knows on that side (one list call per parent). A
+/// child whose parent is not linked yet waits for it in the runner.
+pub(crate) async fn page_of(
+    store: &Store,
+    conn: &crate::connectors::Connector,
+    flow: &Flow,
+    side: Side,
+    cursor: Option<&Value>,
+) -> Result<(Vec<Value>, Option<Value>), BackfillError> {
+    let object = flow.spec.object(side).name;
+    let Some(parent) = flow
+        .spec
+        .parent
+        .as_ref()
+        .filter(|_| !systems::pageable(object))
+    else {
+        return Ok(systems::page(conn, object, cursor).await?);
+    };
+    let after = cursor.and_then(Value::as_str).unwrap_or_default();
+    let parents = store
+        .record_ids(&parent.flow, side.as_str(), after, PARENTS_PER_PAGE)
+        .await?;
+    let mut records = Vec::new();
+    for p in &parents {
+        records.extend(systems::list_under(conn, object, p).await?);
+    }
+    let next = parents
+        .last()
+        .filter(|_| parents.len() as i64 == PARENTS_PER_PAGE)
+        .map(|l| Value::String(l.clone()));
+    Ok((records, next))
 }
 
 /// Enqueues one `flow.run` per stored record of both sides (left first), using the

@@ -78,6 +78,9 @@ pub async fn walk(
             {
                 let keys = domain::sync::key_values(&flow.spec, side, r);
                 store.index_record(fid, side.as_str(), &id, &keys).await?;
+                // A record without an update time of its own (a GHL task) is
+                // versioned by the walk's time: each walk's change is its own job.
+                let version = version.or_else(|| Some(store.now()));
                 jobs.push(run_job(flow, side, &id, version, false));
                 out.changed += 1;
             }
@@ -163,6 +166,7 @@ fn run_job(
 pub async fn walk_all(
     connectors: &Connectors,
     max_share: f64,
+    objects: &[String],
 ) -> Result<Vec<(String, Side, Walk)>, BackfillError> {
     let mut out = Vec::new();
     for flow in super::enabled_flows(connectors.store())
@@ -170,6 +174,15 @@ pub async fn walk_all(
         .map_err(|e: StoreError| BackfillError::Store(e))?
     {
         for side in [Side::Left, Side::Right] {
+            // A child type paged parent by parent (one call each) is not walked:
+            // its webhooks report every change (GHL tasks are walked: their
+            // edits and reopenings send none).
+            let object = flow.spec.object(side).name;
+            if !systems::pageable(object)
+                || !(objects.is_empty() || objects.iter().any(|o| o == object))
+            {
+                continue;
+            }
             let w = walk(connectors, &flow, side, max_share).await?;
             out.push((flow.row.id.clone(), side, w));
         }

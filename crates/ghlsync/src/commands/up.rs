@@ -119,8 +119,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         // the worker pairs, creates and updates; webhooks take over after that.
         let connectors = app.worker().connectors().clone();
         tokio::spawn(async move {
-            if let Err(e) = backfill(&connectors, SYNC_RECIPE).await {
-                tracing::error!(error = %e, "BackfillFailed: run `ghlsync flows run {SYNC_RECIPE}` to resume it");
+            for recipe in UP_RECIPES {
+                if let Err(e) = backfill(&connectors, recipe).await {
+                    tracing::error!(error = %e, "BackfillFailed: run `ghlsync flows run {recipe}` to resume it");
+                }
             }
         });
     }
@@ -132,23 +134,21 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// With the sandbox and no flows yet: connects the sandbox's first GHL location
-/// (a Private Integration Token that reads and writes contacts and reads custom fields) and its Lofty
-/// account, and switches the Lofty <-> GHL contacts recipe on between them. Run
-/// again, it finds the flow and changes nothing. Returns what it says on stderr.
+/// With the sandbox: connects the sandbox's first GHL location (a Private
+/// Integration Token with every scope the recipes need; a connection made earlier
+/// with fewer is reconnected) and its Lofty account, and switches on each of
+/// [`UP_RECIPES`] not on yet. Run again, it changes nothing. Returns what it says
+/// on stderr.
 async fn sync_out_of_the_box(
     connectors: &engine::Connectors,
     sbx: &Sandbox,
 ) -> anyhow::Result<String> {
     let store = connectors.store();
-    const RECIPE: &str = SYNC_RECIPE;
-    if let Some(flow) = store.flow(RECIPE).await? {
-        return Ok(format!(
-            "Sync {RECIPE} is {} between {} and {} (as before); `ghlsync runs` shows what it does.",
-            if flow.enabled { "on" } else { "off" },
-            flow.left_connection,
-            flow.right_connection
-        ));
+    let mut missing = Vec::new();
+    for recipe in UP_RECIPES {
+        if store.flow(recipe).await?.is_none() {
+            missing.push(*recipe);
+        }
     }
     let info = sbx.info();
     let location = info
@@ -157,12 +157,29 @@ async fn sync_out_of_the_box(
         .first()
         .context("the sandbox has no GHL location")?;
     let ghl_base = url::Url::parse(&info.ghl.base_url)?;
+    let has_scopes = match store.flow(UP_RECIPES[0]).await? {
+        Some(flow) => store
+            .connection(&flow.left_connection)
+            .await?
+            .is_some_and(|c| {
+                UP_SCOPES
+                    .split_whitespace()
+                    .all(|s| c.scopes.split_whitespace().any(|h| h == s))
+            }),
+        None => false,
+    };
+    if missing.is_empty() && has_scopes {
+        return Ok(format!(
+            "Syncs {} are on (as before); `ghlsync runs` shows what they do.",
+            UP_RECIPES.join(", ")
+        ));
+    }
     let ghl = engine::connections::connect_pit(
         store,
         &ghl_base,
         &location.id,
         &secrecy::SecretString::from(location.token.clone()),
-        "contacts.readonly contacts.write locations/customFields.readonly",
+        UP_SCOPES,
     )
     .await
     .context("cannot connect the sandbox's GHL location")?;
@@ -174,17 +191,29 @@ async fn sync_out_of_the_box(
     )
     .await
     .context("cannot connect the sandbox's Lofty account")?;
-    let flow = engine::sync::enable_recipe(connectors, RECIPE, &ghl, &lofty).await?;
+    for recipe in &missing {
+        engine::sync::enable_recipe(connectors, recipe, &ghl, &lofty).await?;
+    }
     Ok(format!(
-        "Connected the sandbox's GHL location {ghl} and Lofty account {lofty}, and switched on {}:\n\
-         a lead created or changed in Lofty is created or updated in GHL, and a GHL contact's changes reach its lead.\n\
-         See it work: ghlsync runs --flow {}   and   ghlsync history <email>",
-        flow.id, flow.id
+        "Connected the sandbox's GHL location {ghl} (scopes: {UP_SCOPES}) and Lofty account {lofty}; switched on {}:\n\
+         a lead created or changed in Lofty is created or updated in GHL, a GHL contact's changes reach its lead,\n\
+         and the tasks and notes of linked people sync both ways.\n\
+         See it work: ghlsync runs --flow lofty-ghl-contacts   and   ghlsync history <email>",
+        if missing.is_empty() {
+            "nothing new (the connection was reconnected with more scopes)".to_owned()
+        } else {
+            missing.join(", ")
+        }
     ))
 }
 
-/// The recipe `up` switches on with the sandbox.
-const SYNC_RECIPE: &str = "lofty-ghl-contacts";
+/// The recipes `up` switches on with the sandbox, parents first.
+const UP_RECIPES: &[&str] = &["lofty-ghl-contacts", "lofty-ghl-tasks", "lofty-ghl-notes"];
+
+/// What `up`'s GHL connection may do: contacts, their custom fields, and the
+/// location's task search (GHL's `TaskCreate` comes without its contact).
+const UP_SCOPES: &str =
+    "contacts.readonly contacts.write locations/customFields.readonly locations/tasks.readonly";
 
 /// Pages both sides of `flow` (resuming from its checkpoints) and enqueues its
 /// records for the running worker.

@@ -373,3 +373,82 @@ pub async fn delete(
         _ => Err(unsupported("delete", object)),
     }
 }
+
+/// Every child of one parent (a backfill pages children parent by parent).
+pub async fn list_under(
+    conn: &Connector,
+    object: &str,
+    parent: &str,
+) -> Result<Vec<Value>, ConnectorError> {
+    let (answer, key) = match (object, conn) {
+        ("ghl.task", Connector::Ghl(c)) => (
+            c.call_id("get-all-tasks", json!({"contactId": parent}))
+                .await?,
+            "tasks",
+        ),
+        ("ghl.note", Connector::Ghl(c)) => (
+            c.call_id("get-all-notes", json!({"contactId": parent}))
+                .await?,
+            "notes",
+        ),
+        ("lofty.task", Connector::Lofty(c)) => (
+            c.client
+                .call(
+                    "lofty-list-tasks",
+                    json!({"leadId": lofty_id(parent, "lead")?}),
+                )
+                .await
+                .map_err(lofty)?,
+            "tasks",
+        ),
+        ("lofty.note", Connector::Lofty(c)) => (
+            c.client
+                .call(
+                    "lofty-list-notes",
+                    json!({"leadId": lofty_id(parent, "lead")?, "includeSystemNote": false}),
+                )
+                .await
+                .map_err(lofty)?,
+            "notes",
+        ),
+        _ => return Err(unsupported("list", object)),
+    };
+    let field = parent_field(object);
+    Ok(answer[key]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        // Lofty lists appointments with the tasks; they are their own recipe.
+        .filter(|r| !(object == "lofty.task" && r["type"].as_str() == Some("Appointment")))
+        .map(|mut r| {
+            if r.get(field).is_none_or(Value::is_null) {
+                r[field] = Value::String(parent.to_owned());
+            }
+            r
+        })
+        .collect())
+}
+
+/// One page of a GHL location's tasks (its task search: the only child type a
+/// whole account can be paged for, and the one whose edits send no webhook).
+pub async fn page_ghl_tasks(
+    conn: &Connector,
+    cursor: Option<&Value>,
+) -> Result<(Vec<Value>, Option<Value>), ConnectorError> {
+    const SIZE: u64 = 100;
+    let Connector::Ghl(c) = conn else {
+        return Err(unsupported("page", "ghl.task"));
+    };
+    let loc = c.connection.location_id.clone().unwrap_or_default();
+    let skip = cursor.and_then(Value::as_u64).unwrap_or(0);
+    let v = c
+        .call_id(
+            "task-search",
+            json!({"locationId": loc, "body": {"limit": SIZE, "skip": skip}}),
+        )
+        .await?;
+    let tasks = v["tasks"].as_array().cloned().unwrap_or_default();
+    let next = (tasks.len() as u64 >= SIZE).then(|| Value::from(skip + SIZE));
+    Ok((tasks, next))
+}

@@ -33,7 +33,13 @@ impl WriteError {
 
 mod children;
 
-pub use children::{find_ghl_task, parent_field};
+pub use children::{find_ghl_task, list_under, parent_field};
+
+/// Whether every record of `object` in an account can be paged through
+/// ([`page`]); a child type that cannot is paged parent by parent ([`list_under`]).
+pub fn pageable(object: &str) -> bool {
+    !children::is_child(object) || object == "ghl.task"
+}
 
 /// The field holding a record's id.
 fn id_field(object: &str) -> &'static str {
@@ -388,6 +394,9 @@ pub async fn page(
     cursor: Option<&Value>,
 ) -> Result<(Vec<Value>, Option<Value>), ConnectorError> {
     const SIZE: u32 = 100;
+    if object == "ghl.task" {
+        return children::page_ghl_tasks(conn, cursor).await;
+    }
     match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
             let loc = c.connection.location_id.clone().ok_or_else(|| {
