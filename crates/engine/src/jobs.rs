@@ -558,6 +558,7 @@ mod tests {
             Job::FlowReconcile(FlowReconcile {
                 window: 1_700_000_000_000,
                 max_delete_permille: 50,
+                objects: vec!["ghl.task".to_owned()],
             }),
         ]
     }

@@ -43,7 +43,7 @@ use crate::models::{
     CreateAppointment, CreateContact, CreateCustomField, CreateNote, CreateTask, CustomFieldModel,
     EditAppointment, FollowersResponse, InstalledLocations, InstalledLocationsQuery,
     ListContactsQuery, ListContactsResponse, LocationCustomField, LocationTag,
-    LocationTokenResponse, Note, SearchRequest, SearchResponse, SuccessResponse, Task,
+    LocationTokenResponse, Note, SearchRequest, SearchResponse, SuccessResponse, Task, TaskSearch,
     TokenRequest, TokenResponse, UpdateContact, UpdateCustomField, UpdateNote, UpdateTask,
     UpsertContact, UpsertResponse,
 };
@@ -428,6 +428,16 @@ impl GhlClient {
     ) -> Result<Task, GhlError> {
         let input = json!({ "contactId": contact_id, "taskId": task_id, "completed": completed });
         self.field("update-task-completed", input, "task").await
+    }
+
+    /// `task-search`: one page of a location's tasks.
+    pub async fn search_tasks(
+        &self,
+        location_id: &str,
+        search: &TaskSearch,
+    ) -> Result<Vec<Task>, GhlError> {
+        let input = json!({ "locationId": location_id, "body": to_body(search)? });
+        self.field("task-search", input, "tasks").await
     }
 
     // ---------------------------------------------------------------- appointments

@@ -803,7 +803,7 @@ mod tests {
         }
         assert!(find("get-contact").is_some());
         assert!(find("nope").is_none());
-        assert_eq!(family("tasks").count(), 6);
+        assert_eq!(family("tasks").count(), 7);
     }
 
     fn spec_dir() -> PathBuf {

@@ -41,4 +41,4 @@ pub use search::{
     MAX_PAGE_LIMIT, MAX_PAGED_RECORDS, SearchFilter, SearchRequest, SearchResponse, SearchSort,
     SortDirection,
 };
-pub use tasks_notes::{CreateNote, CreateTask, Note, Task, UpdateNote, UpdateTask};
+pub use tasks_notes::{CreateNote, CreateTask, Note, Task, TaskSearch, UpdateNote, UpdateTask};

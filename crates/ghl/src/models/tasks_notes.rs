@@ -150,3 +150,27 @@ pub struct UpdateNote {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<bool>,
 }
+
+/// Body of `POST /locations/{locationId}/tasks/search`: every filter optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSearch {
+    /// Only these contacts' tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<Vec<String>>,
+    /// Completed (true) or pending (false) only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
+    /// Only these users' tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to: Option<Vec<String>>,
+    /// A text the title or body contains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Page size (GHL's default 25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Tasks skipped before the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<u32>,
+}

@@ -28,6 +28,7 @@ const ORDER: &[&str] = &[
     "get-task",
     "update-task",
     "update-task-completed",
+    "task-search",
     "add-tags",
     "remove-tags",
     "get-all-notes",
@@ -79,6 +80,7 @@ const TYPED: &[(&str, &str)] = &[
         "contacts::create_get_update_duplicate_delete",
     ),
     ("get-all-tasks", "tasks_notes::tasks_crud_and_completion"),
+    ("task-search", "tasks_notes::tasks_crud_and_completion"),
     ("create-task", "tasks_notes::tasks_crud_and_completion"),
     ("get-task", "tasks_notes::tasks_crud_and_completion"),
     ("update-task", "tasks_notes::tasks_crud_and_completion"),
@@ -297,6 +299,7 @@ async fn every_operation_answers_2xx_via_call() {
             ),
             "get-contacts" => (json!({"locationId": a.id, "limit": 5}), "/meta"),
             "get-all-tasks" => (json!({"contactId": m.contact}), "/tasks"),
+            "task-search" => (json!({"locationId": a.id, "limit": 10}), "/tasks/0/id"),
             "create-task" => (
                 json!({"contactId": m.contact, "title": "T", "dueDate": "2030-01-01T00:00:00Z",
                        "completed": false}),

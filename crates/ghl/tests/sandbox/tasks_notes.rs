@@ -1,11 +1,12 @@
 //! Tasks and notes of a contact: CRUD, completion, read back after every write.
 
 use ghl::RetryClass;
-use ghl::models::{CreateNote, CreateTask, UpdateNote, UpdateTask};
+use ghl::models::{CreateNote, CreateTask, TaskSearch, UpdateNote, UpdateTask};
 
 use crate::helpers::{assert_api_error, spawn};
 
-/// get-all-tasks, create-task, get-task, update-task, update-task-completed, delete-task.
+/// get-all-tasks, create-task, get-task, update-task, update-task-completed, task-search,
+/// delete-task.
 #[tokio::test]
 async fn tasks_crud_and_completion() {
     let ctx = spawn().await;
@@ -70,6 +71,40 @@ async fn tasks_crud_and_completion() {
     let all = c.list_tasks(&contact).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].id, task.id);
+
+    // The location's task search: by contact, completion and text.
+    let location = ctx.a.id.clone();
+    let search = async |s: TaskSearch| c.search_tasks(&location, &s).await.unwrap();
+    let mine = search(TaskSearch {
+        contact_id: Some(vec![contact.clone()]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].contact_id.as_deref(), Some(contact.as_str()));
+    assert_eq!(mine[0].title.as_deref(), Some("Call back"));
+    assert!(
+        search(TaskSearch {
+            contact_id: Some(vec![contact.clone()]),
+            completed: Some(true),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let by_text = search(TaskSearch {
+        query: Some("LISTING".to_owned()),
+        ..Default::default()
+    })
+    .await;
+    assert!(by_text.iter().any(|t| t.id == task.id), "body text matches");
+    let page = search(TaskSearch {
+        limit: Some(1),
+        skip: Some(0),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(page.len(), 1);
 
     assert!(
         c.delete_task(&contact, &task.id)
