@@ -724,3 +724,102 @@ async fn sqlite_a_ghl_task_edited_without_a_webhook_is_walked() {
 async fn postgres_a_ghl_task_edited_without_a_webhook_is_walked() {
     a_ghl_task_edited_without_a_webhook_is_walked(Backend::Postgres).await;
 }
+
+/// A 3,000-character GHL note reaches Lofty whole: Lofty keeps 2,000 characters
+/// a note, so it is split into marked parts, read back joined (its echo is
+/// recognised and GHL's note is never cut), and an edit that makes it short
+/// again removes the further part.
+async fn a_long_note_reaches_lofty_whole(backend: Backend) {
+    let Some(s) = setup(backend).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let (lead, contact) = s.linked_lead("long.note.kid@example.com").await;
+    let text: String = (0..375)
+        .map(|i| format!("line {i:03}\n"))
+        .collect::<String>();
+    let text = text.trim_end().to_owned();
+    assert!(text.chars().count() > 2_900, "{}", text.chars().count());
+    let html = domain::sync::html::text_to_html(&text);
+    let note = s
+        .ghl
+        .create_note(
+            &contact,
+            &ghl::models::CreateNote {
+                body: html.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.until("the note in Lofty", async || {
+        s.pair("lofty-ghl-notes", "left", &note.id).await.is_some()
+    })
+    .await;
+    s.settle().await;
+    let on_lead = || {
+        s.app.sandbox.lofty().with_world(|w| {
+            w.notes
+                .values()
+                .filter(|n| n.lead_id == lead)
+                .map(|n| n.content.clone())
+                .collect::<Vec<_>>()
+        })
+    };
+    let parts = on_lead();
+    assert_eq!(parts.len(), 2, "split in two");
+    let mut joined = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        assert!(p.chars().count() <= 2000, "part {i} fits");
+        assert!(
+            p.starts_with(&format!("[{}/2] ", i + 1)),
+            "marked: {}",
+            &p[..8]
+        );
+        joined.push_str(&p[6..]);
+    }
+    assert_eq!(joined, text, "whole");
+    assert_eq!(
+        s.ghl_note(&note.id).unwrap().body,
+        html,
+        "GHL's note is not cut by its own echo"
+    );
+    let decisions = s.history_decisions("lofty-ghl-notes").await;
+    assert!(
+        !decisions
+            .iter()
+            .any(|(d, src)| d == "create" && src.starts_with("lofty:")),
+        "no part became a GHL note: {decisions:?}"
+    );
+
+    // Edited short in GHL: one Lofty note again.
+    s.ghl
+        .update_note(
+            &contact,
+            &note.id,
+            &ghl::models::UpdateNote {
+                body: Some("<p>Short again</p>".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.until("the short note in Lofty", async || {
+        on_lead() == ["Short again"]
+    })
+    .await;
+    s.settle().await;
+    assert_eq!(on_lead(), ["Short again"]);
+    assert_eq!(s.ghl_note(&note.id).unwrap().body, "<p>Short again</p>");
+    s.app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_long_note_reaches_lofty_whole() {
+    a_long_note_reaches_lofty_whole(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_long_note_reaches_lofty_whole() {
+    a_long_note_reaches_lofty_whole(Backend::Postgres).await;
+}

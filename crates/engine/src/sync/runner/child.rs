@@ -36,6 +36,17 @@ impl Runner<'_> {
         let (spec, side, job) = (&self.flow.spec, self.side, self.job);
         let fid = self.flow.row.id.as_str();
         let other_side = side.other();
+        if crate::sync::systems::is_continuation(spec.object(side).name, &source) {
+            let h = entry.make(
+                "",
+                "skip",
+                "a further part of a longer note (its first part is the one linked)",
+                json!([]),
+                (None, None),
+            );
+            self.note(vec![h]).await?;
+            return Ok((Verdict::Skipped, "part of a longer note".to_owned()));
+        }
         let Some(parent_id) = parent_id(parent, side, &source) else {
             let h = entry.make(
                 "",

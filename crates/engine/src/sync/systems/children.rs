@@ -6,7 +6,12 @@
 //! - GHL answers a task or note write with the record; Lofty with the id only.
 //! - A Lofty task's completion is a call of its own (finish / unfinish), so a
 //!   change of completion and another field costs two writes.
-//! - Lofty requires all three of a note's fields (lead, content, pin) on update.
+//! - Lofty requires all three of a note's fields (lead, content, pin) on update,
+//!   and cuts a note at 2,000 characters without saying so. A longer text is
+//!   split ([`split_note`]): the linked note holds part 1, marked `[1/n] `, and
+//!   each further part is a note of its own marked `[k/n] `, listed in the
+//!   record as known (`parts`). Reads put the parts back together, so the text
+//!   is whole on both sides and its echo is recognised.
 
 use serde_json::{Map, Value, json};
 
@@ -143,12 +148,18 @@ pub async fn read(
             .await
             .map(|v| inner(v, "task"))
             .map_err(lofty),
-        ("lofty.note", Connector::Lofty(c)) => c
-            .client
-            .call("lofty-get-note", json!({"noteId": lofty_id(id, "note")?}))
-            .await
-            .map(|v| inner(v, "note"))
-            .map_err(lofty),
+        ("lofty.note", Connector::Lofty(c)) => {
+            match c
+                .client
+                .call("lofty-get-note", json!({"noteId": lofty_id(id, "note")?}))
+                .await
+                .map(|v| inner(v, "note"))
+                .map_err(lofty)
+            {
+                Ok(note) => join_parts(&c.client, note, hint).await,
+                Err(e) => Err(e),
+            }
+        }
         _ => return Err(unsupported("read", object)),
     };
     match answer {
@@ -233,22 +244,16 @@ pub async fn create(
             Ok((id, Value::Object(state)))
         }
         ("lofty.note", Connector::Lofty(c)) => {
-            let body = json!({
-                "leadId": lofty_id(&parent, "lead")?,
-                "content": patch.get("content").cloned().unwrap_or(Value::String(String::new())),
-                "isPin": patch.get("isPin").cloned().unwrap_or(Value::Bool(false)),
-            });
-            let v = c
-                .client
-                .call("lofty-create-note", json!({"body": body}))
-                .await
-                .map_err(lofty)?;
-            let id = v.get("noteId").and_then(text_of).ok_or_else(|| {
-                ConnectorError::Unsupported("Lofty create-note answered no noteId".into())
-            })?;
+            let text = patch["content"].as_str().unwrap_or_default().to_owned();
+            let pin = patch.get("isPin").cloned().unwrap_or(Value::Bool(false));
+            let lead = lofty_id(&parent, "lead")?;
+            let (id, parts) = write_note(&c.client, lead, None, &text, &pin, &[]).await?;
             let mut state = patch;
             state.insert("noteId".into(), Value::String(id.clone()));
             state.insert("leadId".into(), Value::String(parent));
+            if !parts.is_empty() {
+                state.insert("parts".into(), json!(parts));
+            }
             Ok((id, Value::Object(state)))
         }
         _ => Err(unsupported("create", object).into()),
@@ -310,19 +315,21 @@ pub async fn update(
             Ok(Value::Object(known))
         }
         ("lofty.note", Connector::Lofty(c)) => {
-            let body = json!({
-                "leadId": lofty_id(&parent, "lead")?,
-                "content": known.get("content").cloned().unwrap_or(Value::String(String::new())),
-                "isPin": known.get("isPin").cloned().filter(Value::is_boolean).unwrap_or(Value::Bool(false)),
-            });
-            c.client
-                .call(
-                    "lofty-update-note",
-                    json!({"noteId": lofty_id(id, "note")?, "body": body}),
-                )
-                .await
-                .map_err(lofty)?;
+            let text = known["content"].as_str().unwrap_or_default().to_owned();
+            let pin = known
+                .get("isPin")
+                .cloned()
+                .filter(Value::is_boolean)
+                .unwrap_or(Value::Bool(false));
+            let lead = lofty_id(&parent, "lead")?;
+            let old = parts_of(current);
+            let (_, parts) = write_note(&c.client, lead, Some(id), &text, &pin, &old).await?;
             known.remove("lastUpdate");
+            if parts.is_empty() {
+                known.remove("parts");
+            } else {
+                known.insert("parts".into(), json!(parts));
+            }
             Ok(Value::Object(known))
         }
         _ => Err(unsupported("update", object).into()),
@@ -361,15 +368,18 @@ pub async fn delete(
             .await
             .map(drop)
             .map_err(lofty),
-        ("lofty.note", Connector::Lofty(c)) => c
-            .client
-            .call(
-                "lofty-delete-note",
-                json!({"noteId": lofty_id(id, "note")?}),
-            )
-            .await
-            .map(drop)
-            .map_err(lofty),
+        ("lofty.note", Connector::Lofty(c)) => {
+            for part in std::iter::once(id.to_owned()).chain(parts_of(hint)) {
+                c.client
+                    .call(
+                        "lofty-delete-note",
+                        json!({"noteId": lofty_id(&part, "note")?}),
+                    )
+                    .await
+                    .map_err(lofty)?;
+            }
+            Ok(())
+        }
         _ => Err(unsupported("delete", object)),
     }
 }
@@ -421,6 +431,9 @@ pub async fn list_under(
         .into_iter()
         // Lofty lists appointments with the tasks; they are their own recipe.
         .filter(|r| !(object == "lofty.task" && r["type"].as_str() == Some("Appointment")))
+        // The parts of a long note we split are read through its first part,
+        // joined (a listing has them apart).
+        .filter(|r| object != "lofty.note" || r["content"].as_str().and_then(note_part).is_none())
         .map(|mut r| {
             if r.get(field).is_none_or(Value::is_null) {
                 r[field] = Value::String(parent.to_owned());
@@ -451,4 +464,191 @@ pub async fn page_ghl_tasks(
     let tasks = v["tasks"].as_array().cloned().unwrap_or_default();
     let next = (tasks.len() as u64 >= SIZE).then(|| Value::from(skip + SIZE));
     Ok((tasks, next))
+}
+
+/// What Lofty keeps of a note's content.
+pub const LOFTY_NOTE_MAX: usize = 2000;
+
+/// The marker of part `k` of `n`.
+fn part_marker(k: usize, n: usize) -> String {
+    format!("[{k}/{n}] ")
+}
+
+/// A note's text as Lofty notes: one when it fits, else parts of at most
+/// [`LOFTY_NOTE_MAX`] characters with their markers, cut after a line break or
+/// a space where one is near (the parts joined without their markers are the
+/// text again).
+pub fn split_note(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= LOFTY_NOTE_MAX {
+        return vec![text.to_owned()];
+    }
+    // Room for a marker up to `[99/99] `.
+    let room = LOFTY_NOTE_MAX - 8;
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < chars.len() {
+        let mut end = (at + room).min(chars.len());
+        if end < chars.len() {
+            let floor = end.saturating_sub(200).max(at + 1);
+            if let Some(cut) = (floor..end).rev().find(|&i| chars[i - 1] == '\n') {
+                end = cut;
+            } else if let Some(cut) = (floor..end).rev().find(|&i| chars[i - 1] == ' ') {
+                end = cut;
+            }
+        }
+        chunks.push(chars[at..end].iter().collect::<String>());
+        at = end;
+    }
+    let n = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| format!("{}{c}", part_marker(i + 1, n)))
+        .collect()
+}
+
+/// `(k, n, the text after the marker)` of a part; `None` for a note that is not
+/// one.
+pub fn note_part(content: &str) -> Option<(usize, usize, &str)> {
+    let rest = content.strip_prefix('[')?;
+    let (nums, text) = rest.split_once("] ")?;
+    let (k, n) = nums.split_once('/')?;
+    let (k, n): (usize, usize) = (k.parse().ok()?, n.parse().ok()?);
+    (1..=n).contains(&k).then_some((k, n, text))
+}
+
+/// Whether a Lofty note is a further part of a longer note (its first part is the
+/// one linked): not a note of its own to sync.
+pub fn is_continuation(object: &str, record: &Value) -> bool {
+    object == "lofty.note"
+        && record["content"]
+            .as_str()
+            .and_then(note_part)
+            .is_some_and(|(k, _, _)| k > 1)
+}
+
+/// The ids of a known Lofty note's further parts.
+fn parts_of(known: &Value) -> Vec<String> {
+    known["parts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(text_of).collect())
+        .unwrap_or_default()
+}
+
+/// A Lofty note read back: a first part is joined with the further parts the
+/// record as known lists (one read each).
+async fn join_parts(
+    c: &lofty::LoftyClient,
+    mut note: Value,
+    hint: &Value,
+) -> Result<Value, ConnectorError> {
+    let Some((1, n, first)) = note["content"].as_str().and_then(note_part) else {
+        return Ok(note);
+    };
+    let parts = parts_of(hint);
+    if parts.len() + 1 != n {
+        // Not the parts we made: the note is what it says.
+        return Ok(note);
+    }
+    let mut text = first.to_owned();
+    for id in &parts {
+        let v = c
+            .call("lofty-get-note", json!({"noteId": lofty_id(id, "note")?}))
+            .await
+            .map_err(lofty)?;
+        let part = inner(v, "note");
+        let content = part["content"].as_str().unwrap_or_default();
+        text.push_str(note_part(content).map_or(content, |(_, _, t)| t));
+    }
+    note["content"] = Value::String(text);
+    note["parts"] = Value::Array(parts.into_iter().map(Value::String).collect());
+    Ok(note)
+}
+
+/// Writes `text` as the note `first` (existing) or a new note, and its further
+/// parts, reusing the parts `old` lists and deleting those no longer needed.
+/// Returns the first note's id and the further parts' ids.
+async fn write_note(
+    c: &lofty::LoftyClient,
+    lead: i64,
+    first: Option<&str>,
+    text: &str,
+    pin: &Value,
+    old: &[String],
+) -> Result<(String, Vec<String>), ConnectorError> {
+    let parts = split_note(text);
+    let body = |content: &str| json!({"leadId": lead, "content": content, "isPin": pin});
+    let put = async |id: Option<&str>, content: &str| -> Result<String, ConnectorError> {
+        match id {
+            Some(id) => {
+                c.call(
+                    "lofty-update-note",
+                    json!({"noteId": lofty_id(id, "note")?, "body": body(content)}),
+                )
+                .await
+                .map_err(lofty)?;
+                Ok(id.to_owned())
+            }
+            None => {
+                let v = c
+                    .call("lofty-create-note", json!({"body": body(content)}))
+                    .await
+                    .map_err(lofty)?;
+                v.get("noteId").and_then(text_of).ok_or_else(|| {
+                    ConnectorError::Unsupported("Lofty create-note answered no noteId".into())
+                })
+            }
+        }
+    };
+    let id = put(first, &parts[0]).await?;
+    let mut further = Vec::new();
+    for (i, content) in parts.iter().enumerate().skip(1) {
+        further.push(put(old.get(i - 1).map(String::as_str), content).await?);
+    }
+    for gone in old.iter().skip(parts.len() - 1) {
+        c.call(
+            "lofty-delete-note",
+            json!({"noteId": lofty_id(gone, "note")?}),
+        )
+        .await
+        .map_err(lofty)?;
+    }
+    Ok((id, further))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_note_is_split_into_marked_parts_that_join_back() {
+        assert_eq!(split_note("short"), vec!["short".to_owned()]);
+        let exactly: String = "x".repeat(LOFTY_NOTE_MAX);
+        assert_eq!(split_note(&exactly), vec![exactly.clone()]);
+        let words: String = (0..700).map(|i| format!("word{i} ")).collect();
+        assert!(words.chars().count() > 2 * LOFTY_NOTE_MAX);
+        let parts = split_note(&words);
+        assert_eq!(parts.len(), 3);
+        let mut joined = String::new();
+        for (i, p) in parts.iter().enumerate() {
+            assert!(p.chars().count() <= LOFTY_NOTE_MAX, "part {i} fits");
+            let (k, n, text) = note_part(p).unwrap();
+            assert_eq!((k, n), (i + 1, 3));
+            if k < n {
+                assert!(text.ends_with(' '), "cut after a space");
+            }
+            joined.push_str(text);
+        }
+        assert_eq!(joined, words);
+        assert!(is_continuation("lofty.note", &json!({"content": parts[1]})));
+        assert!(!is_continuation(
+            "lofty.note",
+            &json!({"content": parts[0]})
+        ));
+        assert!(!is_continuation(
+            "lofty.note",
+            &json!({"content": "[note] to self"})
+        ));
+    }
 }

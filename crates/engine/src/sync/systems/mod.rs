@@ -33,7 +33,7 @@ impl WriteError {
 
 mod children;
 
-pub use children::{find_ghl_task, list_under, parent_field};
+pub use children::{find_ghl_task, is_continuation, list_under, parent_field};
 
 /// Whether every record of `object` in an account can be paged through
 /// ([`page`]); a child type that cannot is paged parent by parent ([`list_under`]).
