@@ -313,6 +313,14 @@ impl Store {
             .await
     }
 
+    /// How many decisions of each kind each flow made since `since` (epoch ms):
+    /// `(flow, decision, count)`, by flow then decision.
+    pub async fn decision_counts(&self, since: i64) -> Result<Vec<(String, String, i64)>> {
+        pool!(self, p => Ok(sqlx::query_as(
+            "SELECT flow_id, decision, COUNT(*) FROM history WHERE at >= $1 GROUP BY flow_id, decision ORDER BY flow_id, decision",
+        ).bind(since).fetch_all(p).await?))
+    }
+
     async fn history_where(
         &self,
         filter: &str,

@@ -1380,6 +1380,20 @@ async fn sync_state_pairs_index_history_reviews_locks(s: Store, _o: StoreOptions
     );
     assert_eq!(s.runs("", 100).await.unwrap().len(), 3);
     assert_eq!(s.runs("other", 100).await.unwrap().len(), 0);
+    let id = flow.id.clone();
+    assert_eq!(
+        s.decision_counts(0).await.unwrap(),
+        [
+            (id.clone(), "create".to_owned(), 1),
+            (id.clone(), "echo".to_owned(), 1),
+            (id.clone(), "update".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        s.decision_counts(30).await.unwrap(),
+        [(id, "echo".to_owned(), 1)],
+        "since a time"
+    );
     s.advance_clock(std::time::Duration::from_secs(3600));
     assert_eq!(
         s.prune_history(std::time::Duration::from_secs(60))

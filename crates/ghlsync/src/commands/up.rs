@@ -118,6 +118,8 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         // The backfill pages through both sides once (a checkpoint remembers it), then
         // the worker pairs, creates and updates; webhooks take over after that.
         let connectors = app.worker().connectors().clone();
+        let (progress_store, since) = (store.clone(), store.now());
+        tokio::spawn(async move { progress(&progress_store, since).await });
         tokio::spawn(async move {
             for recipe in UP_RECIPES {
                 if let Err(e) = backfill(&connectors, recipe).await {
@@ -243,4 +245,75 @@ async fn backfill(connectors: &engine::Connectors, flow: &str) -> anyhow::Result
         );
     }
     Ok(())
+}
+
+/// One line per recipe on stderr with what it did since `since` (created, updated,
+/// skipped, conflicts, failed), every few seconds while something happens.
+async fn progress(store: &store::Store, since: i64) {
+    let mut last = String::new();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let Ok(counts) = store.decision_counts(since).await else {
+            continue;
+        };
+        let lines = progress_lines(&counts);
+        if lines != last {
+            eprint!("{lines}");
+            last = lines;
+        }
+    }
+}
+
+/// The progress lines of [`UP_RECIPES`] from `(flow, decision, count)`.
+fn progress_lines(counts: &[(String, String, i64)]) -> String {
+    let mut out = String::new();
+    for recipe in UP_RECIPES {
+        let mut n = [0i64; 5];
+        for (_, decision, count) in counts.iter().filter(|c| c.0 == *recipe) {
+            let slot = match decision.as_str() {
+                "create" => 0,
+                "update" | "delete" => 1,
+                "conflict" | "review" => 3,
+                "failed" => 4,
+                // skip, echo, wait
+                _ => 2,
+            };
+            n[slot] += count;
+        }
+        out.push_str(&format!(
+            "{recipe:<20} created {:>5}  updated {:>5}  skipped {:>5}  conflicts {:>3}  failed {:>3}\n",
+            n[0], n[1], n[2], n[3], n[4]
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_has_a_line_per_recipe_with_its_counts() {
+        let c = |f: &str, d: &str, n: i64| (f.to_owned(), d.to_owned(), n);
+        let lines = progress_lines(&[
+            c("lofty-ghl-contacts", "create", 12),
+            c("lofty-ghl-contacts", "echo", 7),
+            c("lofty-ghl-contacts", "skip", 3),
+            c("lofty-ghl-tasks", "update", 2),
+            c("lofty-ghl-tasks", "conflict", 1),
+            c("lofty-ghl-notes", "failed", 4),
+        ]);
+        let lines: Vec<&str> = lines.lines().collect();
+        assert_eq!(lines.len(), UP_RECIPES.len());
+        assert_eq!(
+            lines[0],
+            "lofty-ghl-contacts   created    12  updated     0  skipped    10  conflicts   0  failed   0"
+        );
+        assert!(
+            lines[1].starts_with("lofty-ghl-tasks")
+                && lines[1].contains("updated     2")
+                && lines[1].contains("conflicts   1")
+        );
+        assert!(lines[2].ends_with("failed   4"));
+    }
 }
