@@ -10,6 +10,23 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testkit::{Backend, Calls, Spec, TestApp, spawn_app_with};
 
+/// A test module `<name>` with `sqlite` and `postgres` tests running `<name>(backend)`.
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(testkit::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(testkit::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 /// What every test here starts from: both accounts connected (the GHL PIT with
 /// the scopes the recipes need) and the contacts, tasks and notes recipes on.
 struct Setup {
@@ -22,8 +39,12 @@ struct Setup {
 const SCOPES: &str =
     "contacts.readonly contacts.write locations/customFields.readonly locations/tasks.readonly";
 
+/// `None` (with a one-line reason) when PostgreSQL is asked for and not there.
 async fn setup(backend: Backend) -> Option<Setup> {
-    let app = spawn_app_with(Spec::default().on(backend)).await?;
+    let Some(app) = spawn_app_with(Spec::default().on(backend)).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return None;
+    };
     let ghl_conn = app.connect_ghl_pit(0, SCOPES).await;
     let lofty_conn = app.connect_lofty_key().await;
     app.drain().await;
@@ -157,7 +178,6 @@ fn instant(v: &Value) -> i64 {
 
 async fn tasks_both_ways(backend: Backend) {
     let Some(s) = setup(backend).await else {
-        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
     let (lead, contact) = s.linked_lead("tasks.kid@example.com").await;
@@ -288,15 +308,7 @@ async fn tasks_both_ways(backend: Backend) {
     s.app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_tasks_both_ways() {
-    tasks_both_ways(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_tasks_both_ways() {
-    tasks_both_ways(Backend::Postgres).await;
-}
+on_both_backends!(tasks_both_ways);
 
 impl Setup {
     /// A Lofty note as the sandbox holds it (no API call).
@@ -322,7 +334,6 @@ impl Setup {
 /// write on the other side.
 async fn notes_round_trip_without_growing(backend: Backend) {
     let Some(s) = setup(backend).await else {
-        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
     let (lead, contact) = s.linked_lead("notes.kid@example.com").await;
@@ -434,22 +445,13 @@ async fn notes_round_trip_without_growing(backend: Backend) {
     s.app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_notes_round_trip_without_growing() {
-    notes_round_trip_without_growing(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_notes_round_trip_without_growing() {
-    notes_round_trip_without_growing(Backend::Postgres).await;
-}
+on_both_backends!(notes_round_trip_without_growing);
 
 /// A Lofty task made under a lead that is not linked yet waits for it (it neither
 /// is dropped nor makes a contact of its own) and reaches GHL under the lead's
 /// contact once the lead is linked, once.
 async fn a_child_before_its_parent_waits(backend: Backend) {
     let Some(s) = setup(backend).await else {
-        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
     let lead = s
@@ -513,22 +515,13 @@ async fn a_child_before_its_parent_waits(backend: Backend) {
     s.app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_child_before_its_parent_waits() {
-    a_child_before_its_parent_waits(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_child_before_its_parent_waits() {
-    a_child_before_its_parent_waits(Backend::Postgres).await;
-}
+on_both_backends!(a_child_before_its_parent_waits);
 
 /// A task created in GHL reaches the linked Lofty lead once, whether its
 /// `TaskCreate` comes as GHL is reported to send it (no `contactId`, no `body`:
 /// one task search finds it) or as documented (no search).
 async fn a_ghl_task_reaches_lofty_with_either_webhook(backend: Backend) {
     let Some(s) = setup(backend).await else {
-        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
     let (lead, contact) = s.linked_lead("ghl.tasks.kid@example.com").await;
@@ -593,22 +586,13 @@ async fn a_ghl_task_reaches_lofty_with_either_webhook(backend: Backend) {
     s.app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_ghl_task_reaches_lofty_with_either_webhook() {
-    a_ghl_task_reaches_lofty_with_either_webhook(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_ghl_task_reaches_lofty_with_either_webhook() {
-    a_ghl_task_reaches_lofty_with_either_webhook(Backend::Postgres).await;
-}
+on_both_backends!(a_ghl_task_reaches_lofty_with_either_webhook);
 
 /// A GHL task edited and reopened sends no webhook (as in GHL); the walk of GHL's
 /// tasks (`[worker] tasks_walk_every_secs`) finds it, and Lofty gets the new text
 /// and the reopening.
 async fn a_ghl_task_edited_without_a_webhook_is_walked(backend: Backend) {
     let Some(s) = setup(backend).await else {
-        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
     let (_, contact) = s.linked_lead("walked.kid@example.com").await;
@@ -715,15 +699,7 @@ async fn a_ghl_task_edited_without_a_webhook_is_walked(backend: Backend) {
     s.app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_ghl_task_edited_without_a_webhook_is_walked() {
-    a_ghl_task_edited_without_a_webhook_is_walked(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_ghl_task_edited_without_a_webhook_is_walked() {
-    a_ghl_task_edited_without_a_webhook_is_walked(Backend::Postgres).await;
-}
+on_both_backends!(a_ghl_task_edited_without_a_webhook_is_walked);
 
 /// A 3,000-character GHL note reaches Lofty whole: Lofty keeps 2,000 characters
 /// a note, so it is split into marked parts, read back joined (its echo is
@@ -731,7 +707,6 @@ async fn postgres_a_ghl_task_edited_without_a_webhook_is_walked() {
 /// again removes the further part.
 async fn a_long_note_reaches_lofty_whole(backend: Backend) {
     let Some(s) = setup(backend).await else {
-        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
         return;
     };
     let (lead, contact) = s.linked_lead("long.note.kid@example.com").await;
@@ -814,12 +789,4 @@ async fn a_long_note_reaches_lofty_whole(backend: Backend) {
     s.app.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_long_note_reaches_lofty_whole() {
-    a_long_note_reaches_lofty_whole(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_long_note_reaches_lofty_whole() {
-    a_long_note_reaches_lofty_whole(Backend::Postgres).await;
-}
+on_both_backends!(a_long_note_reaches_lofty_whole);
