@@ -223,6 +223,19 @@ async fn tasks_both_ways(backend: Backend) {
         "the same instant: {:?}",
         got.due_date
     );
+    // The person's history lists the task.
+    let theirs = s
+        .app
+        .store
+        .history("tasks.kid@example.com", 100)
+        .await
+        .unwrap();
+    assert!(
+        theirs
+            .iter()
+            .any(|h| h.flow == "lofty-ghl-tasks" && h.decision == "create"),
+        "{theirs:?}"
+    );
     let decisions = s.history_decisions("lofty-ghl-tasks").await;
     assert!(
         decisions

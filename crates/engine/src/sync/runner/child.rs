@@ -26,6 +26,30 @@ pub(super) fn parent_id(parent: &Parent, side: Side, record: &Value) -> Option<S
 }
 
 impl Runner<'_> {
+    /// Who a child's parent is about (its email), from what the parent flow knows.
+    pub(super) async fn parent_subject(
+        &self,
+        parent: &Parent,
+        side: Side,
+        parent_id: &str,
+    ) -> Result<String, Failed> {
+        let store = self.store();
+        let Some(row) = store.flow(&parent.flow).await? else {
+            return Ok(String::new());
+        };
+        let Ok(spec) = crate::sync::build(&row) else {
+            return Ok(String::new());
+        };
+        let Some((state, _)) = store
+            .record_state(&parent.flow, side.as_str(), parent_id)
+            .await?
+        else {
+            return Ok(String::new());
+        };
+        let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
+        Ok(super::subject_of(&sync::key_values(&spec, side, &state)))
+    }
+
     /// A child not linked yet: created under its parent's partner, or waiting.
     pub(super) async fn child_unlinked(
         &self,

@@ -301,6 +301,8 @@ impl Runner<'_> {
         if let Some(parent) = &spec.parent
             && let Some(p) = child::parent_id(parent, side, &source)
         {
+            // A child's history is about its parent's person.
+            entry.subject = self.parent_subject(parent, side, &p).await?;
             keys.push((child::PARENT_KEY.to_owned(), p));
         }
         // A run of the stored state itself (a review carried out, a dry run) has
