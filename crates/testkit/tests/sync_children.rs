@@ -119,6 +119,23 @@ impl Setup {
         })
     }
 
+    /// The Lofty id of a GHL record's twin in `flow`, once the engine has made it
+    /// (and handled what followed).
+    async fn lofty_twin(&self, flow: &str, ghl_id: &str) -> i64 {
+        self.until(
+            &format!("the {flow} twin of {ghl_id} in Lofty"),
+            async || self.pair(flow, "left", ghl_id).await.is_some(),
+        )
+        .await;
+        self.settle().await;
+        self.pair(flow, "left", ghl_id)
+            .await
+            .unwrap()
+            .right_id
+            .parse()
+            .unwrap()
+    }
+
     async fn calls(&self) -> Calls {
         Calls::now(&self.app, &self.location).await
     }
@@ -363,19 +380,8 @@ async fn notes_round_trip_without_growing(backend: Backend) {
         )
         .await
         .unwrap();
-    s.until("the note in Lofty", async || {
-        s.pair("lofty-ghl-notes", "left", &note.id).await.is_some()
-    })
-    .await;
-    s.settle().await;
+    let lofty_id = s.lofty_twin("lofty-ghl-notes", &note.id).await;
     let made = s.calls().await.since(&before);
-    let lofty_id: i64 = s
-        .pair("lofty-ghl-notes", "left", &note.id)
-        .await
-        .unwrap()
-        .right_id
-        .parse()
-        .unwrap();
     let text = "Viewing on Tuesday & Wednesday\nbring keys\nlockbox 4411";
     assert_eq!(s.lofty_note(lofty_id).unwrap().content, text);
     assert_eq!(s.lofty_note(lofty_id).unwrap().lead_id, lead);
@@ -561,11 +567,7 @@ async fn a_ghl_task_reaches_lofty_with_either_webhook(backend: Backend) {
             )
             .await
             .unwrap();
-        s.until("the GHL task in Lofty", async || {
-            s.pair("lofty-ghl-tasks", "left", &made.id).await.is_some()
-        })
-        .await;
-        s.settle().await;
+        let lofty_id = s.lofty_twin("lofty-ghl-tasks", &made.id).await;
         let calls = s.calls().await.since(&before);
         let search = calls
             .ghl
@@ -579,13 +581,6 @@ async fn a_ghl_task_reaches_lofty_with_either_webhook(backend: Backend) {
         );
         assert_eq!(calls.split().0, 0, "no GHL read: {calls:?}");
         assert_eq!(calls.split().3, 1, "one Lofty write: {calls:?}");
-        let lofty_id: i64 = s
-            .pair("lofty-ghl-tasks", "left", &made.id)
-            .await
-            .unwrap()
-            .right_id
-            .parse()
-            .unwrap();
         let t = s.lofty_task(lofty_id).unwrap();
         assert_eq!((t.lead_id, t.content.as_str()), (lead, title));
         assert_eq!(t.end.timestamp_millis(), due.as_millisecond());
@@ -623,18 +618,7 @@ async fn a_ghl_task_edited_without_a_webhook_is_walked(backend: Backend) {
         )
         .await
         .unwrap();
-    s.until("the GHL task in Lofty", async || {
-        s.pair("lofty-ghl-tasks", "left", &task.id).await.is_some()
-    })
-    .await;
-    s.settle().await;
-    let lofty_id: i64 = s
-        .pair("lofty-ghl-tasks", "left", &task.id)
-        .await
-        .unwrap()
-        .right_id
-        .parse()
-        .unwrap();
+    let lofty_id = s.lofty_twin("lofty-ghl-tasks", &task.id).await;
     assert!(s.lofty_task(lofty_id).unwrap().finished, "created done");
 
     let events = || async {
@@ -740,11 +724,7 @@ async fn a_long_note_reaches_lofty_whole(backend: Backend) {
         )
         .await
         .unwrap();
-    s.until("the note in Lofty", async || {
-        s.pair("lofty-ghl-notes", "left", &note.id).await.is_some()
-    })
-    .await;
-    s.settle().await;
+    s.lofty_twin("lofty-ghl-notes", &note.id).await;
     let on_lead = || {
         s.app.sandbox.lofty().with_world(|w| {
             w.notes

@@ -4,11 +4,11 @@
 //! its parent's id, and the parent's first link wakes it (never dropped, never a
 //! parent of its own).
 
-use domain::sync::{self, Parent, Side, Versions};
+use domain::sync::{self, Parent, Side};
 use serde_json::{Value, json};
 use store::PairRow;
 
-use super::{Entry, Runner, new_pair};
+use super::{Entry, Runner};
 use crate::handlers::{Failed, Verdict};
 use crate::jobs::{FlowRun, Job};
 use crate::sync::enabled_flows;
@@ -57,8 +57,7 @@ impl Runner<'_> {
         parent: &Parent,
         source: Value,
     ) -> Result<(Verdict, String), Failed> {
-        let (spec, side, job) = (&self.flow.spec, self.side, self.job);
-        let fid = self.flow.row.id.as_str();
+        let (spec, side) = (&self.flow.spec, self.side);
         let other_side = side.other();
         if crate::sync::systems::is_continuation(spec.object(side).name, &source) {
             let h = entry.make(
@@ -107,14 +106,10 @@ impl Runner<'_> {
             Side::Left => link.left_id,
             Side::Right => link.right_id,
         };
-        let (left, right) = match side {
-            Side::Left => (&source, &Value::Null),
-            Side::Right => (&Value::Null, &source),
-        };
-        let mut plan = sync::plan(spec, left, right, None, Versions::default());
-        if plan.patch(other_side).is_empty() {
-            // Nothing mapped has a value: act() records the skip.
-        } else {
+        let mut plan = self.create_plan(&source);
+        // Made under the parent's partner (nothing to make when nothing mapped has a
+        // value: act() records that skip).
+        if !plan.patch(other_side).is_empty() {
             let target = match other_side {
                 Side::Left => &mut plan.left,
                 Side::Right => &mut plan.right,
@@ -124,18 +119,7 @@ impl Runner<'_> {
                 Value::String(partner),
             );
         }
-        let pair = new_pair(fid, side, &job.record, "");
-        self.act(
-            entry,
-            pair,
-            plan,
-            side,
-            &source,
-            &Value::Null,
-            String::new(),
-            true,
-        )
-        .await
+        self.create(entry, source, plan).await
     }
 
     /// After `pair` of this flow was first linked: the children waiting for it (in

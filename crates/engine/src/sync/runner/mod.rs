@@ -671,26 +671,42 @@ impl Runner<'_> {
                     ))
                 }
                 OnNone::Create => {
-                    let (left, right) = match side {
-                        Side::Left => (&source, &Value::Null),
-                        Side::Right => (&Value::Null, &source),
-                    };
-                    let plan = sync::plan(spec, left, right, None, Versions::default());
-                    let pair = new_pair(fid, side, &job.record, "");
-                    self.act(
-                        entry,
-                        pair,
-                        plan,
-                        side,
-                        &source,
-                        &Value::Null,
-                        String::new(),
-                        true,
-                    )
-                    .await
+                    let plan = self.create_plan(&source);
+                    self.create(entry, source, plan).await
                 }
             },
         }
+    }
+
+    /// The plan that makes `source` on the other side: a merge against nothing.
+    fn create_plan(&self, source: &Value) -> Plan {
+        let (left, right) = match self.side {
+            Side::Left => (source, &Value::Null),
+            Side::Right => (&Value::Null, source),
+        };
+        sync::plan(&self.flow.spec, left, right, None, Versions::default())
+    }
+
+    /// Creates the other side of `source` from `plan` (see [`Self::create_plan`])
+    /// and links the two.
+    async fn create(
+        &self,
+        entry: &mut Entry<'_>,
+        source: Value,
+        plan: Plan,
+    ) -> Result<(Verdict, String), Failed> {
+        let pair = new_pair(&self.flow.row.id, self.side, &self.job.record, "");
+        self.act(
+            entry,
+            pair,
+            plan,
+            self.side,
+            &source,
+            &Value::Null,
+            String::new(),
+            true,
+        )
+        .await
     }
 
     /// Carries out a plan: writes the other side (creating it when `create`), then
