@@ -39,7 +39,7 @@ use crate::error::{ApiError, GhlError};
 use crate::governor::{Governor, RateLimitHeaders};
 use crate::models::{
     Appointment, BulkBusinessRequest, BulkBusinessResponse, BulkTagAction, BulkTagsRequest,
-    BulkTagsResponse, BusinessContactsQuery, CalendarEventsQuery, Contact, ContactList,
+    BulkTagsResponse, BusinessContactsQuery, Calendar, CalendarEventsQuery, Contact, ContactList,
     CreateAppointment, CreateContact, CreateCustomField, CreateNote, CreateTask, CustomFieldModel,
     EditAppointment, FollowersResponse, InstalledLocations, InstalledLocationsQuery,
     ListContactsQuery, ListContactsResponse, LocationCustomField, LocationTag,
@@ -678,6 +678,16 @@ impl GhlClient {
     }
 
     // ---------------------------------------------------------------- calendars
+
+    /// `get-calendars`: the calendars of a location.
+    pub async fn list_calendars(&self, location_id: &str) -> Result<Vec<Calendar>, GhlError> {
+        self.field(
+            "get-calendars",
+            json!({ "locationId": location_id }),
+            "calendars",
+        )
+        .await
+    }
 
     /// `create-appointment`.
     pub async fn create_appointment(

@@ -536,7 +536,17 @@ pub static OPERATIONS: &[Operation] = &[
             "List contacts with a startAfter cursor (deprecated: use search).",
         )
     },
-    // ---- Calendars API: events and appointments ----
+    // ---- Calendars API: calendars, events and appointments ----
+    cal(
+        "get-calendars",
+        Get,
+        "/calendars/",
+        Some("calendars.readonly"),
+        NONE,
+        &["locationId", "groupId", "showDrafted"],
+        NoBody,
+        "List the calendars of a location (what an appointment is booked on).",
+    ),
     cal(
         "create-appointment",
         Post,

@@ -214,3 +214,23 @@ pub struct CalendarEventsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
 }
+
+/// A calendar of a location (`CalendarDTO`, the fields the product uses).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Calendar {
+    /// Calendar id.
+    pub id: String,
+    /// Its name as the location shows it.
+    #[serde(default)]
+    pub name: String,
+    /// The location it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<String>,
+    /// The group it is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Active (true) or draft.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+}

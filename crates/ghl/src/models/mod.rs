@@ -21,7 +21,9 @@ mod oauth;
 mod search;
 mod tasks_notes;
 
-pub use calendars::{Appointment, CalendarEventsQuery, CreateAppointment, EditAppointment};
+pub use calendars::{
+    Appointment, Calendar, CalendarEventsQuery, CreateAppointment, EditAppointment,
+};
 pub use common::{Extra, SuccessResponse};
 pub use contacts::{
     BulkBusinessRequest, BulkBusinessResponse, BulkTagAction, BulkTagResult, BulkTagsRequest,

@@ -45,6 +45,7 @@ const ORDER: &[&str] = &[
     "remove-contact-from-every-campaign",
     "add-contact-to-workflow",
     "delete-contact-from-workflow",
+    "get-calendars",
     "create-appointment",
     "get-appointment",
     "edit-appointment",
@@ -172,6 +173,10 @@ const TYPED: &[(&str, &str)] = &[
     ),
     (
         "get-calendar-events",
+        "calendars_locations::appointments_lifecycle_and_views_agree",
+    ),
+    (
+        "get-calendars",
         "calendars_locations::appointments_lifecycle_and_views_agree",
     ),
     (
@@ -366,6 +371,7 @@ async fn every_operation_answers_2xx_via_call() {
                        "startTime": "2030-01-02T10:00:00Z"}),
                 "/id",
             ),
+            "get-calendars" => (json!({"locationId": a.id}), "/calendars/0/id"),
             "get-appointment" => (json!({"eventId": m.event}), "/event/id"),
             "edit-appointment" => (json!({"eventId": m.event, "title": "Edited"}), "/id"),
             "get-calendar-events" => (

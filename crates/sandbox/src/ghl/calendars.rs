@@ -13,6 +13,7 @@ use super::state::{Appointment, Location, World, new_id};
 use super::validate::{self, Kind, opt, req};
 
 const READ: &str = "calendars/events.readonly";
+const CALENDARS_READ: &str = "calendars.readonly";
 const WRITE: &str = "calendars/events.write";
 const STATUSES: &[&str] = &[
     "new",
@@ -340,4 +341,45 @@ pub async fn list(
         .map(Appointment::to_event_json)
         .collect();
     ok(json!({"events": events}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CalendarsQuery {
+    location_id: Option<String>,
+    group_id: Option<String>,
+}
+
+/// GET /calendars/ (get-calendars): the location's calendars, `{calendars}`.
+pub async fn calendars(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<CalendarsQuery>,
+) -> ApiResult {
+    caller.require(CALENDARS_READ)?;
+    let Some(location_id) = q.location_id.filter(|l| !l.is_empty()) else {
+        return Err(ApiError::unprocessable(vec![
+            "locationId should not be empty".to_owned(),
+        ]));
+    };
+    let mut inner = app.shared.lock();
+    let loc = named_location(&mut inner.world, &caller, &location_id)?;
+    let calendars: Vec<Value> = loc
+        .calendars
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "locationId": loc.id,
+                "groupId": format!("grp{}", &c.id[..c.id.len().min(17)]),
+                "name": c.name,
+                "isActive": true,
+                "calendarType": "event",
+                "slotDuration": 30,
+                "slotDurationUnit": "mins",
+            })
+        })
+        .filter(|c| q.group_id.as_ref().is_none_or(|g| c["groupId"] == *g))
+        .collect();
+    ok(json!({"calendars": calendars}))
 }
