@@ -288,6 +288,9 @@ pub struct Connectors {
     /// window its `X-RateLimit-*` headers announce (Lofty's budget is per
     /// credential: 100 or 500 a minute for apps, reported 10 for personal keys).
     lofty_pacers: Arc<Mutex<HashMap<String, Arc<lofty::Pacer>>>>,
+    /// The GHL calendar new appointments are booked on, by location id (`*`: any
+    /// location), from the config's `[ghl.calendars]`: an id or a name.
+    ghl_calendars: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl Connectors {
@@ -301,7 +304,26 @@ impl Connectors {
             default_ghl_base,
             lytho: Arc::default(),
             lofty_pacers: Arc::default(),
+            ghl_calendars: Arc::default(),
         }
+    }
+
+    /// With the GHL calendars appointments are booked on (location id, or `*`,
+    /// to a calendar id or name).
+    pub fn with_ghl_calendars(
+        mut self,
+        calendars: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        self.ghl_calendars = Arc::new(calendars);
+        self
+    }
+
+    /// The calendar configured for a location (its own entry, else `*`).
+    pub fn ghl_calendar(&self, location: &str) -> Option<&str> {
+        self.ghl_calendars
+            .get(location)
+            .or_else(|| self.ghl_calendars.get("*"))
+            .map(String::as_str)
     }
 
     pub fn store(&self) -> &Store {

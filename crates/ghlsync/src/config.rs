@@ -78,6 +78,10 @@ pub struct GhlSection {
     pub redirect_uri: Option<String>,
     /// Scopes asked for at consent.
     pub scopes: Option<Vec<String>>,
+    /// The calendar appointments from Lofty are booked on, per location:
+    /// `"<locationId>" = "<calendar id or name>"`, or `"*"` for every location.
+    /// Checked when `lofty-ghl-appointments` is enabled.
+    pub calendars: Option<std::collections::BTreeMap<String, String>>,
 }
 
 fn set(v: &Option<String>) -> &'static str {
@@ -113,6 +117,7 @@ impl std::fmt::Debug for GhlSection {
             .field("auth_base", &self.auth_base)
             .field("redirect_uri", &self.redirect_uri)
             .field("scopes", &self.scopes)
+            .field("calendars", &self.calendars)
             .finish_non_exhaustive()
     }
 }

@@ -121,11 +121,10 @@ pub fn token_source(config: &Config, store: Store) -> anyhow::Result<TokenSource
 /// What opens stored connections (health checks, the CLI's calls).
 pub fn connectors(config: &Config, store: Store) -> anyhow::Result<engine::Connectors> {
     let tokens = token_source(config, store.clone())?;
-    Ok(engine::Connectors::new(
-        store,
-        tokens,
-        config.ghl_base_url()?,
-    ))
+    Ok(
+        engine::Connectors::new(store, tokens, config.ghl_base_url()?)
+            .with_ghl_calendars(config.ghl.calendars.clone().unwrap_or_default()),
+    )
 }
 
 /// A queue worker on `store`.

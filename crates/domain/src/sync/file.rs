@@ -370,6 +370,13 @@ pub struct AccountsSection {
     pub left: Vec<AccountField>,
     #[serde(default)]
     pub right: Vec<AccountField>,
+    /// Values every record this flow creates on the left gets (found in the
+    /// account when the flow is enabled: a GHL appointment's calendar).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub left_create: BTreeMap<String, String>,
+    /// The same for the right (a Lofty appointment's time zone).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub right_create: BTreeMap<String, String>,
 }
 
 /// The line that starts what `ghlsync flows enable` appends to a sync file.
@@ -390,10 +397,22 @@ impl AccountsSection {
                 .map(|f| format!("  {{ key = {}, select = {} }},\n", q(&f.key), q(&f.select)))
                 .collect::<String>()
         };
+        let table = |name: &str, values: &BTreeMap<String, String>| {
+            if values.is_empty() {
+                return String::new();
+            }
+            let items: Vec<String> = values
+                .iter()
+                .map(|(k, v)| format!("{} = {}", q(k), q(v)))
+                .collect();
+            format!("{name} = {{ {} }}\n", items.join(", "))
+        };
         format!(
-            "{base}\n\n{ACCOUNTS_MARKER}\n[accounts]\nleft = [\n{}]\nright = [\n{}]\n",
+            "{base}\n\n{ACCOUNTS_MARKER}\n[accounts]\nleft = [\n{}]\nright = [\n{}]\n{}{}",
             list(&self.left),
-            list(&self.right)
+            list(&self.right),
+            table("left_create", &self.left_create),
+            table("right_create", &self.right_create),
         )
     }
 }
@@ -544,6 +563,10 @@ pub struct SyncSpec {
     pub deletes_right: DeletePolicy,
     /// A child sync's parent.
     pub parent: Option<Parent>,
+    /// Values every record created on the left gets (`[accounts] left_create`).
+    pub create_left: BTreeMap<String, String>,
+    /// The same for the right.
+    pub create_right: BTreeMap<String, String>,
 }
 
 impl SyncSpec {
@@ -551,6 +574,13 @@ impl SyncSpec {
         match side {
             Side::Left => &self.left,
             Side::Right => &self.right,
+        }
+    }
+    /// Values every record this flow creates on `side` gets.
+    pub fn create_values(&self, side: Side) -> &BTreeMap<String, String> {
+        match side {
+            Side::Left => &self.create_left,
+            Side::Right => &self.create_right,
         }
     }
     /// What a delete on `side` does to the partner.
@@ -880,6 +910,8 @@ impl SyncFile {
             deletes_left: delete(&self.deletes.left, "left")?,
             deletes_right: delete(&self.deletes.right, "right")?,
             parent,
+            create_left: accounts.left_create.clone(),
+            create_right: accounts.right_create.clone(),
             left,
             right,
         })

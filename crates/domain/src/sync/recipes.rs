@@ -20,6 +20,16 @@ pub const RECIPES: &[(&str, &str, &str)] = &[
         "lofty-ghl-notes.toml",
         include_str!("../../recipes/lofty-ghl-notes.toml"),
     ),
+    (
+        "ghl-lofty-appointments",
+        "ghl-lofty-appointments.toml",
+        include_str!("../../recipes/ghl-lofty-appointments.toml"),
+    ),
+    (
+        "lofty-ghl-appointments",
+        "lofty-ghl-appointments.toml",
+        include_str!("../../recipes/lofty-ghl-appointments.toml"),
+    ),
 ];
 
 /// The TOML of recipe `id`.

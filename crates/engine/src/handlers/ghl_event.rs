@@ -30,7 +30,9 @@ pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
         "ContactCreate" | "ContactUpdate" | "ContactDelete" | "ContactTagUpdate"
         | "ContactDndUpdate" => contact(ctx, job, record).await,
         "TaskCreate" | "TaskComplete" | "TaskDelete" | "NoteCreate" | "NoteUpdate"
-        | "NoteDelete" => child(ctx, job, record).await,
+        | "NoteDelete" | "AppointmentCreate" | "AppointmentUpdate" | "AppointmentDelete" => {
+            child(ctx, job, record).await
+        }
         other => Ok(Outcome::new(
             record,
             Verdict::Skipped,
@@ -128,10 +130,19 @@ async fn child(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome,
     let store = ctx.store();
     let object = if job.event_type.starts_with("Task") {
         "ghl.task"
+    } else if job.event_type.starts_with("Appointment") {
+        "ghl.appointment"
     } else {
         "ghl.note"
     };
-    let body = body_of(ctx, job).await?;
+    let mut body = body_of(ctx, job).await?;
+    // An appointment event carries the appointment under `appointment`.
+    if object == "ghl.appointment" {
+        body = body
+            .get("appointment")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+    }
     let mut state = crate::sync::systems::ghl_webhook_contact(&body);
     state.as_object_mut().map(|m| m.remove("locationId"));
     let Some(id) = crate::sync::systems::id_of(object, &state) else {
@@ -199,7 +210,7 @@ async fn child(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome,
             }
         }
     }
-    if no_contact(&state) {
+    if no_contact(&state) && object == "ghl.task" {
         let connector = ctx.connectors.open(&conn.id).await?;
         match crate::sync::systems::find_ghl_task(&connector, &id, state["title"].as_str()).await? {
             Some(found) => {
@@ -238,7 +249,7 @@ async fn child(ctx: &Context, job: &GhlEvent, record: String) -> Result<Outcome,
     {
         state["dateUpdated"] = serde_json::Value::String(at.to_string());
     }
-    let version = Some(at.as_millisecond());
+    let version = crate::sync::systems::version_of(object, &state).or(Some(at.as_millisecond()));
     let jobs = crate::sync::route_read(store, &consumers, &[(id, version, state)]).await?;
     let n = store.enqueue_many(&jobs).await?;
     Ok(Outcome::new(

@@ -15,6 +15,7 @@ pub async fn run(ctx: &Context, job: &LoftyChange) -> Result<Outcome, Failed> {
         ("lead", _) => Some("lofty.lead"),
         ("note", _) => Some("lofty.note"),
         ("task", 10) => Some("lofty.task"),
+        ("task", 11) => Some("lofty.appointment"),
         _ => None,
     };
     if let (Some(object), Some(_)) = (object, job.id) {

@@ -50,6 +50,25 @@ pub enum EnableError {
         left: String,
         right: String,
     },
+    #[error("cannot read the account of connection `{id}`: {error}")]
+    Account { id: String, error: ConnectorError },
+    #[error(
+        "flow `{flow}` books appointments in GHL location {location}, which needs a calendar: set one in the config, `[ghl.calendars]` \"{location}\" = \"<calendar id or name>\" (or \"*\" for every location); the location's calendars: {calendars}"
+    )]
+    NoCalendar {
+        flow: String,
+        location: String,
+        calendars: String,
+    },
+    #[error(
+        "flow `{flow}`: the config's calendar `{wanted}` is not a calendar of GHL location {location}; its calendars: {calendars}"
+    )]
+    UnknownCalendar {
+        flow: String,
+        wanted: String,
+        location: String,
+        calendars: String,
+    },
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -118,19 +137,9 @@ pub async fn enable(
                 object: object.to_owned(),
             });
         }
-        // Writes to GHL contacts need contacts.write (reads need contacts.readonly).
-        let writes = spec.fields.iter().any(|f| f.toward(side.other()).is_some())
-            || spec.on_none == OnNone::Create;
+        let writes = writes_to(&spec, side);
         if system == "ghl" {
-            let mut needed = vec!["contacts.readonly"];
-            if writes {
-                needed.push("contacts.write");
-            }
-            // GHL's TaskCreate webhook is reported without its contact: the task
-            // is found by a search of the location's tasks.
-            if object == "ghl.task" {
-                needed.push("locations/tasks.readonly");
-            }
+            let needed = ghl_scopes(object, writes);
             let has: Vec<&str> = conn.scopes.split_whitespace().collect();
             if let Some(missing) = needed.iter().find(|s| !has.contains(s)) {
                 let mut wanted: Vec<&str> = has.clone();
@@ -170,9 +179,35 @@ pub async fn enable(
             });
         }
     }
+    // What records this flow creates need from the accounts (a GHL calendar, a
+    // Lofty time zone), found now and kept in the stored file.
+    let mut file = file.to_owned();
+    let mut accounts = parsed.accounts.clone().unwrap_or_default();
+    let mut found = false;
+    for (side, conn) in [(Side::Left, &ids[0]), (Side::Right, &ids[1])] {
+        if !writes_to(&spec, side) {
+            continue;
+        }
+        let values = create_values(connectors, &spec, spec.object(side).name, conn).await?;
+        if !values.is_empty() {
+            found = true;
+            match side {
+                Side::Left => accounts.left_create.extend(values),
+                Side::Right => accounts.right_create.extend(values),
+            }
+        }
+    }
+    if found {
+        file = accounts.write_into(&file);
+        SyncFile::parse("flow.toml", &file)?.build(
+            &format!("{}.toml", spec.id),
+            &file,
+            &Registry::default(),
+        )?;
+    }
     let row = FlowRow {
         id: spec.id.clone(),
-        file: file.to_owned(),
+        file,
         left_connection: ids[0].clone(),
         right_connection: ids[1].clone(),
         enabled: true,
@@ -181,6 +216,108 @@ pub async fn enable(
     };
     store.put_flow(&row).await?;
     Ok(row)
+}
+
+/// Whether the flow writes records on `side` (a field toward it, or creates).
+fn writes_to(spec: &domain::sync::SyncSpec, side: Side) -> bool {
+    spec.fields.iter().any(|f| f.toward(side.other()).is_some())
+        || (spec.parent.is_none() && spec.on_none == OnNone::Create)
+}
+
+/// The scopes a GHL connection needs to sync `object` (and to write it).
+fn ghl_scopes(object: &str, writes: bool) -> Vec<&'static str> {
+    let mut needed = vec!["contacts.readonly"];
+    if object == "ghl.appointment" {
+        needed.push("calendars/events.readonly");
+        if writes {
+            // Booking needs the calendar, checked against the location's list.
+            needed.extend(["calendars/events.write", "calendars.readonly"]);
+        }
+        return needed;
+    }
+    if writes {
+        needed.push("contacts.write");
+    }
+    // GHL's TaskCreate webhook is reported without its contact: the task is found
+    // by a search of the location's tasks.
+    if object == "ghl.task" {
+        needed.push("locations/tasks.readonly");
+    }
+    needed
+}
+
+/// The values every record of `object` this flow creates through connection
+/// `conn` gets: a GHL appointment's calendar (the config's `[ghl.calendars]`,
+/// checked against the location's calendars), a Lofty appointment's time zone
+/// (the Lofty user's own).
+async fn create_values(
+    connectors: &Connectors,
+    spec: &domain::sync::SyncSpec,
+    object: &str,
+    conn: &str,
+) -> Result<std::collections::BTreeMap<String, String>, EnableError> {
+    let mut values = std::collections::BTreeMap::new();
+    let failed = |error| EnableError::Account {
+        id: conn.to_owned(),
+        error,
+    };
+    match object {
+        "ghl.appointment" if !spec.create_left.contains_key("calendarId") => {
+            let Connector::Ghl(c) = connectors.open(conn).await.map_err(failed)? else {
+                return Ok(values);
+            };
+            let location = c.connection.location_id.clone().unwrap_or_default();
+            let calendars = c
+                .client()
+                .list_calendars(&location)
+                .await
+                .map_err(|e| failed(ConnectorError::Ghl(e)))?;
+            let listed = calendars
+                .iter()
+                .map(|k| format!("{} ({})", k.id, k.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let listed = if listed.is_empty() {
+                "none".to_owned()
+            } else {
+                listed
+            };
+            let Some(wanted) = connectors.ghl_calendar(&location) else {
+                return Err(EnableError::NoCalendar {
+                    flow: spec.id.clone(),
+                    location,
+                    calendars: listed,
+                });
+            };
+            let Some(calendar) = calendars
+                .iter()
+                .find(|k| k.id == wanted || k.name.eq_ignore_ascii_case(wanted))
+            else {
+                return Err(EnableError::UnknownCalendar {
+                    flow: spec.id.clone(),
+                    wanted: wanted.to_owned(),
+                    location,
+                    calendars: listed,
+                });
+            };
+            values.insert("calendarId".to_owned(), calendar.id.clone());
+        }
+        "lofty.appointment" if !spec.create_right.contains_key("timeZoneCode") => {
+            let Connector::Lofty(c) = connectors.open(conn).await.map_err(failed)? else {
+                return Ok(values);
+            };
+            let me = c
+                .client
+                .call("lofty-get-me", serde_json::json!({}))
+                .await
+                .map_err(|e| failed(ConnectorError::Lofty(e)))?;
+            if let Some(zone) = me["timeZoneId"].as_str().filter(|z| !z.is_empty()) {
+                values.insert("timeZoneCode".to_owned(), zone.to_owned());
+            }
+        }
+        _ => {}
+    }
+    Ok(values)
 }
 
 /// The custom fields of a connection's account (`None`: it cannot read them and

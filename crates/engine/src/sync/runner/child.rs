@@ -70,6 +70,17 @@ impl Runner<'_> {
             self.note(vec![h]).await?;
             return Ok((Verdict::Skipped, "part of a longer note".to_owned()));
         }
+        if let Some(owner) = self.sibling_owner().await? {
+            let h = entry.make(
+                "",
+                "skip",
+                format!("linked by flow `{owner}`, which syncs the same records the other way: it came from there"),
+                json!([]),
+                (None, None),
+            );
+            self.note(vec![h]).await?;
+            return Ok((Verdict::Skipped, format!("synced by {owner}")));
+        }
         let Some(parent_id) = parent_id(parent, side, &source) else {
             let h = entry.make(
                 "",
@@ -120,6 +131,42 @@ impl Runner<'_> {
             );
         }
         self.create(entry, source, plan).await
+    }
+
+    /// Another enabled flow over the same two object types (the other direction
+    /// of a one-way pair such as `ghl-lofty-appointments` and
+    /// `lofty-ghl-appointments`) that has this record linked: the record was made
+    /// by it, or made its partner, and this flow must not copy it back.
+    async fn sibling_owner(&self) -> Result<Option<String>, Failed> {
+        let store = self.store();
+        let spec = &self.flow.spec;
+        let mine = self.spec_object();
+        for other in enabled_flows(store).await? {
+            if other.row.id == self.flow.row.id {
+                continue;
+            }
+            let (l, r) = (other.spec.left.name, other.spec.right.name);
+            let side = if (l, r) == (spec.left.name, spec.right.name) {
+                self.side
+            } else if (r, l) == (spec.left.name, spec.right.name) {
+                self.side.other()
+            } else {
+                continue;
+            };
+            debug_assert_eq!(other.spec.object(side).name, mine);
+            if store
+                .pair(&other.row.id, side.as_str(), &self.job.record)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(other.row.id.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    fn spec_object(&self) -> &'static str {
+        self.flow.spec.object(self.side).name
     }
 
     /// After `pair` of this flow was first linked: the children waiting for it (in

@@ -770,20 +770,41 @@ impl Runner<'_> {
                 (None, None),
             ));
         }
-        let patch = plan.patch(other_side).clone();
+        let mut patch = plan.patch(other_side).clone();
         let mut other_state = other.clone();
+        if create && patch.is_empty() {
+            let h = entry.make(
+                "",
+                "skip",
+                "nothing to create from: no mapped field has a value",
+                json!([]),
+                (None, None),
+            );
+            self.note(vec![h]).await?;
+            return Ok((Verdict::Skipped, "nothing to create".to_owned()));
+        }
         if create {
-            if patch.is_empty() {
-                let h = entry.make(
-                    "",
-                    "skip",
-                    "nothing to create from: no mapped field has a value",
-                    json!([]),
-                    (None, None),
-                );
-                self.note(vec![h]).await?;
-                return Ok((Verdict::Skipped, "nothing to create".to_owned()));
+            // What every record this flow makes there gets (a GHL appointment's
+            // calendar), unless mapped.
+            for (k, v) in spec.create_values(other_side) {
+                patch
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::String(v.clone()));
             }
+        }
+        // What the other system would refuse for good (Lofty: an appointment in
+        // the past) is a skip with its reason, not a call that fails again.
+        if let Some(why) = systems::refuses(object, &patch, create, self.store().now()) {
+            let target = if create {
+                String::new()
+            } else {
+                reference(spec, other_side, &other_id)
+            };
+            history.push(entry.make(&target, "skip", why.clone(), json!([]), (None, None)));
+            self.note(history).await?;
+            return Ok((Verdict::Skipped, why));
+        }
+        if create {
             if self.dry.is_some() {
                 let h = entry.make(
                     &format!("{}:(new)", spec.object(other_side).name.replace('.', ":")),

@@ -15,7 +15,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{WriteError, status};
+use super::{WriteError, appointments, status};
 use crate::connectors::{Connector, ConnectorError};
 
 /// Whether `object` is a child type handled here.
@@ -23,7 +23,7 @@ pub fn is_child(object: &str) -> bool {
     matches!(
         object,
         "ghl.task" | "ghl.note" | "lofty.task" | "lofty.note"
-    )
+    ) || appointments::is_appointment(object)
 }
 
 /// The field of `object` that names its parent.
@@ -124,6 +124,17 @@ pub async fn read(
     hint: &Value,
 ) -> Result<Option<Value>, ConnectorError> {
     let answer = match (object, conn) {
+        _ if appointments::is_appointment(object) => appointments::read(conn, object, id)
+            .await
+            .map(|mut v| {
+                let field = parent_field(object);
+                if v.get(field).is_none_or(Value::is_null)
+                    && let Some(p) = hint.get(field).and_then(text_of)
+                {
+                    v[field] = Value::String(p);
+                }
+                v
+            }),
         ("ghl.task", Connector::Ghl(_)) => {
             let Ok(contact) = parent_of(object, &[hint]) else {
                 return find_ghl_task(conn, id, hint["title"].as_str()).await;
@@ -193,6 +204,9 @@ pub async fn create(
 ) -> Result<(String, Value), WriteError> {
     let whole = Value::Object(patch.clone());
     let parent = parent_of(object, &[&whole])?;
+    if appointments::is_appointment(object) {
+        return appointments::create(conn, object, parent, patch).await;
+    }
     match (object, conn) {
         ("ghl.task", Connector::Ghl(_)) | ("ghl.note", Connector::Ghl(_)) => {
             let (op, key) = if object == "ghl.task" {
@@ -270,6 +284,9 @@ pub async fn update(
     let mut known = current.as_object().cloned().unwrap_or_default();
     known.extend(patch.clone());
     let parent = parent_of(object, &[current, &Value::Object(patch.clone())])?;
+    if appointments::is_appointment(object) {
+        return appointments::update(conn, object, id, current, parent, patch).await;
+    }
     match (object, conn) {
         ("ghl.task", Connector::Ghl(_)) | ("ghl.note", Connector::Ghl(_)) => {
             let (op, key, id_key) = if object == "ghl.task" {
@@ -342,6 +359,9 @@ pub async fn delete(
     id: &str,
     hint: &Value,
 ) -> Result<(), ConnectorError> {
+    if appointments::is_appointment(object) {
+        return appointments::delete(conn, object, id).await;
+    }
     match (object, conn) {
         ("ghl.task", Connector::Ghl(_)) => {
             let contact = parent_of(object, &[hint])?;
@@ -390,6 +410,9 @@ pub async fn list_under(
     object: &str,
     parent: &str,
 ) -> Result<Vec<Value>, ConnectorError> {
+    if appointments::is_appointment(object) {
+        return appointments::list_under(conn, object, parent).await;
+    }
     let (answer, key) = match (object, conn) {
         ("ghl.task", Connector::Ghl(c)) => (
             c.call_id("get-all-tasks", json!({"contactId": parent}))

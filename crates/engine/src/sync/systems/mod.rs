@@ -31,7 +31,10 @@ impl WriteError {
     }
 }
 
+mod appointments;
 mod children;
+
+pub use appointments::refuses;
 
 pub use children::{find_ghl_task, is_continuation, list_under, parent_field};
 
@@ -54,7 +57,7 @@ fn id_field(object: &str) -> &'static str {
 fn version_field(object: &str) -> &'static str {
     match object {
         "lofty.lead" => "lastUpdateTime",
-        "lofty.task" | "lofty.note" => "lastUpdate",
+        "lofty.task" | "lofty.note" | "lofty.appointment" => "lastUpdate",
         _ => "dateUpdated",
     }
 }
