@@ -28,9 +28,15 @@ async fn appointments_lifecycle_and_views_agree() {
     let calendars = c.list_calendars(&ctx.a.id).await.unwrap();
     let ids: Vec<&str> = calendars.iter().map(|k| k.id.as_str()).collect();
     assert_eq!(ids, ctx.a.calendar_ids, "{calendars:?}");
-    assert!(calendars.iter().all(|k| !k.name.is_empty()
-        && k.location_id.as_deref() == Some(ctx.a.id.as_str())));
-    assert!(c.list_calendars("nope").await.is_err(), "another location's calendars");
+    assert!(
+        calendars
+            .iter()
+            .all(|k| !k.name.is_empty() && k.location_id.as_deref() == Some(ctx.a.id.as_str()))
+    );
+    assert!(
+        c.list_calendars("nope").await.is_err(),
+        "another location's calendars"
+    );
 
     let created = c
         .create_appointment(&CreateAppointment {

@@ -70,17 +70,6 @@ impl Runner<'_> {
             self.note(vec![h]).await?;
             return Ok((Verdict::Skipped, "part of a longer note".to_owned()));
         }
-        if let Some(owner) = self.sibling_owner().await? {
-            let h = entry.make(
-                "",
-                "skip",
-                format!("linked by flow `{owner}`, which syncs the same records the other way: it came from there"),
-                json!([]),
-                (None, None),
-            );
-            self.note(vec![h]).await?;
-            return Ok((Verdict::Skipped, format!("synced by {owner}")));
-        }
         let Some(parent_id) = parent_id(parent, side, &source) else {
             let h = entry.make(
                 "",
@@ -131,6 +120,28 @@ impl Runner<'_> {
             );
         }
         self.create(entry, source, plan).await
+    }
+
+    /// A child record this flow has not linked that a sibling flow has (see
+    /// [`Self::sibling_owner`]): skipped before it is read.
+    pub(super) async fn sibling_skip(
+        &self,
+        entry: &mut Entry<'_>,
+    ) -> Result<Option<(Verdict, String)>, Failed> {
+        let Some(owner) = self.sibling_owner().await? else {
+            return Ok(None);
+        };
+        let h = entry.make(
+            "",
+            "skip",
+            format!(
+                "linked by flow `{owner}`, which syncs the same records the other way: it came from there"
+            ),
+            json!([]),
+            (None, None),
+        );
+        self.note(vec![h]).await?;
+        Ok(Some((Verdict::Skipped, format!("synced by {owner}"))))
     }
 
     /// Another enabled flow over the same two object types (the other direction

@@ -229,6 +229,19 @@ impl Runner<'_> {
             at: now,
         };
 
+        // A child another flow of the same records linked (the other direction of
+        // a one-way pair) is that flow's: nothing to read.
+        if spec.parent.is_some()
+            && !job.deleted
+            && self
+                .store()
+                .pair(fid, side.as_str(), &job.record)
+                .await?
+                .is_none()
+            && let Some(done) = self.sibling_skip(&mut entry).await?
+        {
+            return Ok(done);
+        }
         // The record: carried by its event, else read.
         let source = match &job.event {
             Some(event) => match self.store().event_body("ghl", event).await? {

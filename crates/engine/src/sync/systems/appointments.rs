@@ -63,7 +63,12 @@ fn inner(v: Value, key: &str) -> Value {
 /// takes no appointment that starts (or ends) at or before now: a create, or a
 /// change of its times, into the past is skipped with this reason rather than
 /// sent and retried.
-pub fn refuses(object: &str, patch: &Map<String, Value>, create: bool, now_ms: i64) -> Option<String> {
+pub fn refuses(
+    object: &str,
+    patch: &Map<String, Value>,
+    create: bool,
+    now_ms: i64,
+) -> Option<String> {
     if object != "lofty.appointment" {
         return None;
     }
@@ -90,7 +95,10 @@ pub async fn read(conn: &Connector, object: &str, id: &str) -> Result<Value, Con
             .map(|v| inner(v, "event")),
         ("lofty.appointment", Connector::Lofty(c)) => c
             .client
-            .call("lofty-get-task", json!({"taskId": lofty_id(id, "appointment")?}))
+            .call(
+                "lofty-get-task",
+                json!({"taskId": lofty_id(id, "appointment")?}),
+            )
             .await
             .map(|v| inner(v, "task"))
             .map_err(lofty),
@@ -167,7 +175,9 @@ pub async fn create(
             body.entry("content")
                 .or_insert(Value::String("Appointment".into()));
             if !body.contains_key("endAt")
-                && let Some(start) = body.get("startAt").and_then(domain::sync::transform::instant_ms)
+                && let Some(start) = body
+                    .get("startAt")
+                    .and_then(domain::sync::transform::instant_ms)
                 && let Ok(end) = jiff::Timestamp::from_millisecond(start + 30 * 60_000)
             {
                 body.insert("endAt".into(), Value::String(end.to_string()));
@@ -187,7 +197,9 @@ pub async fn create(
                         "Lofty create-calendar answered no appointment id ({v})"
                     ))
                 })?;
-            lofty_finish(&c.client, &id, &patch).await?;
+            if patch.get("finishFlag") == Some(&Value::Bool(true)) {
+                lofty_finish(&c.client, &id, &patch).await?;
+            }
             let mut state = body;
             state.extend(patch);
             state.remove("type");
@@ -323,7 +335,10 @@ mod tests {
         let future = json!({"startAt": "2030-01-01T10:00:00Z", "content": "x"});
         let obj = |v: &Value| v.as_object().cloned().unwrap();
         let why = refuses("lofty.appointment", &obj(&past), true, now).unwrap();
-        assert!(why.contains("in the past") && why.contains("2020-01-01T10:00:00Z"), "{why}");
+        assert!(
+            why.contains("in the past") && why.contains("2020-01-01T10:00:00Z"),
+            "{why}"
+        );
         assert!(refuses("lofty.appointment", &obj(&future), true, now).is_none());
         // An edit that leaves the times alone is fine whenever it starts.
         let text_only = obj(&json!({"content": "renamed"}));

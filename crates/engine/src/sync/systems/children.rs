@@ -124,9 +124,8 @@ pub async fn read(
     hint: &Value,
 ) -> Result<Option<Value>, ConnectorError> {
     let answer = match (object, conn) {
-        _ if appointments::is_appointment(object) => appointments::read(conn, object, id)
-            .await
-            .map(|mut v| {
+        _ if appointments::is_appointment(object) => {
+            appointments::read(conn, object, id).await.map(|mut v| {
                 let field = parent_field(object);
                 if v.get(field).is_none_or(Value::is_null)
                     && let Some(p) = hint.get(field).and_then(text_of)
@@ -134,7 +133,8 @@ pub async fn read(
                     v[field] = Value::String(p);
                 }
                 v
-            }),
+            })
+        }
         ("ghl.task", Connector::Ghl(_)) => {
             let Ok(contact) = parent_of(object, &[hint]) else {
                 return find_ghl_task(conn, id, hint["title"].as_str()).await;
