@@ -14,6 +14,7 @@
 use serde_json::{Map, Value, json};
 
 use super::WriteError;
+use super::children::{body_of, inner, lofty, lofty_id, text_of, unsupported};
 use crate::connectors::{Connector, ConnectorError};
 
 /// Whether `object` is an appointment type handled here.
@@ -21,42 +22,10 @@ pub fn is_appointment(object: &str) -> bool {
     matches!(object, "ghl.appointment" | "lofty.appointment")
 }
 
-fn unsupported(what: &str, object: &str) -> ConnectorError {
-    ConnectorError::Unsupported(format!(
-        "cannot {what} {object} records through this connection"
-    ))
-}
-
-fn lofty(e: lofty::LoftyError) -> ConnectorError {
-    ConnectorError::Lofty(e)
-}
-
-fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn lofty_id(id: &str, what: &str) -> Result<i64, ConnectorError> {
-    id.parse()
-        .map_err(|_| ConnectorError::Unsupported(format!("Lofty {what} id `{id}` is not a number")))
-}
-
 /// Lofty's calendar names an appointment `<id>-appointment`.
 fn calendar_id(id: &str) -> String {
     let bare = id.strip_suffix("-appointment").unwrap_or(id);
     format!("{bare}-appointment")
-}
-
-fn inner(v: Value, key: &str) -> Value {
-    match v {
-        Value::Object(mut m) if m.get(key).is_some_and(Value::is_object) => {
-            m.remove(key).unwrap_or_default()
-        }
-        other => other,
-    }
 }
 
 /// Why the target refuses to hold `patch` (`None`: it may be written). Lofty
@@ -123,14 +92,6 @@ async fn lofty_finish(
             .map_err(lofty)?;
     }
     Ok(())
-}
-
-fn body_of(patch: &Map<String, Value>, drop: &[&str]) -> Map<String, Value> {
-    patch
-        .iter()
-        .filter(|(k, _)| !drop.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 pub async fn create(

@@ -35,13 +35,13 @@ pub fn parent_field(object: &str) -> &'static str {
     }
 }
 
-fn unsupported(what: &str, object: &str) -> ConnectorError {
+pub(super) fn unsupported(what: &str, object: &str) -> ConnectorError {
     ConnectorError::Unsupported(format!(
         "cannot {what} {object} records through this connection"
     ))
 }
 
-fn text_of(v: &Value) -> Option<String> {
+pub(super) fn text_of(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -63,17 +63,17 @@ fn parent_of(object: &str, from: &[&Value]) -> Result<String, ConnectorError> {
 }
 
 /// Lofty ids are numbers.
-fn lofty_id(id: &str, what: &str) -> Result<i64, ConnectorError> {
+pub(super) fn lofty_id(id: &str, what: &str) -> Result<i64, ConnectorError> {
     id.parse()
         .map_err(|_| ConnectorError::Unsupported(format!("Lofty {what} id `{id}` is not a number")))
 }
 
-fn lofty(e: lofty::LoftyError) -> ConnectorError {
+pub(super) fn lofty(e: lofty::LoftyError) -> ConnectorError {
     ConnectorError::Lofty(e)
 }
 
 /// The record inside an answer (`{"task": {...}}`).
-fn inner(v: Value, key: &str) -> Value {
+pub(super) fn inner(v: Value, key: &str) -> Value {
     match v {
         Value::Object(mut m) if m.get(key).is_some_and(Value::is_object) => {
             m.remove(key).unwrap_or_default()
@@ -189,7 +189,7 @@ async fn ghl_call(conn: &Connector, op: &str, input: Value) -> Result<Value, Con
 
 /// The body of a write: the patch without what the write names otherwise (the
 /// parent, read-only fields; a Lofty task's completion).
-fn body_of(patch: &Map<String, Value>, drop: &[&str]) -> Map<String, Value> {
+pub(super) fn body_of(patch: &Map<String, Value>, drop: &[&str]) -> Map<String, Value> {
     patch
         .iter()
         .filter(|(k, _)| !drop.contains(&k.as_str()))
