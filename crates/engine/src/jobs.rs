@@ -27,10 +27,11 @@ pub enum JobKind {
     LoftySubscribe,
     FlowRun,
     FlowReconcile,
+    LythoPoll,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         Self::TestRecord,
         Self::GhlCall,
         Self::GhlEvent,
@@ -39,6 +40,7 @@ impl JobKind {
         Self::LoftySubscribe,
         Self::FlowRun,
         Self::FlowReconcile,
+        Self::LythoPoll,
     ];
 
     /// The stored name.
@@ -52,6 +54,7 @@ impl JobKind {
             Self::LoftySubscribe => "lofty.subscribe",
             Self::FlowRun => "flow.run",
             Self::FlowReconcile => "flow.reconcile",
+            Self::LythoPoll => "lytho.poll",
         }
     }
 }
@@ -76,7 +79,7 @@ impl FromStr for JobKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe, flow.run, flow.reconcile)"
+        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe, flow.run, flow.reconcile, lytho.poll)"
     )]
     UnknownKind(String),
     #[error("the payload of this {kind} job is invalid: {reason}")]
@@ -274,6 +277,27 @@ impl LoftySubscribe {
     }
 }
 
+/// `lytho.poll`: one poll of a Lytho connection (Lytho sends no webhooks): the
+/// items changed since the stored cursors, turned into `flow.run` jobs for the
+/// flows that sync them. One per connection and interval (the interval's start
+/// names it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LythoPoll {
+    pub connection: String,
+    /// Start of the interval (epoch ms).
+    pub window: i64,
+}
+
+impl LythoPoll {
+    pub fn kind() -> JobKind {
+        JobKind::LythoPoll
+    }
+    pub fn idempotency_key(&self) -> String {
+        format!("lytho:poll:{}:{}", self.connection, self.window)
+    }
+}
+
 /// `flow.run`: one changed record for one flow: the runner loads it, matches,
 /// maps, decides and acts (see `crate::sync`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -400,6 +424,8 @@ pub enum Job {
     FlowRun(FlowRun),
     #[serde(rename = "flow.reconcile")]
     FlowReconcile(FlowReconcile),
+    #[serde(rename = "lytho.poll")]
+    LythoPoll(LythoPoll),
 }
 
 impl Job {
@@ -413,6 +439,7 @@ impl Job {
             Self::LoftySubscribe(_) => LoftySubscribe::kind(),
             Self::FlowRun(_) => FlowRun::kind(),
             Self::FlowReconcile(_) => FlowReconcile::kind(),
+            Self::LythoPoll(_) => LythoPoll::kind(),
         }
     }
 
@@ -426,6 +453,7 @@ impl Job {
             Self::LoftySubscribe(j) => j.idempotency_key(),
             Self::FlowRun(j) => j.idempotency_key(),
             Self::FlowReconcile(j) => j.idempotency_key(),
+            Self::LythoPoll(j) => j.idempotency_key(),
         }
     }
 
@@ -436,6 +464,7 @@ impl Job {
             Self::LoftyDelivery(j) => Some(&j.connection),
             Self::LoftyChange(j) => Some(&j.connection),
             Self::LoftySubscribe(j) => Some(&j.connection),
+            Self::LythoPoll(j) => Some(&j.connection),
             Self::TestRecord(_) | Self::GhlEvent(_) | Self::FlowRun(_) | Self::FlowReconcile(_) => {
                 None
             }
@@ -493,7 +522,8 @@ into_job!(
     LoftyChange,
     LoftySubscribe,
     FlowRun,
-    FlowReconcile
+    FlowReconcile,
+    LythoPoll
 );
 
 #[cfg(test)]
@@ -559,6 +589,10 @@ mod tests {
                 window: 1_700_000_000_000,
                 max_delete_permille: 50,
                 objects: vec!["ghl.task".to_owned()],
+            }),
+            Job::LythoPoll(LythoPoll {
+                connection: "lytho:wf-oa-1".to_owned(),
+                window: 1_700_000_000_000,
             }),
         ]
     }

@@ -43,6 +43,9 @@ pub struct WorkerConfig {
     /// How often GHL's tasks are walked (`None`: only with the full walk): GHL
     /// sends no webhook when a task is edited or reopened.
     pub tasks_walk_every: Option<Duration>,
+    /// How often each Lytho connection a flow syncs is polled (`None`: never):
+    /// Lytho sends no webhooks.
+    pub lytho_poll_every: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -61,6 +64,38 @@ impl WorkerConfig {
             reconcile_every: Some(Duration::from_secs(3600)),
             reconcile_max_delete_permille: 50,
             tasks_walk_every: Some(Duration::from_secs(300)),
+            lytho_poll_every: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Enqueues one `lytho.poll` per Lytho connection an enabled flow syncs, named
+/// by the interval it is in (so one runs per interval, whichever worker asks).
+async fn schedule_lytho_polls(store: &Store, every: Duration) {
+    let flows = match crate::sync::enabled_flows(store).await {
+        Ok(flows) => flows,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not schedule the Lytho polls");
+            return;
+        }
+    };
+    let mut connections = std::collections::BTreeSet::new();
+    for flow in &flows {
+        for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
+            if flow.spec.object(side).name.starts_with("lytho.") {
+                connections.insert(flow.connection(side).to_owned());
+            }
+        }
+    }
+    let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX).max(1);
+    let now = store.now();
+    for connection in connections {
+        let job = crate::jobs::Job::from(crate::jobs::LythoPoll {
+            connection,
+            window: now - now.rem_euclid(every_ms),
+        });
+        if let Err(e) = store.enqueue(&job.into_new_job()).await {
+            tracing::warn!(error = %e, "could not schedule a Lytho poll");
         }
     }
 }
@@ -166,11 +201,14 @@ impl Worker {
                 self.config.keep_alive_every,
             );
             let (store, history_for) = (self.store.clone(), self.config.history_for);
-            let (reconcile_every, permille, tasks_every) = (
+            let (reconcile_every, permille, tasks_every, poll_every) = (
                 self.config.reconcile_every,
                 self.config.reconcile_max_delete_permille,
                 self.config.tasks_walk_every,
+                self.config.lytho_poll_every,
             );
+            // The loop wakes often enough for the shortest interval it serves.
+            let tick = poll_every.map_or(every, |p| p.min(every)).max(Duration::from_millis(100));
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
                 let mut pruned: Option<Instant> = None;
@@ -211,8 +249,12 @@ impl Worker {
                             tracing::warn!(error = %e, "could not schedule the reconciliation walk");
                         }
                     }
+                    // Each Lytho connection a flow syncs, once per poll interval.
+                    if let (Some(poll_every), true) = (poll_every, flows_on) {
+                        schedule_lytho_polls(&store, poll_every).await;
+                    }
                     tokio::select! {
-                        () = tokio::time::sleep(every) => {}
+                        () = tokio::time::sleep(tick) => {}
                         _ = stop.changed() => return,
                     }
                 }

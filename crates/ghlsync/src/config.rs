@@ -196,6 +196,10 @@ pub struct WorkerSection {
     /// no webhook when a task is edited or reopened, so this is how late such a
     /// change reaches Lofty at most. Default 300.
     pub tasks_walk_every_secs: Option<u64>,
+    /// Seconds between polls of each Lytho connection a flow syncs (0: never).
+    /// Lytho sends no webhooks, so this is how late a Lytho change is found at
+    /// most. Default 60.
+    pub lytho_poll_every_secs: Option<u64>,
 }
 
 /// `[intake]`: how long a delivery waits for the journal, and what one may carry.

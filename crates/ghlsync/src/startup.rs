@@ -152,6 +152,11 @@ pub fn worker(config: &Config, store: Store, options: &WorkerOptions) -> anyhow:
         Some(secs) => wc.tasks_walk_every = Some(Duration::from_secs(secs)),
         None => {}
     }
+    match config.worker.lytho_poll_every_secs {
+        Some(0) => wc.lytho_poll_every = None,
+        Some(secs) => wc.lytho_poll_every = Some(Duration::from_secs(secs)),
+        None => {}
+    }
     if let Some(pct) = config.worker.reconcile_max_delete_percent {
         wc.reconcile_max_delete_permille = (pct.clamp(0.0, 100.0) * 10.0).round() as u32;
     }

@@ -102,6 +102,18 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Evaluates as a condition on `record` (minijinja truthiness: false, none,
+    /// 0, "" and empty lists are false).
+    pub fn test(&self, record: &Value) -> Result<bool, String> {
+        let ctx = minijinja::context! { value => MjValue::from(()), record => MjValue::from_serialize(record) };
+        self.compiled
+            .eval(ctx)
+            .map(|v| v.is_true())
+            .map_err(|e| format!("`{}`: {e}", self.source))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::expr::Expr;
 use super::path::Path;
 use super::registry::{ObjectType, Registry};
 use super::transform::{Chain, Tables, TransformSpec};
@@ -454,6 +455,21 @@ pub struct ParentSection {
     pub right: String,
 }
 
+/// `[filter]`: which records of each side the flow syncs. Each is a minijinja
+/// condition on `record` (the record as its API gives it); a record for which it
+/// is false is skipped, with the condition in its history. For example
+/// `left = "'lytho' not in (record.tags or [])"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilterSection {
+    /// The condition a left record must meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<String>,
+    /// The condition a right record must meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub right: Option<String>,
+}
+
 /// A sync file as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -464,6 +480,8 @@ pub struct SyncFile {
     pub matching: MatchSection,
     #[serde(default)]
     pub parent: Option<ParentSection>,
+    #[serde(default)]
+    pub filter: FilterSection,
     #[serde(default)]
     pub defaults: Defaults,
     #[serde(rename = "field", default)]
@@ -563,6 +581,10 @@ pub struct SyncSpec {
     pub deletes_right: DeletePolicy,
     /// A child sync's parent.
     pub parent: Option<Parent>,
+    /// `[filter] left`: the condition a left record must meet to be synced.
+    pub filter_left: Option<Expr>,
+    /// `[filter] right`.
+    pub filter_right: Option<Expr>,
     /// Values every record created on the left gets (`[accounts] left_create`).
     pub create_left: BTreeMap<String, String>,
     /// The same for the right.
@@ -582,6 +604,23 @@ impl SyncSpec {
             Side::Left => &self.create_left,
             Side::Right => &self.create_right,
         }
+    }
+    /// Whether a record of `side` passes the flow's `[filter]` (`Err`: the
+    /// condition failed to run, and says why). No filter: every record passes.
+    pub fn passes(&self, side: Side, record: &Value) -> Result<bool, String> {
+        let filter = match side {
+            Side::Left => &self.filter_left,
+            Side::Right => &self.filter_right,
+        };
+        filter.as_ref().map_or(Ok(true), |f| f.test(record))
+    }
+    /// The `[filter]` condition of `side`, as written.
+    pub fn filter_source(&self, side: Side) -> Option<&str> {
+        match side {
+            Side::Left => self.filter_left.as_ref(),
+            Side::Right => self.filter_right.as_ref(),
+        }
+        .map(Expr::source)
     }
     /// What a delete on `side` does to the partner.
     pub fn on_delete(&self, side: Side) -> &DeletePolicy {
@@ -774,7 +813,14 @@ impl SyncFile {
                 let many = |p: &Path, kind: super::registry::FieldKind| {
                     p.is_many() || (kind.is_list() && p.steps().len() == 1)
                 };
-                if !many(&l, lkind) || !many(&r, rkind) {
+                // A one-way field needs a list where it writes: what it reads may
+                // be mapped to one (an expression giving a tag).
+                let lists = match direction {
+                    Direction::ToLeft => many(&l, lkind),
+                    Direction::ToRight => many(&r, rkind),
+                    _ => many(&l, lkind) && many(&r, rkind),
+                };
+                if !lists {
                     let mode = if array == ArrayMode::Union {
                         "union"
                     } else {
@@ -783,7 +829,7 @@ impl SyncFile {
                     return Err(err(
                         line,
                         format!(
-                            "{what}: array = \"{mode}\" needs a list on both sides (`tags`, `emails[*]`, `tags[*].tagName`)"
+                            "{what}: array = \"{mode}\" needs a list on both sides, or where a one-way field writes (`tags`, `emails[*]`, `tags[*].tagName`)"
                         ),
                     ));
                 }
@@ -896,6 +942,24 @@ impl SyncFile {
                 )
             })
         };
+        let filter_line = line_of(text, "[filter]", 0);
+        let filter = |source: &Option<String>, side: &str| {
+            source
+                .as_deref()
+                .map(|s| {
+                    Expr::compile(s).map_err(|e| {
+                        err(
+                            filter_line,
+                            format!("[filter] {side}: {e}; write a condition on `record`, e.g. \"'lytho' not in (record.tags or [])\""),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let (filter_left, filter_right) = (
+            filter(&self.filter.left, "left")?,
+            filter(&self.filter.right, "right")?,
+        );
         Ok(SyncSpec {
             id: self.sync.id.clone(),
             name: self
@@ -910,6 +974,8 @@ impl SyncFile {
             deletes_left: delete(&self.deletes.left, "left")?,
             deletes_right: delete(&self.deletes.right, "right")?,
             parent,
+            filter_left,
+            filter_right,
             create_left: accounts.left_create.clone(),
             create_right: accounts.right_create.clone(),
             left,

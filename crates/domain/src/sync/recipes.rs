@@ -30,6 +30,21 @@ pub const RECIPES: &[(&str, &str, &str)] = &[
         "lofty-ghl-appointments.toml",
         include_str!("../../recipes/lofty-ghl-appointments.toml"),
     ),
+    (
+        "lytho-ghl-contacts",
+        "lytho-ghl-contacts.toml",
+        include_str!("../../recipes/lytho-ghl-contacts.toml"),
+    ),
+    (
+        "lytho-ghl-tasks",
+        "lytho-ghl-tasks.toml",
+        include_str!("../../recipes/lytho-ghl-tasks.toml"),
+    ),
+    (
+        "lytho-ghl-comments",
+        "lytho-ghl-comments.toml",
+        include_str!("../../recipes/lytho-ghl-comments.toml"),
+    ),
 ];
 
 /// The TOML of recipe `id`.
@@ -82,5 +97,62 @@ mod tests {
         let err = SyncFile::load("t.toml", text.as_str(), &Registry::default()).unwrap_err();
         assert!(err.message.contains("[parent] right"), "{err}");
         assert!(err.message.contains("leadId"), "names the fields: {err}");
+    }
+
+    #[test]
+    fn the_lofty_recipe_leaves_the_lytho_team_out_and_a_filter_names_its_line() {
+        use serde_json::json;
+        let registry = Registry::default();
+        let lofty = load("lofty-ghl-contacts", &registry).unwrap().unwrap();
+        let tagged = json!({"email": "ann@example.com", "tags": ["vip", "lytho"]});
+        let other = json!({"email": "bo@example.com", "tags": ["vip"]});
+        let untagged = json!({"email": "cy@example.com"});
+        assert_eq!(lofty.passes(crate::sync::Side::Left, &tagged), Ok(false));
+        assert_eq!(lofty.passes(crate::sync::Side::Left, &other), Ok(true));
+        assert_eq!(lofty.passes(crate::sync::Side::Left, &untagged), Ok(true));
+        // No right filter: every Lofty lead passes.
+        assert_eq!(lofty.passes(crate::sync::Side::Right, &tagged), Ok(true));
+        let text = source("lofty-ghl-contacts")
+            .unwrap()
+            .replace("not in (record.tags or [])", "not in (record.tags or [)");
+        let err = SyncFile::load("c.toml", text.as_str(), &registry).unwrap_err();
+        let line = text.lines().position(|l| l == "[filter]").unwrap() + 1;
+        assert_eq!(err.line, line, "{err}");
+        assert!(err.message.contains("[filter] left"), "{err}");
+    }
+
+    #[test]
+    fn lytho_recipes_tag_the_people_say_who_commented_and_can_archive_on_completion() {
+        use serde_json::json;
+        let registry = Registry::default();
+        let contacts = load("lytho-ghl-contacts", &registry).unwrap().unwrap();
+        let user = json!({"id": 7, "email": "ann@example.com", "firstName": "Ann", "lastName": "Lee", "active": true});
+        let plan = crate::sync::plan(&contacts, &json!({}), &user, None, Default::default());
+        let left = plan.patch(crate::sync::Side::Left);
+        assert_eq!(left.get("tags"), Some(&json!(["lytho"])), "{left:?}");
+        assert_eq!(left.get("firstName"), Some(&json!("Ann")));
+        assert!(plan.patch(crate::sync::Side::Right).is_empty(), "one way");
+
+        let comments = load("lytho-ghl-comments", &registry).unwrap().unwrap();
+        let comment = json!({"id": "task-1-2", "itemType": "task", "itemName": "Brochure <v2>",
+            "comment": "<p>Looks good</p>", "firstName": "Bo", "lastName": null, "users": [{"id": 7}]});
+        let plan = crate::sync::plan(&comments, &json!({}), &comment, None, Default::default());
+        assert_eq!(
+            plan.patch(crate::sync::Side::Left).get("body"),
+            Some(&json!("<p>Bo on Lytho task \"Brochure &lt;v2&gt;\":</p><p>Looks good</p>"))
+        );
+        let parent = comments.parent.as_ref().unwrap();
+        assert_eq!(parent.path(crate::sync::Side::Right).get(&comment), json!(7));
+
+        // The archive rule, switched on: completion reaches both Lytho fields.
+        let text = source("lytho-ghl-tasks").unwrap().replace("# [[field]]\n# name", "[[field]]\nname")
+            .replace("# left = \"completed\"\n# right = \"archived\"\n# direction", "left = \"completed\"\nright = \"archived\"\ndirection");
+        let tasks = SyncFile::load("t.toml", &text, &registry).unwrap();
+        let ghl = json!({"id": "t1", "title": "Brochure", "completed": true});
+        let lytho = json!({"id": 5, "name": "Brochure", "completed": false, "archived": false});
+        let shadow_plan = crate::sync::plan(&tasks, &ghl, &lytho, None, Default::default());
+        let right = shadow_plan.patch(crate::sync::Side::Right);
+        assert_eq!(right.get("completed"), Some(&json!(true)), "{right:?}");
+        assert_eq!(right.get("archived"), Some(&json!(true)), "{right:?}");
     }
 }

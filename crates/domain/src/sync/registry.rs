@@ -277,6 +277,61 @@ impl Default for Registry {
                     ],
                     custom: None,
                 },
+                // Lytho: the people on work items (Lytho has no contacts), tasks,
+                // and comments (read-only). Lytho creates nothing through its API;
+                // `users` is the item's users in Lytho's order (a child's parent
+                // is picked from it: `users[0].id` is the first).
+                ObjectType {
+                    name: "lytho.user",
+                    id_field: "id",
+                    updated_field: None,
+                    fields: vec![
+                        ro("id", Id),
+                        ro("accountId", Id),
+                        ro("firstName", Text),
+                        ro("lastName", Text),
+                        ro("email", Email),
+                        ro("active", Bool),
+                    ],
+                    custom: None,
+                },
+                ObjectType {
+                    name: "lytho.task",
+                    id_field: "id",
+                    updated_field: Some("modifiedDate"),
+                    fields: vec![
+                        ro("id", Id),
+                        ro("accountId", Id),
+                        f("name", Text),
+                        f("dueDate", DateTime),
+                        f("completed", Bool),
+                        f("archived", Bool),
+                        ro("completedDate", DateTime),
+                        ro("users", Objects),
+                        ro("createdDate", DateTime),
+                        ro("modifiedDate", DateTime),
+                    ],
+                    custom: None,
+                },
+                ObjectType {
+                    name: "lytho.comment",
+                    id_field: "id",
+                    updated_field: Some("createdDate"),
+                    fields: vec![
+                        ro("id", Id),
+                        ro("itemType", Text),
+                        ro("itemId", Id),
+                        ro("itemName", Text),
+                        ro("comment", Text),
+                        ro("text", Text),
+                        ro("userId", Id),
+                        ro("firstName", Text),
+                        ro("lastName", Text),
+                        ro("users", Objects),
+                        ro("createdDate", DateTime),
+                    ],
+                    custom: None,
+                },
             ],
         }
     }

@@ -9,6 +9,7 @@ mod ghl_event;
 mod lofty_change;
 mod lofty_delivery;
 mod lofty_subscribe;
+mod lytho_poll;
 mod test_record;
 
 use std::fmt;
@@ -144,5 +145,6 @@ pub async fn run(ctx: &Context, job: &Job, attempts: i32, owner: &str) -> Result
         Job::LoftySubscribe(j) => lofty_subscribe::run(ctx, j).await,
         Job::FlowRun(j) => flow_run::run(ctx, j, attempts, owner).await,
         Job::FlowReconcile(j) => flow_run::reconcile(ctx, j).await,
+        Job::LythoPoll(j) => lytho_poll::run(ctx, j).await,
     }
 }

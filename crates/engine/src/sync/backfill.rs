@@ -50,6 +50,12 @@ pub async fn index_side(
     let mut next = saved.get("next").cloned().filter(|v| !v.is_null());
     let conn = connectors.open(flow.connection(side)).await?;
     let object = flow.spec.object(side).name;
+    // Lytho's poller takes over from the moment this walk starts (less a margin
+    // for clocks): what changes during the walk is found by the next poll.
+    if next.is_none() && systems::lytho::is_lytho(object) {
+        let at = chrono::Utc::now() - chrono::Duration::seconds(2);
+        systems::lytho::start_cursors(store, flow.connection(side), object, at).await?;
+    }
     loop {
         let (records, after) = page_of(store, &conn, flow, side, next.as_ref()).await?;
         for r in &records {

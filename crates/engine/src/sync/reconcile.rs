@@ -178,7 +178,7 @@ pub async fn walk_all(
             // its webhooks report every change (GHL tasks are walked: their
             // edits and reopenings send none).
             let object = flow.spec.object(side).name;
-            if !systems::pageable(object)
+            if !systems::walked(object)
                 || !(objects.is_empty() || objects.iter().any(|o| o == object))
             {
                 continue;

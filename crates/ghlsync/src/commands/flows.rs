@@ -25,6 +25,9 @@ pub enum FlowsCommand {
         /// The Lofty connection (id or name).
         #[arg(long)]
         lofty: Option<String>,
+        /// The Lytho connection (id or name).
+        #[arg(long)]
+        lytho: Option<String>,
         /// The left side's connection, for a sync file whose sides are not GHL/Lofty.
         #[arg(long)]
         left: Option<String>,
@@ -150,6 +153,7 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
             id,
             ghl,
             lofty,
+            lytho,
             left,
             right,
             file,
@@ -168,6 +172,7 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
                 let by_system = match object.split('.').next() {
                     Some("ghl") => ghl,
                     Some("lofty") => lofty,
+                    Some("lytho") => lytho,
                     _ => &None,
                 };
                 by_system.clone().with_context(|| {

@@ -349,6 +349,19 @@ impl Runner<'_> {
         self.store()
             .index_record(fid, side.as_str(), &job.record, &keys)
             .await?;
+        // The flow's [filter]: a record it leaves out is not synced (a linked one
+        // keeps its link, and is synced again once it passes).
+        let passes = spec.passes(side, &source);
+        if passes != Ok(true) {
+            let condition = spec.filter_source(side).unwrap_or_default();
+            let why = match passes {
+                Err(e) => format!("[filter] {side} could not be checked ({e}): not synced"),
+                _ => format!("left out by the flow's [filter] {side} = \"{condition}\""),
+            };
+            let h = entry.make("", "skip", why.clone(), json!([]), (None, None));
+            self.note(vec![h]).await?;
+            return Ok((Verdict::Skipped, why));
+        }
 
         match self.store().pair(fid, side.as_str(), &job.record).await? {
             Some(pair) => self.linked(&mut entry, pair, source, version).await,
@@ -1030,6 +1043,9 @@ impl Runner<'_> {
         Ok(match e {
             WriteError::Connector(c) => Failed::new(c.failure(), c.to_string()),
             WriteError::Duplicate(_) => Failed::retry(e.to_string()),
+            WriteError::Conflict(m) => {
+                Failed::new(store::Failure::RetryAfter(Duration::from_secs(1)), m.clone())
+            }
         })
     }
 }

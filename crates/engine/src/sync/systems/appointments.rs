@@ -32,7 +32,7 @@ fn calendar_id(id: &str) -> String {
 /// takes no appointment that starts (or ends) at or before now: a create, or a
 /// change of its times, into the past is skipped with this reason rather than
 /// sent and retried.
-pub fn refuses(
+pub(super) fn refuses(
     object: &str,
     patch: &Map<String, Value>,
     create: bool,

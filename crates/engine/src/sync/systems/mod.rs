@@ -13,6 +13,10 @@ pub enum WriteError {
     /// GHL says the person exists already (400 with `meta.contactId`).
     #[error("GHL says the contact exists already ({0})")]
     Duplicate(String),
+    /// The record changed since it was read (Lytho: a JSON Patch `test` failed):
+    /// nothing was written; read it again and plan anew.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Connector(#[from] ConnectorError),
 }
@@ -26,6 +30,7 @@ impl WriteError {
                 e.status().map(i32::from),
                 e.server_message().map(str::to_owned),
             ),
+            Self::Conflict(m) => (Some(409), Some(m.clone())),
             Self::Connector(e) => (None, Some(e.to_string())),
         }
     }
@@ -33,8 +38,18 @@ impl WriteError {
 
 mod appointments;
 mod children;
+pub mod lytho;
 
-pub use appointments::refuses;
+/// What the other system would refuse for good (Lofty: an appointment in the
+/// past; Lytho: any create), as the reason to record instead of a call.
+pub fn refuses(
+    object: &str,
+    patch: &Map<String, Value>,
+    create: bool,
+    now_ms: i64,
+) -> Option<String> {
+    lytho::refuses(object, create).or_else(|| appointments::refuses(object, patch, create, now_ms))
+}
 
 pub use children::{find_ghl_task, is_continuation, list_under, parent_field};
 
@@ -42,6 +57,12 @@ pub use children::{find_ghl_task, is_continuation, list_under, parent_field};
 /// ([`page`]); a child type that cannot is paged parent by parent ([`list_under`]).
 pub fn pageable(object: &str) -> bool {
     !children::is_child(object) || object == "ghl.task"
+}
+
+/// Whether the reconciliation walk covers `object`: Lytho's are not walked, as
+/// every poll scans all of their ids already.
+pub fn walked(object: &str) -> bool {
+    pageable(object) && !lytho::is_lytho(object)
 }
 
 /// The field holding a record's id.
@@ -58,6 +79,10 @@ fn version_field(object: &str) -> &'static str {
     match object {
         "lofty.lead" => "lastUpdateTime",
         "lofty.task" | "lofty.note" | "lofty.appointment" => "lastUpdate",
+        "lytho.task" => "modifiedDate",
+        "lytho.comment" => "createdDate",
+        // Lytho users have no modification time.
+        "lytho.user" => "",
         _ => "dateUpdated",
     }
 }
@@ -101,6 +126,9 @@ pub async fn read(
 ) -> Result<Option<Value>, ConnectorError> {
     if children::is_child(object) {
         return children::read(conn, object, id, hint).await;
+    }
+    if lytho::is_lytho(object) {
+        return lytho::read(conn, object, id, hint).await;
     }
     let answer = match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
@@ -194,7 +222,7 @@ fn write_body(object: &str, mut patch: Map<String, Value>) -> Map<String, Value>
 /// Whether a write to `object` answers with the record as that write left it (GHL
 /// does; Lofty answers with the id only).
 pub fn answers_with_record(object: &str) -> bool {
-    object.starts_with("ghl.")
+    object.starts_with("ghl.") || object == "lytho.task"
 }
 
 /// The tags a GHL contact update adds, when it only adds (every tag the contact
@@ -322,6 +350,9 @@ pub async fn update(
     if children::is_child(object) {
         return children::update(conn, object, id, current, patch).await;
     }
+    if lytho::is_lytho(object) {
+        return lytho::update(conn, object, id, current, patch).await;
+    }
     let mut known = current.as_object().cloned().unwrap_or_default();
     for (k, v) in &patch {
         known.insert(k.clone(), v.clone());
@@ -399,6 +430,9 @@ pub async fn page(
     const SIZE: u32 = 100;
     if object == "ghl.task" {
         return children::page_ghl_tasks(conn, cursor).await;
+    }
+    if lytho::is_lytho(object) {
+        return lytho::page(conn, object, cursor).await;
     }
     match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
