@@ -208,7 +208,9 @@ impl Worker {
                 self.config.lytho_poll_every,
             );
             // The loop wakes often enough for the shortest interval it serves.
-            let tick = poll_every.map_or(every, |p| p.min(every)).max(Duration::from_millis(100));
+            let tick = poll_every
+                .map_or(every, |p| p.min(every))
+                .max(Duration::from_millis(100));
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
                 let mut pruned: Option<Instant> = None;

@@ -139,14 +139,24 @@ mod tests {
         let plan = crate::sync::plan(&comments, &json!({}), &comment, None, Default::default());
         assert_eq!(
             plan.patch(crate::sync::Side::Left).get("body"),
-            Some(&json!("<p>Bo on Lytho task \"Brochure &lt;v2&gt;\":</p><p>Looks good</p>"))
+            Some(&json!(
+                "<p>Bo on Lytho task \"Brochure &lt;v2&gt;\":</p><p>Looks good</p>"
+            ))
         );
         let parent = comments.parent.as_ref().unwrap();
-        assert_eq!(parent.path(crate::sync::Side::Right).get(&comment), json!(7));
+        assert_eq!(
+            parent.path(crate::sync::Side::Right).get(&comment),
+            json!(7)
+        );
 
         // The archive rule, switched on: completion reaches both Lytho fields.
-        let text = source("lytho-ghl-tasks").unwrap().replace("# [[field]]\n# name", "[[field]]\nname")
-            .replace("# left = \"completed\"\n# right = \"archived\"\n# direction", "left = \"completed\"\nright = \"archived\"\ndirection");
+        let text = source("lytho-ghl-tasks")
+            .unwrap()
+            .replace("# [[field]]\n# name", "[[field]]\nname")
+            .replace(
+                "# left = \"completed\"\n# right = \"archived\"\n# direction",
+                "left = \"completed\"\nright = \"archived\"\ndirection",
+            );
         let tasks = SyncFile::load("t.toml", &text, &registry).unwrap();
         let ghl = json!({"id": "t1", "title": "Brochure", "completed": true});
         let lytho = json!({"id": 5, "name": "Brochure", "completed": false, "archived": false});

@@ -9,6 +9,7 @@
 #[macro_use]
 mod setup;
 mod appointments;
+mod lytho;
 
 use serde_json::json;
 use setup::{Setup, in_a_week, instant, setup};

@@ -28,6 +28,8 @@ macro_rules! on_both_backends {
 pub struct Setup {
     pub app: TestApp,
     pub location: String,
+    /// The GHL connection's id.
+    pub ghl_conn: String,
     pub ghl: ghl::GhlClient,
     pub lofty: lofty::LoftyClient,
     /// The flows on (their history is shown when a wait times out).
@@ -85,6 +87,7 @@ pub async fn setup_with(
         .clone();
     Some(Setup {
         location: app.location(0).id.clone(),
+        ghl_conn,
         lofty: app.lofty_client(),
         ghl,
         app,

@@ -1043,9 +1043,10 @@ impl Runner<'_> {
         Ok(match e {
             WriteError::Connector(c) => Failed::new(c.failure(), c.to_string()),
             WriteError::Duplicate(_) => Failed::retry(e.to_string()),
-            WriteError::Conflict(m) => {
-                Failed::new(store::Failure::RetryAfter(Duration::from_secs(1)), m.clone())
-            }
+            WriteError::Conflict(m) => Failed::new(
+                store::Failure::RetryAfter(Duration::from_secs(1)),
+                m.clone(),
+            ),
         })
     }
 }

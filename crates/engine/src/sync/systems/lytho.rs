@@ -20,7 +20,9 @@
 
 use std::collections::BTreeSet;
 
-use lytho::{CommentsQuery, Format, ItemId, ItemType, LythoError, PageSize, PatchOp, User, WorkItem};
+use lytho::{
+    CommentsQuery, Format, ItemId, ItemType, LythoError, PageSize, PatchOp, User, WorkItem,
+};
 use serde_json::{Map, Value, json};
 
 use super::WriteError;
@@ -56,9 +58,8 @@ pub fn refuses(object: &str, create: bool) -> Option<String> {
             "Lytho's API creates nothing (no create endpoint for any record): this record has no {object} to go to, and none can be made"
         ));
     }
-    (object != "lytho.task").then(|| {
-        format!("Lytho's API cannot change a {object} (only work items take JSON Patch)")
-    })
+    (object != "lytho.task")
+        .then(|| format!("Lytho's API cannot change a {object} (only work items take JSON Patch)"))
 }
 
 fn client(conn: &Connector) -> Result<&LythoConnector, ConnectorError> {
@@ -197,7 +198,12 @@ pub async fn read(
             };
             let users = match hint.get("users") {
                 Some(list @ Value::Array(_)) => list.clone(),
-                _ => users_list(&c.client.item_users(ItemType::Task, id).await.map_err(lytho)?),
+                _ => users_list(
+                    &c.client
+                        .item_users(ItemType::Task, id)
+                        .await
+                        .map_err(lytho)?,
+                ),
             };
             Ok(Some(item_record(&item, &users)))
         }
