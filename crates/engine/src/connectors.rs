@@ -318,6 +318,11 @@ impl Connectors {
         self
     }
 
+    /// The configured calendars: location (or `*`) to calendar id or name.
+    pub fn ghl_calendars(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.ghl_calendars
+    }
+
     /// The calendar configured for a location (its own entry, else `*`).
     pub fn ghl_calendar(&self, location: &str) -> Option<&str> {
         self.ghl_calendars

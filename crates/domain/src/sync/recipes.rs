@@ -41,6 +41,11 @@ pub const RECIPES: &[(&str, &str, &str)] = &[
         include_str!("../../recipes/lytho-ghl-tasks.toml"),
     ),
     (
+        "ghl-lytho-tasks",
+        "ghl-lytho-tasks.toml",
+        include_str!("../../recipes/ghl-lytho-tasks.toml"),
+    ),
+    (
         "lytho-ghl-comments",
         "lytho-ghl-comments.toml",
         include_str!("../../recipes/lytho-ghl-comments.toml"),

@@ -53,6 +53,16 @@ pub enum EnableError {
     #[error("cannot read the account of connection `{id}`: {error}")]
     Account { id: String, error: ConnectorError },
     #[error(
+        "flow `{flow}` and the enabled flow `{other}` sync the same {left} and {right} records and both write {side}: both on would copy each record twice; disable `{other}` first (ghlsync flows disable {other})"
+    )]
+    Overlaps {
+        flow: String,
+        other: String,
+        left: String,
+        right: String,
+        side: Side,
+    },
+    #[error(
         "flow `{flow}` books appointments in GHL location {location}, which needs a calendar: set one in the config, `[ghl.calendars]` \"{location}\" = \"<calendar id or name>\" (or \"*\" for every location); the location's calendars: {calendars}"
     )]
     NoCalendar {
@@ -177,6 +187,38 @@ pub async fn enable(
                 left: row.left_connection,
                 right: row.right_connection,
             });
+        }
+    }
+    // Two flows over the same records may both be on only when they write
+    // different sides (the two one-way appointment recipes).
+    for other in super::enabled_flows(store).await? {
+        if other.row.id == spec.id {
+            continue;
+        }
+        let same = |a: Side, b: Side| {
+            other.spec.object(a).name == spec.left.name
+                && other.spec.object(b).name == spec.right.name
+                && other.connection(a) == ids[0]
+                && other.connection(b) == ids[1]
+        };
+        let flipped = if same(Side::Left, Side::Right) {
+            false
+        } else if same(Side::Right, Side::Left) {
+            true
+        } else {
+            continue;
+        };
+        for side in [Side::Left, Side::Right] {
+            let theirs = if flipped { side.other() } else { side };
+            if writes_to(&spec, side) && writes_to(&other.spec, theirs) {
+                return Err(EnableError::Overlaps {
+                    flow: spec.id.clone(),
+                    other: other.row.id.clone(),
+                    left: spec.left.name.to_owned(),
+                    right: spec.right.name.to_owned(),
+                    side,
+                });
+            }
         }
     }
     // What records this flow creates need from the accounts (a GHL calendar, a

@@ -121,7 +121,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         let (progress_store, since) = (store.clone(), store.now());
         tokio::spawn(async move { progress(&progress_store, since).await });
         tokio::spawn(async move {
-            for recipe in UP_RECIPES {
+            for (recipe, _) in UP_FLOWS {
                 if let Err(e) = backfill(&connectors, recipe).await {
                     tracing::error!(error = %e, "BackfillFailed: run `ghlsync flows run {recipe}` to resume it");
                 }
@@ -139,7 +139,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 /// With the sandbox: connects the sandbox's first GHL location (a Private
 /// Integration Token with every scope the recipes need; a connection made earlier
 /// with fewer is reconnected) and its Lofty account, and switches on each of
-/// [`UP_RECIPES`] not on yet. Run again, it changes nothing. Returns what it says
+/// [`UP_FLOWS`] not on yet. Run again, it changes nothing. Returns what it says
 /// on stderr.
 async fn sync_out_of_the_box(
     connectors: &engine::Connectors,
@@ -147,7 +147,7 @@ async fn sync_out_of_the_box(
 ) -> anyhow::Result<String> {
     let store = connectors.store();
     let mut missing = Vec::new();
-    for recipe in UP_RECIPES {
+    for (recipe, _) in UP_FLOWS {
         if store.flow(recipe).await?.is_none() {
             missing.push(*recipe);
         }
@@ -159,7 +159,7 @@ async fn sync_out_of_the_box(
         .first()
         .context("the sandbox has no GHL location")?;
     let ghl_base = url::Url::parse(&info.ghl.base_url)?;
-    let has_scopes = match store.flow(UP_RECIPES[0]).await? {
+    let has_scopes = match store.flow(UP_FLOWS[0].0).await? {
         Some(flow) => store
             .connection(&flow.left_connection)
             .await?
@@ -173,7 +173,7 @@ async fn sync_out_of_the_box(
     if missing.is_empty() && has_scopes {
         return Ok(format!(
             "Syncs {} are on (as before); `ghlsync runs` shows what they do.",
-            UP_RECIPES.join(", ")
+            up_recipes().join(", ")
         ));
     }
     let ghl = engine::connections::connect_pit(
@@ -193,13 +193,42 @@ async fn sync_out_of_the_box(
     )
     .await
     .context("cannot connect the sandbox's Lofty account")?;
+    let lytho = engine::connections::connect_lytho(
+        store,
+        &engine::connections::LythoAccount {
+            base_url: url::Url::parse(&info.lytho.base_url)?,
+            token_url: url::Url::parse(&info.lytho.token_url)?,
+            client_id: info.lytho.client_id.clone(),
+            client_secret: secrecy::SecretString::from(info.lytho.client_secret.clone()),
+        },
+    )
+    .await
+    .context("cannot connect the sandbox's Lytho tenant")?;
+    // Lofty appointments are booked in GHL on the location's first calendar,
+    // unless the config names one.
+    let calendar = sbx.ghl().with_world(|w| {
+        w.locations
+            .get(&location.id)
+            .and_then(|l| l.calendars.first())
+            .map(|c| c.id.clone())
+    });
+    let mut calendars = connectors.ghl_calendars().clone();
+    if let Some(id) = calendar {
+        calendars.entry("*".to_owned()).or_insert(id);
+    }
+    let connectors = connectors.clone().with_ghl_calendars(calendars);
     for recipe in &missing {
-        engine::sync::enable_recipe(connectors, recipe, &ghl, &lofty).await?;
+        let right = match UP_FLOWS.iter().find(|(r, _)| r == recipe) {
+            Some((_, domain::System::Lytho)) => &lytho,
+            _ => &lofty,
+        };
+        engine::sync::enable_recipe(&connectors, recipe, &ghl, right).await?;
     }
     Ok(format!(
-        "Connected the sandbox's GHL location {ghl} (scopes: {UP_SCOPES}) and Lofty account {lofty}; switched on {}:\n\
+        "Connected the sandbox's GHL location {ghl} (scopes: {UP_SCOPES}), Lofty account {lofty} and Lytho tenant {lytho}; switched on {}:\n\
          a lead created or changed in Lofty is created or updated in GHL, a GHL contact's changes reach its lead,\n\
-         and the tasks and notes of linked people sync both ways.\n\
+         the tasks, notes and appointments of linked people sync, and the people on Lytho's work items become\n\
+         GHL contacts (tagged lytho) with their tasks and comments (Lytho is polled every minute).\n\
          See it work: ghlsync runs --flow lofty-ghl-contacts   and   ghlsync history <email>",
         if missing.is_empty() {
             "nothing new (the connection was reconnected with more scopes)".to_owned()
@@ -209,13 +238,28 @@ async fn sync_out_of_the_box(
     ))
 }
 
-/// The recipes `up` switches on with the sandbox, parents first.
-const UP_RECIPES: &[&str] = &["lofty-ghl-contacts", "lofty-ghl-tasks", "lofty-ghl-notes"];
+/// The recipes `up` switches on with the sandbox, parents first, with the system
+/// of their right side (the left is GHL). `ghl-lytho-tasks` is left off: it
+/// replaces `lytho-ghl-tasks` (see docs/RECIPES.md).
+const UP_FLOWS: &[(&str, domain::System)] = &[
+    ("lofty-ghl-contacts", domain::System::Lofty),
+    ("lofty-ghl-tasks", domain::System::Lofty),
+    ("lofty-ghl-notes", domain::System::Lofty),
+    ("ghl-lofty-appointments", domain::System::Lofty),
+    ("lofty-ghl-appointments", domain::System::Lofty),
+    ("lytho-ghl-contacts", domain::System::Lytho),
+    ("lytho-ghl-tasks", domain::System::Lytho),
+    ("lytho-ghl-comments", domain::System::Lytho),
+];
 
-/// What `up`'s GHL connection may do: contacts, their custom fields, and the
-/// location's task search (GHL's `TaskCreate` comes without its contact).
-const UP_SCOPES: &str =
-    "contacts.readonly contacts.write locations/customFields.readonly locations/tasks.readonly";
+fn up_recipes() -> Vec<&'static str> {
+    UP_FLOWS.iter().map(|(r, _)| *r).collect()
+}
+
+/// What `up`'s GHL connection may do: contacts, their custom fields, the
+/// location's task search (GHL's `TaskCreate` comes without its contact), and
+/// its calendars and their events (appointments both ways).
+const UP_SCOPES: &str = "contacts.readonly contacts.write locations/customFields.readonly locations/tasks.readonly calendars.readonly calendars/events.readonly calendars/events.write";
 
 /// Pages both sides of `flow` (resuming from its checkpoints) and enqueues its
 /// records for the running worker.
@@ -264,10 +308,10 @@ async fn progress(store: &store::Store, since: i64) {
     }
 }
 
-/// The progress lines of [`UP_RECIPES`] from `(flow, decision, count)`.
+/// The progress lines of [`UP_FLOWS`] from `(flow, decision, count)`.
 fn progress_lines(counts: &[(String, String, i64)]) -> String {
     let mut out = String::new();
-    for recipe in UP_RECIPES {
+    for (recipe, _) in UP_FLOWS {
         let mut n = [0i64; 5];
         for (_, decision, count) in counts.iter().filter(|c| c.0 == *recipe) {
             let slot = match decision.as_str() {
@@ -281,7 +325,7 @@ fn progress_lines(counts: &[(String, String, i64)]) -> String {
             n[slot] += count;
         }
         out.push_str(&format!(
-            "{recipe:<20} created {:>5}  updated {:>5}  skipped {:>5}  conflicts {:>3}  failed {:>3}\n",
+            "{recipe:<24} created {:>5}  updated {:>5}  skipped {:>5}  conflicts {:>3}  failed {:>3}\n",
             n[0], n[1], n[2], n[3], n[4]
         ));
     }
@@ -304,10 +348,10 @@ mod tests {
             c("lofty-ghl-notes", "failed", 4),
         ]);
         let lines: Vec<&str> = lines.lines().collect();
-        assert_eq!(lines.len(), UP_RECIPES.len());
+        assert_eq!(lines.len(), UP_FLOWS.len());
         assert_eq!(
             lines[0],
-            "lofty-ghl-contacts   created    12  updated     0  skipped    10  conflicts   0  failed   0"
+            "lofty-ghl-contacts       created    12  updated     0  skipped    10  conflicts   0  failed   0"
         );
         assert!(
             lines[1].starts_with("lofty-ghl-tasks")

@@ -393,3 +393,76 @@ async fn lytho_people_tasks_and_comments_reach_ghl(backend: Backend) {
 }
 
 on_both_backends!(lytho_people_tasks_and_comments_reach_ghl);
+
+/// `ghl-lytho-tasks` is `lytho-ghl-tasks` with GHL's edits written back: it is
+/// refused beside it, and once it replaces it a GHL title edit (no webhook: the
+/// tasks walk finds it) renames the Lytho task with one JSON Patch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ghl_edits_reach_lytho_with_ghl_lytho_tasks() {
+    let Some(s) = setup_with(Backend::Sqlite, &["lofty-ghl-contacts"], SCOPES, &[]).await else {
+        return;
+    };
+    let lytho = s.app.connect_lytho().await;
+    for recipe in ["lytho-ghl-contacts", "lytho-ghl-tasks"] {
+        engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
+            .await
+            .unwrap();
+    }
+    let err =
+        engine::sync::enable_recipe(s.app.connectors(), "ghl-lytho-tasks", &s.ghl_conn, &lytho)
+            .await
+            .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("lytho-ghl-tasks") && text.contains("ghlsync flows disable lytho-ghl-tasks"),
+        "{text}"
+    );
+    assert!(
+        s.app
+            .store
+            .set_flow_enabled("lytho-ghl-tasks", false)
+            .await
+            .unwrap()
+    );
+    engine::sync::enable_recipe(s.app.connectors(), "ghl-lytho-tasks", &s.ghl_conn, &lytho)
+        .await
+        .unwrap();
+    backfill(&s, "lytho-ghl-contacts").await;
+    backfill(&s, "ghl-lytho-tasks").await;
+    let (lytho_id, ghl_id) = linked_task(&s).await;
+    let ghl_task = s.ghl_task(&ghl_id).unwrap();
+    s.ghl
+        .update_task(
+            &ghl_task.contact_id,
+            &ghl_id,
+            &ghl::models::UpdateTask {
+                title: Some("Cover shoot, moved".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let routes = lytho_routes(&s);
+    let walk = engine::jobs::Job::from(engine::jobs::FlowReconcile {
+        window: s.app.store.now(),
+        max_delete_permille: 50,
+        objects: vec!["ghl.task".to_owned()],
+    });
+    s.app.store.enqueue(&walk.into_new_job()).await.unwrap();
+    s.until("the Lytho task's new name", async || {
+        s.app.sandbox.lytho().with_world(|w| {
+            w.item(Kind::Task, lytho_id)
+                .is_some_and(|t| t.name == "Cover shoot, moved")
+        })
+    })
+    .await;
+    let spent = lytho_calls(&s, &routes);
+    assert_eq!(spent.get("PATCH /v1/task/{id}"), Some(&1), "{spent:?}");
+}
+
+/// A linked (Lytho task, GHL task) of `ghl-lytho-tasks`.
+async fn linked_task(s: &Setup) -> (i32, String) {
+    let pairs = s.app.store.pairs("ghl-lytho-tasks", 0, 1).await.unwrap();
+    let (_, p) = pairs.first().expect("a linked task");
+    (p.right_id.parse().unwrap(), p.left_id.clone())
+}
