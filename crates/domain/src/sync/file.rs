@@ -453,6 +453,21 @@ pub struct ParentSection {
     pub left: String,
     /// The right record's field naming its parent (`leadId`).
     pub right: String,
+    /// What a child does when the other side cannot create its partner (Lytho
+    /// creates nothing): nothing (the default: it is skipped, saying so), or
+    /// `newest_open`: it is linked to the newest open record under the parent's
+    /// partner that nothing else of this flow is linked to, and writes to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<Attach>,
+}
+
+/// `[parent] attach`: where a child goes when its partner cannot be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Attach {
+    /// The newest open record (not completed, not archived) under the parent's
+    /// partner that is not linked yet.
+    NewestOpen,
 }
 
 /// `[filter]`: which records of each side the flow syncs. Each is a minijinja
@@ -555,6 +570,8 @@ pub struct Parent {
     pub flow: String,
     pub left: Path,
     pub right: Path,
+    /// Where a child goes when its partner cannot be created.
+    pub attach: Option<Attach>,
 }
 
 impl Parent {
@@ -775,6 +792,7 @@ impl SyncFile {
                     flow: p.flow.clone(),
                     left: l,
                     right: r,
+                    attach: p.attach,
                 })
             }
         };

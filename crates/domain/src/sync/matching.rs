@@ -35,8 +35,19 @@ pub fn key_values(spec: &SyncSpec, side: Side, record: &Value) -> Vec<(String, S
             }
         }
     }
+    // A child is found from its parent by the parent's id.
+    if let Some(parent) = &spec.parent {
+        match parent.path(side).get(record) {
+            Value::String(s) if !s.is_empty() => out.push((PARENT_KEY.to_owned(), s)),
+            Value::Number(n) => out.push((PARENT_KEY.to_owned(), n.to_string())),
+            _ => {}
+        }
+    }
     out
 }
+
+/// The index key under which a child record is found from its parent's id.
+pub const PARENT_KEY: &str = "parent";
 
 /// What first-time matching found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -25,11 +25,11 @@ pub mod transform;
 pub mod value;
 
 pub use file::{
-    ACCOUNTS_MARKER, AccountField, AccountsSection, ArrayMode, BlankPolicy, ConflictRule,
+    ACCOUNTS_MARKER, AccountField, AccountsSection, ArrayMode, Attach, BlankPolicy, ConflictRule,
     CustomFieldsSection, CustomPairing, DeletePolicy, Direction, FieldRule, OnNone, Parent,
     ParentSection, Side, SyncFile, SyncFileError, SyncSpec, custom_key,
 };
-pub use matching::{MatchOutcome, decide, key_values};
+pub use matching::{MatchOutcome, PARENT_KEY, decide, key_values};
 pub use merge::{Conflict, Diff, Plan, Shadow, ShadowField, Versions, fingerprint, plan};
 pub use path::{Path, PathError};
 pub use registry::{CustomShape, FieldKind, ObjectType, Registry};

@@ -46,6 +46,11 @@ pub const RECIPES: &[(&str, &str, &str)] = &[
         include_str!("../../recipes/ghl-lytho-tasks.toml"),
     ),
     (
+        "ghl-lytho-appointments",
+        "ghl-lytho-appointments.toml",
+        include_str!("../../recipes/ghl-lytho-appointments.toml"),
+    ),
+    (
         "lytho-ghl-comments",
         "lytho-ghl-comments.toml",
         include_str!("../../recipes/lytho-ghl-comments.toml"),

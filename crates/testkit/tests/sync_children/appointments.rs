@@ -22,7 +22,7 @@ async fn with_appointments(backend: Backend) -> Option<Setup> {
 }
 
 /// `days` from now at a whole minute (Lofty keeps whole seconds).
-fn at(days: i64, minutes: i64) -> jiff::Timestamp {
+pub(crate) fn at(days: i64, minutes: i64) -> jiff::Timestamp {
     let t = jiff::Timestamp::now()
         + jiff::SignedDuration::from_hours(24 * days)
         + jiff::SignedDuration::from_mins(minutes);
@@ -80,7 +80,12 @@ impl Setup {
         })
     }
 
-    async fn book_in_ghl(&self, contact: &str, start: jiff::Timestamp, title: &str) -> String {
+    pub(crate) async fn book_in_ghl(
+        &self,
+        contact: &str,
+        start: jiff::Timestamp,
+        title: &str,
+    ) -> String {
         let calendar = self.calendar("Calendar 1");
         let made = self
             .ghl

@@ -466,3 +466,84 @@ async fn linked_task(s: &Setup) -> (i32, String) {
     let (_, p) = pairs.first().expect("a linked task");
     (p.right_id.parse().unwrap(), p.left_id.clone())
 }
+
+/// `ghl-lytho-appointments`: Lytho has no calendar and creates nothing, so a GHL
+/// appointment of a Lytho person sets the due date of that person's newest open
+/// Lytho task (one JSON Patch); a second appointment takes the next task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ghl_appointments_set_lytho_due_dates() {
+    let scopes =
+        format!("{SCOPES} calendars.readonly calendars/events.readonly calendars/events.write");
+    let Some(s) = setup_with(Backend::Sqlite, &["lofty-ghl-contacts"], &scopes, &[]).await else {
+        return;
+    };
+    let lytho = s.app.connect_lytho().await;
+    for recipe in [
+        "lytho-ghl-contacts",
+        "lytho-ghl-tasks",
+        "ghl-lytho-appointments",
+    ] {
+        engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
+            .await
+            .unwrap_or_else(|e| panic!("{recipe}: {e}"));
+    }
+    for flow in [
+        "lytho-ghl-contacts",
+        "lytho-ghl-tasks",
+        "ghl-lytho-appointments",
+    ] {
+        backfill(&s, flow).await;
+    }
+    // A person who is the first user of two open tasks or more.
+    let world = s.app.sandbox.lytho().with_world(Clone::clone);
+    let open_of = |user: i32| -> Vec<i32> {
+        world.items[&Kind::Task]
+            .values()
+            .filter(|t| {
+                t.user_ids.first() == Some(&user) && t.completed_date.is_none() && !t.archived
+            })
+            .map(|t| t.id)
+            .collect()
+    };
+    let person = world
+        .users
+        .values()
+        .find(|u| {
+            matches!(u.status, sandbox::lytho::state::UserStatus::Active)
+                && open_of(u.id).len() >= 2
+        })
+        .expect("a person with two open tasks");
+    let open = open_of(person.id);
+    let contact = ghl_contacts_with(&s, &person.email.to_lowercase())[0]
+        .id
+        .clone();
+
+    let due_of = |id: i32| {
+        s.app
+            .sandbox
+            .lytho()
+            .with_world(|w| w.item(Kind::Task, id).and_then(|t| t.due_date))
+            .map(|d| d.timestamp())
+    };
+    let mut taken = Vec::new();
+    for days in [3, 4] {
+        let start = crate::appointments::at(days, 0);
+        let routes = lytho_routes(&s);
+        s.book_in_ghl(&contact, start, "Review call").await;
+        let want = start.as_second();
+        s.until("a Lytho task due at the appointment", async || {
+            open.iter()
+                .any(|id| !taken.contains(id) && due_of(*id) == Some(want))
+        })
+        .await;
+        s.settle().await;
+        let task = *open
+            .iter()
+            .find(|id| !taken.contains(*id) && due_of(**id) == Some(want))
+            .unwrap();
+        taken.push(task);
+        let spent = lytho_calls(&s, &routes);
+        assert_eq!(spent.get("PATCH /v1/task/{id}"), Some(&1), "{spent:?}");
+    }
+    assert_ne!(taken[0], taken[1], "each appointment has its own task");
+}

@@ -13,8 +13,7 @@ use crate::handlers::{Failed, Verdict};
 use crate::jobs::{FlowRun, Job};
 use crate::sync::enabled_flows;
 
-/// The index key a child is found by from its parent.
-pub(super) const PARENT_KEY: &str = "parent";
+pub(super) use domain::sync::PARENT_KEY;
 
 /// The parent id a child record names on `side`.
 pub(super) fn parent_id(parent: &Parent, side: Side, record: &Value) -> Option<String> {
@@ -106,6 +105,13 @@ impl Runner<'_> {
             Side::Left => link.left_id,
             Side::Right => link.right_id,
         };
+        // The other side creates nothing (Lytho): attach to a record it has.
+        let other_object = spec.object(other_side).name;
+        if parent.attach.is_some()
+            && crate::sync::systems::refuses(other_object, &Default::default(), true, 0).is_some()
+        {
+            return self.attach(entry, &partner, source).await;
+        }
         let mut plan = self.create_plan(&source);
         // Made under the parent's partner (nothing to make when nothing mapped has a
         // value: act() records that skip).
@@ -120,6 +126,63 @@ impl Runner<'_> {
             );
         }
         self.create(entry, source, plan).await
+    }
+
+    /// `[parent] attach = "newest_open"`: links the child to the newest open
+    /// record of the other side under the parent's partner that this flow has not
+    /// linked, then syncs it as a linked pair (its mapped fields written there).
+    async fn attach(
+        &self,
+        entry: &mut Entry<'_>,
+        partner: &str,
+        source: Value,
+    ) -> Result<(Verdict, String), Failed> {
+        let store = self.store();
+        let (fid, side) = (self.flow.row.id.as_str(), self.side);
+        let other_side = side.other();
+        let other_object = self.flow.spec.object(other_side).name;
+        let mut best: Option<(i64, String, Value)> = None;
+        for id in store
+            .find_by_key(fid, other_side.as_str(), PARENT_KEY, partner)
+            .await?
+        {
+            if store.pair(fid, other_side.as_str(), &id).await?.is_some() {
+                continue;
+            }
+            let Some((state, version)) = store.record_state(fid, other_side.as_str(), &id).await?
+            else {
+                continue;
+            };
+            let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
+            if !crate::sync::systems::is_open(other_object, &state) {
+                continue;
+            }
+            let v = version.unwrap_or(0);
+            if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
+                best = Some((v, id, state));
+            }
+        }
+        let Some((version, target, state)) = best else {
+            let why = format!(
+                "{other_object} cannot be created, and its parent's partner has no open {other_object} left to attach to: it is attached at its next change once one is there"
+            );
+            let h = entry.make("", "skip", why.clone(), json!([]), (None, None));
+            self.note(vec![h]).await?;
+            return Ok((Verdict::Skipped, why));
+        };
+        let mut pair = super::new_pair(fid, side, &self.job.record, &target);
+        super::set_state(&mut pair, other_side, &state, Some(version));
+        let reference = crate::sync::reference(&self.flow.spec, other_side, &target);
+        let h = entry.make(
+            &reference,
+            "link",
+            format!("attached to {reference}, the newest open {other_object} under the parent's partner ({other_object} cannot be created)"),
+            json!([]),
+            (None, None),
+        );
+        store.put_pair(&pair, &[h]).await?;
+        let own = crate::sync::systems::version_of(self.flow.spec.object(side).name, &source);
+        self.linked(entry, pair, source, own).await
     }
 
     /// A child record this flow has not linked that a sibling flow has (see

@@ -309,14 +309,14 @@ impl Runner<'_> {
             return self.delete().await;
         }
         let version = job.version.or_else(|| systems::version_of(object, &source));
-        let mut keys = sync::key_values(spec, side, &source);
+        // A child's keys hold its parent's id (see `sync::key_values`).
+        let keys = sync::key_values(spec, side, &source);
         entry.subject = subject_of(&keys);
         if let Some(parent) = &spec.parent
             && let Some(p) = child::parent_id(parent, side, &source)
         {
             // A child's history is about its parent's person.
             entry.subject = self.parent_subject(parent, side, &p).await?;
-            keys.push((child::PARENT_KEY.to_owned(), p));
         }
         // A run of the stored state itself (a review carried out, a dry run) has
         // nothing older to drop.

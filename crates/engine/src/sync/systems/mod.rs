@@ -59,6 +59,18 @@ pub fn pageable(object: &str) -> bool {
     !children::is_child(object) || object == "ghl.task"
 }
 
+/// Whether a record is open (a Lytho task neither completed nor archived): what
+/// `[parent] attach = "newest_open"` may attach to.
+pub fn is_open(object: &str, record: &Value) -> bool {
+    match object {
+        "lytho.task" => {
+            !record["completed"].as_bool().unwrap_or(false)
+                && !record["archived"].as_bool().unwrap_or(false)
+        }
+        _ => true,
+    }
+}
+
 /// Whether the reconciliation walk covers `object`: Lytho's are not walked, as
 /// every poll scans all of their ids already.
 pub fn walked(object: &str) -> bool {
