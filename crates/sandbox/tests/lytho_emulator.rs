@@ -448,6 +448,45 @@ async fn json_patch_rules() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(after["dueDate"], "2027-03-01T10:00:00.000Z");
+
+    // The description (chosen: Lytho does not say) can be tested and replaced on
+    // the types that have one; the item's answer does not carry it.
+    let (_, d) = l.get(&format!("{path}/description?format=html"), &t).await;
+    let old = d["description"].as_str().unwrap().to_owned();
+    let new = format!("{old}<p>Added</p>");
+    let (status, item) = l
+        .patch(
+            &path,
+            &t,
+            patch_type,
+            json!([{"op": "test", "path": "/description", "value": old},
+                   {"op": "replace", "path": "/description", "value": new}]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(item.get("description").is_none(), "{item}");
+    let (_, d) = l.get(&format!("{path}/description?format=html"), &t).await;
+    assert_eq!(d["description"], new.as_str());
+    let (status, _) = l
+        .patch(
+            &path,
+            &t,
+            patch_type,
+            json!([{"op": "test", "path": "/description", "value": old},
+                   {"op": "replace", "path": "/description", "value": "lost"}]),
+        )
+        .await;
+    assert_eq!(status, 409, "a description changed since it was read");
+    let request = l.ids("workrequest")[0];
+    let (status, _) = l
+        .patch(
+            &format!("/workrequest/{request}"),
+            &t,
+            patch_type,
+            json!([{"op": "add", "path": "/description", "value": "x"}]),
+        )
+        .await;
+    assert_eq!(status, 400, "work requests have no description");
     l.sandbox.shutdown().await;
 }
 

@@ -51,6 +51,11 @@ pub const RECIPES: &[(&str, &str, &str)] = &[
         include_str!("../../recipes/ghl-lytho-appointments.toml"),
     ),
     (
+        "ghl-lytho-notes",
+        "ghl-lytho-notes.toml",
+        include_str!("../../recipes/ghl-lytho-notes.toml"),
+    ),
+    (
         "lytho-ghl-comments",
         "lytho-ghl-comments.toml",
         include_str!("../../recipes/lytho-ghl-comments.toml"),

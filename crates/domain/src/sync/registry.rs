@@ -313,6 +313,21 @@ impl Default for Registry {
                     ],
                     custom: None,
                 },
+                // A GHL note kept in a Lytho item's description (Lytho has no
+                // writable notes): a marked block ghlsync adds, edits and removes.
+                ObjectType {
+                    name: "lytho.note",
+                    id_field: "id",
+                    updated_field: None,
+                    fields: vec![
+                        ro("id", Id),
+                        ro("itemType", Text),
+                        ro("itemId", Id),
+                        ro("userId", Id),
+                        f("body", Text),
+                    ],
+                    custom: None,
+                },
                 ObjectType {
                     name: "lytho.comment",
                     id_field: "id",

@@ -342,6 +342,9 @@ const FIELDS: &[(&str, bool)] = &[
     ("completedDate", true),
     ("createdDate", false),
     ("modifiedDate", false),
+    // Chosen (Lytho does not say): the rich-text description of the types that
+    // have one can be patched too; it is not part of the item's answers.
+    ("description", true),
 ];
 
 fn date_field(doc: &Map<String, Value>, key: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -404,10 +407,27 @@ fn write_back(item: &mut Item, before: &Value, after: &Value) -> Result<bool, Ap
     };
     let due_date = date_field(doc, "dueDate")?;
     let completed_date = date_field(doc, "completedDate")?;
+    let description = match (doc.get("description"), &item.description) {
+        (None, _) => item.description.clone(),
+        (Some(Value::String(d)), Some(_)) => Some(d.clone()),
+        (Some(Value::Null), Some(_)) => Some(String::new()),
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "The target location specified by path segment 'description' was not found.",
+            ));
+        }
+        (Some(other), Some(_)) => {
+            return Err(ApiError::bad_request(format!(
+                "The value '{other}' is not valid for description."
+            )));
+        }
+    };
     let changed = item.name != name
         || item.archived != archived
         || item.due_date != due_date
-        || item.completed_date != completed_date;
+        || item.completed_date != completed_date
+        || item.description != description;
+    item.description = description;
     item.name = name;
     item.archived = archived;
     item.due_date = due_date;
@@ -416,7 +436,9 @@ fn write_back(item: &mut Item, before: &Value, after: &Value) -> Result<bool, Ap
 }
 
 /// PATCH /v1/{type}/{id} with `Content-Type: application/json-patch+json` and an
-/// RFC 6902 document. Writable: `/name`, `/archived`, `/dueDate`, `/completedDate`.
+/// RFC 6902 document. Writable: `/name`, `/archived`, `/dueDate`, `/completedDate`,
+/// and `/description` (HTML) on the types that have one (chosen: see docs/LYTHO.md);
+/// the document patched holds the description, the answer does not.
 /// 409 when a `test` operation fails; the item is unchanged on any error. Answers
 /// the item after the patch.
 pub async fn patch_item(
@@ -440,7 +462,11 @@ pub async fn patch_item(
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))?;
     let mut inner = shared.lock();
     let account_id = inner.world.account_id;
-    let before = find(&inner.world, kind, id)?.to_json(account_id);
+    let found = find(&inner.world, kind, id)?;
+    let mut before = found.to_json(account_id);
+    if let (Some(d), Value::Object(doc)) = (&found.description, &mut before) {
+        doc.insert("description".to_owned(), Value::String(d.clone()));
+    }
     let after = patch::apply(&before, &ops).map_err(|e| match e {
         PatchError::TestFailed(m) => ApiError::conflict(m),
         PatchError::Invalid(m) => ApiError::bad_request(m),

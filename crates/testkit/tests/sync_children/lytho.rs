@@ -547,3 +547,109 @@ async fn ghl_appointments_set_lytho_due_dates() {
     }
     assert_ne!(taken[0], taken[1], "each appointment has its own task");
 }
+
+/// `ghl-lytho-notes`: a GHL note on a Lytho person's contact is written into the
+/// description of the person's newest open Lytho task (one read, one JSON
+/// Patch); an edit rewrites that block in place, the description's own text kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ghl_notes_go_into_lytho_task_descriptions() {
+    let Some(s) = setup_with(Backend::Sqlite, &["lofty-ghl-contacts"], SCOPES, &[]).await else {
+        return;
+    };
+    let lytho = s.app.connect_lytho().await;
+    for recipe in ["lytho-ghl-contacts", "lytho-ghl-tasks", "ghl-lytho-notes"] {
+        engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
+            .await
+            .unwrap_or_else(|e| panic!("{recipe}: {e}"));
+    }
+    for flow in ["lytho-ghl-contacts", "lytho-ghl-tasks"] {
+        backfill(&s, flow).await;
+    }
+    let world = s.app.sandbox.lytho().with_world(Clone::clone);
+    // The newest open task of a person who is a task's first user.
+    let (person, task) = world.items[&Kind::Task]
+        .values()
+        .filter(|t| t.completed_date.is_none() && !t.archived)
+        .filter_map(|t| {
+            let u = world.users.get(t.user_ids.first()?)?;
+            matches!(u.status, sandbox::lytho::state::UserStatus::Active).then_some((u, t))
+        })
+        .max_by_key(|(u, t)| (u.id, t.modified_date))
+        .map(|(u, _)| {
+            let newest = world.items[&Kind::Task]
+                .values()
+                .filter(|t| {
+                    t.user_ids.first() == Some(&u.id) && t.completed_date.is_none() && !t.archived
+                })
+                .max_by_key(|t| t.modified_date)
+                .unwrap();
+            (u.clone(), newest.id)
+        })
+        .unwrap();
+    let original = world.items[&Kind::Task][&task].description.clone().unwrap();
+    let contact = ghl_contacts_with(&s, &person.email.to_lowercase())[0]
+        .id
+        .clone();
+    let description = || {
+        s.app
+            .sandbox
+            .lytho()
+            .with_world(|w| w.item(Kind::Task, task).and_then(|t| t.description.clone()))
+            .unwrap()
+    };
+
+    let routes = lytho_routes(&s);
+    let note = s
+        .ghl
+        .create_note(
+            &contact,
+            &ghl::models::CreateNote {
+                body: "<p>Client wants the blue cover</p>".to_owned(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.until("the note in the task's description", async || {
+        description().contains("Client wants the blue cover")
+    })
+    .await;
+    s.settle().await;
+    let d = description();
+    assert!(
+        d.starts_with(&original),
+        "the description's own text is kept: {d}"
+    );
+    assert!(
+        d.contains("<p><b>Note from GHL</b></p><p>Client wants the blue cover</p>"),
+        "{d}"
+    );
+    let spent = lytho_calls(&s, &routes);
+    assert_eq!(spent.get("PATCH /v1/task/{id}"), Some(&1), "{spent:?}");
+    assert_eq!(
+        spent.get("GET /v1/task/{id}/description"),
+        Some(&1),
+        "{spent:?}"
+    );
+
+    // Edited in GHL: the same block is rewritten, not a second one added.
+    s.ghl
+        .update_note(
+            &contact,
+            &note.id,
+            &ghl::models::UpdateNote {
+                body: Some("<p>Client wants the green cover</p>".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    s.until("the edited note", async || {
+        description().contains("green cover")
+    })
+    .await;
+    let d = description();
+    assert!(!d.contains("blue cover"), "{d}");
+    assert_eq!(d.matches("Note from GHL").count(), 1, "{d}");
+    assert!(d.starts_with(&original));
+}

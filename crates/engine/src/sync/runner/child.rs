@@ -122,8 +122,22 @@ impl Runner<'_> {
             };
             target.insert(
                 parent.path(other_side).root().to_owned(),
-                Value::String(partner),
+                Value::String(partner.clone()),
             );
+            // A Lytho note goes in the description of the person's newest open task.
+            if other_object == "lytho.note" {
+                let Some(item) = self.note_item(&partner).await? else {
+                    let why = "a GHL note goes in the description of the person's newest open Lytho task, and there is none (is lytho-ghl-tasks or ghl-lytho-tasks on?): it is written at its next change once there is".to_owned();
+                    let h = entry.make("", "skip", why.clone(), json!([]), (None, None));
+                    self.note(vec![h]).await?;
+                    return Ok((Verdict::Skipped, why));
+                };
+                target.insert("itemType".to_owned(), Value::String("task".to_owned()));
+                target.insert(
+                    "itemId".to_owned(),
+                    item.parse::<i64>().map_or(Value::String(item), Value::from),
+                );
+            }
         }
         self.create(entry, source, plan).await
     }
@@ -141,27 +155,7 @@ impl Runner<'_> {
         let (fid, side) = (self.flow.row.id.as_str(), self.side);
         let other_side = side.other();
         let other_object = self.flow.spec.object(other_side).name;
-        let mut best: Option<(i64, String, Value)> = None;
-        for id in store
-            .find_by_key(fid, other_side.as_str(), PARENT_KEY, partner)
-            .await?
-        {
-            if store.pair(fid, other_side.as_str(), &id).await?.is_some() {
-                continue;
-            }
-            let Some((state, version)) = store.record_state(fid, other_side.as_str(), &id).await?
-            else {
-                continue;
-            };
-            let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
-            if !crate::sync::systems::is_open(other_object, &state) {
-                continue;
-            }
-            let v = version.unwrap_or(0);
-            if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
-                best = Some((v, id, state));
-            }
-        }
+        let best = newest_open(store, fid, other_side, other_object, partner, true).await?;
         let Some((version, target, state)) = best else {
             let why = format!(
                 "{other_object} cannot be created, and its parent's partner has no open {other_object} left to attach to: it is attached at its next change once one is there"
@@ -183,6 +177,29 @@ impl Runner<'_> {
         store.put_pair(&pair, &[h]).await?;
         let own = crate::sync::systems::version_of(self.flow.spec.object(side).name, &source);
         self.linked(entry, pair, source, own).await
+    }
+
+    /// Where a new Lytho note goes: the newest open Lytho task of the parent's
+    /// partner (the person), as an enabled flow that syncs Lytho tasks on the
+    /// same connection knows them (`lytho-ghl-tasks`). `None`: there is none.
+    async fn note_item(&self, partner: &str) -> Result<Option<String>, Failed> {
+        let store = self.store();
+        let conn = self.flow.connection(self.side.other());
+        let mut best: Option<(i64, String)> = None;
+        for other in enabled_flows(store).await? {
+            for side in [Side::Left, Side::Right] {
+                if other.spec.object(side).name != "lytho.task" || other.connection(side) != conn {
+                    continue;
+                }
+                if let Some((v, id, _)) =
+                    newest_open(store, &other.row.id, side, "lytho.task", partner, false).await?
+                    && best.as_ref().is_none_or(|(b, _)| v > *b)
+                {
+                    best = Some((v, id));
+                }
+            }
+        }
+        Ok(best.map(|(_, id)| id))
     }
 
     /// A child record this flow has not linked that a sibling flow has (see
@@ -274,4 +291,37 @@ impl Runner<'_> {
         store.enqueue_many(&jobs).await?;
         Ok(())
     }
+}
+
+/// The newest open record (by version) of `object` indexed under `partner` on
+/// `side` of flow `fid`: `unlinked` only those the flow has not linked.
+async fn newest_open(
+    store: &store::Store,
+    fid: &str,
+    side: Side,
+    object: &str,
+    partner: &str,
+    unlinked: bool,
+) -> Result<Option<(i64, String, Value)>, Failed> {
+    let mut best: Option<(i64, String, Value)> = None;
+    for id in store
+        .find_by_key(fid, side.as_str(), PARENT_KEY, partner)
+        .await?
+    {
+        if unlinked && store.pair(fid, side.as_str(), &id).await?.is_some() {
+            continue;
+        }
+        let Some((state, version)) = store.record_state(fid, side.as_str(), &id).await? else {
+            continue;
+        };
+        let state: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
+        if !crate::sync::systems::is_open(object, &state) {
+            continue;
+        }
+        let v = version.unwrap_or(0);
+        if best.as_ref().is_none_or(|(b, _, _)| v > *b) {
+            best = Some((v, id, state));
+        }
+    }
+    Ok(best)
 }

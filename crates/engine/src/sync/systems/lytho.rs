@@ -30,7 +30,10 @@ use crate::connectors::{Connector, ConnectorError, LythoConnector};
 
 /// Whether `object` is a Lytho type handled here.
 pub fn is_lytho(object: &str) -> bool {
-    matches!(object, "lytho.user" | "lytho.task" | "lytho.comment")
+    matches!(
+        object,
+        "lytho.user" | "lytho.task" | "lytho.comment" | "lytho.note"
+    )
 }
 
 /// The item types whose items give `object`'s records: tasks are tasks; users and
@@ -45,12 +48,12 @@ pub fn item_types(object: &str) -> &'static [ItemType] {
 /// Whether `object`'s records need their item's users (all three do: a user is
 /// found there, and a task's or comment's parent is picked from them).
 pub fn needs_users(object: &str) -> bool {
-    is_lytho(object)
+    is_lytho(object) && object != "lytho.note"
 }
 
 /// Why Lytho would refuse a write, before it is tried.
 pub fn refuses(object: &str, create: bool) -> Option<String> {
-    if !is_lytho(object) {
+    if !is_lytho(object) || object == "lytho.note" {
         return None;
     }
     if create {
@@ -233,6 +236,17 @@ pub async fn read(
                 .find(|m| m.id == comment)
                 .map(|m| comment_record(kind, &found, m, &users)))
         }
+        "lytho.note" => {
+            let (kind, item) = note_item(id)?;
+            let description = description_of(c, kind, item).await?;
+            Ok(description.and_then(|d| {
+                note_block(&d, id).map(|body| {
+                    let mut note = note_record(id, kind, item, &body);
+                    note["userId"] = hint.get("userId").cloned().unwrap_or(Value::Null);
+                    note
+                })
+            }))
+        }
         "lytho.user" if hint.is_object() => Ok(Some(hint.clone())),
         _ => Err(ConnectorError::Unsupported(format!(
             "Lytho cannot read a {object} on its own: users are found on the items they are on, by the poller"
@@ -289,6 +303,18 @@ pub async fn update(
         return Err(ConnectorError::Unsupported(why).into());
     }
     let c = client(conn)?;
+    if object == "lytho.note" {
+        let body = patch
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let (kind, item) = note_item(id)?;
+        write_note(c, kind, item, id, Some(&body)).await?;
+        let mut state = note_record(id, kind, item, &body);
+        state["userId"] = current.get("userId").cloned().unwrap_or(Value::Null);
+        return Ok(state);
+    }
     let task = item_id(id, "task")?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let ops = task_patch(current, &patch, &now);
@@ -317,6 +343,10 @@ pub async fn page(
 ) -> Result<(Vec<Value>, Option<Value>), ConnectorError> {
     const PAGE: usize = 30;
     let c = client(conn)?;
+    // Notes live in descriptions, where only ghlsync puts them: nothing to page.
+    if object == "lytho.note" {
+        return Ok((Vec::new(), None));
+    }
     let types = item_types(object);
     let mut at = cursor
         .and_then(|c| c["type"].as_u64())
@@ -394,4 +424,229 @@ pub async fn start_cursors(
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- notes
+
+/// A note's block in a description is between these markers (HTML comments, so
+/// the text reads as it is in Lytho), so it is found again to edit or remove.
+fn markers(id: &str) -> (String, String) {
+    (
+        format!("<!--ghlsync:{id}-->"),
+        format!("<!--/ghlsync:{id}-->"),
+    )
+}
+
+/// The text of note `id` in `description`, if it is there.
+pub fn note_block(description: &str, id: &str) -> Option<String> {
+    let (open, close) = markers(id);
+    let start = description.find(&open)? + open.len();
+    let end = description[start..].find(&close)? + start;
+    Some(description[start..end].to_owned())
+}
+
+/// `description` with note `id` set to `body` (appended when it is not there) or
+/// removed (`None`).
+pub fn with_note(description: &str, id: &str, body: Option<&str>) -> String {
+    let (open, close) = markers(id);
+    let block = body.map(|b| format!("{open}{b}{close}"));
+    if let Some(start) = description.find(&open)
+        && let Some(len) = description[start..].find(&close)
+    {
+        let end = start + len + close.len();
+        return format!(
+            "{}{}{}",
+            &description[..start],
+            block.unwrap_or_default(),
+            &description[end..]
+        );
+    }
+    match block {
+        Some(b) => format!("{description}{b}"),
+        None => description.to_owned(),
+    }
+}
+
+fn note_record(id: &str, kind: ItemType, item: ItemId, body: &str) -> Value {
+    json!({"id": id, "itemType": kind.as_str(), "itemId": item, "body": body})
+}
+
+/// The item a note id names (`<type>-<item id>-note-<n>`).
+fn note_item(id: &str) -> Result<(ItemType, ItemId), ConnectorError> {
+    let mut parts = id.splitn(3, '-');
+    match (
+        parts.next().and_then(ItemType::parse),
+        parts.next().and_then(|p| p.parse::<ItemId>().ok()),
+    ) {
+        (Some(kind), Some(item)) => Ok((kind, item)),
+        _ => Err(ConnectorError::Unsupported(format!(
+            "Lytho note id `{id}` is not <type>-<item id>-note-<n>"
+        ))),
+    }
+}
+
+async fn description_of(
+    c: &LythoConnector,
+    kind: ItemType,
+    item: ItemId,
+) -> Result<Option<String>, ConnectorError> {
+    match c
+        .client
+        .item_description(kind, item, Some(Format::Html))
+        .await
+    {
+        Ok(d) => Ok(Some(d.description)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(lytho(e)),
+    }
+}
+
+/// Sets (or removes) note `id` in the item's description: one read and one JSON
+/// Patch that tests the description read, so a change made in Lytho meanwhile is
+/// a conflict (409), not lost.
+async fn write_note(
+    c: &LythoConnector,
+    kind: ItemType,
+    item: ItemId,
+    id: &str,
+    body: Option<&str>,
+) -> Result<(), WriteError> {
+    let Some(before) = description_of(c, kind, item).await? else {
+        return Err(ConnectorError::Unsupported(format!(
+            "Lytho {kind} {item} is gone or has no description: note {id} has nowhere to be"
+        ))
+        .into());
+    };
+    let after = with_note(&before, id, body);
+    if after == before {
+        return Ok(());
+    }
+    let ops = [
+        PatchOp::test("/description", before),
+        PatchOp::replace("/description", after),
+    ];
+    match c.client.patch_item(kind, item, &ops).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_conflict() => Err(WriteError::Conflict(format!(
+            "the description of Lytho {kind} {item} changed while note {id} was written (409 on the JSON Patch's test): read again and written anew"
+        ))),
+        Err(e) => Err(ConnectorError::Lytho(e).into()),
+    }
+}
+
+/// Creates a note in the description of the item the patch names (`itemType`,
+/// `itemId`, set by the runner to the person's newest open task).
+pub async fn create(
+    conn: &Connector,
+    object: &str,
+    patch: Map<String, Value>,
+) -> Result<(String, Value), WriteError> {
+    if let Some(why) = refuses(object, true) {
+        return Err(ConnectorError::Unsupported(why).into());
+    }
+    let c = client(conn)?;
+    let kind = patch
+        .get("itemType")
+        .and_then(Value::as_str)
+        .and_then(ItemType::parse)
+        .unwrap_or(ItemType::Task);
+    let item = patch
+        .get("itemId")
+        .and_then(Value::as_i64)
+        .and_then(|i| ItemId::try_from(i).ok())
+        .ok_or_else(|| {
+            ConnectorError::Unsupported("a Lytho note needs the item it goes in (itemId)".into())
+        })?;
+    let body = patch
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let id = format!("{kind}-{item}-note-{stamp:x}");
+    write_note(c, kind, item, &id, Some(body)).await?;
+    let mut state = note_record(&id, kind, item, body);
+    state["userId"] = patch.get("userId").cloned().unwrap_or(Value::Null);
+    Ok((id, state))
+}
+
+/// Removes a note from its item's description.
+pub async fn delete(conn: &Connector, object: &str, id: &str) -> Result<(), ConnectorError> {
+    if object != "lytho.note" {
+        return Err(ConnectorError::Unsupported(format!(
+            "Lytho's API cannot delete a {object}"
+        )));
+    }
+    let c = client(conn)?;
+    let (kind, item) = note_item(id)?;
+    match write_note(c, kind, item, id, None).await {
+        Ok(()) => Ok(()),
+        Err(WriteError::Connector(e)) => Err(e),
+        Err(e) => Err(ConnectorError::Unsupported(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_block_is_appended_edited_and_removed_in_place() {
+        let d = "<p>Brief</p>";
+        let one = with_note(d, "task-1-note-a", Some("<p>Call Ann</p>"));
+        assert_eq!(
+            one,
+            "<p>Brief</p><!--ghlsync:task-1-note-a--><p>Call Ann</p><!--/ghlsync:task-1-note-a-->"
+        );
+        let two = with_note(&one, "task-1-note-b", Some("<p>Sent</p>"));
+        assert_eq!(
+            note_block(&two, "task-1-note-a").as_deref(),
+            Some("<p>Call Ann</p>")
+        );
+        let edited = with_note(&two, "task-1-note-a", Some("<p>Called</p>"));
+        assert_eq!(
+            note_block(&edited, "task-1-note-a").as_deref(),
+            Some("<p>Called</p>")
+        );
+        assert_eq!(
+            note_block(&edited, "task-1-note-b").as_deref(),
+            Some("<p>Sent</p>")
+        );
+        assert!(edited.starts_with("<p>Brief</p><!--ghlsync:task-1-note-a--><p>Called</p>"));
+        let removed = with_note(&edited, "task-1-note-a", None);
+        assert_eq!(note_block(&removed, "task-1-note-a"), None);
+        assert_eq!(with_note(&removed, "task-1-note-b", None), d);
+        assert_eq!(note_item("task-1-note-a").unwrap(), (ItemType::Task, 1));
+    }
+
+    #[test]
+    fn a_task_patch_tests_the_version_read_and_completes_with_one_call() {
+        let current = json!({"completed": false, "modifiedDate": "2026-01-01T00:00:00.000Z"});
+        let mut patch = Map::new();
+        patch.insert("completed".into(), json!(true));
+        patch.insert("name".into(), json!("Cover"));
+        patch.insert("dueDate".into(), Value::Null);
+        let ops = task_patch(&current, &patch, "2026-02-01T00:00:00.000Z");
+        assert_eq!(
+            serde_json::to_value(&ops).unwrap(),
+            json!([
+                {"op": "test", "path": "/modifiedDate", "value": "2026-01-01T00:00:00.000Z"},
+                {"op": "replace", "path": "/completedDate", "value": "2026-02-01T00:00:00.000Z"},
+                {"op": "replace", "path": "/name", "value": "Cover"},
+                {"op": "remove", "path": "/dueDate"},
+            ])
+        );
+        // Reopening removes completedDate; an unchanged completion adds nothing.
+        let done = json!({"completed": true});
+        let mut reopen = Map::new();
+        reopen.insert("completed".into(), json!(false));
+        assert_eq!(
+            serde_json::to_value(task_patch(&done, &reopen, "x")).unwrap(),
+            json!([{"op": "remove", "path": "/completedDate"}])
+        );
+        let mut same = Map::new();
+        same.insert("completed".into(), json!(true));
+        assert!(task_patch(&done, &same, "x").is_empty());
+    }
 }

@@ -276,6 +276,9 @@ pub async fn create(
     if children::is_child(object) {
         return children::create(conn, object, patch).await;
     }
+    if lytho::is_lytho(object) {
+        return lytho::create(conn, object, patch).await;
+    }
     let mut body = write_body(object, patch.clone());
     match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
@@ -556,6 +559,9 @@ pub async fn delete(
 ) -> Result<(), ConnectorError> {
     if children::is_child(object) {
         return children::delete(conn, object, id, hint).await;
+    }
+    if lytho::is_lytho(object) {
+        return lytho::delete(conn, object, id).await;
     }
     match (object, conn) {
         ("ghl.contact", Connector::Ghl(c)) => {
