@@ -45,7 +45,7 @@ use crate::models::{
     ListContactsQuery, ListContactsResponse, LocationCustomField, LocationTag,
     LocationTokenResponse, Note, SearchRequest, SearchResponse, SuccessResponse, Task, TaskSearch,
     TokenRequest, TokenResponse, UpdateContact, UpdateCustomField, UpdateNote, UpdateTask,
-    UpsertContact, UpsertResponse,
+    UpsertContact, UpsertResponse, User,
 };
 use crate::operations::{self, BodyKind, Method, Operation, TokenKind};
 
@@ -678,6 +678,16 @@ impl GhlClient {
     }
 
     // ---------------------------------------------------------------- calendars
+
+    /// `get-user-by-location`: the users of a location.
+    pub async fn list_users(&self, location_id: &str) -> Result<Vec<User>, GhlError> {
+        self.field(
+            "get-user-by-location",
+            json!({ "locationId": location_id }),
+            "users",
+        )
+        .await
+    }
 
     /// `get-calendars`: the calendars of a location.
     pub async fn list_calendars(&self, location_id: &str) -> Result<Vec<Calendar>, GhlError> {

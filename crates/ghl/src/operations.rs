@@ -536,6 +536,18 @@ pub static OPERATIONS: &[Operation] = &[
             "List contacts with a startAfter cursor (deprecated: use search).",
         )
     },
+    // ---- Users API ----
+    v2(
+        "get-user-by-location",
+        Get,
+        "/users/",
+        Some("users.readonly"),
+        NONE,
+        &["locationId"],
+        NoBody,
+        "users",
+        "List the users of a location (who a task can be assigned to).",
+    ),
     // ---- Calendars API: calendars, events and appointments ----
     cal(
         "get-calendars",
@@ -914,7 +926,12 @@ mod tests {
 
     #[test]
     fn other_specs_agree_with_our_rows() {
-        for file in ["calendars.json", "locations.json", "oauth.json"] {
+        for file in [
+            "calendars.json",
+            "locations.json",
+            "oauth.json",
+            "users.json",
+        ] {
             if !check_spec(file, false) {
                 return;
             }

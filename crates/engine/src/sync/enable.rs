@@ -53,6 +53,14 @@ pub enum EnableError {
     #[error("cannot read the account of connection `{id}`: {error}")]
     Account { id: String, error: ConnectorError },
     #[error(
+        "[tables.assignees] maps {entry}, which is not a user of these accounts; Lofty members (memberUserId): {lofty}; GHL users: {ghl}"
+    )]
+    Assignee {
+        entry: String,
+        lofty: String,
+        ghl: String,
+    },
+    #[error(
         "flow `{flow}` and the enabled flow `{other}` sync the same {left} and {right} records and both write {side}: both on would copy each record twice; disable `{other}` first (ghlsync flows disable {other})"
     )]
     Overlaps {
@@ -221,6 +229,7 @@ pub async fn enable(
             }
         }
     }
+    check_assignees(connectors, &parsed, &spec, &ids).await?;
     // What records this flow creates need from the accounts (a GHL calendar, a
     // Lofty time zone), found now and kept in the stored file.
     let mut file = file.to_owned();
@@ -264,6 +273,97 @@ pub async fn enable(
 fn writes_to(spec: &domain::sync::SyncSpec, side: Side) -> bool {
     spec.fields.iter().any(|f| f.toward(side.other()).is_some())
         || (spec.parent.is_none() && spec.on_none == OnNone::Create)
+}
+
+/// A task flow's `[tables.assignees]` (Lofty member's user id -> GHL user id),
+/// checked against the users of both accounts: an entry naming someone unknown is
+/// refused, listing who there is. An empty table (the default) reads nothing.
+async fn check_assignees(
+    connectors: &Connectors,
+    parsed: &SyncFile,
+    spec: &domain::sync::SyncSpec,
+    ids: &[String],
+) -> Result<(), EnableError> {
+    let Some(table) = parsed.tables.get("assignees").filter(|t| !t.is_empty()) else {
+        return Ok(());
+    };
+    let mut lofty_users = Vec::new();
+    let mut ghl_users = Vec::new();
+    for (side, id) in [(Side::Left, &ids[0]), (Side::Right, &ids[1])] {
+        let account = |error| EnableError::Account {
+            id: id.clone(),
+            error,
+        };
+        match connectors.open(id).await.map_err(account)? {
+            crate::connectors::Connector::Ghl(c) if spec.object(side).name.starts_with("ghl.") => {
+                let has: Vec<&str> = c.connection.scopes.split_whitespace().collect();
+                if !has.contains(&"users.readonly") {
+                    let mut wanted = has.clone();
+                    wanted.push("users.readonly");
+                    return Err(EnableError::MissingScope {
+                        id: id.clone(),
+                        scope: "users.readonly".to_owned(),
+                        has: has.join(" "),
+                        wanted: wanted.join(" "),
+                    });
+                }
+                let loc = c.connection.location_id.clone().unwrap_or_default();
+                let users = c
+                    .client()
+                    .list_users(&loc)
+                    .await
+                    .map_err(|e| account(e.into()))?;
+                ghl_users = users.into_iter().map(|u| (u.id, u.name)).collect();
+            }
+            crate::connectors::Connector::Lofty(c) => {
+                let q = lofty::models::MemberQuery {
+                    limit: Some(100),
+                    ..Default::default()
+                };
+                let page = c
+                    .client
+                    .list_members(&q)
+                    .await
+                    .map_err(|e| account(e.into()))?;
+                lofty_users = page
+                    .members
+                    .into_iter()
+                    .map(|m| {
+                        let name = format!(
+                            "{} {}",
+                            m.first_name.unwrap_or_default(),
+                            m.last_name.unwrap_or_default()
+                        );
+                        (m.member_user_id.to_string(), name.trim().to_owned())
+                    })
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    let list = |users: &[(String, String)]| {
+        users
+            .iter()
+            .map(|(id, name)| format!("{id} ({name})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (member, user) in table {
+        let user = match user {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let known_member = lofty_users.iter().any(|(id, _)| id == member);
+        let known_user = ghl_users.iter().any(|(id, _)| *id == user);
+        if !known_member || !known_user {
+            return Err(EnableError::Assignee {
+                entry: format!("\"{member}\" = \"{user}\""),
+                lofty: list(&lofty_users),
+                ghl: list(&ghl_users),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The scopes a GHL connection needs to sync `object` (and to write it).

@@ -5,6 +5,26 @@ use serde_json::{Number, Value};
 
 use super::common::{Extra, nullable};
 
+/// A user of a location (`UserSchema`, the fields the product uses): who a task
+/// or a contact can be assigned to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct User {
+    /// User id.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
 /// A tag defined in a location.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

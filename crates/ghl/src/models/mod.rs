@@ -33,7 +33,7 @@ pub use contacts::{
     UpsertContact, UpsertResponse,
 };
 pub use locations::{
-    CreateCustomField, CustomFieldModel, LocationCustomField, LocationTag, UpdateCustomField,
+    CreateCustomField, CustomFieldModel, LocationCustomField, LocationTag, UpdateCustomField, User,
 };
 pub use oauth::{
     GrantType, InstalledLocation, InstalledLocations, InstalledLocationsQuery,

@@ -37,6 +37,15 @@ async fn appointments_lifecycle_and_views_agree() {
         c.list_calendars("nope").await.is_err(),
         "another location's calendars"
     );
+    // Who a task can be assigned to: the location's users.
+    let users = c.list_users(&ctx.a.id).await.unwrap();
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, ctx.a.user_ids, "{users:?}");
+    assert!(
+        users
+            .iter()
+            .all(|u| !u.name.is_empty() && u.email.is_some())
+    );
 
     let created = c
         .create_appointment(&CreateAppointment {

@@ -45,6 +45,7 @@ const ORDER: &[&str] = &[
     "remove-contact-from-every-campaign",
     "add-contact-to-workflow",
     "delete-contact-from-workflow",
+    "get-user-by-location",
     "get-calendars",
     "create-appointment",
     "get-appointment",
@@ -177,6 +178,10 @@ const TYPED: &[(&str, &str)] = &[
     ),
     (
         "get-calendars",
+        "calendars_locations::appointments_lifecycle_and_views_agree",
+    ),
+    (
+        "get-user-by-location",
         "calendars_locations::appointments_lifecycle_and_views_agree",
     ),
     (
@@ -372,6 +377,7 @@ async fn every_operation_answers_2xx_via_call() {
                 "/id",
             ),
             "get-calendars" => (json!({"locationId": a.id}), "/calendars/0/id"),
+            "get-user-by-location" => (json!({"locationId": a.id}), "/users/0/id"),
             "get-appointment" => (json!({"eventId": m.event}), "/event/id"),
             "edit-appointment" => (json!({"eventId": m.event, "title": "Edited"}), "/id"),
             "get-calendar-events" => (

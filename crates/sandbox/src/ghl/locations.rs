@@ -231,6 +231,44 @@ fn tag_not_found(id: &str) -> ApiError {
 }
 
 /// GET /locations/{locationId}/tags (get-location-tags).
+/// GET /users/?locationId= (get-user-by-location): the location's users, `{users}`.
+pub async fn users(
+    State(app): State<App>,
+    caller: Caller,
+    Query(q): Query<UsersQuery>,
+) -> ApiResult {
+    caller.require("users.readonly")?;
+    let Some(location_id) = q.location_id.filter(|l| !l.is_empty()) else {
+        return Err(ApiError::unprocessable(vec![
+            "locationId should not be empty".to_owned(),
+        ]));
+    };
+    let mut inner = app.shared.lock();
+    let loc = named_location(&mut inner.world, &caller, &location_id)?;
+    let users: Vec<Value> = loc
+        .users
+        .iter()
+        .map(|u| {
+            let (first, last) = u.name.split_once(' ').unwrap_or((u.name.as_str(), ""));
+            json!({
+                "id": u.id,
+                "name": u.name,
+                "firstName": first,
+                "lastName": last,
+                "email": format!("{}.{}@{}.example", first.to_lowercase(), last.to_lowercase(), loc.id.to_lowercase()),
+                "roles": {"type": "account", "role": "user", "locationIds": [loc.id]},
+            })
+        })
+        .collect();
+    ok(json!({"users": users}))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersQuery {
+    location_id: Option<String>,
+}
+
 pub async fn list_tags(
     State(app): State<App>,
     caller: Caller,

@@ -236,6 +236,7 @@ fn router(app: App) -> Router {
         .route("/calendars/events/{eventId}", delete(cal::delete))
         .route("/calendars/events", get(cal::list))
         .route("/calendars/", get(cal::calendars))
+        .route("/users/", get(loc::users))
         .route(
             "/locations/{locationId}/customFields",
             get(loc::list_fields).post(loc::create_field),

@@ -605,3 +605,78 @@ async fn a_long_note_reaches_lofty_whole(backend: Backend) {
 }
 
 on_both_backends!(a_long_note_reaches_lofty_whole);
+
+/// The assignee table of `lofty-ghl-tasks` (Lofty member -> GHL user): checked
+/// against both accounts when the flow is enabled (an unknown entry lists who
+/// there is), then a Lofty task's assignee reaches GHL as the mapped user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lofty_assignee_reaches_ghl_through_the_table() {
+    let scopes = "contacts.readonly contacts.write locations/customFields.readonly locations/tasks.readonly users.readonly";
+    let Some(s) = setup::setup_with(Backend::Sqlite, &["lofty-ghl-contacts"], scopes, &[]).await
+    else {
+        return;
+    };
+    let lofty_conn = s
+        .app
+        .store
+        .flow("lofty-ghl-contacts")
+        .await
+        .unwrap()
+        .unwrap()
+        .right_connection;
+    let member = s.lofty.me().await.unwrap().member_user_id.to_string();
+    let user = s.app.location(0).user_ids[1].clone();
+    let recipe = domain::sync::recipes::source("lofty-ghl-tasks").unwrap();
+    let with =
+        |entry: &str| recipe.replace("# \"<Lofty memberUserId>\" = \"<GHL user id>\"", entry);
+    let err = engine::sync::enable(
+        s.app.connectors(),
+        &with(&format!("\"{member}\" = \"nobody\"")),
+        &s.ghl_conn,
+        &lofty_conn,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("nobody") && err.contains(&user) && err.contains(&member),
+        "names the entry and both accounts' users: {err}"
+    );
+    engine::sync::enable(
+        s.app.connectors(),
+        &with(&format!("\"{member}\" = \"{user}\"")),
+        &s.ghl_conn,
+        &lofty_conn,
+    )
+    .await
+    .unwrap();
+    let mut flows = s.flows.clone();
+    flows.push("lofty-ghl-tasks");
+    let s = Setup { flows, ..s };
+    let (lead, _) = s.linked_lead("assigned.kid@example.com").await;
+    let task = s
+        .lofty
+        .create_task(&lofty::models::CreateTask::new(
+            lead,
+            lofty::models::TaskType::Call,
+            "Call the seller",
+            in_a_week().to_string(),
+        ))
+        .await
+        .unwrap()
+        .to_string();
+    s.until("the task's GHL twin", async || {
+        s.pair("lofty-ghl-tasks", "right", &task).await.is_some()
+    })
+    .await;
+    let ghl = s
+        .pair("lofty-ghl-tasks", "right", &task)
+        .await
+        .unwrap()
+        .left_id;
+    assert_eq!(
+        s.ghl_task(&ghl).unwrap().assigned_to.as_deref(),
+        Some(user.as_str()),
+        "assigned to the GHL user the table names"
+    );
+}
