@@ -680,3 +680,49 @@ async fn a_lofty_assignee_reaches_ghl_through_the_table() {
         "assigned to the GHL user the table names"
     );
 }
+
+/// A parent deleted takes its children's links with it: GHL drops a deleted
+/// contact's tasks without a webhook of their own, so the contact's delete
+/// unlinks its task, by the tasks flow's policy (unlink: the Lofty task stays).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_parent_takes_its_childrens_links() {
+    let Some(s) = setup(Backend::Sqlite).await else {
+        return;
+    };
+    let (lead, contact) = s.linked_lead("gone.kid@example.com").await;
+    let task = s
+        .lofty
+        .create_task(&lofty::models::CreateTask::new(
+            lead,
+            lofty::models::TaskType::Call,
+            "Call before it goes",
+            in_a_week().to_string(),
+        ))
+        .await
+        .unwrap()
+        .to_string();
+    s.until("the task's link", async || {
+        s.pair("lofty-ghl-tasks", "right", &task).await.is_some()
+    })
+    .await;
+    s.ghl.delete_contact(&contact).await.unwrap();
+    s.until("the task's link gone with its contact", async || {
+        s.pair("lofty-ghl-tasks", "right", &task).await.is_none()
+    })
+    .await;
+    assert!(
+        s.pair("lofty-ghl-contacts", "left", &contact)
+            .await
+            .is_none(),
+        "the parent is unlinked"
+    );
+    assert!(
+        s.lofty_task(task.parse().unwrap()).is_some(),
+        "deletes = unlink: the Lofty task stays"
+    );
+    let decisions = s.history_decisions("lofty-ghl-tasks").await;
+    assert!(
+        decisions.iter().any(|(d, _)| d == "delete"),
+        "{decisions:?}"
+    );
+}

@@ -260,6 +260,42 @@ impl Runner<'_> {
         self.flow.spec.object(self.side).name
     }
 
+    /// After a record of this flow on `side` was deleted and unlinked: the
+    /// linked children under it (in the flows whose parent this flow is) are run
+    /// as deleted on the same side, so each follows its flow's delete policy
+    /// (unlink by default) instead of keeping a link to a parent that is gone.
+    pub(super) async fn release_children(&self, side: Side, parent: &str) -> Result<(), Failed> {
+        let store = self.store();
+        let mut jobs = Vec::new();
+        for child in enabled_flows(store).await? {
+            if child
+                .spec
+                .parent
+                .as_ref()
+                .is_none_or(|p| p.flow != self.flow.row.id)
+            {
+                continue;
+            }
+            for record in store
+                .find_by_key(&child.row.id, side.as_str(), PARENT_KEY, parent)
+                .await?
+            {
+                if store
+                    .pair(&child.row.id, side.as_str(), &record)
+                    .await?
+                    .is_some()
+                {
+                    let mut run = FlowRun::known(&child.row.id, side.as_str(), &record, None);
+                    run.known = false;
+                    run.deleted = true;
+                    jobs.push(Job::from(run).into_new_job());
+                }
+            }
+        }
+        store.enqueue_many(&jobs).await?;
+        Ok(())
+    }
+
     /// After `pair` of this flow was first linked: the children waiting for it (in
     /// the flows whose parent this flow is) are run again from what was stored.
     pub(super) async fn wake_children(&self, pair: &PairRow) -> Result<(), Failed> {

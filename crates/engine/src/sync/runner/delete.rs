@@ -115,6 +115,9 @@ impl Runner<'_> {
                     self.store()
                         .remove_pair(&flow.row.id, side.as_str(), &job.record)
                         .await?;
+                    // Its children (tasks, notes, appointments) go with it, each
+                    // by its own flow's delete policy.
+                    self.release_children(side, &job.record).await?;
                 }
                 let h = entry.make(
                     &target,
