@@ -228,7 +228,8 @@ async fn sync_out_of_the_box(
         "Connected the sandbox's GHL location {ghl} (scopes: {UP_SCOPES}), Lofty account {lofty} and Lytho tenant {lytho}; switched on {}:\n\
          a lead created or changed in Lofty is created or updated in GHL, a GHL contact's changes reach its lead,\n\
          the tasks, notes and appointments of linked people sync, and the people on Lytho's work items become\n\
-         GHL contacts (tagged lytho) with their tasks and comments (Lytho is polled every minute).\n\
+         GHL contacts (tagged lytho) with their tasks and comments (Lytho is polled every minute);\n\
+         GHL appointments and notes of those people reach their newest open Lytho task (due date, description).\n\
          See it work: ghlsync runs --flow lofty-ghl-contacts   and   ghlsync history <email>",
         if missing.is_empty() {
             "nothing new (the connection was reconnected with more scopes)".to_owned()
@@ -240,7 +241,7 @@ async fn sync_out_of_the_box(
 
 /// The recipes `up` switches on with the sandbox, parents first, with the system
 /// of their right side (the left is GHL). `ghl-lytho-tasks` is left off: it
-/// replaces `lytho-ghl-tasks` (see docs/RECIPES.md).
+/// replaces `lytho-ghl-tasks` rather than running beside it (see docs/RECIPES.md).
 const UP_FLOWS: &[(&str, domain::System)] = &[
     ("lofty-ghl-contacts", domain::System::Lofty),
     ("lofty-ghl-tasks", domain::System::Lofty),
@@ -250,6 +251,8 @@ const UP_FLOWS: &[(&str, domain::System)] = &[
     ("lytho-ghl-contacts", domain::System::Lytho),
     ("lytho-ghl-tasks", domain::System::Lytho),
     ("lytho-ghl-comments", domain::System::Lytho),
+    ("ghl-lytho-appointments", domain::System::Lytho),
+    ("ghl-lytho-notes", domain::System::Lytho),
 ];
 
 fn up_recipes() -> Vec<&'static str> {
