@@ -270,7 +270,7 @@ pub async fn enable(
 }
 
 /// Whether the flow writes records on `side` (a field toward it, or creates).
-fn writes_to(spec: &domain::sync::SyncSpec, side: Side) -> bool {
+pub(crate) fn writes_to(spec: &domain::sync::SyncSpec, side: Side) -> bool {
     spec.fields.iter().any(|f| f.toward(side.other()).is_some())
         || (spec.parent.is_none() && spec.on_none == OnNone::Create)
 }

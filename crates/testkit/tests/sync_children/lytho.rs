@@ -557,14 +557,44 @@ async fn ghl_notes_go_into_lytho_task_descriptions() {
         return;
     };
     let lytho = s.app.connect_lytho().await;
-    for recipe in ["lytho-ghl-contacts", "lytho-ghl-tasks", "ghl-lytho-notes"] {
+    for recipe in [
+        "lytho-ghl-contacts",
+        "lytho-ghl-tasks",
+        "lytho-ghl-comments",
+        "ghl-lytho-notes",
+    ] {
         engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
             .await
             .unwrap_or_else(|e| panic!("{recipe}: {e}"));
     }
-    for flow in ["lytho-ghl-contacts", "lytho-ghl-tasks"] {
+    for flow in [
+        "lytho-ghl-contacts",
+        "lytho-ghl-tasks",
+        "lytho-ghl-comments",
+    ] {
         backfill(&s, flow).await;
     }
+    // The GHL notes made from Lytho's comments are not written back into Lytho.
+    let made = s
+        .app
+        .sandbox
+        .ghl()
+        .with_world(|w| w.locations[&s.location].notes.len());
+    assert!(made >= 10, "{made} notes from comments");
+    let back = s.app.sandbox.lytho().with_world(|w| {
+        w.items
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|i| {
+                i.description
+                    .as_deref()
+                    .is_some_and(|d| d.contains("ghlsync:"))
+            })
+            .count()
+    });
+    assert_eq!(back, 0, "no comment came back as a note in a description");
+    let skipped = s.history_decisions("ghl-lytho-notes").await;
+    assert!(skipped.iter().any(|(d, _)| d == "skip"), "{skipped:?}");
     let world = s.app.sandbox.lytho().with_world(Clone::clone);
     // The newest open task of a person who is a task's first user.
     let (person, task) = world.items[&Kind::Task]

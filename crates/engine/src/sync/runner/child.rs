@@ -224,14 +224,23 @@ impl Runner<'_> {
         Ok(Some((Verdict::Skipped, format!("synced by {owner}"))))
     }
 
-    /// Another enabled flow over the same two object types (the other direction
-    /// of a one-way pair such as `ghl-lofty-appointments` and
-    /// `lofty-ghl-appointments`) that has this record linked: the record was made
-    /// by it, or made its partner, and this flow must not copy it back.
+    /// Another enabled flow that has this record linked and must not have it
+    /// copied back:
+    /// - one over the same two object types (the other direction of a one-way
+    ///   pair such as `ghl-lofty-appointments` and `lofty-ghl-appointments`): the
+    ///   record was made by it, or made its partner;
+    /// - one that links it to the same other system and may have made it here
+    ///   (it writes this side, and this side's records can be created): a GHL
+    ///   note `lytho-ghl-comments` made from a Lytho comment is not written back
+    ///   into Lytho by `ghl-lytho-notes`.
     async fn sibling_owner(&self) -> Result<Option<String>, Failed> {
         let store = self.store();
         let spec = &self.flow.spec;
         let mine = self.spec_object();
+        let system = |object: &str| object.split('.').next().unwrap_or_default().to_owned();
+        let ours_across = spec.object(self.side.other()).name;
+        let we_write = crate::sync::enable::writes_to(spec, self.side.other());
+        let creatable = crate::sync::systems::refuses(mine, &Default::default(), true, 0).is_none();
         for other in enabled_flows(store).await? {
             if other.row.id == self.flow.row.id {
                 continue;
@@ -242,7 +251,21 @@ impl Runner<'_> {
             } else if (r, l) == (spec.left.name, spec.right.name) {
                 self.side.other()
             } else {
-                continue;
+                // The same records here, linked to the same other system.
+                let Some(side) = [Side::Left, Side::Right].into_iter().find(|s| {
+                    other.spec.object(*s).name == mine
+                        && other.connection(*s) == self.flow.connection(self.side)
+                }) else {
+                    continue;
+                };
+                let made_here = crate::sync::enable::writes_to(&other.spec, side) && creatable;
+                if !(we_write
+                    && made_here
+                    && system(other.spec.object(side.other()).name) == system(ours_across))
+                {
+                    continue;
+                }
+                side
             };
             debug_assert_eq!(other.spec.object(side).name, mine);
             if store
