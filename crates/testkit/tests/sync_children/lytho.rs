@@ -88,6 +88,21 @@ async fn backfill(s: &Setup, flow: &str) {
     s.settle().await;
 }
 
+/// Connects the sandbox's Lytho tenant, switches `recipes` on (with the GHL
+/// connection) and backfills those of `backfilled`: the Lytho connection's id.
+async fn lytho_on(s: &Setup, recipes: &[&str], backfilled: &[&str]) -> String {
+    let lytho = s.app.connect_lytho().await;
+    for recipe in recipes {
+        engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
+            .await
+            .unwrap_or_else(|e| panic!("{recipe} enables: {e}"));
+    }
+    for flow in backfilled {
+        backfill(s, flow).await;
+    }
+    lytho
+}
+
 /// GHL contacts of the location with this email (lower case).
 fn ghl_contacts_with(s: &Setup, email: &str) -> Vec<sandbox::ghl::state::Contact> {
     s.app.sandbox.ghl().with_world(|w| {
@@ -113,12 +128,7 @@ async fn lytho_people_tasks_and_comments_reach_ghl(backend: Backend) {
     let Some(s) = setup_with(backend, &["lofty-ghl-contacts"], SCOPES, &[]).await else {
         return;
     };
-    let lytho = s.app.connect_lytho().await;
-    for recipe in RECIPES {
-        engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
-            .await
-            .unwrap_or_else(|e| panic!("{recipe} enables: {e}"));
-    }
+    let lytho = lytho_on(&s, &RECIPES, &[]).await;
     let world = s.app.sandbox.lytho().with_world(Clone::clone);
     let active: BTreeSet<i32> = world
         .users
@@ -477,23 +487,12 @@ async fn ghl_appointments_set_lytho_due_dates() {
     let Some(s) = setup_with(Backend::Sqlite, &["lofty-ghl-contacts"], &scopes, &[]).await else {
         return;
     };
-    let lytho = s.app.connect_lytho().await;
-    for recipe in [
+    let flows = [
         "lytho-ghl-contacts",
         "lytho-ghl-tasks",
         "ghl-lytho-appointments",
-    ] {
-        engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
-            .await
-            .unwrap_or_else(|e| panic!("{recipe}: {e}"));
-    }
-    for flow in [
-        "lytho-ghl-contacts",
-        "lytho-ghl-tasks",
-        "ghl-lytho-appointments",
-    ] {
-        backfill(&s, flow).await;
-    }
+    ];
+    lytho_on(&s, &flows, &flows).await;
     // A person who is the first user of two open tasks or more.
     let world = s.app.sandbox.lytho().with_world(Clone::clone);
     let open_of = |user: i32| -> Vec<i32> {
@@ -556,24 +555,17 @@ async fn ghl_notes_go_into_lytho_task_descriptions() {
     let Some(s) = setup_with(Backend::Sqlite, &["lofty-ghl-contacts"], SCOPES, &[]).await else {
         return;
     };
-    let lytho = s.app.connect_lytho().await;
-    for recipe in [
+    let backfilled = [
         "lytho-ghl-contacts",
         "lytho-ghl-tasks",
         "lytho-ghl-comments",
-        "ghl-lytho-notes",
-    ] {
-        engine::sync::enable_recipe(s.app.connectors(), recipe, &s.ghl_conn, &lytho)
-            .await
-            .unwrap_or_else(|e| panic!("{recipe}: {e}"));
-    }
-    for flow in [
-        "lytho-ghl-contacts",
-        "lytho-ghl-tasks",
-        "lytho-ghl-comments",
-    ] {
-        backfill(&s, flow).await;
-    }
+    ];
+    lytho_on(
+        &s,
+        &[backfilled.as_slice(), &["ghl-lytho-notes"]].concat(),
+        &backfilled,
+    )
+    .await;
     // The GHL notes made from Lytho's comments are not written back into Lytho.
     let made = s
         .app
