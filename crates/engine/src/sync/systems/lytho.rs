@@ -45,12 +45,6 @@ pub fn item_types(object: &str) -> &'static [ItemType] {
     }
 }
 
-/// Whether `object`'s records need their item's users (all three do: a user is
-/// found there, and a task's or comment's parent is picked from them).
-pub fn needs_users(object: &str) -> bool {
-    is_lytho(object) && object != "lytho.note"
-}
-
 /// Why Lytho would refuse a write, before it is tried.
 pub fn refuses(object: &str, create: bool) -> Option<String> {
     if !is_lytho(object) || object == "lytho.note" {
