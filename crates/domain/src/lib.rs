@@ -10,6 +10,8 @@
 //!   authenticates ([`AuthKind`]).
 //! - [`ids`]: newtypes for connection, flow and record ids, and [`RecordRef`], one
 //!   record of one connection (an end of a link, the subject of a run-log line).
+//! - [`catalog`]: the catalog registry's types: every action and trigger as an
+//!   [`catalog::Entry`] with JSON Schemas, the id grammar, lookup, and validation.
 //! - [`contact`]: [`Email`] and [`Phone`], parsed once (a phone to E.164 with a
 //!   default country, through the `phonenumber` port of libphonenumber), the match
 //!   keys of first-time matching.
@@ -18,6 +20,7 @@
 //! decisions, conflicts, echo recognition) and the catalog registry's types live here
 //! as they are built.
 
+pub mod catalog;
 pub mod contact;
 pub mod ids;
 pub mod sync;
