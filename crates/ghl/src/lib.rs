@@ -38,6 +38,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catalog;
 pub mod client;
 pub mod error;
 pub mod governor;

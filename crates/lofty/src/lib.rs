@@ -43,6 +43,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catalog;
 pub mod client;
 pub mod error;
 pub mod models;

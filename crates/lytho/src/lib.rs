@@ -43,6 +43,7 @@
 //! ```
 
 pub mod auth;
+pub mod catalog;
 pub mod client;
 pub mod error;
 pub mod models;

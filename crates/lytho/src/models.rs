@@ -33,7 +33,7 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A work request, task, project, proof or campaign.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkItem {
     /// The tenant's account.
@@ -95,7 +95,7 @@ impl WorkItem {
 }
 
 /// `userStatusType`: 0 Disabled, 1 Active.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(from = "i64", into = "i64")]
 pub enum UserStatus {
     /// 0
@@ -128,7 +128,7 @@ impl From<UserStatus> for i64 {
 
 /// A user on an item (`GET /{type}/{id}/users`). The only people Lytho's API
 /// exposes: there are no contacts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     #[serde(default)]
@@ -154,7 +154,7 @@ impl User {
 }
 
 /// A comment on an item (the closest thing Lytho has to notes; read-only).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
     pub id: i32,
@@ -181,7 +181,7 @@ impl Comment {
 }
 
 /// The rich-text description of an item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Description {
     pub id: i32,
@@ -193,7 +193,7 @@ pub struct Description {
 
 /// A pre-signed file URL (documented schema); `url` stops working at
 /// `url_expiration`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileUrl {
     #[serde(default)]
@@ -209,7 +209,7 @@ pub struct FileUrl {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -261,7 +261,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Page<T> {
 }
 
 /// The ids a search matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchResult {
     pub ids: Vec<ItemId>,
@@ -308,7 +308,9 @@ impl<'de> Deserialize<'de> for SearchResult {
 }
 
 /// `pageSize`: Lytho takes only 10, 20 or 30.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(into = "u32", try_from = "u32")]
 pub enum PageSize {
     /// 10 (Lytho's default)
@@ -349,7 +351,7 @@ impl TryFrom<u32> for PageSize {
 }
 
 /// `format` of comments and descriptions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Rich text (the default).
@@ -359,7 +361,7 @@ pub enum Format {
 }
 
 /// How search filters combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(into = "u8", try_from = "u8")]
 pub enum OperatorMode {
     /// 1: any filter matches.
@@ -389,7 +391,7 @@ impl TryFrom<u8> for OperatorMode {
 }
 
 /// Filters of `GET /{type}/search`. No filter matches every item.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchQuery {
     /// Part of the name.
@@ -402,7 +404,9 @@ pub struct SearchQuery {
 }
 
 /// Paging and format of comment lists.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CommentsQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -414,7 +418,7 @@ pub struct CommentsQuery {
 }
 
 /// One RFC 6902 operation of a `PATCH`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum PatchOp {
     /// Add a member or array element (replaces an existing member).

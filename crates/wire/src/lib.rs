@@ -17,6 +17,8 @@
 //! - [`method`]: [`Method`], the method column of the operation tables.
 //! - [`retry`]: [`RetryClass`], what the queue should do about a failure, and
 //!   [`parse_retry_after`].
+//! - [`schema`]: JSON Schemas of operation inputs and outputs built from the model
+//!   types (schemars), for the catalog.
 //! - [`transport`]: [`TransportError`], a call that got no usable answer (timeout,
 //!   no connection, broken connection), which each client's error enum wraps.
 
@@ -25,6 +27,7 @@ pub mod method;
 pub mod pagination;
 pub mod request;
 pub mod retry;
+pub mod schema;
 pub mod transport;
 
 pub use method::Method;

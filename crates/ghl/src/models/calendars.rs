@@ -6,7 +6,7 @@ use super::common::{Extra, lenient_string, nullable};
 
 /// An appointment (calendar event), as returned by the calendars endpoints and by
 /// `GET /contacts/{contactId}/appointments`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Appointment {
     /// Event id.
@@ -90,7 +90,7 @@ pub struct Appointment {
 }
 
 /// Body of `POST /calendars/events/appointments`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateAppointment {
     /// Calendar (required).
@@ -143,7 +143,7 @@ pub struct CreateAppointment {
 }
 
 /// Body of `PUT /calendars/events/appointments/{eventId}`: every field optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EditAppointment {
     /// Move to another calendar.
@@ -195,7 +195,7 @@ pub struct EditAppointment {
 
 /// Query of `GET /calendars/events`: a location, a time window in epoch millis, and one
 /// of calendar, user or group.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CalendarEventsQuery {
     /// Location (required).
@@ -216,7 +216,7 @@ pub struct CalendarEventsQuery {
 }
 
 /// A calendar of a location (`CalendarDTO`, the fields the product uses).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Calendar {
     /// Calendar id.

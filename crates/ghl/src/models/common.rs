@@ -34,7 +34,7 @@ where
 
 /// Body of the "it worked" answers: `{succeded}` (GHL's spelling, most v2 endpoints),
 /// `{succeeded}` (calendars) or `{success}` (bulk business).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SuccessResponse {
     /// GHL's misspelled flag.

@@ -7,7 +7,7 @@ use super::common::{Extra, lenient_string, nullable};
 
 /// A contact as GHL returns it (`GET /contacts/{id}`, create, update, upsert, lists,
 /// search results). Fields GHL sends that are not named here stay in [`Contact::extra`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Contact {
     /// Contact id (20-char Firestore-style id).
@@ -128,7 +128,7 @@ impl Contact {
 }
 
 /// A custom field value on a returned contact.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct CustomFieldValue {
     /// Custom field id.
@@ -142,7 +142,7 @@ pub struct CustomFieldValue {
 
 /// A custom field value to write: name the field by `id` or by `key`
 /// (e.g. `contact.pincode`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CustomFieldInput {
     /// Custom field id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,7 +175,7 @@ impl CustomFieldInput {
 }
 
 /// Per-channel do-not-disturb settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct DndSettings {
     /// Calls.
@@ -202,7 +202,7 @@ pub struct DndSettings {
 }
 
 /// Do-not-disturb state of one channel.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct DndChannel {
     /// `active`, `inactive` or `permanent`.
@@ -216,7 +216,7 @@ pub struct DndChannel {
 }
 
 /// Inbound do-not-disturb settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct InboundDndSettings {
     /// Applies to all channels.
@@ -225,7 +225,7 @@ pub struct InboundDndSettings {
 }
 
 /// Inbound do-not-disturb state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct InboundDndSetting {
     /// `active` or `inactive`.
@@ -236,7 +236,7 @@ pub struct InboundDndSetting {
 }
 
 /// Body of `POST /contacts/` (`CreateContactDto`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateContact {
     /// Location to create the contact in (required).
@@ -311,7 +311,7 @@ pub struct CreateContact {
 
 /// Body of `PUT /contacts/{contactId}` (`UpdateContactDto`). It has no `locationId`,
 /// `gender` or `companyName`: GHL rejects them with 422.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateContact {
     /// First name.
@@ -378,7 +378,7 @@ pub struct UpdateContact {
 
 /// Body of `POST /contacts/upsert` (`UpsertContactDto`): the create fields plus
 /// `createNewIfDuplicateAllowed`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpsertContact {
     /// The contact fields (same as create).
@@ -399,7 +399,7 @@ impl From<CreateContact> for UpsertContact {
 }
 
 /// Answer of `POST /contacts/upsert`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct UpsertResponse {
     /// `true` when a contact was created, `false` when one was updated.
@@ -415,7 +415,7 @@ pub struct UpsertResponse {
 }
 
 /// Query of the deprecated `GET /contacts/`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListContactsQuery {
     /// Location to list.
@@ -435,7 +435,7 @@ pub struct ListContactsQuery {
 }
 
 /// Answer of the deprecated `GET /contacts/`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListContactsResponse {
     /// The page.
@@ -453,7 +453,7 @@ pub struct ListContactsResponse {
 }
 
 /// Paging block of `GET /contacts/`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ContactsMeta {
     /// Total matching contacts.
@@ -507,7 +507,7 @@ fn lenient_u64<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error
 }
 
 /// Query of `GET /contacts/business/{businessId}` (besides the business id).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BusinessContactsQuery {
     /// Location of the business.
@@ -524,7 +524,7 @@ pub struct BusinessContactsQuery {
 }
 
 /// `{contacts, count}` list answer (business contacts).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ContactList {
     /// The page.
@@ -539,7 +539,7 @@ pub struct ContactList {
 }
 
 /// Direction of a bulk tag update (`{type}` of `/contacts/bulk/tags/update/{type}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BulkTagAction {
     /// Add the tags.
@@ -559,7 +559,7 @@ impl BulkTagAction {
 }
 
 /// Body of the bulk tag update.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkTagsRequest {
     /// Contact ids.
@@ -574,7 +574,7 @@ pub struct BulkTagsRequest {
 }
 
 /// Answer of the bulk tag update.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct BulkTagsResponse {
     /// Overall flag (GHL's spelling).
@@ -590,7 +590,7 @@ pub struct BulkTagsResponse {
 }
 
 /// Outcome of a bulk tag update for one contact.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct BulkTagResult {
     /// Contact id.
@@ -617,7 +617,7 @@ pub struct BulkTagResult {
 }
 
 /// Body of `POST /contacts/bulk/business`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkBusinessRequest {
     /// Location of the contacts.
@@ -629,7 +629,7 @@ pub struct BulkBusinessRequest {
 }
 
 /// Answer of `POST /contacts/bulk/business`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct BulkBusinessResponse {
     /// Overall flag.
@@ -643,7 +643,7 @@ pub struct BulkBusinessResponse {
 }
 
 /// Answer of the followers endpoints.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct FollowersResponse {
     /// Followers after the change.

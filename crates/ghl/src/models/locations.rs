@@ -7,7 +7,7 @@ use super::common::{Extra, nullable};
 
 /// A user of a location (`UserSchema`, the fields the product uses): who a task
 /// or a contact can be assigned to.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct User {
     /// User id.
@@ -26,7 +26,7 @@ pub struct User {
 }
 
 /// A tag defined in a location.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LocationTag {
     /// Tag id.
@@ -42,7 +42,7 @@ pub struct LocationTag {
 }
 
 /// Which records a custom field applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CustomFieldModel {
     /// Contacts.
@@ -65,7 +65,7 @@ impl CustomFieldModel {
 }
 
 /// A custom field definition of a location.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LocationCustomField {
     /// Field id (the `id` used in contact `customFields`).
@@ -111,7 +111,7 @@ pub struct LocationCustomField {
 }
 
 /// Body of `POST /locations/{locationId}/customFields`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCustomField {
     /// Display name (required).
@@ -142,7 +142,7 @@ pub struct CreateCustomField {
 }
 
 /// Body of `PUT /locations/{locationId}/customFields/{id}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateCustomField {
     /// Display name (required by the spec).

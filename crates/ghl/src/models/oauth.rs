@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::common::{Extra, nullable};
 
 /// `user_type` of the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum UserType {
     /// Agency-level token.
     Company,
@@ -29,7 +29,7 @@ impl UserType {
 }
 
 /// `grant_type` of the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantType {
     /// Exchange an authorization code.
@@ -85,10 +85,11 @@ fn empty_secret() -> SecretString {
 }
 
 /// Answer of `POST /oauth/token`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct TokenResponse {
     /// Access token (about 24 h).
     #[serde(deserialize_with = "secret")]
+    #[schemars(with = "String")]
     pub access_token: SecretString,
     /// `Bearer`.
     #[serde(default)]
@@ -98,6 +99,7 @@ pub struct TokenResponse {
     pub expires_in: Option<u64>,
     /// The new refresh token. Refresh tokens are single use: always store this one.
     #[serde(default, deserialize_with = "opt_secret")]
+    #[schemars(with = "Option<String>")]
     pub refresh_token: Option<SecretString>,
     /// Granted scopes, space separated.
     #[serde(default)]
@@ -139,10 +141,11 @@ impl TokenResponse {
 }
 
 /// Answer of `POST /oauth/locationToken`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct LocationTokenResponse {
     /// Sub-account access token.
     #[serde(deserialize_with = "secret", default = "empty_secret")]
+    #[schemars(with = "String")]
     pub access_token: SecretString,
     /// `Bearer`.
     #[serde(default)]
@@ -152,6 +155,7 @@ pub struct LocationTokenResponse {
     pub expires_in: Option<u64>,
     /// Refresh token (real answers carry one though the v2 spec omits it).
     #[serde(default, deserialize_with = "opt_secret")]
+    #[schemars(with = "Option<String>")]
     pub refresh_token: Option<SecretString>,
     /// Granted scopes, space separated.
     #[serde(default)]
@@ -177,7 +181,7 @@ pub struct LocationTokenResponse {
 }
 
 /// Query of `GET /oauth/installedLocations`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstalledLocationsQuery {
     /// Agency (required).
@@ -211,7 +215,7 @@ pub struct InstalledLocationsQuery {
 }
 
 /// Answer of `GET /oauth/installedLocations`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct InstalledLocations {
     /// The page.
@@ -229,7 +233,7 @@ pub struct InstalledLocations {
 }
 
 /// One location in [`InstalledLocations`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct InstalledLocation {
     /// Location id.

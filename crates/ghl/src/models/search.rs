@@ -18,7 +18,7 @@ pub const MAX_PAGE_LIMIT: u32 = 500;
 pub const MAX_PAGED_RECORDS: u64 = 10_000;
 
 /// Body of `POST /contacts/search`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchRequest {
     /// Location to search (required).
@@ -75,7 +75,7 @@ impl SearchRequest {
 }
 
 /// One search filter: a condition, or a group of filters joined by AND/OR.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum SearchFilter {
     /// `{group: "AND" | "OR", filters: [...]}`.
@@ -134,7 +134,7 @@ impl SearchFilter {
 }
 
 /// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SortDirection {
     /// Ascending.
@@ -144,7 +144,7 @@ pub enum SortDirection {
 }
 
 /// One sort key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SearchSort {
     /// Field name.
     pub field: String,
@@ -153,7 +153,7 @@ pub struct SearchSort {
 }
 
 /// Answer of `POST /contacts/search`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct SearchResponse {
     /// The page.

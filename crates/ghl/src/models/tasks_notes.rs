@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::common::{Extra, lenient_string, nullable};
 
 /// A task on a contact.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Task {
     /// Task id.
@@ -37,7 +37,7 @@ pub struct Task {
 }
 
 /// Body of `POST /contacts/{contactId}/tasks`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTask {
     /// Title (required).
@@ -55,7 +55,7 @@ pub struct CreateTask {
 }
 
 /// Body of `PUT /contacts/{contactId}/tasks/{taskId}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateTask {
     /// Title.
@@ -76,7 +76,7 @@ pub struct UpdateTask {
 }
 
 /// A note on a contact.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Note {
     /// Note id.
@@ -111,7 +111,7 @@ pub struct Note {
 }
 
 /// Body of `POST /contacts/{contactId}/notes`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateNote {
     /// Author user id.
@@ -131,7 +131,7 @@ pub struct CreateNote {
 }
 
 /// Body of `PUT /contacts/{contactId}/notes/{id}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateNote {
     /// Author user id.
@@ -152,7 +152,7 @@ pub struct UpdateNote {
 }
 
 /// Body of `POST /locations/{locationId}/tasks/search`: every filter optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSearch {
     /// Only these contacts' tasks.

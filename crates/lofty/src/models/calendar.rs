@@ -10,7 +10,19 @@ use serde_json::{Map, Value, json};
 use super::lenient;
 
 /// Whether a calendar entry is a task or an appointment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CalendarEntryType {
     Task,
@@ -77,6 +89,20 @@ impl FromStr for CalendarId {
     }
 }
 
+impl schemars::JsonSchema for CalendarId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CalendarId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+-(task|appointment)$",
+            "description": "A calendar entry id, `<taskId>-task` or `<taskId>-appointment`.",
+        })
+    }
+}
+
 impl Serialize for CalendarId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -92,7 +118,7 @@ impl<'de> Deserialize<'de> for CalendarId {
 }
 
 /// A calendar entry (`CalendarItemV2`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CalendarItem {
     pub id: CalendarId,
@@ -128,7 +154,7 @@ pub struct CalendarItem {
 }
 
 /// `data` of `GET /v2.0/calendar`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CalendarPage {
     pub total: Option<i64>,
@@ -194,7 +220,7 @@ impl CalendarQuery {
 }
 
 /// Body of `POST /v2.0/calendar`. Start and end must lie in the future.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCalendarEvent {
     #[serde(rename = "type")]
@@ -266,7 +292,7 @@ impl CreateCalendarEvent {
 }
 
 /// `data` of `POST /v2.0/calendar`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CalendarCreated {
     pub id: CalendarId,
@@ -278,7 +304,7 @@ pub struct CalendarCreated {
 
 /// Body of `PUT /v2.0/calendar/{id}`: only the fields set are changed; new times must
 /// lie in the future.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateCalendarEvent {
     #[serde(skip_serializing_if = "Option::is_none")]

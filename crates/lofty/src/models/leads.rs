@@ -7,7 +7,7 @@ use super::ListMeta;
 use super::lenient;
 
 /// A tag on a lead, or a tag definition (`lead_id == 0`) from `listTag`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LeadTag {
     /// The lead the tag is applied to; 0 for a team tag definition.
@@ -35,7 +35,7 @@ impl LeadTag {
 
 /// A custom field value on a lead (`customAttributes` on reads,
 /// `customAttributeList` on writes).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CustomAttribute {
     /// The team's custom field name.
@@ -63,7 +63,7 @@ impl CustomAttribute {
 }
 
 /// Who can see a lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum OwnershipScope {
     /// The whole account.
@@ -75,7 +75,7 @@ pub enum OwnershipScope {
 }
 
 /// A lead as `GET /v1.0/leads/{id}` and `GET /v1.0/leads` return it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Lead {
     #[serde(deserialize_with = "lenient::id")]
@@ -156,7 +156,7 @@ impl Lead {
 }
 
 /// One page of `GET /v1.0/leads`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct LeadPage {
     /// Paging metadata (`_metadata`; its `scrollId` continues the search).
@@ -267,7 +267,7 @@ impl LeadQuery {
 }
 
 /// Body of `POST /v1.0/leads`. Only `first_name` is required; unset fields are not sent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateLead {
     /// Cut to 30 characters by Lofty.
@@ -346,7 +346,7 @@ impl CreateLead {
 }
 
 /// Body of `PUT /v1.0/leads/{id}`: send only what changes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateLead {
     #[serde(skip_serializing_if = "Option::is_none")]

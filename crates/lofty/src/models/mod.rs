@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 /// Lofty's list metadata, `_metadata` on the wire (the spec's schema misnames it
 /// `get_metadata`, which is accepted too).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ListMeta {
     /// What the list holds (`leads`, `members`, ...).
@@ -50,7 +50,7 @@ pub struct ListMeta {
 }
 
 /// `{message}` answers of task and calendar writes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Message {
     /// Lofty's result message (e.g. "Operation successful").
@@ -61,7 +61,7 @@ pub struct Message {
 pub(crate) mod lenient {
     use serde::{Deserialize, Deserializer};
 
-    #[derive(Deserialize)]
+    #[derive(Deserialize, schemars::JsonSchema)]
     #[serde(untagged)]
     enum Id {
         Signed(i64),

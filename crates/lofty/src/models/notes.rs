@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::lenient;
 
 /// A note (`NoteResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Note {
     /// The timeline entry carrying the note (not the note id).
@@ -38,7 +38,7 @@ pub struct Note {
 
 /// Body of `POST /v1.0/notes` and `PUT /v1.0/notes/{id}`: all three fields are required
 /// (Lofty answers 400 when `isPin` is missing); content is cut to 2000 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NoteInput {
     pub lead_id: i64,

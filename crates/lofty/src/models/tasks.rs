@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::lenient;
 
 /// `type` of a V2 task; `Appointment` creates an appointment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum TaskType {
     Call,
     Email,
@@ -16,14 +16,14 @@ pub enum TaskType {
 }
 
 /// Who a task is assigned to, relative to the lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum AssignedRole {
     Agent,
     Assistant,
 }
 
 /// A task or appointment (`TaskResponseV2`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Task {
     #[serde(deserialize_with = "lenient::id")]
@@ -76,7 +76,7 @@ impl Task {
 
 /// Body of `POST /v2.0/tasks`. Lofty requires `content`, `assignedRole`, `leadId` and
 /// `endAt` (the deadline) besides `type`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTask {
     #[serde(rename = "type")]
@@ -117,7 +117,7 @@ impl CreateTask {
 
 /// Body of `PUT /v2.0/tasks/{id}`: at least one of content, start, end or address.
 /// Completion goes through finish / unfinish instead.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateTask {
     #[serde(skip_serializing_if = "Option::is_none")]

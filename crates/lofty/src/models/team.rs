@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{ListMeta, lenient};
 
 /// A team member (`UserResponse`). Records elsewhere refer to `member_user_id`, not `id`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Member {
     /// Team-member record id (short; not what leads and tasks refer to).
@@ -35,7 +35,7 @@ pub struct Member {
 }
 
 /// One page of `GET /v1.0/members`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct MemberPage {
     #[serde(rename = "_metadata", alias = "get_metadata")]
@@ -72,7 +72,7 @@ impl MemberQuery {
 }
 
 /// A lead custom field definition (from `listCustomField`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CustomField {
     pub attribute_name: String,
@@ -86,7 +86,7 @@ pub struct CustomField {
 }
 
 /// Custom field types Lofty supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CustomFieldType {
     Text,
@@ -101,7 +101,7 @@ pub enum CustomFieldType {
 }
 
 /// Body of `POST /v1.0/teamFeatures/custom-field`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCustomField {
     pub attribute_name: String,
@@ -112,7 +112,7 @@ pub struct CreateCustomField {
 }
 
 /// A lead pipeline entry (a stage name leads can be in).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Pipeline {
     #[serde(deserialize_with = "lenient::id")]
@@ -121,7 +121,7 @@ pub struct Pipeline {
 }
 
 /// One page of `GET /v1.0/teamFeatures/lead-pipelines`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct PipelinePage {
     #[serde(rename = "_metadata", alias = "get_metadata")]

@@ -107,6 +107,25 @@ impl EventList {
     }
 }
 
+impl schemars::JsonSchema for EventList {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventList".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<u8> = Self::ALL.iter().map(|l| l.id()).collect();
+        let names: Vec<String> = Self::ALL
+            .iter()
+            .map(|l| format!("{} {}", l.id(), l.name()))
+            .collect();
+        schemars::json_schema!({
+            "type": "integer",
+            "enum": ids,
+            "description": format!("Lofty's event list (listId): {}", names.join(", ")),
+        })
+    }
+}
+
 impl Serialize for EventList {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u8(self.id())
@@ -121,7 +140,7 @@ impl<'de> Deserialize<'de> for EventList {
 }
 
 /// A webhook subscription (`WebhookResponse`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, rename_all = "camelCase")]
 pub struct WebhookSubscription {
     #[serde(deserialize_with = "lenient::id")]
@@ -152,7 +171,7 @@ impl WebhookSubscription {
 
 /// Body of `POST /v1.0/webhook`. The callback must be HTTPS (the field is `callbackUrl`;
 /// `url` is refused with 20049).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWebhook {
     pub list_id: EventList,
