@@ -535,6 +535,174 @@ pub fn describe(op_id: &str) -> Option<Description> {
     })
 }
 
+/// One webhook trigger as the catalog shows it.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// The catalog id, `ghl.trigger.<event>`.
+    pub id: &'static str,
+    /// GHL's event name (the payload's `type`).
+    pub event: &'static str,
+    /// A few words.
+    pub title: &'static str,
+    /// When it fires and what to know.
+    pub description: &'static str,
+    /// The scope the app needs to receive it.
+    pub scope: Option<&'static str>,
+    /// JSON Schema of the event.
+    pub output: Value,
+}
+
+/// `schema` with its `type` property fixed to `event`.
+fn typed_as(mut schema: Value, event: &str) -> Value {
+    schema["properties"]["type"] =
+        json!({"type": "string", "const": event, "description": "The event name."});
+    schema
+}
+
+/// Every webhook event the catalog offers as a trigger: the ones ghlsync's intake
+/// reads and the sandbox sends.
+pub fn triggers() -> Vec<Trigger> {
+    use crate::events::{
+        AppInstall, AppUninstall, AppointmentEvent, ContactEvent, NoteEvent, TaskEvent,
+    };
+    let contact = |id, event, title, description| Trigger {
+        id,
+        event,
+        title,
+        description,
+        scope: C_SCOPE,
+        output: typed_as(of::<ContactEvent>(), event),
+    };
+    let note = |id, event, title, description| Trigger {
+        id,
+        event,
+        title,
+        description,
+        scope: C_SCOPE,
+        output: typed_as(of::<NoteEvent>(), event),
+    };
+    let task = |id, event, title, description| Trigger {
+        id,
+        event,
+        title,
+        description,
+        scope: C_SCOPE,
+        output: typed_as(of::<TaskEvent>(), event),
+    };
+    let appointment = |id, event, title, description| Trigger {
+        id,
+        event,
+        title,
+        description,
+        scope: Some("calendars/events.readonly"),
+        output: typed_as(of::<AppointmentEvent>(), event),
+    };
+    vec![
+        contact(
+            "ghl.trigger.contact_create",
+            "ContactCreate",
+            "Contact created",
+            "A contact was created in the location (by a person, a form, an import or the API). The payload holds the contact's fields.",
+        ),
+        contact(
+            "ghl.trigger.contact_update",
+            "ContactUpdate",
+            "Contact updated",
+            "A contact's fields changed. GHL sends the contact as it is now, not the changed fields alone.",
+        ),
+        contact(
+            "ghl.trigger.contact_delete",
+            "ContactDelete",
+            "Contact deleted",
+            "A contact was deleted; its tasks and notes go with it, without events of their own.",
+        ),
+        contact(
+            "ghl.trigger.contact_tag_update",
+            "ContactTagUpdate",
+            "Contact tags changed",
+            "Tags were added to or removed from a contact; `tags` is the whole list after the change.",
+        ),
+        contact(
+            "ghl.trigger.contact_dnd_update",
+            "ContactDndUpdate",
+            "Contact do-not-disturb changed",
+            "A contact's global or per-channel do-not-disturb changed (`dnd`, `dndSettings`).",
+        ),
+        note(
+            "ghl.trigger.note_create",
+            "NoteCreate",
+            "Note created",
+            "A note was added to a contact.",
+        ),
+        note(
+            "ghl.trigger.note_update",
+            "NoteUpdate",
+            "Note updated",
+            "A contact's note was edited.",
+        ),
+        note(
+            "ghl.trigger.note_delete",
+            "NoteDelete",
+            "Note deleted",
+            "A contact's note was deleted.",
+        ),
+        task(
+            "ghl.trigger.task_create",
+            "TaskCreate",
+            "Task created",
+            "A task was added to a contact. HighLevel's docs list it; users report it missing for tasks made through the API, so ghlsync's reconciliation also walks tasks.",
+        ),
+        task(
+            "ghl.trigger.task_complete",
+            "TaskComplete",
+            "Task completed",
+            "A contact's task was marked completed. Reopening a task sends no event.",
+        ),
+        task(
+            "ghl.trigger.task_delete",
+            "TaskDelete",
+            "Task deleted",
+            "A contact's task was deleted.",
+        ),
+        appointment(
+            "ghl.trigger.appointment_create",
+            "AppointmentCreate",
+            "Appointment booked",
+            "An appointment was booked on a calendar of the location.",
+        ),
+        appointment(
+            "ghl.trigger.appointment_update",
+            "AppointmentUpdate",
+            "Appointment changed",
+            "An appointment's time, status, title or assignee changed.",
+        ),
+        appointment(
+            "ghl.trigger.appointment_delete",
+            "AppointmentDelete",
+            "Appointment deleted",
+            "An appointment was deleted.",
+        ),
+        Trigger {
+            id: "ghl.trigger.app_install",
+            event: "INSTALL",
+            title: "App installed",
+            description: "The marketplace app was installed at a location or an agency (HighLevel's AppInstall). ghlsync stores the installation and, with an agency token, mints the location's token.",
+            scope: None,
+            output: typed_as(of::<AppInstall>(), "INSTALL"),
+        },
+        Trigger {
+            id: "ghl.trigger.app_uninstall",
+            event: "UNINSTALL",
+            title: "App uninstalled",
+            description: "The marketplace app was removed from a location or agency (HighLevel's AppUninstall); its tokens stop working at once.",
+            scope: None,
+            output: typed_as(of::<AppUninstall>(), "UNINSTALL"),
+        },
+    ]
+}
+
+const C_SCOPE: Option<&str> = Some("contacts.readonly");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,5 +729,15 @@ mod tests {
             }
         }
         assert!(describe("no-such-op").is_none());
+    }
+
+    #[test]
+    fn trigger_schemas_fix_the_event_name() {
+        let all = triggers();
+        assert_eq!(all.len(), 16);
+        for t in &all {
+            assert_eq!(t.output["properties"]["type"]["const"], t.event, "{}", t.id);
+            assert!(t.id.starts_with("ghl.trigger."), "{}", t.id);
+        }
     }
 }

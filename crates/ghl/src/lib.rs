@@ -24,6 +24,10 @@
 //!   contacts, installed locations), built on [`wire::paged`].
 //! - [`oauth`]: the marketplace OAuth 2.0 app (consent URL, code exchange, refresh,
 //!   agency-to-location tokens).
+//! - [`catalog`]: the catalog's view of each operation (id, title, input and output
+//!   JSON Schemas, example) and of each webhook trigger.
+//! - [`events`]: typed webhook event payloads (contacts, notes, tasks, appointments,
+//!   install and uninstall).
 //! - [`webhook`]: verification of GHL webhook signatures (`X-GHL-Signature` Ed25519 and
 //!   legacy `X-WH-Signature` RSA-SHA256).
 //!
@@ -41,6 +45,7 @@
 pub mod catalog;
 pub mod client;
 pub mod error;
+pub mod events;
 pub mod governor;
 pub mod models;
 pub mod oauth;

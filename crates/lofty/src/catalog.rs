@@ -11,8 +11,8 @@ use wire::schema::{Object, any, list, of, wrap};
 
 use crate::models::{
     CalendarCreated, CalendarPage, CreateCalendarEvent, CreateCustomField, CreateLead, CreateTask,
-    CreateWebhook, CustomField, Lead, LeadPage, LeadTag, Member, MemberPage, Message, Note,
-    NoteInput, PipelinePage, Task, UpdateCalendarEvent, UpdateLead, UpdateTask,
+    CreateWebhook, CustomField, EventList, Lead, LeadPage, LeadTag, Member, MemberPage, Message,
+    Note, NoteInput, PipelinePage, Task, UpdateCalendarEvent, UpdateLead, UpdateTask,
     WebhookSubscription,
 };
 
@@ -418,6 +418,178 @@ pub fn describe(op_id: &str) -> Option<Description> {
     })
 }
 
+/// One webhook trigger as the catalog shows it.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// The catalog id, `lofty.trigger.<event>`.
+    pub id: &'static str,
+    /// The event list.
+    pub list: EventList,
+    /// The bucket of the delivery the change comes in (`createdLead`, ...).
+    pub bucket: &'static str,
+    /// A few words.
+    pub title: &'static str,
+    /// When it fires and what to know.
+    pub description: String,
+    /// JSON Schema of the event: one changed record of a delivery.
+    pub output: Value,
+}
+
+/// The event a Lofty trigger hands on: one entry of a delivery's bucket with the
+/// delivery's `listId` and `teamId` and the bucket's name beside it.
+fn change_schema(list: EventList, bucket: &str) -> Value {
+    let id_field = list.id_field();
+    let mut o = Object::open()
+        .field("listId", json!({"type": "integer", "const": list.id(), "description": "The event list."}), true)
+        .integer("teamId", false, "The team the subscription belongs to.")
+        .field("bucket", json!({"type": "string", "const": bucket, "description": "The delivery bucket the change came in."}), true)
+        .integer(id_field, true, "The changed record's id; fetch it through the API (a 404 means it is gone).")
+        .integer("updateTime", false, "When it changed, epoch milliseconds.");
+    if id_field != "leadId" {
+        o = o.integer("leadId", false, "The lead the record belongs to.");
+    }
+    o.build()
+}
+
+/// Every Lofty webhook change the catalog offers as a trigger.
+pub fn triggers() -> Vec<Trigger> {
+    const ASSUMED: &str = " Lofty has not published this list's payload: ghlsync assumes the bucket pattern observed on list 2 (`<change><Record>: [{<id>, leadId, updateTime}]`) and reads any such bucket.";
+    let t = |id, list: EventList, bucket, title, what: &str, assumed: bool| Trigger {
+        id,
+        list,
+        bucket,
+        title,
+        description: format!(
+            "{what} Lofty batches changes (usually within a minute, at most five) and sends ids only; ghlsync re-reads the record.{}",
+            if assumed { ASSUMED } else { "" }
+        ),
+        output: change_schema(list, bucket),
+    };
+    use EventList::{Appointment, LeadInfo, Note, PipelineChange, Task};
+    vec![
+        t(
+            "lofty.trigger.lead_create",
+            LeadInfo,
+            "createdLead",
+            "Lead created",
+            "A lead was created (list 2, bucket `createdLead`, handled by symmetry with the observed `updatedLead`).",
+            false,
+        ),
+        t(
+            "lofty.trigger.lead_update",
+            LeadInfo,
+            "updatedLead",
+            "Lead updated",
+            "A lead changed (list 2, bucket `updatedLead`, observed on live traffic).",
+            false,
+        ),
+        t(
+            "lofty.trigger.lead_delete",
+            LeadInfo,
+            "deletedLead",
+            "Lead deleted",
+            "A lead was moved to the trash (list 2, bucket `deletedLead`).",
+            false,
+        ),
+        t(
+            "lofty.trigger.pipeline_change",
+            PipelineChange,
+            "pipelineChange",
+            "Lead stage changed",
+            "A lead moved to another pipeline stage (list 12; the new stage only).",
+            true,
+        ),
+        t(
+            "lofty.trigger.note_create",
+            Note,
+            "createdNote",
+            "Note created",
+            "A note was added to a lead (list 9).",
+            true,
+        ),
+        t(
+            "lofty.trigger.note_update",
+            Note,
+            "updatedNote",
+            "Note updated",
+            "A lead's note was edited (list 9).",
+            true,
+        ),
+        t(
+            "lofty.trigger.note_delete",
+            Note,
+            "deletedNote",
+            "Note deleted",
+            "A lead's note was deleted (list 9).",
+            true,
+        ),
+        t(
+            "lofty.trigger.task_create",
+            Task,
+            "createdTask",
+            "Task created",
+            "A task was added to a lead (list 10).",
+            true,
+        ),
+        t(
+            "lofty.trigger.task_update",
+            Task,
+            "updatedTask",
+            "Task updated",
+            "A lead's task changed (list 10).",
+            true,
+        ),
+        t(
+            "lofty.trigger.task_finish",
+            Task,
+            "finishedTask",
+            "Task finished",
+            "A lead's task was marked done (list 10).",
+            true,
+        ),
+        t(
+            "lofty.trigger.task_delete",
+            Task,
+            "deletedTask",
+            "Task deleted",
+            "A lead's task was deleted (list 10).",
+            true,
+        ),
+        t(
+            "lofty.trigger.appointment_create",
+            Appointment,
+            "createdAppointment",
+            "Appointment created",
+            "An appointment was added to a lead (list 11).",
+            true,
+        ),
+        t(
+            "lofty.trigger.appointment_update",
+            Appointment,
+            "updatedAppointment",
+            "Appointment updated",
+            "A lead's appointment changed (list 11).",
+            true,
+        ),
+        t(
+            "lofty.trigger.appointment_finish",
+            Appointment,
+            "finishedAppointment",
+            "Appointment finished",
+            "A lead's appointment was marked finished (list 11).",
+            true,
+        ),
+        t(
+            "lofty.trigger.appointment_delete",
+            Appointment,
+            "deletedAppointment",
+            "Appointment deleted",
+            "A lead's appointment was deleted (list 11).",
+            true,
+        ),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,6 +627,16 @@ mod tests {
                     op.id
                 );
             }
+        }
+    }
+
+    #[test]
+    fn triggers_name_their_id_field_and_mark_assumed_lists() {
+        for t in triggers() {
+            let req = t.output["required"].as_array().cloned().unwrap_or_default();
+            assert!(req.contains(&Value::from(t.list.id_field())), "{}", t.id);
+            let assumed = t.description.contains("has not published");
+            assert_eq!(assumed, t.list != EventList::LeadInfo, "{}", t.id);
         }
     }
 }

@@ -13,7 +13,7 @@ use wire::schema::{Object, list, of};
 use crate::models::{
     Comment, Description as ItemDescription, FileUrl, Page, PatchOp, SearchResult, User, WorkItem,
 };
-use crate::operations::{Action, Operation};
+use crate::operations::{Action, ItemType, Operation};
 
 /// One operation as the catalog shows it.
 #[derive(Debug, Clone)]
@@ -155,6 +155,45 @@ pub fn describe(op: &Operation) -> Description {
     }
 }
 
+/// One polling trigger as the catalog shows it.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// The catalog id, `lytho.trigger.<type>_modified`.
+    pub id: String,
+    /// The item type polled.
+    pub item_type: ItemType,
+    /// A few words.
+    pub title: String,
+    /// When it fires and what to know.
+    pub description: String,
+    /// JSON Schema of the event: the item as read.
+    pub output: Value,
+}
+
+/// A polling trigger per item type: Lytho sends no webhooks.
+pub fn triggers() -> Vec<Trigger> {
+    ItemType::ALL
+        .into_iter()
+        .map(|t| Trigger {
+            id: format!("lytho.trigger.{t}_modified"),
+            item_type: t,
+            title: format!("{} created or changed", capitalised(t.as_str())),
+            description: format!(
+                "Fires for each {t} whose modifiedDate moved since the last poll (every `[worker] lytho_poll_every_secs`, 60 s by default). Lytho has no webhooks; a poll costs 1 + ceil(items / 30) requests, and an item without modifiedDate is reported on every poll."
+            ),
+            output: of::<WorkItem>(),
+        })
+        .collect()
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +220,13 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), OPERATIONS.len());
+    }
+
+    #[test]
+    fn one_polling_trigger_per_item_type() {
+        let ids: Vec<String> = triggers().into_iter().map(|t| t.id).collect();
+        assert_eq!(ids.len(), 5);
+        assert!(ids.contains(&"lytho.trigger.task_modified".to_owned()));
+        assert!(ids.contains(&"lytho.trigger.workrequest_modified".to_owned()));
     }
 }
