@@ -8,6 +8,8 @@
 //! - [`intake`]: what an inbound delivery (GHL webhook, Lofty batch) becomes (one
 //!   journal entry and its jobs), and [`Intake`], the one writer that commits
 //!   deliveries in groups, ahead of the workers, within a deadline.
+//! - [`catalog`]: the catalog of actions and triggers, assembled from the clients'
+//!   descriptions.
 //! - [`handlers`]: one file per job kind.
 //! - [`connectors`]: a stored connection opened with its client
 //!   ([`Connector::Ghl`], [`Connector::Lofty`], [`Connector::Lytho`]).
@@ -24,6 +26,7 @@
 
 pub mod apps;
 pub mod budget;
+pub mod catalog;
 pub mod connections;
 pub mod connectors;
 pub mod handlers;

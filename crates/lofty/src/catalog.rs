@@ -380,7 +380,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "Create a lead custom field",
             Object::closed().fields_of::<CreateCustomField>().build(),
             any("Lofty answers with the new field's name as a JSON string."),
-            json!({"attributeName": "Budget", "attributeType": "Text"}),
+            json!({"attributeName": "Budget", "attributeType": "text"}),
         ),
         "lofty-list-lead-pipelines" => d(
             "lofty.pipelines.list",

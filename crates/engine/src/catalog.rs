@@ -1,0 +1,308 @@
+//! The catalog, assembled: every action of the three clients' operation tables and
+//! every trigger (GHL webhooks, Lofty webhook changes, Lytho polls, and ghlsync's own
+//! schedule and manual triggers), as [`domain::catalog::Entry`]s.
+//!
+//! The clients describe their own operations and events (`ghl::catalog`,
+//! `lofty::catalog`, `lytho::catalog`); this module, which sees all three, turns
+//! those descriptions into one checked [`Catalog`]. It is built once per process.
+
+use std::sync::OnceLock;
+
+use domain::catalog::{BUILTIN, Catalog, Entry, Kind, OperationRef, TriggerRef, Via};
+use serde_json::{Value, json};
+use wire::schema::Object;
+
+/// The catalog (built on first use; a broken catalog is a bug, caught by the tests).
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| match Catalog::new(entries()) {
+        Ok(c) => c,
+        Err(e) => panic!("the built-in catalog is inconsistent: {e}"),
+    })
+}
+
+fn action(
+    id: &str,
+    system: &str,
+    title: &str,
+    description: String,
+    (input, output, example): (Value, Value, Value),
+    scopes: Vec<String>,
+    operation: OperationRef,
+    alias: &str,
+) -> Entry {
+    Entry {
+        id: id.to_owned(),
+        system: system.to_owned(),
+        kind: Kind::Action,
+        title: title.to_owned(),
+        description,
+        input_schema: input,
+        output_schema: output,
+        scopes,
+        operation: Some(operation),
+        trigger: None,
+        example,
+        aliases: vec![alias.to_owned()],
+    }
+}
+
+fn trigger(
+    id: &str,
+    system: &str,
+    title: &str,
+    description: String,
+    (input, output): (Value, Value),
+    scopes: Vec<String>,
+    via: Via,
+    event: &str,
+) -> Entry {
+    Entry {
+        id: id.to_owned(),
+        system: system.to_owned(),
+        kind: Kind::Trigger,
+        title: title.to_owned(),
+        description,
+        input_schema: input,
+        output_schema: output,
+        scopes,
+        operation: None,
+        trigger: Some(TriggerRef {
+            via,
+            event: event.to_owned(),
+        }),
+        example: json!({}),
+        aliases: Vec::new(),
+    }
+}
+
+/// The settings of a webhook trigger: none (the intake receives every event).
+fn no_settings() -> Value {
+    Object::closed()
+        .describe("No settings: the events arrive at ghlsync's webhook intake.")
+        .build()
+}
+
+fn ghl_actions() -> impl Iterator<Item = Entry> {
+    ghl::OPERATIONS.iter().filter_map(|op| {
+        let d = ghl::catalog::describe(op.id)?;
+        let mut description = format!("{} `{} {}`", op.summary, op.method.as_str(), op.path);
+        if op.deprecated {
+            description.push_str(" Deprecated by HighLevel.");
+        }
+        if op.token == ghl::TokenKind::Agency {
+            description.push_str(" Needs an agency (company) token.");
+        }
+        Some(action(
+            d.id,
+            "ghl",
+            d.title,
+            description,
+            (d.input, d.output, d.example),
+            op.scope.map(str::to_owned).into_iter().collect(),
+            OperationRef {
+                method: op.method.as_str().to_owned(),
+                path: op.path.to_owned(),
+                operation_id: Some(op.id.to_owned()),
+            },
+            op.id,
+        ))
+    })
+}
+
+fn lofty_actions() -> impl Iterator<Item = Entry> {
+    lofty::OPERATIONS.iter().filter_map(|op| {
+        let d = lofty::catalog::describe(op.id)?;
+        Some(action(
+            d.id,
+            "lofty",
+            d.title,
+            format!("{}. `{} {}`", op.summary, op.method.as_str(), op.path),
+            (d.input, d.output, d.example),
+            vec![op.family.to_owned()],
+            OperationRef {
+                method: op.method.as_str().to_owned(),
+                path: op.path.to_owned(),
+                operation_id: op.spec_id.map(str::to_owned),
+            },
+            op.id,
+        ))
+    })
+}
+
+fn lytho_actions() -> impl Iterator<Item = Entry> {
+    lytho::OPERATIONS.iter().map(|op| {
+        let d = lytho::catalog::describe(op);
+        action(
+            &d.id,
+            "lytho",
+            &d.title,
+            format!("{}. `{} {}`", op.summary, op.method.as_str(), op.path),
+            (d.input, d.output, d.example),
+            Vec::new(),
+            OperationRef {
+                method: op.method.as_str().to_owned(),
+                path: op.path.to_owned(),
+                operation_id: None,
+            },
+            op.id,
+        )
+    })
+}
+
+fn triggers() -> Vec<Entry> {
+    let mut out = Vec::new();
+    for t in ghl::catalog::triggers() {
+        out.push(trigger(
+            t.id,
+            "ghl",
+            t.title,
+            t.description.to_owned(),
+            (no_settings(), t.output),
+            t.scope.map(str::to_owned).into_iter().collect(),
+            Via::Webhook,
+            t.event,
+        ));
+    }
+    for t in lofty::catalog::triggers() {
+        out.push(trigger(
+            t.id,
+            "lofty",
+            t.title,
+            t.description,
+            (no_settings(), t.output),
+            vec!["webhooks".to_owned()],
+            Via::Webhook,
+            t.bucket,
+        ));
+    }
+    for t in lytho::catalog::triggers() {
+        out.push(trigger(
+            &t.id,
+            "lytho",
+            &t.title,
+            t.description,
+            (
+                Object::closed()
+                    .describe(
+                        "No settings: the worker polls every `[worker] lytho_poll_every_secs`.",
+                    )
+                    .build(),
+                t.output,
+            ),
+            Vec::new(),
+            Via::Poll,
+            t.item_type.as_str(),
+        ));
+    }
+    out.push(trigger(
+        "ghlsync.trigger.schedule",
+        BUILTIN,
+        "On a schedule",
+        "Fires on a clock: every `every_secs` seconds (at least 60), or daily at `at` (HH:MM) in `timezone` (IANA, default UTC). The event says when it fired.".to_owned(),
+        (
+            Object::closed()
+                .field("every_secs", json!({"type": "integer", "minimum": 60, "description": "Interval in seconds."}), false)
+                .field("at", json!({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "description": "Daily time, HH:MM."}), false)
+                .string("timezone", false, "IANA time zone of `at` (default UTC).")
+                .build(),
+            Object::open()
+                .string("firedAt", true, "When it fired (RFC 3339, UTC).")
+                .build(),
+        ),
+        Vec::new(),
+        Via::Schedule,
+        "",
+    ));
+    out.push(trigger(
+        "ghlsync.trigger.manual",
+        BUILTIN,
+        "Run by hand",
+        "Fires when a person runs the flow (`ghlsync flows run <flow> --input '<json>'`, or the admin UI). The event holds the JSON they gave.".to_owned(),
+        (
+            Object::closed().build(),
+            Object::open()
+                .string("firedAt", true, "When it was run (RFC 3339, UTC).")
+                .field("input", json!({"description": "The JSON given when running it."}), false)
+                .build(),
+        ),
+        Vec::new(),
+        Via::Manual,
+        "",
+    ));
+    out
+}
+
+/// Every entry, actions first (GHL, Lofty, Lytho), then triggers.
+pub fn entries() -> Vec<Entry> {
+    ghl_actions()
+        .chain(lofty_actions())
+        .chain(lytho_actions())
+        .chain(triggers())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::catalog::Checker;
+
+    #[test]
+    fn the_catalog_is_whole_and_consistent() {
+        let c = catalog();
+        let actions = c.filter(None, Some(Kind::Action)).count();
+        let triggers = c.filter(None, Some(Kind::Trigger)).count();
+        assert_eq!(
+            actions,
+            ghl::OPERATIONS.len() + lofty::OPERATIONS.len() + lytho::OPERATIONS.len()
+        );
+        assert!(actions + triggers >= 126, "{actions} + {triggers}");
+        assert_eq!(c.find("get-contact").unwrap().id, "ghl.contacts.get");
+        assert_eq!(c.find("lofty-get-lead").unwrap().id, "lofty.leads.get");
+        assert_eq!(c.find("lytho-patch-task").unwrap().id, "lytho.tasks.patch");
+        for e in c.entries() {
+            for (what, schema) in [("input", &e.input_schema), ("output", &e.output_schema)] {
+                if let Err(err) = Checker::new(schema) {
+                    panic!("{} {what} schema: {err}", e.id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_example_fits_its_input_schema_once_ids_are_filled() {
+        let mut bad = Vec::new();
+        for e in catalog().entries() {
+            let example = fill(&e.example, e.system != "ghl");
+            let problems = domain::catalog::validate(&e.input_schema, &example).unwrap();
+            if !problems.is_empty() {
+                bad.push(format!("{}: {example} -> {problems:?}", e.id));
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    /// Placeholders as a user would fill them: ids are numbers for Lofty and Lytho.
+    fn fill(v: &Value, numeric: bool) -> Value {
+        match v {
+            Value::String(s) if s.starts_with('{') && s.ends_with('}') => {
+                if !numeric {
+                    json!("x1")
+                } else if s == "{calendarId}" {
+                    json!("1-task")
+                } else if s == "{memberEmail}" {
+                    json!("agent@example.com")
+                } else {
+                    json!(7)
+                }
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|i| fill(i, numeric)).collect()),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), fill(v, numeric)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
