@@ -910,6 +910,39 @@ fn decode<T: DeserializeOwned>(op_id: &str, value: Value) -> Result<T, GhlError>
     serde_json::from_value(value).map_err(|e| GhlError::decode(op_id, &e))
 }
 
+/// The request `op` with `input` would send to `base`, credentials redacted (no
+/// call is made): what `ghlsync call --dry-run` prints.
+pub fn preview(base: &Url, op: &Operation, input: Value) -> Result<request::Preview, GhlError> {
+    let prepared = prepare(base, op, input)?;
+    let mut headers = vec![("Accept", "application/json".to_owned())];
+    if !op.version.is_empty() {
+        headers.push(("Version", op.version.to_owned()));
+    }
+    if op.token != TokenKind::None {
+        headers.push(("Authorization", format!("Bearer {}", request::REDACTED)));
+    }
+    let body = match prepared.body {
+        PreparedBody::None => None,
+        PreparedBody::Json(body) => {
+            headers.push(("Content-Type", "application/json".to_owned()));
+            Some(body)
+        }
+        PreparedBody::Form(pairs) => {
+            headers.push((
+                "Content-Type",
+                "application/x-www-form-urlencoded".to_owned(),
+            ));
+            Some(request::redacted_form(&pairs))
+        }
+    };
+    Ok(request::Preview {
+        method: op.method.as_str(),
+        url: prepared.url,
+        headers,
+        body,
+    })
+}
+
 /// A request ready to send.
 #[derive(Debug)]
 pub(crate) struct Prepared {

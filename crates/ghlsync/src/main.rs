@@ -27,10 +27,13 @@ enum Command {
     Up(commands::up::Args),
     /// Serve the local API emulators and print one JSON line with their URLs and credentials.
     Sandbox(commands::sandbox::Args),
-    /// Run one API operation (by operation id) and print the JSON response.
+    /// Run one action of the catalog through a connection and print its JSON answer.
     Call(commands::call::Args),
-    /// List the operations `call` knows.
-    Operations(commands::call::ListArgs),
+    /// Every action and trigger: ids, schemas, scopes, examples.
+    Catalog(commands::catalog::Args),
+    /// The catalog's actions (same as `catalog --kind action`).
+    #[command(hide = true)]
+    Operations(commands::catalog::Args),
     /// Run queue workers against the configured database (SQLite or PostgreSQL).
     Worker(commands::worker::Args),
     /// Serve webhook intake and health endpoints.
@@ -99,14 +102,18 @@ fn main() -> ExitCode {
             Command::Up(args) => commands::up::run(&config()?, args).await,
             Command::Sandbox(args) => commands::sandbox::run(args).await,
             Command::Call(args) => commands::call::run(args, cli.config.as_deref()).await,
-            Command::Operations(args) => commands::call::list(&args),
+            Command::Catalog(args) => commands::catalog::run(&args),
+            Command::Operations(mut args) => {
+                args.kind = Some("action".to_owned());
+                commands::catalog::run(&args)
+            }
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            commands::exit::code_of(&e)
         }
     }
 }

@@ -179,10 +179,14 @@ fn call_runs_operations_against_the_sandbox_and_reports_server_errors() {
         err.contains("This location does not allow duplicated contacts."),
         "{err}"
     );
+    // An unknown field is refused by the action's schema, before any request.
     let input = format!(r#"{{"locationId":"{location}","nickname":"x"}}"#);
     let (code, _, err) = call(&base, Some(token), "create-contact", &input);
     assert_eq!(code, 2);
-    assert!(err.contains("property nickname should not exist"), "{err}");
+    assert!(
+        err.contains("nickname") && err.contains("nothing was sent"),
+        "{err}"
+    );
 
     // A bad token: exit 3, GHL's message.
     let (code, _, err) = call(
@@ -199,32 +203,71 @@ fn call_runs_operations_against_the_sandbox_and_reports_server_errors() {
     assert_ne!(code, 0);
     assert!(err.contains("needs a bearer token"), "{err}");
     let (code, _, err) = call(&base, Some(token), "get-contac", "{}");
-    assert_ne!(code, 0);
-    assert!(err.contains("did you mean get-contact"), "{err}");
+    assert_eq!(code, 4, "an unknown action is not found");
+    assert!(
+        err.contains("did you mean") && err.contains("ghl.contacts.get"),
+        "{err}"
+    );
     let (code, _, err) = call(&base, Some(token), "get-contact", "not json");
     assert_ne!(code, 0);
     assert!(err.contains("--input is not valid JSON"), "{err}");
 }
 
 #[test]
-fn operations_lists_every_contacts_operation() {
+fn catalog_json_lists_every_entry_and_operations_is_its_actions() {
+    let out = Command::new(BIN)
+        .args(["catalog", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let all: Vec<Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    assert!(all.len() >= 126, "{} entries", all.len());
+    for key in [
+        "id",
+        "system",
+        "kind",
+        "title",
+        "description",
+        "input_schema",
+        "output_schema",
+        "scopes",
+        "example",
+    ] {
+        assert!(
+            all.iter().all(|e| e.get(key).is_some()),
+            "every entry has {key}"
+        );
+    }
+    let contacts_ops = all
+        .iter()
+        .filter(|e| e["system"] == "ghl")
+        .filter(|e| {
+            e["operation"]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/contacts"))
+        })
+        .count();
+    assert_eq!(contacts_ops, 32);
+    let appt = all
+        .iter()
+        .find(|e| e["id"] == "ghl.appointments.create")
+        .unwrap();
+    assert_eq!(appt["operation"]["operation_id"], "create-appointment");
+    assert_eq!(appt["aliases"][0], "create-appointment");
+    assert!(
+        all.iter()
+            .any(|e| e["id"] == "ghl.trigger.contact_create" && e["trigger"]["via"] == "webhook")
+    );
+
     let out = Command::new(BIN)
         .args(["operations", "--json"])
         .output()
         .expect("runs");
-    assert!(out.status.success());
-    let ops: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
-    let contacts_ops = ops
-        .iter()
-        .filter(|o| o["path"].as_str().unwrap().starts_with("/contacts"))
-        .count();
-    assert_eq!(contacts_ops, 32);
-    assert!(
-        ops.iter()
-            .any(|o| o["id"] == "create-appointment" && o["version"] == "2021-04-15")
+    let actions: Vec<Value> = serde_json::from_slice(&out.stdout).expect("a JSON array");
+    assert!(actions.iter().all(|e| e["kind"] == "action"));
+    assert_eq!(
+        actions.len(),
+        all.iter().filter(|e| e["kind"] == "action").count()
     );
 }
 
@@ -293,9 +336,9 @@ fn connect_pit_then_connections_shows_status_and_scopes_but_never_the_token() {
         ],
         "",
     );
-    assert_ne!(code, 0);
+    assert_eq!(code, 4, "an unknown connection is not found");
     assert!(
-        unknown.contains("connection no such connection does not exist"),
+        unknown.contains("connection `no such connection` does not exist"),
         "{unknown}"
     );
     let (_, json_out, json_err) = run(&["connections", "--json"], "");

@@ -742,6 +742,32 @@ fn decode<T: DeserializeOwned>(op_id: &str, value: Value) -> Result<T, LoftyErro
     serde_json::from_value(value).map_err(|e| LoftyError::decode(op_id, e))
 }
 
+/// The request `op` with `input` would send to `base`, the credential redacted (no
+/// call is made): what `ghlsync call --dry-run` prints. `bearer`: an OAuth token
+/// rather than a personal API key.
+pub fn preview(
+    base: &Url,
+    op: &Operation,
+    input: Value,
+    bearer: bool,
+) -> Result<request::Preview, LoftyError> {
+    let prepared = prepare(base, op, input)?;
+    let scheme = if bearer { "Bearer" } else { "token" };
+    let mut headers = vec![
+        ("Accept", "application/json".to_owned()),
+        ("Authorization", format!("{scheme} {}", request::REDACTED)),
+    ];
+    if !op.is_read_only() {
+        headers.push(("Content-Type", "application/json".to_owned()));
+    }
+    Ok(request::Preview {
+        method: op.method.as_str(),
+        url: prepared.url,
+        headers,
+        body: prepared.body,
+    })
+}
+
 /// A request ready to send.
 #[derive(Debug)]
 pub(crate) struct Prepared {

@@ -551,6 +551,25 @@ fn set(input: &mut Value, key: &str, value: Value) {
     }
 }
 
+/// The request `op` with `input` would send to `base`, the token redacted (no call
+/// is made, not even for a token): what `ghlsync call --dry-run` prints.
+pub fn preview(base: &Url, op: &Operation, input: Value) -> Result<request::Preview, LythoError> {
+    let prepared = prepare(base, op, input)?;
+    let mut headers = vec![
+        ("Accept", "application/json".to_owned()),
+        ("Authorization", format!("Bearer {}", request::REDACTED)),
+    ];
+    if prepared.body.is_some() {
+        headers.push(("Content-Type", JSON_PATCH.to_owned()));
+    }
+    Ok(request::Preview {
+        method: op.method.as_str(),
+        url: prepared.url,
+        headers,
+        body: prepared.body,
+    })
+}
+
 /// A request ready to send (kept for the one resend after a 401).
 #[derive(Debug)]
 pub(crate) struct Prepared {

@@ -203,3 +203,54 @@ mod tests {
         assert_eq!(keys(&f), "body, x");
     }
 }
+
+/// What stands in for a secret in a [`Preview`].
+pub const REDACTED: &str = "[redacted]";
+
+/// A request as it would be sent, secrets redacted: what `call --dry-run` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// `GET`, `POST`, ...
+    pub method: &'static str,
+    /// The full URL, query included.
+    pub url: Url,
+    /// Headers in sending order; credentials show as [`REDACTED`].
+    pub headers: Vec<(&'static str, String)>,
+    /// The body: JSON, or a form's fields as an object (secret fields redacted).
+    pub body: Option<Value>,
+}
+
+impl Preview {
+    /// `{method, url, headers, body}`.
+    pub fn to_json(&self) -> Value {
+        let headers: Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(v.as_str())))
+            .collect();
+        serde_json::json!({
+            "method": self.method,
+            "url": self.url.as_str(),
+            "headers": headers,
+            "body": self.body,
+        })
+    }
+}
+
+/// A form's fields as an object, with the values of secret-bearing fields (`*secret*`,
+/// `*token*`, `code`, `password`) redacted.
+pub fn redacted_form(pairs: &[(String, String)]) -> Value {
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        k.contains("secret") || k.contains("token") || k == "code" || k.contains("password")
+    };
+    Value::Object(
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                let shown = if secret(k) { REDACTED } else { v.as_str() };
+                (k.clone(), Value::from(shown))
+            })
+            .collect(),
+    )
+}

@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod bench;
 pub mod call;
+pub mod catalog;
 pub mod connect;
+pub mod exit;
 pub mod flows;
 pub mod sandbox;
 pub mod up;
