@@ -543,3 +543,142 @@ fn vault_rotate_reseals_secrets_under_a_new_key_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Requests the GHL sandbox has served for `location`, all routes.
+fn ghl_requests(base: &str, location: &str) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let seen: Value = rt.block_on(async {
+        wire::http::http_client(std::time::Duration::from_secs(10))
+            .get(format!("{base}/_sandbox/counters"))
+            .send()
+            .await
+            .expect("counters")
+            .json()
+            .await
+            .expect("JSON")
+    });
+    seen.pointer(&format!("/locations/{location}/by_route"))
+        .and_then(Value::as_object)
+        .map_or(0, |routes| routes.values().filter_map(Value::as_u64).sum())
+}
+
+#[test]
+fn call_refuses_bad_input_and_missing_scopes_without_sending_anything() {
+    let sbx = start_sandbox(&[]);
+    let base = sbx.info["ghl"]["base_url"].as_str().unwrap().to_owned();
+    let loc = &sbx.info["ghl"]["locations"][0];
+    let (location, token) = (loc["id"].as_str().unwrap(), loc["token"].as_str().unwrap());
+    let dir = std::env::temp_dir().join(format!("ghlsync-cli-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        run_in(&dir, args, &format!("{token}\n"), |c| {
+            c.env("GHLSYNC_GHL_BASE_URL", &base);
+        })
+    };
+    let (code, out, err) = run(&["connect", "ghl", "--pit", "--location-id", location]);
+    assert_eq!(code, 0, "{out}{err}");
+    let conn = format!("ghl:{location}");
+    let before = ghl_requests(&base, location);
+    let cases: [(&str, String, i32, &[&str]); 6] = [
+        (
+            "ghl.contacts.update",
+            r#"{"contactId": 42, "firstName": "Ana"}"#.to_owned(),
+            2,
+            &["/contactId", "string"],
+        ),
+        (
+            "ghl.tasks.create",
+            r#"{"contactId": "c1", "title": "Call"}"#.to_owned(),
+            2,
+            &["dueDate", "required"],
+        ),
+        (
+            "ghl.contacts.create",
+            format!(r#"{{"locationId": "{location}", "nickname": "x"}}"#),
+            2,
+            &["nickname"],
+        ),
+        (
+            "ghl.appointments.create",
+            format!(
+                r#"{{"calendarId": "c", "locationId": "{location}", "contactId": "c1", "startTime": "2027-01-15T10:00:00Z"}}"#
+            ),
+            3,
+            &["calendars/events.write", "connect again"],
+        ),
+        (
+            "lofty.leads.list",
+            "{}".to_owned(),
+            2,
+            &["a ghl connection", "needs a lofty connection"],
+        ),
+        (
+            "ghl.trigger.contact_create",
+            "{}".to_owned(),
+            2,
+            &["is a trigger"],
+        ),
+    ];
+    for (action, input, want, words) in cases {
+        let (code, out, err) = run(&["call", action, "--connection", &conn, "--input", &input]);
+        assert_eq!(code, want, "{action}: {err}");
+        assert!(out.is_empty(), "{action}: {out}");
+        for w in words {
+            assert!(err.contains(w), "{action}: `{w}` not in {err}");
+        }
+    }
+    let (code, _, err) = run(&[
+        "call",
+        "ghl.contacts.get",
+        "--connection",
+        "nobody",
+        "--input",
+        r#"{"contactId":"c1"}"#,
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("`nobody` does not exist"), "{err}");
+
+    // --dry-run shows the request, token redacted, and sends nothing either.
+    let input = format!(r#"{{"locationId": "{location}", "email": "dry@example.com"}}"#);
+    let (code, out, err) = run(&[
+        "call",
+        "ghl.contacts.upsert",
+        "--connection",
+        &conn,
+        "--input",
+        &input,
+        "--dry-run",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let shown: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(shown["method"], "POST");
+    assert!(
+        shown["url"].as_str().unwrap().ends_with("/contacts/upsert"),
+        "{shown}"
+    );
+    assert_eq!(shown["headers"]["Authorization"], "Bearer [redacted]");
+    assert_eq!(shown["headers"]["Version"], "2021-07-28");
+    assert_eq!(shown["body"]["email"], "dry@example.com");
+    assert!(!out.contains(token) && !err.contains(token));
+
+    assert_eq!(
+        ghl_requests(&base, location),
+        before,
+        "no case above may reach the API"
+    );
+    // The same call without --dry-run does reach it.
+    let (code, out, err) = run(&[
+        "call",
+        "ghl.contacts.upsert",
+        "--connection",
+        &conn,
+        "--input",
+        &input,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("dry@example.com"), "{out}");
+    assert!(ghl_requests(&base, location) > before);
+}
