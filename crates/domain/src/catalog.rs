@@ -305,6 +305,116 @@ impl Catalog {
     }
 }
 
+/// The catalog as a Markdown page (`docs/CATALOG.md` is this, generated; a test fails
+/// when the file is stale).
+pub fn markdown(catalog: &Catalog) -> String {
+    let mut out = String::new();
+    let count = |k| catalog.filter(None, Some(k)).count();
+    out.push_str("# Catalog\n\n");
+    out.push_str("<!-- Generated from the registry by `ghlsync catalog --markdown > docs/CATALOG.md`; do not edit by hand. -->\n\n");
+    out.push_str(&format!(
+        "{} entries: {} actions and {} triggers. Run an action with `ghlsync call <id> --connection <name> --input '<json>'` \
+(`--dry-run` shows the request and sends nothing); `ghlsync catalog <id>` shows one entry with its fields, \
+`ghlsync catalog --json` every field and JSON Schema. Ids read `<system>.<noun>.<verb>` for actions and \
+`<system>.trigger.<event>` for triggers; the operation ids of earlier versions (`get-contact`) are accepted too.\n\n",
+        catalog.entries().len(),
+        count(Kind::Action),
+        count(Kind::Trigger)
+    ));
+    out.push_str("In the examples, strings like `{contactId}` stand for ids of your account (numbers for Lofty and Lytho).\n\n");
+    let systems = [
+        ("ghl", "HighLevel (GHL)"),
+        ("lofty", "Lofty"),
+        ("lytho", "Lytho"),
+        (BUILTIN, "ghlsync (built-in triggers)"),
+    ];
+    for (system, name) in systems {
+        for kind in [Kind::Action, Kind::Trigger] {
+            let entries: Vec<&Entry> = catalog.filter(Some(system), Some(kind)).collect();
+            if entries.is_empty() {
+                continue;
+            }
+            let plural = match kind {
+                Kind::Action => "actions",
+                Kind::Trigger => "triggers",
+            };
+            out.push_str(&format!("## {name}: {} {plural}\n\n", entries.len()));
+            for e in entries {
+                out.push_str(&format!("### `{}`: {}\n\n", e.id, e.title));
+                out.push_str(&format!("{}\n\n", e.description.replace('\n', " ")));
+                if let Some(op) = &e.operation {
+                    out.push_str(&format!("- Request: `{} {}`", op.method, op.path));
+                    if let Some(id) = &op.operation_id {
+                        out.push_str(&format!(" (operationId `{id}`)"));
+                    }
+                    out.push('\n');
+                }
+                if let Some(t) = &e.trigger {
+                    let via = match t.via {
+                        Via::Webhook => "webhook",
+                        Via::Poll => "poll",
+                        Via::Schedule => "schedule",
+                        Via::Manual => "manual",
+                    };
+                    if t.event.is_empty() {
+                        out.push_str(&format!("- Fires by: {via}\n"));
+                    } else {
+                        out.push_str(&format!("- Fires by: {via}, event `{}`\n", t.event));
+                    }
+                }
+                if !e.scopes.is_empty() {
+                    out.push_str(&format!("- Needs: `{}`\n", e.scopes.join("`, `")));
+                }
+                if !e.aliases.is_empty() {
+                    out.push_str(&format!("- Also: `{}`\n", e.aliases.join("`, `")));
+                }
+                let fields = |schema: &Value| -> String {
+                    let required: Vec<&str> = schema["required"]
+                        .as_array()
+                        .map(|r| r.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    schema["properties"]
+                        .as_object()
+                        .map(|p| {
+                            p.keys()
+                                .map(|k| {
+                                    if required.contains(&k.as_str()) {
+                                        format!("`{k}`*")
+                                    } else {
+                                        format!("`{k}`")
+                                    }
+                                })
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        })
+                        .unwrap_or_default()
+                };
+                let (i, o) = match kind {
+                    Kind::Action => ("Input", "Output"),
+                    Kind::Trigger => ("Settings", "Event"),
+                };
+                let input = fields(&e.input_schema);
+                if !input.is_empty() {
+                    out.push_str(&format!("- {i} (* required): {input}\n"));
+                }
+                let output = fields(&e.output_schema);
+                if !output.is_empty() {
+                    out.push_str(&format!("- {o}: {output}\n"));
+                }
+                if kind == Kind::Action {
+                    out.push_str(&format!(
+                        "- Example: `ghlsync call {} --connection <name> --input '{}'`\n",
+                        e.id,
+                        serde_json::to_string(&e.example).unwrap_or_default()
+                    ));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// One way a value breaks a schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

@@ -86,7 +86,7 @@ fn no_settings() -> Value {
 fn ghl_actions() -> impl Iterator<Item = Entry> {
     ghl::OPERATIONS.iter().filter_map(|op| {
         let d = ghl::catalog::describe(op.id)?;
-        let mut description = format!("{} `{} {}`", op.summary, op.method.as_str(), op.path);
+        let mut description = op.summary.to_owned();
         if op.deprecated {
             description.push_str(" Deprecated by HighLevel.");
         }
@@ -117,7 +117,7 @@ fn lofty_actions() -> impl Iterator<Item = Entry> {
             d.id,
             "lofty",
             d.title,
-            format!("{}. `{} {}`", op.summary, op.method.as_str(), op.path),
+            format!("{}.", op.summary.trim_end_matches('.')),
             (d.input, d.output, d.example),
             vec![op.family.to_owned()],
             OperationRef {
@@ -137,7 +137,7 @@ fn lytho_actions() -> impl Iterator<Item = Entry> {
             &d.id,
             "lytho",
             &d.title,
-            format!("{}. `{} {}`", op.summary, op.method.as_str(), op.path),
+            format!("{}.", op.summary.trim_end_matches('.')),
             (d.input, d.output, d.example),
             Vec::new(),
             OperationRef {
@@ -267,6 +267,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn docs_catalog_md_is_the_generated_page() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CATALOG.md");
+        let want = domain::catalog::markdown(catalog());
+        if std::env::var("GHLSYNC_BLESS").as_deref() == Ok("1") {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/CATALOG.md is stale: run `cargo run -- catalog --markdown > docs/CATALOG.md` (or this test with GHLSYNC_BLESS=1)"
+        );
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Args {
     /// A JSON array of the entries (every field) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// The whole catalog as Markdown (how docs/CATALOG.md is made).
+    #[arg(long, conflicts_with_all = ["json", "id"])]
+    pub markdown: bool,
 }
 
 fn how(e: &Entry) -> String {
@@ -110,6 +113,10 @@ fn show(e: &Entry) -> anyhow::Result<String> {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let catalog = engine::catalog::catalog();
+    if args.markdown {
+        print!("{}", domain::catalog::markdown(catalog));
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(id) = &args.id {
         let entry = catalog.find(id).ok_or_else(|| {
             let close = catalog.suggest(id);
