@@ -269,6 +269,50 @@ mod tests {
         }
     }
 
+    /// `../shared/ghl-spec/apps/<file>` (CI must have it; elsewhere the test skips).
+    fn ghl_spec(file: &str) -> Option<Value> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/ghl-spec/apps")
+            .join(file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(serde_json::from_str(&text).unwrap()),
+            Err(_) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "{} is required in CI",
+                    path.display()
+                );
+                println!("skipped: ../shared is not next to the workspace");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn ghl_entries_cover_every_operation_of_the_contacts_spec() {
+        let Some(spec) = ghl_spec("contacts.json") else {
+            return;
+        };
+        let ours: std::collections::BTreeSet<&str> = catalog()
+            .filter(Some("ghl"), Some(Kind::Action))
+            .filter_map(|e| e.operation.as_ref()?.operation_id.as_deref())
+            .collect();
+        let mut theirs = Vec::new();
+        for item in spec["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                if let Some(id) = op["operationId"].as_str() {
+                    theirs.push(id.to_owned());
+                }
+            }
+        }
+        assert_eq!(theirs.len(), 32, "contacts.json has 32 operations");
+        let missing: Vec<&String> = theirs
+            .iter()
+            .filter(|id| !ours.contains(id.as_str()))
+            .collect();
+        assert!(missing.is_empty(), "not in the catalog: {missing:?}");
+    }
+
     #[test]
     fn docs_catalog_md_is_the_generated_page() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CATALOG.md");
