@@ -21,6 +21,8 @@ pub fn catalog() -> &'static Catalog {
     })
 }
 
+/// An action entry (the parts in the order the clients give them).
+#[allow(clippy::too_many_arguments)]
 fn action(
     id: &str,
     system: &str,
@@ -47,6 +49,8 @@ fn action(
     }
 }
 
+/// A trigger entry.
+#[allow(clippy::too_many_arguments)]
 fn trigger(
     id: &str,
     system: &str,

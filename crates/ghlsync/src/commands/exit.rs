@@ -47,7 +47,7 @@ impl fmt::Display for Fail {
 impl std::error::Error for Fail {}
 
 impl Fail {
-    pub fn new(code: Code, message: impl Into<String>) -> anyhow::Error {
+    pub fn with(code: Code, message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Self {
             code,
             message: message.into(),
@@ -55,15 +55,15 @@ impl Fail {
     }
 
     pub fn usage(message: impl Into<String>) -> anyhow::Error {
-        Self::new(Code::Usage, message)
+        Self::with(Code::Usage, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> anyhow::Error {
-        Self::new(Code::NotFound, message)
+        Self::with(Code::NotFound, message)
     }
 
     pub fn auth(message: impl Into<String>) -> anyhow::Error {
-        Self::new(Code::Auth, message)
+        Self::with(Code::Auth, message)
     }
 }
 
@@ -84,5 +84,26 @@ pub fn for_status(status: Option<u16>, reauth: bool) -> Code {
         None => Code::Later,
         Some(400..=499) => Code::Usage,
         Some(_) => Code::Failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_their_documented_codes() {
+        assert_eq!(for_status(Some(422), false), Code::Usage);
+        assert_eq!(for_status(Some(400), false), Code::Usage);
+        assert_eq!(for_status(Some(401), false), Code::Auth);
+        assert_eq!(for_status(Some(403), false), Code::Auth);
+        assert_eq!(for_status(Some(400), true), Code::Auth);
+        assert_eq!(for_status(Some(404), false), Code::NotFound);
+        assert_eq!(for_status(Some(429), false), Code::Later);
+        assert_eq!(for_status(Some(503), false), Code::Later);
+        assert_eq!(for_status(None, false), Code::Later);
+        let e = Fail::not_found("x");
+        assert_eq!(code_of(&e), ExitCode::from(4));
+        assert_eq!(code_of(&anyhow::anyhow!("plain")), ExitCode::FAILURE);
     }
 }
