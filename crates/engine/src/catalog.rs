@@ -98,9 +98,9 @@ fn ghl_actions() -> impl Iterator<Item = Entry> {
             description.push_str(" Needs an agency (company) token.");
         }
         Some(action(
-            d.id,
+            &d.id,
             "ghl",
-            d.title,
+            &d.title,
             description,
             (d.input, d.output, d.example),
             op.scope.map(str::to_owned).into_iter().collect(),
@@ -118,9 +118,9 @@ fn lofty_actions() -> impl Iterator<Item = Entry> {
     lofty::OPERATIONS.iter().filter_map(|op| {
         let d = lofty::catalog::describe(op.id)?;
         Some(action(
-            d.id,
+            &d.id,
             "lofty",
-            d.title,
+            &d.title,
             format!("{}.", op.summary.trim_end_matches('.')),
             (d.input, d.output, d.example),
             vec![op.family.to_owned()],

@@ -16,35 +16,11 @@ use crate::models::{
     WebhookSubscription,
 };
 
-/// One operation as the catalog shows it.
-#[derive(Debug, Clone)]
-pub struct Description {
-    /// The catalog id, `lofty.<noun>.<verb>`.
-    pub id: &'static str,
-    /// A few words.
-    pub title: &'static str,
-    /// JSON Schema of the input.
-    pub input: Value,
-    /// JSON Schema of the output.
-    pub output: Value,
-    /// An example input.
-    pub example: Value,
-}
+pub use wire::schema::Description;
 
-fn d(
-    id: &'static str,
-    title: &'static str,
-    input: Value,
-    output: Value,
-    example: Value,
-) -> Description {
-    Description {
-        id,
-        title,
-        input,
-        output,
-        example,
-    }
+/// Shorthand for the rows below.
+fn d(id: &str, title: &str, input: Value, output: Value, example: Value) -> Description {
+    Description::new(id, title, input, output, example)
 }
 
 fn id(name: &str, what: &str) -> Object {
@@ -601,7 +577,7 @@ mod tests {
         for op in OPERATIONS {
             let desc = describe(op.id).unwrap_or_else(|| panic!("{} is not described", op.id));
             assert!(desc.id.starts_with("lofty."), "{}", desc.id);
-            assert!(ids.insert(desc.id), "{} twice", desc.id);
+            assert!(ids.insert(desc.id.clone()), "{} twice", desc.id);
             let req = desc.input["required"]
                 .as_array()
                 .cloned()

@@ -15,20 +15,7 @@ use crate::models::{
 };
 use crate::operations::{Action, ItemType, Operation};
 
-/// One operation as the catalog shows it.
-#[derive(Debug, Clone)]
-pub struct Description {
-    /// The catalog id, `lytho.<type>s.<verb>`.
-    pub id: String,
-    /// A few words.
-    pub title: String,
-    /// JSON Schema of the input.
-    pub input: Value,
-    /// JSON Schema of the output.
-    pub output: Value,
-    /// An example input.
-    pub example: Value,
-}
+pub use wire::schema::Description;
 
 fn page_size() -> Value {
     json!({"type": "integer", "enum": [10, 20, 30], "description": "Page size: 10, 20 or 30 (default 10)."})
@@ -146,13 +133,13 @@ pub fn describe(op: &Operation) -> Description {
             json!({"id": placeholder, "body": [{"op": "replace", "path": "/dueDate", "value": "2027-01-15T10:00:00Z"}]}),
         ),
     };
-    Description {
-        id: format!("lytho.{noun}s.{verb}"),
+    Description::new(
+        format!("lytho.{noun}s.{verb}"),
         title,
         input,
         output,
         example,
-    }
+    )
 }
 
 /// One polling trigger as the catalog shows it.

@@ -70,6 +70,40 @@ pub fn or_null(inner: Value) -> Value {
     with_defs(json!({ "anyOf": [item, { "type": "null" }] }), defs)
 }
 
+/// One operation as the catalog shows it, as each client describes its own.
+#[derive(Debug, Clone)]
+pub struct Description {
+    /// The catalog id, `<system>.<noun>.<verb>`.
+    pub id: String,
+    /// A few words.
+    pub title: String,
+    /// JSON Schema of the input.
+    pub input: Value,
+    /// JSON Schema of the output.
+    pub output: Value,
+    /// An example input.
+    pub example: Value,
+}
+
+impl Description {
+    /// The five parts, in this order.
+    pub fn new(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        input: Value,
+        output: Value,
+        example: Value,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            input,
+            output,
+            example,
+        }
+    }
+}
+
 /// An object built field by field: an operation's input (closed: a field not named
 /// here is refused, as GHL refuses unknown properties with a 422) or an answer
 /// (open: servers add fields).
