@@ -15,11 +15,69 @@ use serde_json::{Map, Value, json};
 pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 
 /// The schema of `T`, with its definitions under `$defs`.
+///
+/// Enums whose variants carry doc comments come out of schemars as a `oneOf` of
+/// `const`s; those are folded into one `enum`, so a wrong value is answered with the
+/// list of right ones.
 pub fn of<T: JsonSchema>() -> Value {
-    schemars::generate::SchemaSettings::draft2020_12()
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
         .into_generator()
         .into_root_schema_for::<T>()
-        .to_value()
+        .to_value();
+    fold_const_choices(&mut schema);
+    schema
+}
+
+/// Rewrites every `{"oneOf": [{"type": T, "const": a}, {"type": T, "const": b}]}` into
+/// `{"type": T, "enum": [a, b]}` (same values accepted), keeping the first description.
+fn fold_const_choices(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let folded =
+                map.get("oneOf")
+                    .and_then(Value::as_array)
+                    .and_then(|choices| {
+                        let ty = choices.first()?.get("type")?.clone();
+                        let values: Option<Vec<Value>> = choices
+                            .iter()
+                            .map(|c| {
+                                let same = c.get("type") == Some(&ty);
+                                let only = c.as_object()?.keys().all(|k| {
+                                    matches!(k.as_str(), "type" | "const" | "description")
+                                });
+                                (same && only).then(|| c.get("const").cloned()).flatten()
+                            })
+                            .collect();
+                        Some((ty, values?))
+                    });
+            if let Some((ty, values)) = folded {
+                map.remove("oneOf");
+                map.insert("type".to_owned(), ty);
+                map.insert("enum".to_owned(), Value::Array(values));
+            }
+            map.values_mut().for_each(fold_const_choices);
+        }
+        Value::Array(items) => items.iter_mut().for_each(fold_const_choices),
+        _ => {}
+    }
+}
+
+/// `schema` (an object's) with `fields` added to its `required` list: where an answer
+/// always carries fields its lenient model does not insist on.
+pub fn requiring(mut schema: Value, fields: &[&str]) -> Value {
+    if let Some(obj) = schema.as_object_mut() {
+        let list = obj
+            .entry("required")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = list.as_array_mut() {
+            for f in fields {
+                if !list.iter().any(|v| v == f) {
+                    list.push(Value::from(*f));
+                }
+            }
+        }
+    }
+    schema
 }
 
 /// The schema of any JSON value (an answer whose shape is not modelled).
@@ -282,6 +340,27 @@ mod tests {
         assert!(s["properties"]["tags"].is_object());
         assert!(s["$defs"]["Inner"].is_object(), "{s}");
         assert!(s["properties"].get("$defs").is_none());
+    }
+
+    /// A choice of documented values.
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    enum Colour {
+        /// Warm.
+        Red,
+        /// Cold.
+        Blue,
+    }
+
+    #[test]
+    fn documented_enum_variants_fold_into_one_enum() {
+        let s = of::<Colour>();
+        assert_eq!(s["enum"], json!(["red", "blue"]), "{s}");
+        assert_eq!(s["type"], "string");
+        assert!(s.get("oneOf").is_none());
+        let r = requiring(of::<Inner>(), &["on", "off"]);
+        assert_eq!(r["required"], json!(["on", "off"]));
     }
 
     #[test]
