@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use domain::catalog::{BUILTIN, Catalog, Entry, Kind, OperationRef, TriggerRef, Via};
+use domain::catalog::{BUILTIN, Catalog, Deviation, Entry, Kind, OperationRef, TriggerRef, Via};
 use serde_json::{Value, json};
 use wire::schema::Object;
 
@@ -237,13 +237,44 @@ fn triggers() -> Vec<Entry> {
     out
 }
 
-/// Every entry, actions first (GHL, Lofty, Lytho), then triggers.
+/// Every entry, actions first (GHL, Lofty, Lytho), then triggers; each entry's
+/// description ends with its [`deviations`] from the spec.
 pub fn entries() -> Vec<Entry> {
-    ghl_actions()
+    let mut all: Vec<Entry> = ghl_actions()
         .chain(lofty_actions())
         .chain(lytho_actions())
         .chain(triggers())
-        .collect()
+        .collect();
+    for d in deviations() {
+        if let Some(e) = all.iter_mut().find(|e| e.id == d.entry) {
+            let side = match d.side {
+                domain::catalog::Side::Input => "input",
+                domain::catalog::Side::Output => "output",
+            };
+            e.description.push_str(&format!(
+                " Differs from the spec: {side} `{}` is {}. {}",
+                d.field, d.difference, d.why
+            ));
+        }
+    }
+    all
+}
+
+/// Where the catalog knowingly differs from the published specs because the real API
+/// does (`catalog-deviations.toml`; the spec-check test reads the same list).
+pub fn deviations() -> &'static [Deviation] {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        deviation: Vec<Deviation>,
+    }
+    static LIST: OnceLock<Vec<Deviation>> = OnceLock::new();
+    LIST.get_or_init(
+        || match toml::from_str::<File>(include_str!("catalog-deviations.toml")) {
+            Ok(f) => f.deviation,
+            Err(e) => panic!("catalog-deviations.toml does not parse: {e}"),
+        },
+    )
 }
 
 #[cfg(test)]

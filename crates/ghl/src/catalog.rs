@@ -7,7 +7,7 @@
 //! the examples stand for ids of the caller's account.
 
 use serde_json::{Value, json};
-use wire::schema::{Object, list, of, or_null, wrap};
+use wire::schema::{Object, list, of, or_null, requiring, wrap};
 
 use crate::models::{
     Appointment, BulkBusinessRequest, BulkBusinessResponse, BulkTagsRequest, BulkTagsResponse,
@@ -20,6 +20,9 @@ use crate::models::{
 };
 
 pub use wire::schema::Description;
+
+/// What an appointment's answer always carries.
+const APPOINTMENT_IDS: &[&str] = &["id", "calendarId", "locationId", "contactId"];
 
 /// Shorthand for the rows below.
 fn d(id: &str, title: &str, input: Value, output: Value, example: Value) -> Description {
@@ -176,7 +179,10 @@ pub fn describe(op_id: &str) -> Option<Description> {
                 .one_of("type", &["add", "remove"], true, "Add or remove the tags.")
                 .fields_of::<BulkTagsRequest>()
                 .build(),
-            of::<BulkTagsResponse>(),
+            requiring(
+                of::<BulkTagsResponse>(),
+                &["succeded", "errorCount", "responses"],
+            ),
             json!({"type": "add", "locationId": "{locationId}", "contacts": ["{contactId}"], "tags": ["vip"]}),
         ),
         "get-all-notes" => d(
@@ -218,7 +224,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "ghl.contacts.set_business",
             "Attach contacts to a business, or detach them",
             Object::closed().fields_of::<BulkBusinessRequest>().build(),
-            of::<BulkBusinessResponse>(),
+            requiring(of::<BulkBusinessResponse>(), &["success", "ids"]),
             json!({"locationId": "{locationId}", "ids": ["{contactId}"], "businessId": "{businessId}"}),
         ),
         "get-contact" => d(
@@ -343,14 +349,14 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "ghl.appointments.create",
             "Book an appointment",
             Object::closed().fields_of::<CreateAppointment>().build(),
-            of::<Appointment>(),
+            requiring(of::<Appointment>(), APPOINTMENT_IDS),
             json!({"calendarId": "{calendarId}", "locationId": "{locationId}", "contactId": "{contactId}", "startTime": "2027-01-15T10:00:00Z", "endTime": "2027-01-15T10:30:00Z", "title": "Viewing"}),
         ),
         "edit-appointment" => d(
             "ghl.appointments.update",
             "Change an appointment",
             event().fields_of::<EditAppointment>().build(),
-            of::<Appointment>(),
+            requiring(of::<Appointment>(), APPOINTMENT_IDS),
             json!({"eventId": "{eventId}", "title": "Viewing (moved)"}),
         ),
         "get-appointment" => d(
@@ -485,7 +491,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
                     "The redirect URI the code was sent to.",
                 )
                 .build(),
-            of::<TokenResponse>(),
+            requiring(of::<TokenResponse>(), &["userId"]),
             json!({"client_id": "{clientId}", "client_secret": "{clientSecret}", "grant_type": "refresh_token", "refresh_token": "{refreshToken}", "user_type": "Location"}),
         ),
         "get-location-access-token" => d(
@@ -495,7 +501,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
                 .string("companyId", true, "The agency (company) id.")
                 .string("locationId", true, "The location to mint a token for.")
                 .build(),
-            of::<LocationTokenResponse>(),
+            requiring(of::<LocationTokenResponse>(), &["userId"]),
             json!({"companyId": "{companyId}", "locationId": "{locationId}"}),
         ),
         "get-installed-location" => d(

@@ -7,7 +7,7 @@
 //! the examples, `"{leadId}"` and the like stand for ids of the caller's team.
 
 use serde_json::{Value, json};
-use wire::schema::{Object, any, list, of, wrap};
+use wire::schema::{Object, any, list, of, requiring, wrap};
 
 use crate::models::{
     CalendarCreated, CalendarPage, CreateCalendarEvent, CreateCustomField, CreateLead, CreateTask,
@@ -373,7 +373,10 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "lofty.webhooks.create",
             "Subscribe a URL to an event list",
             Object::closed().fields_of::<CreateWebhook>().build(),
-            of::<WebhookSubscription>(),
+            requiring(
+                of::<WebhookSubscription>(),
+                &["subscribeId", "teamId", "listId", "callbackUrl"],
+            ),
             json!({"listId": 2, "callbackUrl": "https://example.com/webhooks/lofty/{secret}"}),
         ),
         "lofty-list-webhooks" => d(

@@ -109,6 +109,7 @@ pub struct CreateAppointment {
     pub title: Option<String>,
     /// `custom`, `zoom`, `gmeet`, `phone`, `address`, `ms_teams` or `google`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["custom", "zoom", "gmeet", "phone", "address", "ms_teams", "google"]))]
     pub meeting_location_type: Option<String>,
     /// Id of the configured meeting location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +119,7 @@ pub struct CreateAppointment {
     pub override_location_config: Option<bool>,
     /// `new`, `confirmed`, `cancelled`, `showed`, `noshow` or `invalid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["new", "confirmed", "cancelled", "showed", "noshow", "invalid"]))]
     pub appointment_status: Option<String>,
     /// Assigned user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,8 +160,9 @@ pub struct EditAppointment {
     /// Title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// Meeting location type.
+    /// `custom`, `zoom`, `gmeet`, `phone`, `address`, `ms_teams` or `google`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["custom", "zoom", "gmeet", "phone", "address", "ms_teams", "google"]))]
     pub meeting_location_type: Option<String>,
     /// Id of the configured meeting location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,8 +170,9 @@ pub struct EditAppointment {
     /// Use `address` instead of the calendar's configured location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_location_config: Option<bool>,
-    /// Status.
+    /// `new`, `confirmed`, `cancelled`, `showed`, `noshow` or `invalid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["new", "confirmed", "cancelled", "showed", "noshow", "invalid"]))]
     pub appointment_status: Option<String>,
     /// Assigned user.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -624,7 +624,8 @@ pub struct BulkBusinessRequest {
     pub location_id: String,
     /// Contact ids.
     pub ids: Vec<String>,
-    /// Business to attach to; `None` is sent as `null` and detaches the contacts.
+    /// Business to attach to; `null` detaches the contacts. Always sent.
+    #[schemars(required)]
     pub business_id: Option<String>,
 }
 

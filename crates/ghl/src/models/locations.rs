@@ -138,6 +138,7 @@ pub struct CreateCustomField {
     pub position: Option<i64>,
     /// `contact` or `opportunity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["contact", "opportunity"]))]
     pub model: Option<CustomFieldModel>,
 }
 
@@ -167,5 +168,6 @@ pub struct UpdateCustomField {
     pub position: Option<i64>,
     /// `contact` or `opportunity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ["contact", "opportunity"]))]
     pub model: Option<CustomFieldModel>,
 }

@@ -173,4 +173,7 @@ pub struct TaskSearch {
     /// Tasks skipped before the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip: Option<u32>,
+    /// Only tasks of this business.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_id: Option<String>,
 }

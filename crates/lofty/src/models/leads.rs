@@ -330,9 +330,113 @@ pub struct CreateLead {
     pub content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_pin: Option<bool>,
+    /// Send Lofty's new-lead alert email (create only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_alert: Option<bool>,
+    /// Send Lofty's welcome email (create only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub welcome_email: Option<bool>,
+    /// Routing rule scope when `assigned_user_id` is unset: `-1` company rules, or an
+    /// office id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assign_group_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specified_assign_group_id: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_inquiry_param: Option<bool>,
+    /// Buyer and seller qualification, a deal and the family.
+    #[serde(flatten)]
+    pub details: LeadDetails,
     /// Any other documented field, sent as is.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The qualification answers, a first transaction and family members of a lead, as
+/// create and update take them. Unset fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadDetails {
+    /// `1-3`, `3-6`, `6-12` (months), `12+`, `Just Looking` or `Refinancing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = TIME_FRAMES))]
+    pub buying_time_frame: Option<String>,
+    /// Same values as `buying_time_frame`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = TIME_FRAMES))]
+    pub selling_time_frame: Option<String>,
+    /// Needs a mortgage: `Yes` or `No`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = YES_NO))]
+    pub mortgage: Option<String>,
+    /// Wants to buy a house: `Yes` or `No`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = YES_NO))]
+    pub buy_house: Option<String>,
+    /// Pre-qualified: `Yes` or `No`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = YES_NO))]
+    pub pre_qual: Option<String>,
+    /// First-time home buyer: `Yes` or `No`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = YES_NO))]
+    pub fthb: Option<String>,
+    /// Has a house to sell: `Yes` or `No`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = YES_NO))]
+    pub house_to_sell: Option<String>,
+    /// Works with a buyer agent: `Yes` or `No`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = YES_NO))]
+    pub with_buyer_agent: Option<String>,
+    /// Works with a listing agent: `Yes` or `No`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = YES_NO))]
+    pub with_listing_agent: Option<String>,
+    /// A transaction to open on the lead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_transaction: Option<LeadTransaction>,
+    /// Up to 4 family members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_family_member_list: Option<Vec<LeadFamilyMember>>,
+}
+
+/// The values of the `Yes`/`No` qualification answers.
+const YES_NO: [&str; 2] = ["Yes", "No"];
+/// The values of the buying and selling time frames.
+const TIME_FRAMES: [&str; 6] = ["1-3", "3-6", "6-12", "12+", "Just Looking", "Refinancing"];
+
+/// A transaction (deal) on a lead, as sent: `transaction_name` is required; the other
+/// documented fields (`transactionType`, `homePrice`, dates in epoch milliseconds...)
+/// are sent as given.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadTransaction {
+    /// Property address or deal name; not blank.
+    pub transaction_name: String,
+    /// Any other documented transaction field.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A family member of a lead.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadFamilyMember {
+    pub first_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// To the lead, e.g. `Husband`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relationship: Option<String>,
+    /// At most 20 characters each.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phones: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emails: Option<Vec<String>>,
+    /// `MMM d, yyyy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<String>,
 }
 
 impl CreateLead {
@@ -406,7 +510,35 @@ pub struct UpdateLead {
     pub property: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inquiry: Option<Value>,
+    /// Buyer and seller qualification, a deal and the family.
+    #[serde(flatten)]
+    pub details: LeadDetails,
     /// Any other documented field, sent as is.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lead_details_are_typed_and_only_unknown_fields_fall_to_extra() {
+        let body = json!({"firstName": "Ada", "mortgage": "Yes", "leadAlert": false,
+            "leadTransaction": {"transactionName": "12 Elm St", "homePrice": 450000},
+            "leadFamilyMemberList": [{"firstName": "Bo"}], "unknownThing": 1});
+        let lead: CreateLead = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(lead.details.mortgage.as_deref(), Some("Yes"));
+        assert_eq!(lead.lead_alert, Some(false));
+        let t = lead.details.lead_transaction.as_ref().unwrap();
+        assert_eq!(t.transaction_name, "12 Elm St");
+        assert_eq!(t.other["homePrice"], 450000);
+        assert_eq!(
+            lead.details.lead_family_member_list.as_ref().unwrap()[0].first_name,
+            "Bo"
+        );
+        assert_eq!(lead.extra.keys().collect::<Vec<_>>(), ["unknownThing"]);
+        assert_eq!(serde_json::to_value(&lead).unwrap(), body, "sent as given");
+    }
 }

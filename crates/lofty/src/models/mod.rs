@@ -20,7 +20,8 @@ pub use calendar::{
     CreateCalendarEvent, UpdateCalendarEvent,
 };
 pub use leads::{
-    CreateLead, CustomAttribute, Lead, LeadPage, LeadQuery, LeadTag, OwnershipScope, UpdateLead,
+    CreateLead, CustomAttribute, Lead, LeadDetails, LeadFamilyMember, LeadPage, LeadQuery, LeadTag,
+    LeadTransaction, OwnershipScope, UpdateLead,
 };
 pub use notes::{Note, NoteInput};
 pub use tasks::{AssignedRole, CreateTask, MyTasksQuery, Task, TaskType, UpdateTask};

@@ -182,6 +182,7 @@ pub struct CreateWebhook {
     /// 0 (default): leads assigned to the subscriber (or all for owners/admins);
     /// 1: also leads in the subscriber's ownership scope.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = [0, 1]))]
     pub permission_mode: Option<u8>,
 }
 
