@@ -260,6 +260,39 @@ pub fn entries() -> Vec<Entry> {
     all
 }
 
+/// The client operation behind an action (its first alias, the operation id the
+/// clients know it by).
+pub fn operation_id(entry: &Entry) -> &str {
+    entry
+        .aliases
+        .first()
+        .map_or(entry.id.as_str(), String::as_str)
+}
+
+/// Runs the action `entry` with `input` (checked against its input schema by the
+/// caller) through the stored connection `conn`: its tokens, refresh and rate budget.
+/// The answer is the action's JSON.
+pub async fn call(
+    connectors: &crate::Connectors,
+    conn: store::Connection,
+    entry: &Entry,
+    input: Value,
+) -> Result<Value, crate::ConnectorError> {
+    let op = operation_id(entry);
+    if entry.kind != Kind::Action {
+        return Err(crate::ConnectorError::Unsupported(format!(
+            "`{}` is a trigger, not an action",
+            entry.id
+        )));
+    }
+    let connector = connectors.open_connection(conn).await?;
+    match entry.system.as_str() {
+        "lofty" => Ok(connector.into_lofty()?.client.call(op, input).await?),
+        "lytho" => Ok(connector.into_lytho()?.client.call(op, input).await?),
+        _ => connector.into_ghl()?.call_id(op, input).await,
+    }
+}
+
 /// Where the catalog knowingly differs from the published specs because the real API
 /// does (`catalog-deviations.toml`; the spec-check test reads the same list).
 pub fn deviations() -> &'static [Deviation] {

@@ -135,10 +135,7 @@ pub fn checked_input(entry: &Entry, raw: &str) -> anyhow::Result<Value> {
 
 /// The client operation id behind an action.
 fn operation_id(entry: &Entry) -> &str {
-    entry
-        .aliases
-        .first()
-        .map_or(entry.id.as_str(), String::as_str)
+    engine::catalog::operation_id(entry)
 }
 
 /// Refuses a connection of another system, or one missing a scope the action needs,
@@ -204,17 +201,17 @@ fn preview(entry: &Entry, base: &url::Url, input: Value, bearer: bool) -> anyhow
     Ok(out)
 }
 
-/// Runs `op` through the stored connection `conn`.
+/// Runs `entry` through the stored connection `conn`.
 async fn through_connection(
     config: &crate::config::Config,
     store: store::Store,
     conn: &store::Connection,
-    system: &str,
-    op: &str,
+    entry: &Entry,
     input: Value,
 ) -> anyhow::Result<Result<Value, Failure>> {
     let connectors = ghlsync::startup::connectors(config, store)?;
-    let failed = |e: engine::ConnectorError| {
+    let result = engine::catalog::call(&connectors, conn.clone(), entry, input).await;
+    Ok(result.map_err(|e| {
         let (body, status) = match &e {
             engine::ConnectorError::Ghl(g) => (g.api().map(|a| a.body.clone()), g.status()),
             engine::ConnectorError::Lofty(l) => (l.api().map(|a| a.body.clone()), l.status()),
@@ -227,26 +224,7 @@ async fn through_connection(
             status,
             class: e.retry_class(),
         }
-    };
-    let connector = match connectors.open_connection(conn.clone()).await {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(failed(e))),
-    };
-    let result = match system {
-        "lofty" => match connector.into_lofty() {
-            Ok(c) => c.client.call(op, input).await.map_err(Into::into),
-            Err(e) => Err(e),
-        },
-        "lytho" => match connector.into_lytho() {
-            Ok(c) => c.client.call(op, input).await.map_err(Into::into),
-            Err(e) => Err(e),
-        },
-        _ => match connector.into_ghl() {
-            Ok(c) => c.call_id(op, input).await,
-            Err(e) => Err(e),
-        },
-    };
-    Ok(result.map_err(failed))
+    }))
 }
 
 fn print_json(value: &Value, compact: bool) -> anyhow::Result<()> {
@@ -283,7 +261,7 @@ pub async fn run(args: Args, config: Option<&std::path::Path>) -> anyhow::Result
             print_json(&preview(entry, &base, input, bearer)?, args.compact)?;
             return Ok(ExitCode::SUCCESS);
         }
-        through_connection(&config, store, &conn, &entry.system, &op, input).await?
+        through_connection(&config, store, &conn, entry, input).await?
     } else if entry.system == "lofty" {
         let base = url_of(
             args.base_url.clone(),
