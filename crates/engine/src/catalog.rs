@@ -293,6 +293,70 @@ pub async fn call(
     }
 }
 
+/// One firing of a catalog trigger: the trigger's id and the event, shaped as the
+/// trigger's output schema describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerEvent {
+    pub trigger: String,
+    pub payload: Value,
+}
+
+/// The trigger event a (verified) GHL webhook body is: the trigger whose event is
+/// its `type`; none for a type the catalog does not offer.
+pub fn ghl_events(body: &Value) -> Vec<TriggerEvent> {
+    let Some(kind) = body.get("type").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    ghl::catalog::triggers()
+        .into_iter()
+        .filter(|t| t.event == kind)
+        .map(|t| TriggerEvent {
+            trigger: t.id.to_owned(),
+            payload: body.clone(),
+        })
+        .collect()
+}
+
+/// The trigger events of a Lofty delivery: one per change in a (list, bucket) the
+/// catalog offers, each `{listId, teamId, bucket, <record id>, leadId, updateTime}`.
+pub fn lofty_events(batch: &lofty::webhook::WebhookBatch) -> Vec<TriggerEvent> {
+    let triggers = lofty::catalog::triggers();
+    batch
+        .changes
+        .iter()
+        .filter_map(|c| {
+            let t = triggers
+                .iter()
+                .find(|t| i64::from(t.list.id()) == batch.list_id && t.bucket == c.bucket)?;
+            let mut payload = match &c.raw {
+                Value::Object(m) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            payload.insert("listId".to_owned(), json!(batch.list_id));
+            if let Some(team) = batch.team_id {
+                payload.insert("teamId".to_owned(), json!(team));
+            }
+            payload.insert("bucket".to_owned(), json!(c.bucket));
+            Some(TriggerEvent {
+                trigger: t.id.to_owned(),
+                payload: Value::Object(payload),
+            })
+        })
+        .collect()
+}
+
+/// The trigger events of a Lytho poll: one per changed item of `kind`.
+pub fn lytho_events(kind: lytho::ItemType, items: &[lytho::WorkItem]) -> Vec<TriggerEvent> {
+    let id = format!("lytho.trigger.{kind}_modified");
+    items
+        .iter()
+        .map(|item| TriggerEvent {
+            trigger: id.clone(),
+            payload: serde_json::to_value(item).unwrap_or(Value::Null),
+        })
+        .collect()
+}
+
 /// Where the catalog knowingly differs from the published specs because the real API
 /// does (`catalog-deviations.toml`; the spec-check test reads the same list).
 pub fn deviations() -> &'static [Deviation] {

@@ -239,7 +239,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "Update a contact",
             contact().fields_of::<UpdateContact>().build(),
             wrap("contact", of::<Contact>()),
-            json!({"contactId": "{contactId}", "firstName": "Ana", "tags": ["buyer"]}),
+            json!({"contactId": "{contactId}", "firstName": "Ana", "tags": ["buyer"], "dnd": true}),
         ),
         "delete-contact" => d(
             "ghl.contacts.delete",
@@ -632,7 +632,7 @@ pub fn triggers() -> Vec<Trigger> {
             "ghl.trigger.task_create",
             "TaskCreate",
             "Task created",
-            "A task was added to a contact. HighLevel's docs list it; users report it missing for tasks made through the API, so ghlsync's reconciliation also walks tasks.",
+            "A task was added to a contact. HighLevel's docs list it; users report it missing for tasks made through the API, and arriving without `contactId` and `body`, so ghlsync's reconciliation also walks tasks.",
         ),
         task(
             "ghl.trigger.task_complete",

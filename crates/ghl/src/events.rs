@@ -100,8 +100,11 @@ pub struct TaskEvent {
     pub location_id: String,
     /// The task's id.
     pub id: String,
-    /// The contact the task is on.
-    pub contact_id: String,
+    /// The contact the task is on. HighLevel documents it, but its tracker reports
+    /// `TaskCreate` events that carry neither `contactId` nor `body`: read the task
+    /// (or search tasks by id) when it is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -161,7 +161,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "Update a lead",
             lead().fields_of::<UpdateLead>().build(),
             new_id("leadId"),
-            json!({"leadId": "{leadId}", "tagsAdd": ["vip"]}),
+            json!({"leadId": "{leadId}", "tagsAdd": ["vip"], "stage": "Active"}),
         ),
         "lofty-delete-lead" => d(
             "lofty.leads.delete",
@@ -219,7 +219,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "Create a task or appointment",
             Object::closed().fields_of::<CreateTask>().build(),
             new_id("taskId"),
-            json!({"leadId": "{leadId}", "type": "Call", "content": "Call back", "assignedRole": "Agent", "endAt": "2027-01-15 10:00:00", "timeZoneCode": "America/New_York"}),
+            json!({"leadId": "{leadId}", "type": "Call", "content": "Call back", "assignedRole": "Agent", "endAt": "2027-01-15T10:00:00-05:00", "timeZoneCode": "America/New_York"}),
         ),
         "lofty-get-task" => d(
             "lofty.tasks.get",
@@ -280,7 +280,7 @@ pub fn describe(op_id: &str) -> Option<Description> {
             "Create a calendar task or appointment",
             Object::closed().fields_of::<CreateCalendarEvent>().build(),
             wrap("data", of::<CalendarCreated>()),
-            json!({"type": "APPOINTMENT", "content": "Viewing", "leadId": "{leadId}", "timeZoneCode": "America/New_York", "startAt": "2027-01-15 10:00:00", "endAt": "2027-01-15 10:30:00"}),
+            json!({"type": "APPOINTMENT", "content": "Viewing", "leadId": "{leadId}", "timeZoneCode": "America/New_York", "startAt": "2027-01-15T10:00:00-05:00", "endAt": "2027-01-15T10:30:00-05:00"}),
         ),
         "lofty-update-calendar-event" => d(
             "lofty.calendar.update",

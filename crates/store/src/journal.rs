@@ -21,6 +21,16 @@ pub struct NewEvent {
     pub body: String,
 }
 
+/// A journaled event as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub source: String,
+    pub event_id: String,
+    pub connection_id: Option<String>,
+    pub body: String,
+}
+
 /// Result of journaling an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Journaled {
@@ -110,6 +120,21 @@ impl Store {
     pub async fn event_body(&self, source: &str, event_id: &str) -> Result<Option<String>> {
         pool!(self, p => Ok(sqlx::query_scalar("SELECT body FROM events WHERE source = $1 AND event_id = $2")
             .bind(source).bind(event_id).fetch_optional(p).await?))
+    }
+
+    /// Journaled events after id `after`, oldest first, at most `limit`: for readers
+    /// that walk the journal with their own cursor (trigger checks, replays).
+    pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        pool!(self, p => {
+            let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
+                "SELECT id, source, event_id, connection_id, body FROM events WHERE id > $1 AND source <> 'probe' ORDER BY id LIMIT $2",
+            )
+            .bind(after).bind(limit).fetch_all(p).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, source, event_id, connection_id, body)| StoredEvent { id, source, event_id, connection_id, body })
+                .collect())
+        })
     }
 
     pub async fn count_events(&self) -> Result<i64> {

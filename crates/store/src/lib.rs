@@ -209,7 +209,7 @@ pub use connections::{Connection, ConnectionStatus, NewConnection};
 /// One record of one connection (an end of a link); defined in the pure domain.
 pub use domain::RecordRef;
 pub use echo::Echo;
-pub use journal::{Journaled, NewEvent};
+pub use journal::{Journaled, NewEvent, StoredEvent};
 pub use queue::{
     Enqueued, FailOutcome, Failure, Job, JobStatus, NewJob, QueueStats, ReplayFilter, backoff,
 };

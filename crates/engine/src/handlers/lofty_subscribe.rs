@@ -1,5 +1,5 @@
 //! `lofty.subscribe`: subscribes a Lofty connection's deliveries (leads, notes, tasks,
-//! appointments) to `<public_url>/webhooks/lofty/<key>`, skipping subscriptions that
+//! appointments, stage changes) to `<public_url>/webhooks/lofty/<key>`, skipping subscriptions that
 //! exist and removing ours at an older `public_url`.
 
 use secrecy::{ExposeSecret, SecretString};
@@ -9,12 +9,15 @@ use super::{Context, Failed, Outcome, Verdict};
 use crate::connectors::failure_of;
 use crate::jobs::LoftySubscribe;
 
-/// The Lofty event lists the recipes use: leads, notes, tasks, appointments.
-pub const LOFTY_WEBHOOK_LISTS: [lofty::models::EventList; 4] = [
+/// The Lofty event lists the recipes and the catalog's triggers use: leads, notes,
+/// tasks, appointments, and stage changes (`lofty.trigger.pipeline_change`; a stage
+/// change also comes as a lead update on list 2).
+pub const LOFTY_WEBHOOK_LISTS: [lofty::models::EventList; 5] = [
     lofty::models::EventList::LeadInfo,
     lofty::models::EventList::Note,
     lofty::models::EventList::Task,
     lofty::models::EventList::Appointment,
+    lofty::models::EventList::PipelineChange,
 ];
 
 /// The callback URL of a Lofty connection's deliveries:
