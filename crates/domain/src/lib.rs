@@ -22,6 +22,7 @@
 
 pub mod catalog;
 pub mod contact;
+pub mod flow;
 pub mod ids;
 pub mod sync;
 pub mod system;

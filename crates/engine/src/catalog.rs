@@ -298,6 +298,10 @@ pub async fn call(
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerEvent {
     pub trigger: String,
+    /// The event's identity at its source (GHL's `webhookId`; a Lofty change's list,
+    /// bucket, record and update time; a Lytho item's id and `modifiedDate`): the
+    /// same event routed twice is one job.
+    pub key: String,
     pub payload: Value,
 }
 
@@ -307,27 +311,48 @@ pub fn ghl_events(body: &Value) -> Vec<TriggerEvent> {
     let Some(kind) = body.get("type").and_then(Value::as_str) else {
         return Vec::new();
     };
-    ghl::catalog::triggers()
-        .into_iter()
-        .filter(|t| t.event == kind)
+    trigger_of("ghl", kind)
         .map(|t| TriggerEvent {
-            trigger: t.id.to_owned(),
+            trigger: t.id.clone(),
+            key: body
+                .get("webhookId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             payload: body.clone(),
         })
+        .into_iter()
         .collect()
+}
+
+/// The trigger of `system` whose event is `event` (GHL's webhook `type`, Lofty's
+/// bucket, Lytho's item type).
+pub fn trigger_of(system: &str, event: &str) -> Option<&'static Entry> {
+    catalog()
+        .entries()
+        .iter()
+        .find(|e| e.system == system && e.trigger.as_ref().is_some_and(|t| t.event == event))
 }
 
 /// The trigger events of a Lofty delivery: one per change in a (list, bucket) the
 /// catalog offers, each `{listId, teamId, bucket, <record id>, leadId, updateTime}`.
-pub fn lofty_events(batch: &lofty::webhook::WebhookBatch) -> Vec<TriggerEvent> {
-    let triggers = lofty::catalog::triggers();
+/// A change without an update time is keyed by `delivery` (the journal's id for the
+/// delivery), so it fires once per delivery.
+pub fn lofty_events(batch: &lofty::webhook::WebhookBatch, delivery: &str) -> Vec<TriggerEvent> {
+    static LISTS: OnceLock<Vec<(i64, &'static str, &'static str)>> = OnceLock::new();
+    let lists = LISTS.get_or_init(|| {
+        lofty::catalog::triggers()
+            .into_iter()
+            .map(|t| (i64::from(t.list.id()), t.bucket, t.id))
+            .collect()
+    });
     batch
         .changes
         .iter()
         .filter_map(|c| {
-            let t = triggers
+            let (_, _, id) = lists
                 .iter()
-                .find(|t| i64::from(t.list.id()) == batch.list_id && t.bucket == c.bucket)?;
+                .find(|(list, bucket, _)| *list == batch.list_id && *bucket == c.bucket)?;
             let mut payload = match &c.raw {
                 Value::Object(m) => m.clone(),
                 _ => serde_json::Map::new(),
@@ -337,8 +362,17 @@ pub fn lofty_events(batch: &lofty::webhook::WebhookBatch) -> Vec<TriggerEvent> {
                 payload.insert("teamId".to_owned(), json!(team));
             }
             payload.insert("bucket".to_owned(), json!(c.bucket));
+            let version = c
+                .update_time
+                .map_or_else(|| delivery.to_owned(), |t| t.to_string());
             Some(TriggerEvent {
-                trigger: t.id.to_owned(),
+                trigger: (*id).to_owned(),
+                key: format!(
+                    "{}:{}:{}:{version}",
+                    batch.list_id,
+                    c.bucket,
+                    c.id.map(|i| i.to_string()).unwrap_or_default()
+                ),
                 payload: Value::Object(payload),
             })
         })
@@ -350,9 +384,13 @@ pub fn lytho_events(kind: lytho::ItemType, items: &[lytho::WorkItem]) -> Vec<Tri
     let id = format!("lytho.trigger.{kind}_modified");
     items
         .iter()
-        .map(|item| TriggerEvent {
-            trigger: id.clone(),
-            payload: serde_json::to_value(item).unwrap_or(Value::Null),
+        .map(|item| {
+            let payload = serde_json::to_value(item).unwrap_or(Value::Null);
+            TriggerEvent {
+                trigger: id.clone(),
+                key: format!("{kind}:{}:{}", item.id, payload["modifiedDate"]),
+                payload,
+            }
         })
         .collect()
 }

@@ -28,10 +28,11 @@ pub enum JobKind {
     FlowRun,
     FlowReconcile,
     LythoPoll,
+    FlowAction,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 10] = [
         Self::TestRecord,
         Self::GhlCall,
         Self::GhlEvent,
@@ -41,6 +42,7 @@ impl JobKind {
         Self::FlowRun,
         Self::FlowReconcile,
         Self::LythoPoll,
+        Self::FlowAction,
     ];
 
     /// The stored name.
@@ -55,6 +57,7 @@ impl JobKind {
             Self::FlowRun => "flow.run",
             Self::FlowReconcile => "flow.reconcile",
             Self::LythoPoll => "lytho.poll",
+            Self::FlowAction => "flow.action",
         }
     }
 }
@@ -79,7 +82,7 @@ impl FromStr for JobKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     #[error(
-        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe, flow.run, flow.reconcile, lytho.poll)"
+        "unknown job kind `{0}` (this worker knows: test.record, ghl.call, ghl.event, lofty.delivery, lofty.change, lofty.subscribe, flow.run, flow.reconcile, lytho.poll, flow.action)"
     )]
     UnknownKind(String),
     #[error("the payload of this {kind} job is invalid: {reason}")]
@@ -404,6 +407,31 @@ impl FlowReconcile {
     }
 }
 
+/// `flow.action`: one event of a catalog trigger for one action flow: the flow's
+/// filter, its mapping, the action's input check, then the action through the
+/// flow's action connection. One per (flow, event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowAction {
+    pub flow: String,
+    /// The connection the action runs through.
+    pub connection: String,
+    /// The event's identity (webhook id, Lofty change, poll item version, schedule
+    /// slot, manual run).
+    pub event_key: String,
+    /// The event, as the trigger's output schema describes it.
+    pub event: Value,
+}
+
+impl FlowAction {
+    pub fn kind() -> JobKind {
+        JobKind::FlowAction
+    }
+    pub fn idempotency_key(&self) -> String {
+        format!("flow:action:{}:{}", self.flow, self.event_key)
+    }
+}
+
 /// A job, typed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
@@ -426,6 +454,8 @@ pub enum Job {
     FlowReconcile(FlowReconcile),
     #[serde(rename = "lytho.poll")]
     LythoPoll(LythoPoll),
+    #[serde(rename = "flow.action")]
+    FlowAction(FlowAction),
 }
 
 impl Job {
@@ -440,6 +470,7 @@ impl Job {
             Self::FlowRun(_) => FlowRun::kind(),
             Self::FlowReconcile(_) => FlowReconcile::kind(),
             Self::LythoPoll(_) => LythoPoll::kind(),
+            Self::FlowAction(_) => FlowAction::kind(),
         }
     }
 
@@ -454,6 +485,7 @@ impl Job {
             Self::FlowRun(j) => j.idempotency_key(),
             Self::FlowReconcile(j) => j.idempotency_key(),
             Self::LythoPoll(j) => j.idempotency_key(),
+            Self::FlowAction(j) => j.idempotency_key(),
         }
     }
 
@@ -465,6 +497,7 @@ impl Job {
             Self::LoftyChange(j) => Some(&j.connection),
             Self::LoftySubscribe(j) => Some(&j.connection),
             Self::LythoPoll(j) => Some(&j.connection),
+            Self::FlowAction(j) => Some(&j.connection),
             Self::TestRecord(_) | Self::GhlEvent(_) | Self::FlowRun(_) | Self::FlowReconcile(_) => {
                 None
             }
@@ -523,7 +556,8 @@ into_job!(
     LoftySubscribe,
     FlowRun,
     FlowReconcile,
-    LythoPoll
+    LythoPoll,
+    FlowAction
 );
 
 #[cfg(test)]
@@ -593,6 +627,12 @@ mod tests {
             Job::LythoPoll(LythoPoll {
                 connection: "lytho:wf-oa-1".to_owned(),
                 window: 1_700_000_000_000,
+            }),
+            Job::FlowAction(FlowAction {
+                flow: "new-lead-call".to_owned(),
+                connection: "ghl:loc1".to_owned(),
+                event_key: "wh-1".to_owned(),
+                event: json!({"type": "ContactCreate", "id": "c1"}),
             }),
         ]
     }

@@ -24,6 +24,7 @@
 //! A worker that dies loses nothing: its leases expire and another worker takes the
 //! jobs.
 
+pub mod actions;
 pub mod apps;
 pub mod budget;
 pub mod catalog;

@@ -80,6 +80,16 @@ async fn schedule_lytho_polls(store: &Store, every: Duration) {
         }
     };
     let mut connections = std::collections::BTreeSet::new();
+    // The Lytho accounts whose polls fire action flows.
+    if let Ok(actions) = store.action_flows().await {
+        for flow in actions.into_iter().filter(|f| f.enabled) {
+            if flow.trigger_id.starts_with("lytho.")
+                && let Some(c) = flow.trigger_connection
+            {
+                connections.insert(c);
+            }
+        }
+    }
     for flow in &flows {
         for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
             if flow.spec.object(side).name.starts_with("lytho.") {
@@ -251,9 +261,19 @@ impl Worker {
                             tracing::warn!(error = %e, "could not schedule the reconciliation walk");
                         }
                     }
+                    let actions_on = match store.action_flows().await {
+                        Ok(flows) => flows.iter().any(|f| f.enabled),
+                        Err(_) => false,
+                    };
                     // Each Lytho connection a flow syncs, once per poll interval.
-                    if let (Some(poll_every), true) = (poll_every, flows_on) {
+                    if let (Some(poll_every), true) = (poll_every, flows_on || actions_on) {
                         schedule_lytho_polls(&store, poll_every).await;
+                    }
+                    // Action flows on a schedule, each slot once.
+                    if actions_on
+                        && let Err(e) = crate::actions::fire_schedules(&store, store.now()).await
+                    {
+                        tracing::warn!(error = %e, "could not fire the scheduled flows");
                     }
                     tokio::select! {
                         () = tokio::time::sleep(tick) => {}

@@ -731,7 +731,7 @@ async fn lofty_deliveries_reach_the_journal_through_the_subscribed_secret_url() 
         .collect();
     let mut lists: Vec<i64> = ours.iter().map(|w| w.list_id).collect();
     lists.sort_unstable();
-    assert_eq!(lists, vec![2, 9, 10, 11]);
+    assert_eq!(lists, vec![2, 9, 10, 11, 12]);
     let callback = ours[0].callback_url.clone();
     let log = app
         .store

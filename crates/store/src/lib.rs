@@ -189,6 +189,7 @@ macro_rules! intake_pool {
 }
 
 // Declared after `pool!`: macros are visible to the modules that follow them.
+mod action_flows;
 mod budgets;
 mod connect_flows;
 mod connections;
@@ -204,6 +205,7 @@ mod tokens;
 pub mod vault;
 mod webhook_keys;
 
+pub use action_flows::ActionFlowRow;
 pub use connect_flows::{ConnectFlow, ConnectFlowStatus};
 pub use connections::{Connection, ConnectionStatus, NewConnection};
 /// One record of one connection (an end of a link); defined in the pure domain.

@@ -9,6 +9,7 @@ use crate::jobs::GhlEvent;
 pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
     let record = format!("ghl:event:{}", job.webhook_id);
     let location = job.location_id.as_deref();
+    route_to_action_flows(ctx, job).await?;
     match job.event_type.as_str() {
         "INSTALL" => install(ctx, job, record).await,
         "UNINSTALL" => {
@@ -42,6 +43,29 @@ pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
             ),
         )),
     }
+}
+
+/// Hands the event to the action flows of its trigger (their own `flow.action` jobs;
+/// the sync flows carry on below).
+async fn route_to_action_flows(ctx: &Context, job: &GhlEvent) -> Result<(), Failed> {
+    let Some(trigger) = crate::catalog::trigger_of("ghl", &job.event_type) else {
+        return Ok(());
+    };
+    if ctx.store().action_flows_of(&trigger.id).await?.is_empty() {
+        return Ok(());
+    }
+    let body = body_of(ctx, job).await?;
+    let from = job
+        .location_id
+        .as_deref()
+        .map(crate::connections::location_connection_id);
+    crate::actions::route(
+        ctx.store(),
+        &crate::catalog::ghl_events(&body),
+        from.as_deref(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The journaled body of a GHL event.

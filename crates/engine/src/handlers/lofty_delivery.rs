@@ -38,6 +38,12 @@ pub async fn run(ctx: &Context, job: &LoftyDelivery) -> Result<Outcome, Failed> 
     let batch = lofty::webhook::parse(body.as_bytes())
         .map_err(|e| Failed::give_up(format!("journal entry {}: {e}", job.event)))?;
     drop(body);
+    if job.from == 0 {
+        // The action flows of these changes' triggers, once per delivery (a change
+        // seen in two deliveries, by its update time, is one job).
+        let events = crate::catalog::lofty_events(&batch, &job.event);
+        crate::actions::route(store, &events, Some(&job.connection)).await?;
+    }
     if job.from == 0
         && let Some(done) = walk(ctx, job, &batch).await?
     {

@@ -46,11 +46,35 @@ pub async fn lytho_consumers(
     Ok(out)
 }
 
+/// The item types the enabled action flows of Lytho triggers on `connection` need.
+pub async fn action_kinds(
+    store: &store::Store,
+    connection: &str,
+) -> Result<BTreeSet<ItemType>, store::StoreError> {
+    let mut out = BTreeSet::new();
+    for flow in store.action_flows().await? {
+        if !flow.enabled || flow.trigger_connection.as_deref() != Some(connection) {
+            continue;
+        }
+        if let Some(t) = crate::catalog::catalog().find(&flow.trigger_id)
+            && t.system == "lytho"
+            && let Some(kind) = t
+                .trigger
+                .as_ref()
+                .and_then(|r| ItemType::ALL.into_iter().find(|k| k.as_str() == r.event))
+        {
+            out.insert(kind);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn run(ctx: &Context, job: &LythoPoll) -> Result<Outcome, Failed> {
     let store = ctx.store();
     let record = format!("lytho:connection:{}", job.connection);
     let consumers = lytho_consumers(store, &job.connection).await?;
-    if consumers.is_empty() {
+    let for_actions = action_kinds(store, &job.connection).await?;
+    if consumers.is_empty() && for_actions.is_empty() {
         return Ok(Outcome::new(
             record,
             Verdict::Skipped,
@@ -61,10 +85,11 @@ pub async fn run(ctx: &Context, job: &LythoPoll) -> Result<Outcome, Failed> {
         .iter()
         .map(|(f, s)| f.spec.object(*s).name)
         .collect();
-    let kinds: BTreeSet<ItemType> = objects
+    let synced: BTreeSet<ItemType> = objects
         .iter()
         .flat_map(|o| lx::item_types(o).iter().copied())
         .collect();
+    let kinds: BTreeSet<ItemType> = synced.union(&for_actions).copied().collect();
     let conn = ctx.connectors.open(&job.connection).await?;
     let Connector::Lytho(c) = &conn else {
         return Err(Failed::give_up(format!(
@@ -87,6 +112,15 @@ pub async fn run(ctx: &Context, job: &LythoPoll) -> Result<Outcome, Failed> {
             .await
             .map_err(|e| Failed::from(crate::connectors::ConnectorError::Lytho(e)))?;
         changed_items += items.len();
+        if for_actions.contains(&kind) {
+            let events = crate::catalog::lytho_events(kind, &items);
+            queued += crate::actions::route(store, &events, Some(&job.connection)).await?;
+        }
+        if !synced.contains(&kind) {
+            let text = serde_json::to_string(&next).unwrap_or_default();
+            store.set_cursor(&name, &text).await?;
+            continue;
+        }
         // The records each object type gets from the changed items (a person on
         // several items once).
         let mut found: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();

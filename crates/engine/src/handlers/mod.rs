@@ -146,5 +146,6 @@ pub async fn run(ctx: &Context, job: &Job, attempts: i32, owner: &str) -> Result
         Job::FlowRun(j) => flow_run::run(ctx, j, attempts, owner).await,
         Job::FlowReconcile(j) => flow_run::reconcile(ctx, j).await,
         Job::LythoPoll(j) => lytho_poll::run(ctx, j).await,
+        Job::FlowAction(j) => crate::actions::run(ctx, j).await,
     }
 }

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use ghlsync::config::Config;
 
+use super::exit::Fail;
+
 #[derive(Debug, Subcommand)]
 pub enum FlowsCommand {
     /// The flows: enabled or not, their connections, how many records they link.
@@ -46,6 +48,13 @@ pub enum FlowsCommand {
         /// Print what it would do per record; change nothing remote.
         #[arg(long)]
         dry_run: bool,
+        /// An action flow on the manual trigger: the JSON to run it with.
+        #[arg(long)]
+        input: Option<String>,
+        /// An action flow: run it on this event (shaped as its trigger's event,
+        /// `ghlsync catalog <trigger>`), to try a mapping.
+        #[arg(long, conflicts_with = "input")]
+        event: Option<String>,
         /// The plan (or the decisions) as JSON.
         #[arg(long)]
         json: bool,
@@ -124,7 +133,21 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
     match cmd {
         FlowsCommand::List => {
             let flows = store.flows().await?;
-            if flows.is_empty() {
+            let actions = store.action_flows().await?;
+            for f in &actions {
+                println!(
+                    "{:<24} {:<9} {} ({}) -> {} ({})",
+                    f.id,
+                    if f.enabled { "enabled" } else { "disabled" },
+                    f.trigger_id,
+                    f.trigger_connection.as_deref().unwrap_or("ghlsync"),
+                    engine::actions::built(f)
+                        .map(|b| b.action)
+                        .unwrap_or_default(),
+                    f.action_connection
+                );
+            }
+            if flows.is_empty() && actions.is_empty() {
                 println!(
                     "no flows yet: ghlsync flows enable lofty-ghl-contacts --ghl <connection> --lofty <connection>"
                 );
@@ -143,6 +166,7 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
         FlowsCommand::Show { id } => match store.flow(id).await? {
             Some(f) => print!("{}", f.file),
             None => match domain::sync::recipes::source(id) {
+                None if let Some(f) = store.action_flow(id).await? => print!("{}", f.file),
                 Some(text) => print!("{text}"),
                 None => bail!(
                     "no flow or recipe `{id}` (see `ghlsync flows list` and `ghlsync flows recipes`)"
@@ -164,6 +188,10 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
                     .with_context(|| format!("there is no recipe `{id}` (see `ghlsync flows recipes`), and no --file was given"))?
                     .to_owned(),
             };
+            if domain::flow::FlowFile::looks_like(&text) {
+                return enable_action_flow(&store, id, &text, [ghl, lofty, lytho], left, right)
+                    .await;
+            }
             let parsed = domain::sync::SyncFile::parse(&format!("{id}.toml"), &text)?;
             let pick = |object: &str, side: &Option<String>| -> anyhow::Result<String> {
                 if let Some(s) = side {
@@ -196,7 +224,9 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
             );
         }
         FlowsCommand::Disable { id } => {
-            if !store.set_flow_enabled(id, false).await? {
+            if !store.set_flow_enabled(id, false).await?
+                && !store.set_action_flow_enabled(id, false).await?
+            {
                 bail!("no flow `{id}` (see `ghlsync flows list`)");
             }
             println!("disabled {id}");
@@ -206,12 +236,167 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
             dry_run,
             json,
             again,
+            input,
+            event,
         } => {
+            if let Some(row) = store.action_flow(id).await? {
+                return run_action_flow(
+                    config,
+                    &store,
+                    &row,
+                    input.as_deref(),
+                    event.as_deref(),
+                    *dry_run,
+                )
+                .await;
+            }
+            if input.is_some() || event.is_some() {
+                return Err(Fail::usage(format!(
+                    "`{id}` is not an action flow: --input and --event run action flows (`ghlsync flows list`)"
+                )));
+            }
             return run_flow(config, &store, id, *dry_run, *json, *again).await;
         }
         FlowsCommand::Recipes | FlowsCommand::Schema => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `flows enable --file <flow file>`: an action flow; the trigger's and the
+/// action's connections come from the flag of their system (or --left for the
+/// trigger, --right for the action).
+async fn enable_action_flow(
+    store: &store::Store,
+    id: &str,
+    text: &str,
+    [ghl, lofty, lytho]: [&Option<String>; 3],
+    left: &Option<String>,
+    right: &Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let file = format!("{id}.toml");
+    let flow = domain::flow::FlowFile::parse(&file, text)
+        .and_then(|f| f.build(&file, engine::catalog::catalog()))
+        .map_err(|e| Fail::usage(e.to_string()))?;
+    let of_system = |entry_id: &str| match entry_id.split('.').next() {
+        Some("ghl") => ghl.clone(),
+        Some("lofty") => lofty.clone(),
+        Some("lytho") => lytho.clone(),
+        _ => None,
+    };
+    let builtin = flow.trigger.starts_with("ghlsync.");
+    let trigger_conn = if builtin {
+        None
+    } else {
+        Some(
+            left.clone()
+                .or_else(|| of_system(&flow.trigger))
+                .ok_or_else(|| {
+                    Fail::usage(format!(
+                        "whose events fire {}? pass --{} <connection>",
+                        flow.trigger,
+                        flow.trigger.split('.').next().unwrap_or("left")
+                    ))
+                })?,
+        )
+    };
+    let action_conn = right
+        .clone()
+        .or_else(|| of_system(&flow.action))
+        .ok_or_else(|| {
+            Fail::usage(format!(
+                "which connection runs {}? pass --{} <connection>",
+                flow.action,
+                flow.action.split('.').next().unwrap_or("right")
+            ))
+        })?;
+    let row = engine::actions::enable(store, &file, text, trigger_conn.as_deref(), &action_conn)
+        .await
+        .map_err(|e| match e {
+            engine::actions::EnableError::Store(e) => anyhow::Error::from(e),
+            other => Fail::usage(other.to_string()),
+        })?;
+    println!(
+        "enabled {}: {} ({}) -> {} ({})",
+        row.id,
+        row.trigger_id,
+        row.trigger_connection.as_deref().unwrap_or("ghlsync"),
+        flow.action,
+        row.action_connection
+    );
+    eprintln!(
+        "Each {} event now runs {}. Try it: ghlsync flows run {} --dry-run --event '<json>'",
+        flow.trigger, flow.action, row.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `flows run <action flow>`: fires it now, on `--event` or (manual trigger)
+/// `--input`, and prints the action's answer (the input, with `--dry-run`).
+async fn run_action_flow(
+    config: &Config,
+    store: &store::Store,
+    row: &store::ActionFlowRow,
+    input: Option<&str>,
+    event: Option<&str>,
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let parse = |what: &str, text: &str| -> anyhow::Result<Value> {
+        serde_json::from_str(text).map_err(|e| Fail::usage(format!("--{what} is not JSON: {e}")))
+    };
+    let event = match (event, input) {
+        (Some(e), _) => parse("event", e)?,
+        (None, input) if row.trigger_id == "ghlsync.trigger.manual" => {
+            engine::actions::manual_event(
+                input
+                    .map(|i| parse("input", i))
+                    .transpose()?
+                    .unwrap_or(json!({})),
+            )
+        }
+        (None, Some(_)) => {
+            return Err(Fail::usage(format!(
+                "flow `{}` fires on {}, not by hand: give --event '<json>' shaped as its event (`ghlsync catalog {}`)",
+                row.id, row.trigger_id, row.trigger_id
+            )));
+        }
+        (None, None) => {
+            return Err(Fail::usage(format!(
+                "give --event '<json>' shaped as the {} event (`ghlsync catalog {}` shows it)",
+                row.trigger_id, row.trigger_id
+            )));
+        }
+    };
+    let connectors = ghlsync::startup::connectors(config, store.clone())?;
+    match engine::actions::run_now(&connectors, row, &event, dry_run).await {
+        Ok(engine::actions::Ran::Filtered) => {
+            println!("the filter left this event out: nothing ran");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(engine::actions::Ran::Planned { input }) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"dry_run": true, "input": input}))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(engine::actions::Ran::Done { answer, .. }) => {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(engine::actions::RunError::Action(e)) => {
+            eprintln!("error: {e}");
+            let status = match &e {
+                engine::ConnectorError::Ghl(g) => g.status(),
+                engine::ConnectorError::Lofty(l) => l.status(),
+                engine::ConnectorError::Lytho(l) => l.status(),
+                _ => None,
+            };
+            let reauth = matches!(e.retry_class(), ghl::RetryClass::Reauth);
+            Ok(super::exit::for_status(status, reauth).into())
+        }
+        Err(e @ engine::actions::RunError::Event(_)) => Err(Fail::usage(e.to_string())),
+        Err(e) => Err(anyhow::anyhow!(e)),
+    }
 }
 
 /// One history entry as JSON: the shape `history --json`, `runs --json` and the
