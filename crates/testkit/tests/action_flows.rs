@@ -7,7 +7,7 @@ use std::time::Duration;
 use engine::actions::{Ran, enable, fire_schedules, manual_event, run_now};
 use engine::catalog::catalog;
 use serde_json::{Value, json};
-use testkit::spawn_app;
+use testkit::{Backend, Spec, spawn_app_with};
 
 /// Runs `action` through connection `conn` (to look at the sandbox as a user would).
 async fn call(app: &testkit::TestApp, conn: &str, action: &str, input: Value) -> Value {
@@ -52,8 +52,20 @@ async fn until<F: AsyncFn() -> bool>(app: &testkit::TestApp, what: &str, done: F
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn any_trigger_runs_any_action_through_its_mapping() {
-    let app = spawn_app().await;
+async fn any_trigger_runs_any_action_through_its_mapping_sqlite() {
+    any_trigger_runs_any_action(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_trigger_runs_any_action_through_its_mapping_postgres() {
+    any_trigger_runs_any_action(Backend::Postgres).await;
+}
+
+async fn any_trigger_runs_any_action(backend: Backend) {
+    let Some(app) = spawn_app_with(Spec::default().on(backend)).await else {
+        println!("skipped: no PostgreSQL (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
     let location = app.location(0).id.clone();
     let ghl = app
         .connect_ghl_pit(0, "contacts.readonly contacts.write")
