@@ -27,6 +27,7 @@ pub enum VaultCommand {
     /// Re-encrypt every secret under a new master key. With a key file, a new key is
     /// generated and the old one kept in keys/; with GHLSYNC_MASTER_KEY, put the new
     /// key there and the old one in GHLSYNC_OLD_MASTER_KEYS first.
+    #[command(after_help = "Examples:\n  ghlsync vault rotate")]
     Rotate,
 }
 

@@ -12,6 +12,9 @@ use store::{NewJob, Store, StoreOptions};
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
     /// Enqueue and claim+complete throughput of the job queue.
+    #[command(
+        after_help = "Examples:\n  ghlsync bench queue\n  ghlsync bench queue --jobs 100000 --json"
+    )]
     Queue(QueueArgs),
 }
 

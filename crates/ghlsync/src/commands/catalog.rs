@@ -165,7 +165,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     let actions = entries.iter().filter(|e| e.kind == Kind::Action).count();
-    eprintln!(
+    crate::hint!(
         "{} entries: {actions} actions, {} triggers. `ghlsync catalog <id>` shows one in full.",
         entries.len(),
         entries.len() - actions

@@ -14,10 +14,19 @@ use crate::config::Config;
 pub enum ConnectCommand {
     /// Connect HighLevel: OAuth through the running server (default), or a Private
     /// Integration Token with --pit.
+    #[command(
+        after_help = "Examples:\n  ghlsync connect ghl                 # OAuth: opens the consent URL, waits for the callback\n  ghlsync connect ghl --agency\n  ghlsync connect ghl --pit --location-id <location> --scopes \"contacts.readonly contacts.write\""
+    )]
     Ghl(GhlArgs),
     /// Connect Lofty with a personal API key (asked on the terminal, not echoed).
+    #[command(
+        after_help = "Examples:\n  ghlsync connect lofty               # asks for the API key\n  echo \"$LOFTY_KEY\" | ghlsync connect lofty"
+    )]
     Lofty(LoftyArgs),
     /// Connect Lytho with OAuth client credentials (the secret is asked, not echoed).
+    #[command(
+        after_help = "Examples:\n  ghlsync connect lytho --tenant acme --client-id wf-oa-...   # asks for the secret"
+    )]
     Lytho(LythoArgs),
 }
 
@@ -121,7 +130,9 @@ pub async fn connect(config: &Config, cmd: &ConnectCommand) -> anyhow::Result<Ex
                 (None, Some(t), _) => lytho::auth::token_url_for(t)?,
                 (None, None, Some(s)) => url::Url::parse(&s.token_url)?,
                 (None, None, None) => {
-                    bail!("pass --tenant <your Lytho tenant> or --token-url <URL>")
+                    return Err(super::exit::Fail::usage(
+                        "pass --tenant <your Lytho tenant> or --token-url <URL>",
+                    ));
                 }
             };
             let base_url = match (&args.base_url, sandbox) {
@@ -136,9 +147,9 @@ pub async fn connect(config: &Config, cmd: &ConnectCommand) -> anyhow::Result<Ex
                 .clone()
                 .or_else(|| sandbox.map(|s| s.client_id.clone()))
             else {
-                bail!(
-                    "pass --client-id <your Lytho OAuth client id> (or set GHLSYNC_LYTHO_CLIENT_ID)"
-                );
+                return Err(super::exit::Fail::usage(
+                    "pass --client-id <your Lytho OAuth client id> (or set GHLSYNC_LYTHO_CLIENT_ID)",
+                ));
             };
             let client_secret = read_secret("Lytho client secret: ")?;
             let account = engine::connections::LythoAccount {
@@ -174,14 +185,16 @@ fn read_secret(prompt: &str) -> anyhow::Result<SecretString> {
     };
     let value = value.trim().to_owned();
     if value.is_empty() {
-        bail!("nothing was entered");
+        return Err(super::exit::Fail::usage("nothing was entered"));
     }
     Ok(SecretString::from(value))
 }
 
 async fn connect_pit(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCode> {
     let Some(location) = &args.location_id else {
-        bail!("--pit needs --location-id <sub-account id> (the location the token was created in)");
+        return Err(super::exit::Fail::usage(
+            "--pit needs --location-id <sub-account id> (the location the token was created in)",
+        ));
     };
     let token = read_secret("Private Integration Token (pit-...): ")?;
     let store = config.open_store().await?;
@@ -259,7 +272,7 @@ async fn connect_oauth(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCo
             .arg(&authorize)
             .spawn();
     }
-    eprintln!("Waiting for GHL to call back (Ctrl-C to give up)...");
+    crate::hint!("Waiting for GHL to call back (Ctrl-C to give up)...");
     let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -14,10 +14,21 @@ use super::exit::Fail;
 #[derive(Debug, Subcommand)]
 pub enum FlowsCommand {
     /// The flows: enabled or not, their connections, how many records they link.
-    List,
+    #[command(after_help = "Examples:\n  ghlsync flows list")]
+    List {
+        /// A JSON array on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// A flow's sync file (or a recipe's, before it is enabled).
+    #[command(
+        after_help = "Examples:\n  ghlsync flows show lofty-ghl-contacts   # a recipe, before it is enabled\n  ghlsync flows show my-flow"
+    )]
     Show { id: String },
     /// Switch a recipe (or your own sync file) on between two connections.
+    #[command(
+        after_help = "Examples:\n  ghlsync flows enable lofty-ghl-contacts --ghl ghl:<location> --lofty lofty:<member>\n  ghlsync flows enable new-lead-call --file new-lead-call.toml --lofty lofty:<member> --ghl ghl:<location>\n  \n  A --file with a [flow] table is an action flow (a catalog trigger to a catalog\n  action, docs/FLOWS.md); one with [sync] is a two-way sync file (docs/SYNC.md)."
+    )]
     Enable {
         /// A recipe id (`lofty-ghl-contacts`); see `ghlsync flows recipes`.
         id: String,
@@ -40,9 +51,13 @@ pub enum FlowsCommand {
         file: Option<std::path::PathBuf>,
     },
     /// Switch a flow off (its links and history stay).
+    #[command(after_help = "Examples:\n  ghlsync flows disable lofty-ghl-contacts")]
     Disable { id: String },
     /// Backfill: page through both sides, pair what matches, create and update what
     /// is missing or different; resumes after a crash. `--dry-run` prints the plan.
+    #[command(
+        after_help = "Examples:\n  ghlsync flows run lofty-ghl-contacts --dry-run   # the backfill plan, nothing changed\n  ghlsync flows run lofty-ghl-contacts\n  ghlsync flows run by-hand --input '{\"name\":\"Ada\"}'          # an action flow on the manual trigger\n  ghlsync flows run new-lead-call --dry-run --event '{\"listId\":2,\"bucket\":\"createdLead\",\"leadId\":7}'"
+    )]
     Run {
         id: String,
         /// Print what it would do per record; change nothing remote.
@@ -63,8 +78,10 @@ pub enum FlowsCommand {
         again: bool,
     },
     /// The recipes that ship in the binary.
+    #[command(after_help = "Examples:\n  ghlsync flows recipes")]
     Recipes,
     /// The JSON Schema of sync files (for editors).
+    #[command(after_help = "Examples:\n  ghlsync flows schema > sync-file.schema.json")]
     Schema,
 }
 
@@ -91,6 +108,7 @@ pub struct RunsArgs {
 #[derive(Debug, Subcommand)]
 pub enum ReviewCommand {
     /// What waits for a person.
+    #[command(after_help = "Examples:\n  ghlsync review list\n  ghlsync review list --json")]
     List {
         #[arg(long)]
         json: bool,
@@ -98,6 +116,9 @@ pub enum ReviewCommand {
     /// Approve review N: a delete deletes the partner (or, held by a walk, runs
     /// the records as deleted); a match links (`--link`, or its only candidate) or
     /// creates; a conflict takes one side's values (`--take`).
+    #[command(
+        after_help = "Examples:\n  ghlsync review approve 12\n  ghlsync review approve 13 --take lofty\n  ghlsync review approve 14 --link ghl:contact:abc123"
+    )]
     Approve {
         id: i64,
         /// The record to link, `system:type:id` (a match with several candidates).
@@ -109,6 +130,7 @@ pub enum ReviewCommand {
     },
     /// Dismiss review N: a delete keeps the partner (the link goes); nothing
     /// else changes.
+    #[command(after_help = "Examples:\n  ghlsync review dismiss 12")]
     Dismiss { id: i64 },
 }
 
@@ -131,9 +153,29 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
     }
     let store = config.open_store().await?;
     match cmd {
-        FlowsCommand::List => {
+        FlowsCommand::List { json } => {
             let flows = store.flows().await?;
             let actions = store.action_flows().await?;
+            if *json {
+                let mut all = Vec::new();
+                for f in &flows {
+                    all.push(json!({
+                        "id": f.id, "kind": "sync", "enabled": f.enabled,
+                        "left_connection": f.left_connection, "right_connection": f.right_connection,
+                        "linked": store.count_pairs(&f.id).await?,
+                    }));
+                }
+                for f in &actions {
+                    all.push(json!({
+                        "id": f.id, "kind": "action", "enabled": f.enabled,
+                        "trigger": f.trigger_id, "trigger_connection": f.trigger_connection,
+                        "action": engine::actions::built(f).map(|b| b.action).ok(),
+                        "action_connection": f.action_connection,
+                    }));
+                }
+                println!("{}", serde_json::to_string_pretty(&all)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             for f in &actions {
                 println!(
                     "{:<24} {:<9} {} ({}) -> {} ({})",
@@ -168,9 +210,11 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
             None => match domain::sync::recipes::source(id) {
                 None if let Some(f) = store.action_flow(id).await? => print!("{}", f.file),
                 Some(text) => print!("{text}"),
-                None => bail!(
-                    "no flow or recipe `{id}` (see `ghlsync flows list` and `ghlsync flows recipes`)"
-                ),
+                None => {
+                    return Err(Fail::not_found(format!(
+                        "no flow or recipe `{id}` (see `ghlsync flows list` and `ghlsync flows recipes`)"
+                    )));
+                }
             },
         },
         FlowsCommand::Enable {
@@ -218,7 +262,7 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
                 "enabled {}: {} <-> {}",
                 row.id, row.left_connection, row.right_connection
             );
-            eprintln!(
+            crate::hint!(
                 "Changes now sync as they happen. See what it does: ghlsync runs --flow {}",
                 row.id
             );
@@ -227,7 +271,9 @@ pub async fn flows(config: &Config, cmd: &FlowsCommand) -> anyhow::Result<ExitCo
             if !store.set_flow_enabled(id, false).await?
                 && !store.set_action_flow_enabled(id, false).await?
             {
-                bail!("no flow `{id}` (see `ghlsync flows list`)");
+                return Err(Fail::not_found(format!(
+                    "no flow `{id}` (see `ghlsync flows list`)"
+                )));
             }
             println!("disabled {id}");
         }
@@ -323,9 +369,11 @@ async fn enable_action_flow(
         flow.action,
         row.action_connection
     );
-    eprintln!(
+    crate::hint!(
         "Each {} event now runs {}. Try it: ghlsync flows run {} --dry-run --event '<json>'",
-        flow.trigger, flow.action, row.id
+        flow.trigger,
+        flow.action,
+        row.id
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -551,7 +599,7 @@ struct Progress {
 impl Progress {
     fn new(what: &str, total: Option<u64>) -> Self {
         use std::io::IsTerminal;
-        let bar = if std::io::stderr().is_terminal() {
+        let bar = if std::io::stderr().is_terminal() && !super::quiet() {
             match total {
                 Some(n) => indicatif::ProgressBar::new(n).with_style(
                     indicatif::ProgressStyle::with_template(
@@ -592,14 +640,14 @@ impl Progress {
                 let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
                 if self.total > 0 {
                     let eta = (self.total.saturating_sub(done)) as f64 / rate.max(0.001);
-                    eprintln!(
+                    crate::hint!(
                         "{}: {done}/{} ({:.0}%), {rate:.0}/s, ETA {eta:.0} s",
                         self.what,
                         self.total,
                         done as f64 * 100.0 / self.total as f64
                     );
                 } else {
-                    eprintln!("{}: {done} records, {rate:.0}/s", self.what);
+                    crate::hint!("{}: {done} records, {rate:.0}/s", self.what);
                 }
             }
         }
@@ -607,7 +655,7 @@ impl Progress {
 
     fn finish(&self, done: u64) {
         self.bar.finish_and_clear();
-        eprintln!(
+        crate::hint!(
             "{}: {done} done in {:.1} s",
             self.what,
             self.started.elapsed().as_secs_f64()
@@ -626,7 +674,7 @@ async fn run_flow(
     let row = store
         .flow(id)
         .await?
-        .with_context(|| format!("no flow `{id}`; enable it first: ghlsync flows enable {id} --ghl <connection> --lofty <connection>"))?;
+        .ok_or_else(|| Fail::not_found(format!("no flow `{id}`; enable it first: ghlsync flows enable {id} --ghl <connection> --lofty <connection>")))?;
     let spec = engine::sync::build(&row)?;
     let flow = engine::sync::Flow { row, spec };
     let connectors = ghlsync::startup::connectors(config, store.clone())?;

@@ -1,5 +1,29 @@
 //! One module per subcommand.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `-q`: only errors and the requested output.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// A hint or a progress line on stderr (what to do next, what is happening):
+/// silent with `-q`. Errors and the data a command prints are not hints.
+#[macro_export]
+macro_rules! hint {
+    ($($arg:tt)*) => {
+        if !$crate::commands::quiet() {
+            eprintln!($($arg)*);
+        }
+    };
+}
+
 pub mod admin;
 pub mod bench;
 pub mod call;
@@ -7,6 +31,7 @@ pub mod catalog;
 pub mod connect;
 pub mod exit;
 pub mod flows;
+pub mod queue;
 pub mod sandbox;
 pub mod up;
 pub mod worker;

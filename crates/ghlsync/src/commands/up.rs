@@ -281,7 +281,7 @@ async fn backfill(connectors: &engine::Connectors, flow: &str) -> anyhow::Result
     }
     let queued = engine::sync::backfill::enqueue(store, &flow).await?;
     if queued > 0 {
-        eprintln!(
+        crate::hint!(
             "Backfill of {}: {} {} and {} {} read; {queued} records queued for pairing (ghlsync runs --flow {} shows them).",
             flow.row.id,
             counts[0],

@@ -46,7 +46,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     tracing::info!(worker = worker.id(), queue = %args.queue, "WorkerStarted");
     if args.exit_when_idle {
         let stats = worker.drain().await?;
-        eprintln!(
+        crate::hint!(
             "worker {}: {} done, {} failed",
             worker.id(),
             stats.done,
