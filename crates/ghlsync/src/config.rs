@@ -657,4 +657,59 @@ mod tests {
         assert!(missing.contains("cannot read the config file"), "{missing}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// The fields serde expects at the top level or in `[section]`: read from the
+    /// error an unknown key gives (`expected one of ...`), so the list is the
+    /// types', not a copy of it.
+    fn fields_of(section: Option<&str>) -> Vec<String> {
+        let probe = match section {
+            Some(s) => format!("[{s}]\nzz_probe = 1\n"),
+            None => "zz_probe = 1\n".to_owned(),
+        };
+        let err = match toml::from_str::<Config>(&probe) {
+            Ok(_) => panic!("zz_probe was accepted"),
+            Err(e) => e.to_string(),
+        };
+        let list = err.split("expected one of").nth(1).unwrap_or_else(|| {
+            err.split("expected").nth(1).unwrap_or_else(|| panic!("{err}"))
+        });
+        list.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// docs/CONFIGURATION.md documents every key: its table has a row for each, and
+    /// its example file holds each (and parses with the real types, so a key that
+    /// does not exist, or a value of the wrong type, fails here too).
+    #[test]
+    fn docs_configuration_md_documents_every_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIGURATION.md");
+        let page = std::fs::read_to_string(&path).unwrap();
+        let blocks: Vec<&str> = page.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+        assert_eq!(blocks.len(), 1, "one ```toml example on the page");
+        let example = blocks[0];
+        let parsed: Result<Config, _> = toml::from_str(example);
+        assert!(parsed.is_ok(), "the example does not load: {:?}", parsed.err().map(|e| e.to_string()));
+        let table: toml::Table = toml::from_str(example).unwrap();
+        let mut missing = Vec::new();
+        for section in [None, Some("ghl"), Some("lofty"), Some("worker"), Some("intake"), Some("server")] {
+            let fields = fields_of(section);
+            assert!(!fields.is_empty(), "{section:?}");
+            for f in fields {
+                if section.is_none() && ["ghl", "lofty", "worker", "intake", "server"].contains(&f.as_str()) {
+                    continue;
+                }
+                let (row, present) = match section {
+                    Some(s) => (format!("`{s}.{f}`"), table.get(s).and_then(|t| t.get(&f)).is_some()),
+                    None => (format!("`{f}`"), table.contains_key(&f)),
+                };
+                if !present || !page.contains(&format!("| {row} |")) {
+                    missing.push(row);
+                }
+            }
+        }
+        assert!(missing.is_empty(), "docs/CONFIGURATION.md lacks a table row or an example line for: {missing:?}");
+    }
 }
