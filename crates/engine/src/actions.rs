@@ -116,8 +116,13 @@ async fn usable(
         let granted: Vec<&str> = conn.scopes.split_whitespace().collect();
         if let Some(missing) = entry.scopes.iter().find(|s| !granted.contains(&s.as_str())) {
             return Err(EnableError::Connection(format!(
-                "{} needs the scope {missing}, which connection `{}` lacks: add it to `[ghl] scopes` (or the PIT's scopes) and connect again",
-                entry.id, conn.name
+                "{} needs the scope {missing}, which connection `{}` lacks; {}",
+                entry.id,
+                conn.name,
+                crate::sync::add_scopes_hint(
+                    &conn,
+                    &[granted.clone(), vec![missing.as_str()]].concat().join(" ")
+                )
             )));
         }
     }

@@ -155,6 +155,9 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "calendars/events.write",
     "locations/customFields.readonly",
     "locations/tags.readonly",
+    "locations/tasks.readonly",
+    "calendars.readonly",
+    "users.readonly",
 ];
 
 /// `[lofty]`: the Lofty API and, for OAuth connections, a Lofty vendor app.
@@ -671,7 +674,9 @@ mod tests {
             Err(e) => e.to_string(),
         };
         let list = err.split("expected one of").nth(1).unwrap_or_else(|| {
-            err.split("expected").nth(1).unwrap_or_else(|| panic!("{err}"))
+            err.split("expected")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{err}"))
         });
         list.split('`')
             .skip(1)
@@ -685,24 +690,45 @@ mod tests {
     /// does not exist, or a value of the wrong type, fails here too).
     #[test]
     fn docs_configuration_md_documents_every_key() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIGURATION.md");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/CONFIGURATION.md");
         let page = std::fs::read_to_string(&path).unwrap();
-        let blocks: Vec<&str> = page.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+        let blocks: Vec<&str> = page
+            .split("```toml\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap_or(""))
+            .collect();
         assert_eq!(blocks.len(), 1, "one ```toml example on the page");
         let example = blocks[0];
         let parsed: Result<Config, _> = toml::from_str(example);
-        assert!(parsed.is_ok(), "the example does not load: {:?}", parsed.err().map(|e| e.to_string()));
+        assert!(
+            parsed.is_ok(),
+            "the example does not load: {:?}",
+            parsed.err().map(|e| e.to_string())
+        );
         let table: toml::Table = toml::from_str(example).unwrap();
         let mut missing = Vec::new();
-        for section in [None, Some("ghl"), Some("lofty"), Some("worker"), Some("intake"), Some("server")] {
+        for section in [
+            None,
+            Some("ghl"),
+            Some("lofty"),
+            Some("worker"),
+            Some("intake"),
+            Some("server"),
+        ] {
             let fields = fields_of(section);
             assert!(!fields.is_empty(), "{section:?}");
             for f in fields {
-                if section.is_none() && ["ghl", "lofty", "worker", "intake", "server"].contains(&f.as_str()) {
+                if section.is_none()
+                    && ["ghl", "lofty", "worker", "intake", "server"].contains(&f.as_str())
+                {
                     continue;
                 }
                 let (row, present) = match section {
-                    Some(s) => (format!("`{s}.{f}`"), table.get(s).and_then(|t| t.get(&f)).is_some()),
+                    Some(s) => (
+                        format!("`{s}.{f}`"),
+                        table.get(s).and_then(|t| t.get(&f)).is_some(),
+                    ),
                     None => (format!("`{f}`"), table.contains_key(&f)),
                 };
                 if !present || !page.contains(&format!("| {row} |")) {
@@ -710,6 +736,9 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "docs/CONFIGURATION.md lacks a table row or an example line for: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "docs/CONFIGURATION.md lacks a table row or an example line for: {missing:?}"
+        );
     }
 }

@@ -466,7 +466,7 @@ fn connect_lofty_and_lytho_with_their_credentials() {
     assert_eq!(code, 3, "{err}");
     // Under `ghlsync up`, the overlay it writes makes the flags unnecessary.
     let (code, _, err) = run(&["connect", "lytho"], &format!("{secret}\n"));
-    assert_eq!(code, 1, "without up, Lytho needs its tenant: {err}");
+    assert_eq!(code, 2, "without up, Lytho needs its tenant (bad usage): {err}");
     assert!(err.contains("--tenant"), "{err}");
     let overlay = serde_json::json!({
         "ghl": {},
@@ -607,7 +607,7 @@ fn call_refuses_bad_input_and_missing_scopes_without_sending_anything() {
                 r#"{{"calendarId": "c", "locationId": "{location}", "contactId": "c1", "startTime": "2027-01-15T10:00:00Z"}}"#
             ),
             3,
-            &["calendars/events.write", "connect again"],
+            &["calendars/events.write", "ghlsync connect ghl --pit"],
         ),
         (
             "lofty.leads.list",

@@ -343,7 +343,8 @@ async fn enabling_a_two_way_recipe_on_a_read_only_connection_names_the_scope() {
         .to_string();
     assert!(err.contains("lacks the scope contacts.write"), "{err}");
     assert!(
-        err.contains("ghlsync connect ghl --scopes \"contacts.readonly contacts.write\""),
+        err.contains("ghlsync connect ghl --pit --location-id")
+            && err.contains("--scopes \"contacts.readonly contacts.write\""),
         "{err}"
     );
     assert!(app.store.flows().await.unwrap().is_empty());

@@ -27,13 +27,14 @@ pub enum EnableError {
         object: String,
     },
     #[error(
-        "connection `{id}` lacks the scope {scope}, which this flow's writes to GHL need (it has: {has}); reconnect with it: ghlsync connect ghl --scopes \"{wanted}\""
+        "connection `{id}` lacks the scope {scope}, which this flow's writes to GHL need (it has: {has}); {fix}"
     )]
     MissingScope {
         id: String,
         scope: String,
         has: String,
-        wanted: String,
+        /// How to add it, for this kind of connection.
+        fix: String,
     },
     #[error("cannot read the custom fields of connection `{id}`: {error}")]
     CustomFields { id: String, error: ConnectorError },
@@ -174,7 +175,7 @@ pub async fn enable(
                     } else {
                         has.join(" ")
                     },
-                    wanted: wanted.join(" "),
+                    fix: add_scopes_hint(&conn, &wanted.join(" ")),
                 });
             }
         }
@@ -304,7 +305,7 @@ async fn check_assignees(
                         id: id.clone(),
                         scope: "users.readonly".to_owned(),
                         has: has.join(" "),
-                        wanted: wanted.join(" "),
+                        fix: add_scopes_hint(&c.connection, &wanted.join(" ")),
                     });
                 }
                 let loc = c.connection.location_id.clone().unwrap_or_default();
@@ -485,14 +486,14 @@ async fn account_fields(
                 id: conn.id.clone(),
                 scope: CUSTOM_FIELDS_SCOPE.to_owned(),
                 has: conn.scopes.clone(),
-                wanted: with.join(" "),
+                fix: add_scopes_hint(&conn, &with.join(" ")),
             });
         }
         tracing::warn!(
             connection = %conn.id,
-            "CustomFieldsSkipped: connection {} lacks {CUSTOM_FIELDS_SCOPE}, so custom fields are not paired; to pair them: ghlsync connect ghl --scopes \"{}\", then enable the flow again",
+            "CustomFieldsSkipped: connection {} lacks {CUSTOM_FIELDS_SCOPE}, so custom fields are not paired; to pair them: {}, then enable the flow again",
             conn.id,
-            with.join(" ")
+            add_scopes_hint(&conn, &with.join(" "))
         );
         return Ok(None);
     }
@@ -548,4 +549,19 @@ pub async fn enable_recipe(
         )
     })?;
     enable(connectors, text, left, right).await
+}
+
+/// How to give a GHL connection more scopes: a PIT is reconnected with the token's
+/// scopes; an OAuth connection asks for them at a new consent.
+pub fn add_scopes_hint(conn: &store::Connection, wanted: &str) -> String {
+    if conn.kind == domain::AuthKind::Pit {
+        format!(
+            "give the Private Integration Token these scopes in GHL, then: ghlsync connect ghl --pit --location-id {} --scopes \"{wanted}\"",
+            conn.location_id.as_deref().unwrap_or("<location>")
+        )
+    } else {
+        format!(
+            "set `[ghl] scopes` to include them (\"{wanted}\"; the marketplace app needs them too), restart the server, and run `ghlsync connect ghl` again"
+        )
+    }
 }

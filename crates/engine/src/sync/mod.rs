@@ -23,7 +23,7 @@ pub mod review;
 mod runner;
 pub mod systems;
 
-pub use enable::{EnableError, enable, enable_recipe};
+pub use enable::{EnableError, add_scopes_hint, enable, enable_recipe};
 pub use runner::{dry_run, run};
 
 use domain::sync::{self, Registry, Side, SyncFile, SyncSpec};

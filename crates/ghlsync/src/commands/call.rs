@@ -163,14 +163,18 @@ fn check_connection(entry: &Entry, conn: &store::Connection) -> anyhow::Result<(
         let granted: Vec<&str> = conn.scopes.split_whitespace().collect();
         if let Some(missing) = entry.scopes.iter().find(|s| !granted.contains(&s.as_str())) {
             return Err(Fail::auth(format!(
-                "`{}` needs the scope {missing}; connection `{}` has {}. Add {missing} to the app's scopes (`[ghl] scopes`) and connect again",
+                "`{}` needs the scope {missing}; connection `{}` has {}. To add it: {}",
                 entry.id,
                 conn.name,
                 if granted.is_empty() {
                     "none".to_owned()
                 } else {
                     granted.join(", ")
-                }
+                },
+                engine::sync::add_scopes_hint(
+                    conn,
+                    &[granted.clone(), vec![missing.as_str()]].concat().join(" ")
+                )
             )));
         }
     }
