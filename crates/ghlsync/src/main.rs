@@ -44,7 +44,7 @@ struct Cli {
 enum Command {
     /// Start everything: server, worker, and the sandbox when no real GHL app is configured.
     #[command(
-        after_help = "Examples:\n  ghlsync up\n  ghlsync up --contacts 1000      # a bigger sandbox\n  ghlsync up --no-sandbox         # real accounts (docs/GOING-LIVE.md)"
+        after_help = "Examples:\n  ghlsync up\n  ghlsync up --seed 1000          # a bigger sandbox\n  ghlsync up --no-sandbox         # real accounts (docs/GOING-LIVE.md)"
     )]
     Up(commands::up::Args),
     /// Serve the local API emulators and print one JSON line with their URLs and credentials.
