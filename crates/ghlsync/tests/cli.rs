@@ -466,7 +466,10 @@ fn connect_lofty_and_lytho_with_their_credentials() {
     assert_eq!(code, 3, "{err}");
     // Under `ghlsync up`, the overlay it writes makes the flags unnecessary.
     let (code, _, err) = run(&["connect", "lytho"], &format!("{secret}\n"));
-    assert_eq!(code, 2, "without up, Lytho needs its tenant (bad usage): {err}");
+    assert_eq!(
+        code, 2,
+        "without up, Lytho needs its tenant (bad usage): {err}"
+    );
     assert!(err.contains("--tenant"), "{err}");
     let overlay = serde_json::json!({
         "ghl": {},
