@@ -337,8 +337,12 @@ pub fn trigger_of(system: &str, event: &str) -> Option<&'static Entry> {
 /// The trigger events of a Lofty delivery: one per change in a (list, bucket) the
 /// catalog offers, each `{listId, teamId, bucket, <record id>, leadId, updateTime}`.
 /// A change without an update time is keyed by `delivery` (the journal's id for the
-/// delivery), so it fires once per delivery.
-pub fn lofty_events(batch: &lofty::webhook::WebhookBatch, delivery: &str) -> Vec<TriggerEvent> {
+/// delivery), so it fires once per delivery. Only triggers `wanted` accepts are built.
+pub fn lofty_events(
+    batch: &lofty::webhook::WebhookBatch,
+    delivery: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<TriggerEvent> {
     static LISTS: OnceLock<Vec<(i64, &'static str, &'static str)>> = OnceLock::new();
     let lists = LISTS.get_or_init(|| {
         lofty::catalog::triggers()
@@ -353,6 +357,9 @@ pub fn lofty_events(batch: &lofty::webhook::WebhookBatch, delivery: &str) -> Vec
             let (_, _, id) = lists
                 .iter()
                 .find(|(list, bucket, _)| *list == batch.list_id && *bucket == c.bucket)?;
+            if !wanted(id) {
+                return None;
+            }
             let mut payload = match &c.raw {
                 Value::Object(m) => m.clone(),
                 _ => serde_json::Map::new(),

@@ -87,6 +87,15 @@ impl Store {
         Ok(rows.into_iter().map(row).collect())
     }
 
+    /// The triggers that have at least one enabled flow: a cheap check before
+    /// building the trigger events of a large delivery.
+    pub async fn live_action_triggers(&self) -> Result<std::collections::BTreeSet<String>> {
+        let rows: Vec<(String,)> = pool!(self, p => sqlx::query_as(
+            "SELECT DISTINCT trigger_id FROM action_flows WHERE enabled = TRUE",
+        ).fetch_all(p).await?);
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     pub async fn action_flow(&self, id: &str) -> Result<Option<ActionFlowRow>> {
         let sql = format!("SELECT {COLS} FROM action_flows WHERE id = $1");
         let r: Option<Tuple> = pool!(self, p => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?);

@@ -336,7 +336,7 @@ async fn every_action_runs_and_every_trigger_fires_against_the_sandboxes() {
                 }
                 "lofty" => {
                     let b = lofty::webhook::parse(ev.body.as_bytes()).unwrap();
-                    events.extend(engine::catalog::lofty_events(&b, &ev.event_id));
+                    events.extend(engine::catalog::lofty_events(&b, &ev.event_id, |_| true));
                 }
                 _ => {}
             }

@@ -40,9 +40,13 @@ pub async fn run(ctx: &Context, job: &LoftyDelivery) -> Result<Outcome, Failed> 
     drop(body);
     if job.from == 0 {
         // The action flows of these changes' triggers, once per delivery (a change
-        // seen in two deliveries, by its update time, is one job).
-        let events = crate::catalog::lofty_events(&batch, &job.event);
-        crate::actions::route(store, &events, Some(&job.connection)).await?;
+        // seen in two deliveries, by its update time, is one job). Events are built
+        // only for triggers some flow listens to: a delivery holds thousands.
+        let live = store.live_action_triggers().await?;
+        if !live.is_empty() {
+            let events = crate::catalog::lofty_events(&batch, &job.event, |t| live.contains(t));
+            crate::actions::route(store, &events, Some(&job.connection)).await?;
+        }
     }
     if job.from == 0
         && let Some(done) = walk(ctx, job, &batch).await?
