@@ -25,9 +25,12 @@ pub struct Config {
     /// The URL users reach the server at (callbacks are built from it).
     /// Env: `GHLSYNC_PUBLIC_URL`. Default `http://<listen>`.
     pub public_url: Option<String>,
-    /// Admin token for the admin API and UI. Env: `GHLSYNC_ADMIN_TOKEN`. Default: a
-    /// random token kept in `<data_dir>/admin.token` (mode 0600).
+    /// The operator token: what the CLI on this host uses to drive the server (an
+    /// admin API token). Env: `GHLSYNC_ADMIN_TOKEN`. Default: a random token kept in
+    /// `<data_dir>/admin.token` (mode 0600). People log in with accounts instead.
     pub admin_token: Option<String>,
+    #[serde(default)]
+    pub admin: AdminSection,
     #[serde(default)]
     pub ghl: GhlSection,
     #[serde(default)]
@@ -219,6 +222,25 @@ pub struct IntakeSection {
     /// Changes without `updateTime` to one record within this many seconds are one
     /// job. Default 10.
     pub lofty_dedupe_window_secs: Option<u64>,
+    /// Addresses (CIDR, like `10.0.0.0/8`) allowed to post GHL webhooks; empty: any.
+    #[serde(default)]
+    pub ghl_allow_from: Vec<ipnet::IpNet>,
+    /// Addresses allowed to post Lofty deliveries; empty: any.
+    #[serde(default)]
+    pub lofty_allow_from: Vec<ipnet::IpNet>,
+}
+
+/// `[admin]`: the admin UI and API: sessions and who may reach them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// A session unused this many minutes ends. Default 60.
+    pub session_idle_minutes: Option<u64>,
+    /// A session ends this many hours after login, used or not. Default 12.
+    pub session_hours: Option<u64>,
+    /// Addresses (CIDR) allowed on the admin pages and API; empty: any.
+    #[serde(default)]
+    pub allow_from: Vec<ipnet::IpNet>,
 }
 
 impl IntakeSection {
@@ -272,6 +294,9 @@ pub struct ServerSection {
     pub body_timeout_secs: Option<u64>,
     /// Connections open at once. Default 4096, lowered to fit the open-file limit.
     pub max_connections: Option<usize>,
+    /// Take the client address from the last `X-Forwarded-For` entry (only behind a
+    /// reverse proxy that sets it; allowlists and login limits use it). Default false.
+    pub trust_forwarded_for: Option<bool>,
 }
 
 impl ServerSection {
@@ -493,6 +518,28 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen()))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    /// How the admin side is guarded: sessions, allowlist, cookies, origin.
+    pub fn auth_settings(&self) -> anyhow::Result<server::admin::AuthSettings> {
+        let public = self.public_url();
+        let url = url::Url::parse(&public)
+            .with_context(|| format!("public_url {public:?} is not a URL"))?;
+        let origin = url.origin().ascii_serialization();
+        let mut s = server::admin::AuthSettings {
+            secure: url.scheme() == "https",
+            origin,
+            allow_from: self.admin.allow_from.clone(),
+            trust_forwarded_for: self.server.trust_forwarded_for.unwrap_or(false),
+            ..server::admin::AuthSettings::default()
+        };
+        if let Some(m) = self.admin.session_idle_minutes {
+            s.idle = Duration::from_secs(m.max(1) * 60);
+        }
+        if let Some(h) = self.admin.session_hours {
+            s.lifetime = Duration::from_secs(h.max(1) * 3600);
+        }
+        Ok(s)
     }
 
     /// The admin token: configured, or read from (created in) `<data_dir>/admin.token`.

@@ -81,6 +81,12 @@ enum Command {
     /// Create or upgrade the database schema.
     #[command(after_help = "Examples:\n  ghlsync migrate")]
     Migrate,
+    /// Admin accounts (the UI's logins, with roles) and API tokens for scripts.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  ghlsync admin add-user ada --role admin\n  ghlsync admin token create --name deploy --role viewer"
+    )]
+    Admin(commands::accounts::AdminCommand),
     /// Manage the secrets vault.
     #[command(subcommand)]
     #[command(after_help = "Examples:\n  ghlsync vault rotate")]
@@ -164,6 +170,7 @@ fn main() -> ExitCode {
             Command::Connections(args) => commands::connect::list(&config()?, &args).await,
             Command::Migrate => commands::admin::migrate(&config()?).await,
             Command::Vault(cmd) => commands::admin::vault(&config()?, &cmd).await,
+            Command::Admin(cmd) => commands::accounts::run(&config()?, &cmd).await,
             Command::Bench(cmd) => commands::bench::run(&cmd).await,
             Command::Flows(cmd) => commands::flows::flows(&config()?, &cmd).await,
             Command::History(args) => commands::flows::history(&config()?, &args).await,

@@ -104,11 +104,19 @@ pub fn server_state(config: &Config, store: Store) -> anyhow::Result<server::App
         ),
         None => ghl::WebhookVerifier::ghl(),
     };
-    let admin = config.admin_token()?;
-    Ok(
-        server::AppState::new(intake, verifier, admin.into(), config.oauth_settings()?)
-            .with_lofty_oauth(config.lofty_oauth_settings()?),
+    let operator = secrecy::SecretString::from(config.admin_token()?);
+    Ok(server::AppState::with_auth(
+        intake,
+        verifier,
+        &operator,
+        config.auth_settings()?,
+        config.oauth_settings()?,
     )
+    .with_lofty_oauth(config.lofty_oauth_settings()?)
+    .with_webhook_allow(server::WebhookAllow {
+        ghl: config.intake.ghl_allow_from.clone(),
+        lofty: config.intake.lofty_allow_from.clone(),
+    }))
 }
 
 /// The token source: the GHL marketplace app and the Lofty vendor app, when set.
@@ -243,6 +251,18 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// While no admin account exists, a new one-time link that creates the first
+    /// (valid 24 hours; each start replaces the previous link).
+    pub async fn setup_link(&self) -> anyhow::Result<Option<String>> {
+        if self.store.admin_user_count().await? > 0 {
+            return Ok(None);
+        }
+        let token = server::admin::random_token();
+        let until = self.store.now() + server::login::SETUP_TTL_MS;
+        self.store.put_setup_token(&token, until).await?;
+        Ok(Some(format!("{}/setup?token={token}", self.public_url())))
     }
 
     /// The worker (running in the background when `run_worker`; tests drain it).

@@ -21,7 +21,7 @@ use serde_json::json;
 use store::ConnectFlowStatus;
 
 use crate::AppState;
-use crate::admin::{Admin, AdminCaller, random_token, wants_json};
+use crate::admin::{AdminCaller, AdminOnly, Caller, MaybeCaller, random_token, wants_json};
 use crate::error::ApiError;
 
 const STATE_TTL: Duration = Duration::from_secs(600);
@@ -68,7 +68,7 @@ fn store_failure(system: &str, e: &engine::connections::ConnectError) -> String 
 /// answer the URL and the state so the CLI can follow the flow).
 pub async fn start(
     State(state): State<AppState>,
-    AdminCaller(admin): AdminCaller,
+    AdminOnly(admin): AdminOnly,
     headers: HeaderMap,
     Query(q): Query<ConnectQuery>,
 ) -> Response {
@@ -78,7 +78,7 @@ pub async fn start(
             "GHL OAuth is not configured: set ghl.client_id, ghl.client_secret and ghl.redirect_uri (GHLSYNC_GHL_CLIENT_ID, GHLSYNC_GHL_CLIENT_SECRET, GHLSYNC_GHL_REDIRECT_URI)",
         );
     };
-    let flow_state = match begin(&state, "ghl", admin).await {
+    let flow_state = match begin(&state, "ghl", &admin).await {
         Ok(s) => s,
         Err(page) => return page,
     };
@@ -122,7 +122,7 @@ pub struct CallbackQuery {
 /// GET /oauth/callback/ghl: check `state`, exchange the code, store the tokens.
 pub async fn callback(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    MaybeCaller(caller): MaybeCaller,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let Some(oauth) = state.oauth.clone() else {
@@ -137,7 +137,7 @@ pub async fn callback(
             "The callback has no state. Start again from /connect/ghl.",
         );
     };
-    if let Err(page) = claim(&state, &headers, &flow_state, "ghl").await {
+    if let Err(page) = claim(&state, caller.as_ref(), &flow_state, "ghl").await {
         return page;
     }
     let finish = |status: ConnectFlowStatus| set_status(&state, &flow_state, status);
@@ -200,12 +200,9 @@ pub async fn callback(
 
 /// Starts a flow of `system` for `admin` and returns its state; stale flows are
 /// pruned on the way. A store failure becomes the error page to answer.
-async fn begin(state: &AppState, system: &str, admin: Admin) -> Result<String, Response> {
+async fn begin(state: &AppState, system: &str, admin: &Caller) -> Result<String, Response> {
     let flow_state = random_token();
-    let session = match &admin {
-        Admin::Session(id) => Some(id.as_str()),
-        Admin::Bearer => None,
-    };
+    let session = admin.flow_binding();
     state
         .store
         .begin_connect_flow(&flow_state, system, session, STATE_TTL * 6)
@@ -222,7 +219,7 @@ async fn begin(state: &AppState, system: &str, admin: Admin) -> Result<String, R
 /// callback finds it used; a state of another session or system is refused.
 async fn claim(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: Option<&Caller>,
     flow_state: &str,
     system: &str,
 ) -> Result<(), Response> {
@@ -242,7 +239,7 @@ async fn claim(
     let age = |created_at: i64| {
         Duration::from_millis(u64::try_from(state.store.now() - created_at).unwrap_or(0))
     };
-    let session = state.admin.session(headers);
+    let session = caller.and_then(Caller::flow_binding);
     let refusal = match flow {
         Some(f) if f.system != system => {
             Some("This state was issued for another service. Start again.")
@@ -256,7 +253,7 @@ async fn claim(
         Some(f) if f.status != ConnectFlowStatus::Pending => {
             Some("This authorization was already used. Start again.")
         }
-        Some(f) if !f.started_by(session.as_deref()) => Some(
+        Some(f) if !f.started_by(session) => Some(
             "This authorization belongs to another admin session (possible CSRF). Start again.",
         ),
         Some(_) => {
@@ -296,7 +293,7 @@ pub struct LoftyOAuthSettings {
 /// GET /connect/lofty: redirect to Lofty's consent page (JSON for the CLI).
 pub async fn start_lofty(
     State(state): State<AppState>,
-    AdminCaller(admin): AdminCaller,
+    AdminOnly(admin): AdminOnly,
     headers: HeaderMap,
 ) -> Response {
     let Some(oauth) = &state.lofty_oauth else {
@@ -305,7 +302,7 @@ pub async fn start_lofty(
             "Lofty OAuth is not configured: set lofty.client_id and lofty.client_secret (GHLSYNC_LOFTY_CLIENT_ID, GHLSYNC_LOFTY_CLIENT_SECRET), or connect with an API key: ghlsync connect lofty",
         );
     };
-    let flow_state = match begin(&state, "lofty", admin).await {
+    let flow_state = match begin(&state, "lofty", &admin).await {
         Ok(s) => s,
         Err(page) => return page,
     };
@@ -320,7 +317,7 @@ pub async fn start_lofty(
 /// GET /oauth/callback/lofty: check `state`, exchange the code, store the tokens.
 pub async fn callback_lofty(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    MaybeCaller(caller): MaybeCaller,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let Some(oauth) = state.lofty_oauth.clone() else {
@@ -335,7 +332,7 @@ pub async fn callback_lofty(
             "The callback has no state. Start again from /connect/lofty.",
         );
     };
-    if let Err(page) = claim(&state, &headers, &flow_state, "lofty").await {
+    if let Err(page) = claim(&state, caller.as_ref(), &flow_state, "lofty").await {
         return page;
     }
     let fail = async |message: String| {

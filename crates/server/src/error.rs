@@ -46,8 +46,16 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "admin login required: send Authorization: Bearer <admin token>",
+            "admin login required: log in at /login, or send Authorization: Bearer <API token> (ghlsync admin token create)",
         )
+    }
+
+    /// 429 with `Retry-After` and a message that is shown (too many wrong logins).
+    pub fn throttled(retry_after_secs: u64, message: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
+        }
     }
 
     /// 401 with a reason that is safe to show (a signature check).

@@ -17,18 +17,21 @@
 //! The server itself ([`serve`]) sheds slow and idle connections and caps how many
 //! are open; `/readyz` proves the journal takes a write.
 
+pub mod accounts;
 pub mod admin;
 pub mod connect;
 pub mod error;
+pub mod login;
+pub mod pages;
 pub mod serve;
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use ghl::WebhookVerifier;
@@ -53,6 +56,15 @@ pub struct AppState {
     pub oauth: Option<connect::OAuthSettings>,
     /// Lofty OAuth, when a vendor app is configured.
     pub lofty_oauth: Option<connect::LoftyOAuthSettings>,
+    /// Who may post to the webhook routes.
+    pub webhook_allow: WebhookAllow,
+}
+
+/// Addresses allowed to post to each webhook route; an empty list allows any.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookAllow {
+    pub ghl: Vec<ipnet::IpNet>,
+    pub lofty: Vec<ipnet::IpNet>,
 }
 
 impl AppState {
@@ -63,11 +75,23 @@ impl AppState {
         admin_token: secrecy::SecretString,
         oauth: Option<connect::OAuthSettings>,
     ) -> Self {
+        Self::with_auth(intake, verifier, &admin_token, admin::AuthSettings::default(), oauth)
+    }
+
+    /// The state with explicit admin settings (sessions, allowlist, cookies).
+    pub fn with_auth(
+        intake: engine::Intake,
+        verifier: WebhookVerifier,
+        operator_token: &secrecy::SecretString,
+        auth: admin::AuthSettings,
+        oauth: Option<connect::OAuthSettings>,
+    ) -> Self {
         Self {
             store: intake.store().clone(),
             intake,
             verifier: Arc::new(verifier),
-            admin: Arc::new(admin::AdminAuth::new(admin_token)),
+            admin: Arc::new(admin::AdminAuth::new(operator_token, auth)),
+            webhook_allow: WebhookAllow::default(),
             oauth,
             lofty_oauth: None,
         }
@@ -79,24 +103,76 @@ impl AppState {
         self.lofty_oauth = settings;
         self
     }
+
+    /// Adds webhook allowlists.
+    #[must_use]
+    pub fn with_webhook_allow(mut self, allow: WebhookAllow) -> Self {
+        self.webhook_allow = allow;
+        self
+    }
 }
 
-/// The router.
+/// The router: the admin side (pages, API, connect) behind [`admin::authenticate`],
+/// the webhook routes behind their allowlists, health open; security headers on all.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let admin_side = Router::new()
         .route("/", get(index))
-        .route("/login", get(login_page).post(login))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/webhooks/ghl", post(ghl_webhook))
-        .route("/webhooks/lofty/{key}", post(lofty_webhook))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/setup", get(login::setup_page).post(login::setup))
         .route("/connect/ghl", get(connect::start))
         .route("/oauth/callback/ghl", get(connect::callback))
         .route("/connect/status/{state}", get(connect::status))
         .route("/connect/lofty", get(connect::start_lofty))
         .route("/oauth/callback/lofty", get(connect::callback_lofty))
         .route("/api/connections", get(api_connections))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::authenticate,
+        ));
+    let webhooks = Router::new()
+        .route("/webhooks/ghl", post(ghl_webhook))
+        .route("/webhooks/lofty/{key}", post(lofty_webhook))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            webhook_allowlist,
+        ));
+    let secure = state.admin.settings.secure;
+    Router::new()
+        .merge(admin_side)
+        .merge(webhooks)
+        .route("/assets/app.css", get(pages::stylesheet))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            secure,
+            admin::security_headers,
+        ))
+}
+
+/// Refuses a webhook from an address outside the route's allowlist
+/// (`[intake] ghl_allow_from`, `lofty_allow_from`).
+async fn webhook_allowlist(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let list = if req.uri().path().starts_with("/webhooks/lofty/") {
+        &state.webhook_allow.lofty
+    } else {
+        &state.webhook_allow.ghl
+    };
+    let ip = admin::request_addr(&req, state.admin.settings.trust_forwarded_for);
+    if !admin::allowed(list, ip) {
+        tracing::warn!(addr = ?ip, path = req.uri().path(), "WebhookRejected: address not allowed");
+        return ApiError::with_status(
+            StatusCode::FORBIDDEN,
+            "this address may not post to this webhook (intake allowlist)",
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Serves on an already bound listener (the application binds first to learn the
@@ -110,80 +186,9 @@ pub async fn serve_listener(
     serve::serve(listener, router(state), limits, shutdown).await
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct LoginForm {
-    token: String,
-    next: Option<String>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct NextQuery {
-    next: Option<String>,
-}
-
-/// Where to go after login: a local path only (no open redirect), made of
-/// characters a `Location` header can carry. `Err` names what is wrong.
-fn local_path(next: Option<&str>) -> Result<&str, ApiError> {
-    let Some(next) = next.filter(|n| !n.is_empty()) else {
-        return Ok("/");
-    };
-    if next.chars().any(|c| c.is_control() || !c.is_ascii()) {
-        return Err(ApiError::bad_request(
-            "`next` must be a plain path (no control or non-ASCII characters)",
-        ));
-    }
-    Ok(
-        if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
-            next
-        } else {
-            "/"
-        },
-    )
-}
-
-async fn login_page(Query(q): Query<NextQuery>) -> Result<Html<String>, ApiError> {
-    let next = escape(local_path(q.next.as_deref()).map_err(ApiError::page)?);
-    Ok(Html(format!(
-        "<!doctype html><title>ghlsync: log in</title><h1>ghlsync admin</h1>\
-         <form method=\"post\" action=\"/login\"><label>Admin token <input type=\"password\" name=\"token\" autocomplete=\"current-password\"></label>\
-         <input type=\"hidden\" name=\"next\" value=\"{next}\"><button type=\"submit\">Log in</button></form>\
-         <p>The admin token is in <code>&lt;data_dir&gt;/admin.token</code> (or <code>GHLSYNC_ADMIN_TOKEN</code>).</p>"
-    )))
-}
-
-async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    // Check where to go first: a bad `next` sets no session.
-    let next = match local_path(f.next.as_deref()) {
-        Ok(n) => n,
-        Err(e) => return e.page().into_response(),
-    };
-    match state.admin.login(&f.token) {
-        Some(id) => {
-            let cookie = format!(
-                "{}={id}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}",
-                admin::SESSION_COOKIE,
-                admin::SESSION_TTL.as_secs()
-            );
-            let mut resp = Redirect::to(next).into_response();
-            if let Ok(v) = cookie.parse() {
-                resp.headers_mut().insert("set-cookie", v);
-            }
-            resp
-        }
-        None => (
-            StatusCode::UNAUTHORIZED,
-            Html(
-                "<!doctype html><p>Wrong admin token. <a href=\"/login\">Try again</a></p>"
-                    .to_owned(),
-            ),
-        )
-            .into_response(),
-    }
-}
-
 async fn index(
     State(state): State<AppState>,
-    _admin: AdminCaller,
+    AdminCaller(caller): AdminCaller,
 ) -> Result<Html<String>, ApiError> {
     let list = state
         .store
@@ -194,21 +199,24 @@ async fn index(
         .iter()
         .map(|c| {
             format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"status-{}\">{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&c.name),
                 escape(&c.id),
                 c.kind,
+                c.status.as_str(),
                 c.status.as_str(),
                 escape(&c.scopes),
                 escape(c.status_reason.as_deref().unwrap_or(""))
             )
         })
         .collect::<String>();
-    Ok(Html(format!(
-        "<!doctype html><title>ghlsync</title><h1>ghlsync</h1>\
-         <p><a href=\"/connect/ghl\">Connect a GHL location</a> · <a href=\"/connect/ghl?user_type=company\">Connect a GHL agency (all sub-accounts)</a></p>\
-         <table border=1><tr><th>name</th><th>connection</th><th>kind</th><th>status</th><th>scopes</th><th>last error</th></tr>{rows}</table>"
-    )))
+    let body = format!(
+        "<h1>Connections</h1>\
+         <p><a class=\"button\" href=\"/connect/ghl\">Connect a GHL location</a> \
+         <a class=\"button secondary\" href=\"/connect/ghl?user_type=company\">Connect a GHL agency (all sub-accounts)</a></p>\
+         <table><tr><th>name</th><th>connection</th><th>kind</th><th>status</th><th>scopes</th><th>last error</th></tr>{rows}</table>"
+    );
+    Ok(pages::page("Connections", Some(&caller), "/", &body))
 }
 
 /// GET /api/connections: every connection, never a secret.

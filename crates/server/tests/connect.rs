@@ -12,7 +12,7 @@ use sandbox::SandboxConfig;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use store::{ConnectionStatus, expose};
-use testkit::{ADMIN_TOKEN, Backend, Config, Spec, TestApp, attr, spawn_app, spawn_app_configured};
+use testkit::{ADMIN_PASSWORD, ADMIN_TOKEN, Backend, Config, Spec, TestApp, attr, spawn_app, spawn_app_configured};
 
 /// A SQLite app on a sandbox built from `sandbox`.
 async fn spawn(sandbox: SandboxConfig) -> TestApp {
@@ -135,7 +135,7 @@ async fn a_browser_flow_is_bound_to_its_session() {
     let wrong = app
         .http
         .post(format!("{}/login", app.address))
-        .form(&[("token", "nope")])
+        .form(&[("name", "admin"), ("password", "nope")])
         .send()
         .await
         .unwrap();
@@ -540,11 +540,12 @@ async fn no_store_error_text_reaches_a_client() {
 #[tokio::test]
 async fn login_refuses_a_next_with_control_characters_and_sets_no_cookie() {
     let app = spawn_app().await;
+    app.add_user("admin", store::Role::Admin).await;
     let injected = "/x\r\nSet-Cookie: a=b";
     let post = app
         .http
         .post(format!("{}/login", app.address))
-        .form(&[("token", ADMIN_TOKEN), ("next", injected)])
+        .form(&[("name", "admin"), ("password", ADMIN_PASSWORD), ("next", injected)])
         .send()
         .await
         .unwrap();
@@ -572,7 +573,7 @@ async fn login_refuses_a_next_with_control_characters_and_sets_no_cookie() {
     let ok = app
         .http
         .post(format!("{}/login", app.address))
-        .form(&[("token", ADMIN_TOKEN), ("next", "/x")])
+        .form(&[("name", "admin"), ("password", ADMIN_PASSWORD), ("next", "/x")])
         .send()
         .await
         .unwrap();

@@ -189,6 +189,7 @@ macro_rules! intake_pool {
 }
 
 // Declared after `pool!`: macros are visible to the modules that follow them.
+mod accounts;
 mod action_flows;
 mod budgets;
 mod connect_flows;
@@ -205,6 +206,7 @@ mod tokens;
 pub mod vault;
 mod webhook_keys;
 
+pub use accounts::{AdminUser, ApiToken, Role, SessionRow};
 pub use action_flows::ActionFlowRow;
 pub use connect_flows::{ConnectFlow, ConnectFlowStatus};
 pub use connections::{Connection, ConnectionStatus, NewConnection};

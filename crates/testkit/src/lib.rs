@@ -41,6 +41,8 @@ use store::{Keyring, MasterKey, Store, StoreOptions};
 
 /// The admin token of every test app.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The password of the accounts tests create.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -569,15 +571,38 @@ impl TestApp {
             .to_owned()
     }
 
-    /// Logs in on the admin page: the session cookie (`name=value`).
+    /// Creates an admin account `name` (password [`ADMIN_PASSWORD`]) with `role`.
+    pub async fn add_user(&self, name: &str, role: store::Role) {
+        let hash = server::accounts::hash_password(ADMIN_PASSWORD).expect("hash");
+        self.store
+            .put_admin_user(name, role, &hash)
+            .await
+            .expect("account");
+    }
+
+    /// Logs in on the admin page as an admin (created on first use): the session
+    /// cookie (`name=value`).
     pub async fn login(&self) -> String {
+        if self.store.admin_user("admin").await.expect("store").is_none() {
+            self.add_user("admin", store::Role::Admin).await;
+        }
+        self.login_as("admin").await
+    }
+
+    /// Logs in as `name` (password [`ADMIN_PASSWORD`]): the session cookie.
+    pub async fn login_as(&self, name: &str) -> String {
         let login = self
             .http
             .post(format!("{}/login", self.address))
-            .form(&[("token", ADMIN_TOKEN), ("next", "/connect/ghl")])
+            .form(&[("name", name), ("password", ADMIN_PASSWORD), ("next", "/")])
             .send()
             .await
             .expect("login");
+        assert!(
+            login.status().is_redirection(),
+            "login as {name}: {}",
+            login.status()
+        );
         login.headers()["set-cookie"]
             .to_str()
             .expect("a cookie")

@@ -66,6 +66,11 @@ pub async fn serve(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode
         ..ghlsync::AppOptions::default()
     };
     let app = ghlsync::Application::build(config, options).await?;
+    if let Some(link) = app.setup_link().await? {
+        eprintln!(
+            "No admin account yet: create the first at {link} (works once, for 24 hours), or on this host: ghlsync admin add-user NAME --role admin"
+        );
+    }
     println!(
         "{}",
         serde_json::json!({"listening": format!("http://{}", app.address())})

@@ -214,7 +214,29 @@ async fn through_connection(
     input: Value,
 ) -> anyhow::Result<Result<Value, Failure>> {
     let connectors = ghlsync::startup::connectors(config, store)?;
-    let result = engine::catalog::call(&connectors, conn.clone(), entry, input).await;
+    // A 429 was not carried out, so it is safe to send again: wait as the server
+    // asks, up to a minute in all (a running sync may be using the same account).
+    let mut waited = std::time::Duration::ZERO;
+    let result = loop {
+        let result = engine::catalog::call(&connectors, conn.clone(), entry, input.clone()).await;
+        let wait = match &result {
+            Err(e) => match e.retry_class() {
+                RetryClass::RetryAfter(wait) => wait.max(std::time::Duration::from_secs(1)),
+                _ => break result,
+            },
+            Ok(_) => break result,
+        };
+        if waited + wait > std::time::Duration::from_secs(60) {
+            break result;
+        }
+        crate::hint!(
+            "{} is rate limiting this account; sending again in {} s",
+            entry.system,
+            wait.as_secs()
+        );
+        tokio::time::sleep(wait).await;
+        waited += wait;
+    };
     Ok(result.map_err(|e| {
         let (body, status) = match &e {
             engine::ConnectorError::Ghl(g) => (g.api().map(|a| a.body.clone()), g.status()),

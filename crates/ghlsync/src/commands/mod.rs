@@ -24,6 +24,7 @@ macro_rules! hint {
     };
 }
 
+pub mod accounts;
 pub mod admin;
 pub mod bench;
 pub mod call;

@@ -80,6 +80,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let admin_file = config.data_dir().join("admin.token");
+    let setup = app.setup_link().await?;
     let worker_id = app.worker().id().to_owned();
     let mut line = json!({
         "server": {"url": format!("http://{addr}"), "admin_token_file": admin_file, "store": store.backend_name()},
@@ -90,7 +91,7 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     println!("{line}");
     eprintln!(
         "\nghlsync is up.\n\n\
-         \x20 server        http://{addr}   (admin page; log in with the token in {})\n\
+         \x20 server        http://{addr}   (admin UI; {})\n\
          \x20 webhooks      http://{addr}/webhooks/ghl, http://{addr}/webhooks/lofty/<key per connection>\n\
          \x20 store         {} in {}\n\
          \x20 worker        {}\n{}\n\
@@ -99,7 +100,10 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
          Connect Lytho:            cargo run --release -- connect lytho   (asks the client secret)\n\
          List connections:         cargo run --release -- connections\n\
          Press Ctrl-C to stop.",
-        admin_file.display(),
+        match &setup {
+            Some(link) => format!("create the first admin account, once, at {link}"),
+            None => format!("log in at {public}/login"),
+        },
         store.backend_name(),
         config.data_dir().display(),
         worker_id,
