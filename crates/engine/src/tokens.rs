@@ -166,7 +166,10 @@ impl TokenSource {
                         refresh: t.refresh_token.clone().or(Some(refresh)),
                         expires_at: Some(expiry(now, t.expires_in.unwrap_or(86_399))),
                     }),
-                    Err(e) => classify_refresh_error(&e),
+                    Err(e) => {
+                        wire::metrics::token_refresh_failed("ghl");
+                        classify_refresh_error(&e)
+                    }
                 }
             })
             .await?;
@@ -201,12 +204,17 @@ impl TokenSource {
                         refresh: t.refresh_token.clone().or(Some(refresh)),
                         expires_at: Some(expiry(now, t.expires_in)),
                     }),
-                    Err(e) => match e.status() {
-                        Some(s) if (400..500).contains(&s) && s != 429 => RefreshDecision::Reject(
-                            format!("Lofty rejected the refresh token ({s}): {e}"),
-                        ),
-                        _ => RefreshDecision::Fail(e.to_string()),
-                    },
+                    Err(e) => {
+                        wire::metrics::token_refresh_failed("lofty");
+                        match e.status() {
+                            Some(s) if (400..500).contains(&s) && s != 429 => {
+                                RefreshDecision::Reject(format!(
+                                    "Lofty rejected the refresh token ({s}): {e}"
+                                ))
+                            }
+                            _ => RefreshDecision::Fail(e.to_string()),
+                        }
+                    }
                 }
             })
             .await?;

@@ -352,7 +352,10 @@ impl Worker {
         let mut failed = Vec::new();
         for (job, outcome) in results {
             match outcome {
-                Settled::Done(log) => done.push((job.id, Some(log))),
+                Settled::Done(log) => {
+                    wire::metrics::job_finished(&job.kind, "done");
+                    done.push((job.id, Some(log)));
+                }
                 Settled::Failed(f) => failed.push((job, f.failure, f.message)),
             }
         }
@@ -365,6 +368,13 @@ impl Worker {
                 .store
                 .fail(&self.config.id, &job, failure, &message)
                 .await?;
+            let outcome = match out {
+                store::FailOutcome::Retrying { .. } => "retry",
+                store::FailOutcome::Held => "reauth",
+                store::FailOutcome::Dead => "dead",
+                store::FailOutcome::LeaseLost => "lease_lost",
+            };
+            wire::metrics::job_finished(&job.kind, outcome);
             tracing::info!(job = job.id, kind = %job.kind, ?out, error = %message, "JobFailed");
         }
         Ok(claimed)

@@ -269,11 +269,12 @@ impl GhlClient {
             PreparedBody::Form(pairs) => req.form(&pairs),
         };
 
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| GhlError::transport(Some(op.id), e))?;
+        let resp = req.send().await.map_err(|e| {
+            wire::metrics::api_request("ghl", 0);
+            GhlError::transport(Some(op.id), e)
+        })?;
         let status = resp.status();
+        wire::metrics::api_request("ghl", status.as_u16());
         let headers = resp.headers().clone();
         let rate_limit = RateLimitHeaders::from_headers(&headers);
         if paced && let Some(gov) = &self.governor {

@@ -762,12 +762,13 @@ mod tests {
             Some("worker"),
             Some("intake"),
             Some("server"),
+            Some("admin"),
         ] {
             let fields = fields_of(section);
             assert!(!fields.is_empty(), "{section:?}");
             for f in fields {
                 if section.is_none()
-                    && ["ghl", "lofty", "worker", "intake", "server"].contains(&f.as_str())
+                    && ["ghl", "lofty", "worker", "intake", "server", "admin"].contains(&f.as_str())
                 {
                     continue;
                 }

@@ -275,11 +275,12 @@ impl LoftyClient {
                 .map_err(|e| LoftyError::InvalidInput(format!("{}: {e}", op.id)))?;
             req = req.body(bytes);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| LoftyError::transport(Some(op.id), e))?;
+        let resp = req.send().await.map_err(|e| {
+            wire::metrics::api_request("lofty", 0);
+            LoftyError::transport(Some(op.id), e)
+        })?;
         let status = resp.status();
+        wire::metrics::api_request("lofty", status.as_u16());
         let headers = resp.headers().clone();
         let rate = RateLimit::from_headers(&headers);
         if let Some(pacer) = &self.pacer {

@@ -227,11 +227,12 @@ impl LythoClient {
                 .header(CONTENT_TYPE, HeaderValue::from_static(JSON_PATCH))
                 .body(bytes);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| LythoError::transport(Some(op.id), e))?;
+        let resp = req.send().await.map_err(|e| {
+            wire::metrics::api_request("lytho", 0);
+            LythoError::transport(Some(op.id), e)
+        })?;
         let status = resp.status();
+        wire::metrics::api_request("lytho", status.as_u16());
         let headers = resp.headers().clone();
         let bytes = resp
             .bytes()

@@ -2,8 +2,8 @@
 //! 2 passes, 1 lane, as OWASP recommends), stored as PHC strings.
 
 use argon2::password_hash::{PasswordHash, SaltString};
-use rand::RngCore;
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use rand::RngCore;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD: usize = 12;
@@ -78,9 +78,21 @@ mod tests {
     fn new_accounts_need_a_plain_name_and_a_long_password() {
         assert!(check_new("ada", "long enough pass").is_ok());
         assert!(check_new("ada@example.com", "long enough pass").is_ok());
-        assert!(check_new("", "long enough pass").unwrap_err().contains("name"));
-        assert!(check_new("a b", "long enough pass").unwrap_err().contains("name"));
+        assert!(
+            check_new("", "long enough pass")
+                .unwrap_err()
+                .contains("name")
+        );
+        assert!(
+            check_new("a b", "long enough pass")
+                .unwrap_err()
+                .contains("name")
+        );
         assert!(check_new("ada", "short").unwrap_err().contains("12"));
-        assert!(check_new("adalovelace1", "ADALOVELACE1").unwrap_err().contains("name"));
+        assert!(
+            check_new("adalovelace1", "ADALOVELACE1")
+                .unwrap_err()
+                .contains("name")
+        );
     }
 }

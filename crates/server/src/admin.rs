@@ -155,10 +155,12 @@ impl Throttle {
         }
     }
 
-    /// How long until `keys` may try again; `None` when none is over its limit.
-    pub fn blocked(&self, keys: &[String]) -> Option<Duration> {
-        let now = Instant::now();
-        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    fn wait(
+        &self,
+        map: &HashMap<String, Vec<Instant>>,
+        keys: &[String],
+        now: Instant,
+    ) -> Option<Duration> {
         keys.iter()
             .filter_map(|k| {
                 let live: Vec<&Instant> = map
@@ -172,21 +174,60 @@ impl Throttle {
             .max()
     }
 
-    /// Counts a failure against each key.
-    pub fn fail(&self, keys: &[String]) {
+    /// How long until `keys` may try again; `None` when none is over its limit.
+    pub fn blocked(&self, keys: &[String]) -> Option<Duration> {
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        self.wait(&map, keys, Instant::now())
+    }
+
+    /// Starts an attempt: refused (with the wait) when a key is over its limit, else
+    /// counted as a failure against each key at once, so attempts running side by
+    /// side cannot all pass the check. [`Throttle::succeeded`] takes it back.
+    pub fn attempt(&self, keys: &[String]) -> Result<Instant, Duration> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(wait) = self.wait(&map, keys, now) {
+            return Err(wait);
+        }
+        Self::record(&mut map, keys, now, self.window);
+        Ok(now)
+    }
+
+    /// The attempt begun at `at` succeeded: it no longer counts against `keys`.
+    pub fn succeeded(&self, keys: &[String], at: Instant) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        for k in keys {
+            if let Some(list) = map.get_mut(k)
+                && let Some(i) = list.iter().position(|t| *t == at)
+            {
+                list.remove(i);
+            }
+        }
+    }
+
+    fn record(
+        map: &mut HashMap<String, Vec<Instant>>,
+        keys: &[String],
+        now: Instant,
+        window: Duration,
+    ) {
         if map.len() >= THROTTLE_KEYS {
-            map.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < self.window));
+            map.retain(|_, v| v.iter().any(|t| now.duration_since(*t) < window));
             if map.len() >= THROTTLE_KEYS {
                 map.clear();
             }
         }
         for k in keys {
             let list = map.entry(k.clone()).or_default();
-            list.retain(|t| now.duration_since(*t) < self.window);
+            list.retain(|t| now.duration_since(*t) < window);
             list.push(now);
         }
+    }
+
+    /// Counts a failure against each key.
+    pub fn fail(&self, keys: &[String]) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        Self::record(&mut map, keys, Instant::now(), self.window);
     }
 
     /// Forgets an account's failures (after a correct password).
@@ -277,7 +318,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The client's address: the connection's peer, or the last `X-Forwarded-For`
 /// entry when the server is told it sits behind a proxy.
-pub fn client_addr(parts_headers: &HeaderMap, peer: Option<SocketAddr>, trust: bool) -> Option<IpAddr> {
+pub fn client_addr(
+    parts_headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trust: bool,
+) -> Option<IpAddr> {
     if trust
         && let Some(ip) = parts_headers
             .get("x-forwarded-for")
@@ -313,8 +358,14 @@ impl ClientIp {
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
         Ok(Self(client_addr(
             &parts.headers,
             peer,
@@ -371,8 +422,7 @@ fn csrf_in_form(body: &[u8]) -> Option<String> {
 /// Constant-time equality of two tokens.
 fn tokens_equal(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -391,14 +441,18 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
     let mut caller = None;
     if let Some(token) = bearer(&parts.headers) {
         let keys = [ClientIp(ip).key()];
-        if let Some(wait) = auth.throttle.blocked(&keys) {
-            return ApiError::throttled(
-                wait.as_secs().max(1),
-                "too many wrong tokens from this address; wait and try again",
-            )
-            .into_response();
-        }
+        let attempt = match auth.throttle.attempt(&keys) {
+            Ok(at) => at,
+            Err(wait) => {
+                return ApiError::throttled(
+                    wait.as_secs().max(1),
+                    "too many wrong tokens from this address; wait and try again",
+                )
+                .into_response();
+            }
+        };
         if auth.is_operator(token) {
+            auth.throttle.succeeded(&keys, attempt);
             caller = Some(Caller {
                 name: "operator".to_owned(),
                 role: Role::Admin,
@@ -407,6 +461,7 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
         } else {
             match state.store.use_api_token(token).await {
                 Ok(Some((name, role))) => {
+                    auth.throttle.succeeded(&keys, attempt);
                     caller = Some(Caller {
                         name,
                         role,
@@ -414,11 +469,11 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
                     });
                 }
                 Ok(None) => {
-                    auth.throttle.fail(&keys);
                     tracing::warn!(addr = ?ip, "AdminRefused: unknown API token");
                     return ApiError::unauthorized().into_response();
                 }
                 Err(e) => {
+                    auth.throttle.succeeded(&keys, attempt);
                     return ApiError::unavailable("cannot check the API token", e).into_response();
                 }
             }
@@ -463,7 +518,10 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
         {
             let bytes = match axum::body::to_bytes(body, usize::MAX).await {
                 Ok(b) => b,
-                Err(_) => return ApiError::bad_request("the request body could not be read").into_response(),
+                Err(_) => {
+                    return ApiError::bad_request("the request body could not be read")
+                        .into_response();
+                }
             };
             let sent = parts
                 .headers
@@ -619,7 +677,15 @@ mod tests {
             t.fail(&acct);
         }
         assert_eq!(t.blocked(&acct), None, "two failures of three allowed");
-        t.fail(&acct);
+        // A successful attempt does not count; a failed one does.
+        let at = t.attempt(&acct).unwrap();
+        t.succeeded(&acct, at);
+        assert_eq!(t.blocked(&acct), None);
+        t.attempt(&acct).unwrap();
+        assert!(
+            t.attempt(&acct).is_err(),
+            "three failures: the next is refused"
+        );
         let wait = t.blocked(&acct).expect("blocked after three");
         assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(50));
         // Another account from the same address: the address has 3 of its 5.
@@ -636,12 +702,27 @@ mod tests {
     fn origins_must_be_ours() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        assert!(same_origin(&h, "https://sync.example.com"), "no Origin header");
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
-        assert!(same_origin(&h, "https://sync.example.com"), "the host asked for");
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://sync.example.com"));
+        assert!(
+            same_origin(&h, "https://sync.example.com"),
+            "no Origin header"
+        );
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(
+            same_origin(&h, "https://sync.example.com"),
+            "the host asked for"
+        );
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://sync.example.com"),
+        );
         assert!(same_origin(&h, "https://sync.example.com"));
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(!same_origin(&h, "https://sync.example.com"));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h, "https://sync.example.com"));
@@ -655,10 +736,16 @@ mod tests {
         assert!(!allowed(&list, Some("192.168.1.1".parse().unwrap())));
         assert!(!allowed(&list, None));
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4, 10.0.0.9"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.2.3.4, 10.0.0.9"),
+        );
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         assert_eq!(client_addr(&h, Some(peer), false), Some(peer.ip()));
-        assert_eq!(client_addr(&h, Some(peer), true), Some("10.0.0.9".parse().unwrap()));
+        assert_eq!(
+            client_addr(&h, Some(peer), true),
+            Some("10.0.0.9".parse().unwrap())
+        );
     }
 
     #[test]

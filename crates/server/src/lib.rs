@@ -75,7 +75,13 @@ impl AppState {
         admin_token: secrecy::SecretString,
         oauth: Option<connect::OAuthSettings>,
     ) -> Self {
-        Self::with_auth(intake, verifier, &admin_token, admin::AuthSettings::default(), oauth)
+        Self::with_auth(
+            intake,
+            verifier,
+            &admin_token,
+            admin::AuthSettings::default(),
+            oauth,
+        )
     }
 
     /// The state with explicit admin settings (sessions, allowlist, cookies).
@@ -144,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             secure,
@@ -232,6 +239,30 @@ async fn api_connections(
     Ok(Json(json!({"connections": list})))
 }
 
+/// GET /metrics: the process's counters (see [`wire::metrics`]) and the queue's
+/// depth, read from the store now. Open like `/healthz` (no ids or secrets in it);
+/// `admin.allow_from` does not cover it: keep it off the internet at the proxy.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.store.queue_depths().await {
+        Ok(depths) => {
+            for (queue, n) in depths {
+                wire::metrics::set_queue_depth(&queue, n);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "MetricsIncomplete: the queue depth could not be read")
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            wire::metrics::CONTENT_TYPE,
+        )],
+        wire::metrics::encode(),
+    )
+        .into_response()
+}
+
 /// GET /readyz: ready when the journal takes a write (a probe row, written through
 /// the intake's writer within the GHL deadline) and the queue can be read. The
 /// answer names each part and what is wrong with it.
@@ -298,6 +329,7 @@ async fn ghl_webhook(
     drop(body);
     match state.intake.submit(journal, vec![job], until).await {
         Ok(Journaled::New(id)) => {
+            wire::metrics::events_received("ghl", 1);
             tracing::info!(event = id, webhook_id = %event.webhook_id, event_type = %event.event_type, "EventJournaled");
             Ok(Json(json!({"status": "accepted"})))
         }
@@ -356,6 +388,7 @@ async fn lofty_webhook(
     drop(batch);
     match state.intake.submit(event, vec![job], until).await {
         Ok(Journaled::New(id)) => {
+            wire::metrics::events_received("lofty", changes as u64);
             tracing::info!(event = id, connection = %owner, list, changes, "EventJournaled");
             Ok(Json(json!({"status": "accepted", "changes": changes})))
         }

@@ -117,40 +117,45 @@ pub async fn login(
     };
     let account_key = format!("user:{}", f.name.to_lowercase());
     let keys = [account_key.clone(), ip.key()];
-    if let Some(wait) = state.admin.throttle.blocked(&keys) {
-        tracing::warn!(user = %f.name, addr = ?ip.0, "LoginThrottled");
-        let mut e = ApiError::throttled(
-            wait.as_secs().max(1),
-            format!(
-                "Too many wrong logins for this account or from this address. Try again in {} minutes.",
-                wait.as_secs().div_ceil(60)
-            ),
-        );
-        e = e.page();
-        return e.into_response();
-    }
+    let attempt = match state.admin.throttle.attempt(&keys) {
+        Ok(at) => at,
+        Err(wait) => {
+            tracing::warn!(user = %f.name, addr = ?ip.0, "LoginThrottled");
+            let mut e = ApiError::throttled(
+                wait.as_secs().max(1),
+                format!(
+                    "Too many wrong logins for this account or from this address. Try again in {} minutes.",
+                    wait.as_secs().div_ceil(60)
+                ),
+            );
+            e = e.page();
+            return e.into_response();
+        }
+    };
     let user = match state.store.admin_user(&f.name).await {
         Ok(u) => u,
         Err(e) => {
+            state.admin.throttle.succeeded(&keys, attempt);
             return ApiError::unavailable("cannot check the login", e)
                 .page()
                 .into_response();
         }
     };
-    let hash = user
-        .as_ref()
-        .map_or_else(|| accounts::decoy_hash().to_owned(), |u| u.password_hash.clone());
+    let hash = user.as_ref().map_or_else(
+        || accounts::decoy_hash().to_owned(),
+        |u| u.password_hash.clone(),
+    );
     let password = f.password;
     let good = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
         .await
         .unwrap_or(false);
     match user {
         Some(u) if good => {
+            state.admin.throttle.succeeded(&keys, attempt);
             state.admin.throttle.clear(&account_key);
             open_session(&state, &u.name, &next).await
         }
         _ => {
-            state.admin.throttle.fail(&keys);
             tracing::warn!(user = %f.name, addr = ?ip.0, "LoginFailed: wrong name or password");
             (
                 StatusCode::UNAUTHORIZED,
@@ -234,11 +239,19 @@ fn setup_gone() -> Response {
 
 /// Whether the setup link still works: a live token and no account yet.
 async fn setup_open(state: &AppState, token: &str) -> Result<bool, Response> {
-    let unavailable = |e| ApiError::unavailable("cannot check the setup link", e).page().into_response();
+    let unavailable = |e| {
+        ApiError::unavailable("cannot check the setup link", e)
+            .page()
+            .into_response()
+    };
     if state.store.admin_user_count().await.map_err(unavailable)? > 0 {
         return Ok(false);
     }
-    state.store.setup_token_valid(token).await.map_err(unavailable)
+    state
+        .store
+        .setup_token_valid(token)
+        .await
+        .map_err(unavailable)
 }
 
 /// GET /setup?token=
@@ -258,9 +271,12 @@ pub async fn setup(
 ) -> Response {
     let keys = [ip.key()];
     if let Some(wait) = state.admin.throttle.blocked(&keys) {
-        return ApiError::throttled(wait.as_secs().max(1), "Too many wrong setup links from this address.")
-            .page()
-            .into_response();
+        return ApiError::throttled(
+            wait.as_secs().max(1),
+            "Too many wrong setup links from this address.",
+        )
+        .page()
+        .into_response();
     }
     match setup_open(&state, &f.token).await {
         Ok(true) => {}
@@ -284,8 +300,7 @@ pub async fn setup(
         return again("The two passwords differ.");
     }
     let password = f.password.clone();
-    let hash = match tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await
-    {
+    let hash = match tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await {
         Ok(Ok(h)) => h,
         _ => return again("The password could not be hashed; try again."),
     };

@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tower::ServiceExt;
 use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
 
 use crate::ApiError;
 

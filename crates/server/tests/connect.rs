@@ -12,7 +12,10 @@ use sandbox::SandboxConfig;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use store::{ConnectionStatus, expose};
-use testkit::{ADMIN_PASSWORD, ADMIN_TOKEN, Backend, Config, Spec, TestApp, attr, spawn_app, spawn_app_configured};
+use testkit::{
+    ADMIN_PASSWORD, ADMIN_TOKEN, Backend, Config, Spec, TestApp, attr, spawn_app,
+    spawn_app_configured,
+};
 
 /// A SQLite app on a sandbox built from `sandbox`.
 async fn spawn(sandbox: SandboxConfig) -> TestApp {
@@ -545,7 +548,11 @@ async fn login_refuses_a_next_with_control_characters_and_sets_no_cookie() {
     let post = app
         .http
         .post(format!("{}/login", app.address))
-        .form(&[("name", "admin"), ("password", ADMIN_PASSWORD), ("next", injected)])
+        .form(&[
+            ("name", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", injected),
+        ])
         .send()
         .await
         .unwrap();
@@ -573,7 +580,11 @@ async fn login_refuses_a_next_with_control_characters_and_sets_no_cookie() {
     let ok = app
         .http
         .post(format!("{}/login", app.address))
-        .form(&[("name", "admin"), ("password", ADMIN_PASSWORD), ("next", "/x")])
+        .form(&[
+            ("name", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", "/x"),
+        ])
         .send()
         .await
         .unwrap();

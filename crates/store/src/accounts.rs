@@ -87,12 +87,19 @@ fn role_of(s: &str) -> Role {
 impl Store {
     /// How many admin accounts exist.
     pub async fn admin_user_count(&self) -> Result<i64> {
-        Ok(pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM admin_users").fetch_one(p).await?))
+        Ok(
+            pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM admin_users").fetch_one(p).await?),
+        )
     }
 
     /// Creates the account, or gives an existing one a new password and role (its
     /// sessions end). True when it was created.
-    pub async fn put_admin_user(&self, name: &str, role: Role, password_hash: &str) -> Result<bool> {
+    pub async fn put_admin_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+    ) -> Result<bool> {
         let now = self.now();
         let created = pool!(self, p => {
             let mut tx = p.begin().await?;

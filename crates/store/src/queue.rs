@@ -581,6 +581,18 @@ impl Store {
         Ok(s)
     }
 
+    /// Jobs waiting or running, per queue (every queue that has any, and `default`).
+    pub async fn queue_depths(&self) -> Result<Vec<(String, i64)>> {
+        let mut rows: Vec<(String, i64)> = pool!(self, p => {
+            sqlx::query_as("SELECT queue, COUNT(*) FROM jobs WHERE status IN ('queued', 'running') GROUP BY queue ORDER BY queue")
+                .fetch_all(p).await?
+        });
+        if !rows.iter().any(|(q, _)| q == "default") {
+            rows.push(("default".to_owned(), 0));
+        }
+        Ok(rows)
+    }
+
     /// Jobs that can run now (queued and due, or with an expired lease).
     pub async fn ready_count(&self, queue: &str) -> Result<i64> {
         let now = self.now();

@@ -146,6 +146,13 @@ macro_rules! insert_history {
     }};
 }
 
+/// Counts committed decisions in `ghlsync_sync_records_total{flow,outcome}`.
+fn count_decisions(entries: &[HistoryEntry]) {
+    for h in entries {
+        wire::metrics::sync_record(&h.flow, &h.decision);
+    }
+}
+
 impl Store {
     /// Stores a flow (a new file or new connections replace the old ones).
     pub async fn put_flow(&self, flow: &FlowRow) -> Result<()> {
@@ -238,6 +245,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        count_decisions(history);
         Ok(())
     }
 
@@ -297,6 +305,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        count_decisions(entries);
         Ok(())
     }
 

@@ -271,7 +271,7 @@ pub async fn spawn_app_configured(spec: Spec, tune: impl FnOnce(&mut Config)) ->
     let app = ghlsync::Application::build(&config, app_options(spec.run_worker))
         .await
         .expect("the application builds");
-    let address = app.public_url();
+    let address = format!("http://{}", app.address());
     let store = app.store().clone();
     let worker = app.worker().clone();
     let config = app.config().clone();
@@ -583,7 +583,13 @@ impl TestApp {
     /// Logs in on the admin page as an admin (created on first use): the session
     /// cookie (`name=value`).
     pub async fn login(&self) -> String {
-        if self.store.admin_user("admin").await.expect("store").is_none() {
+        if self
+            .store
+            .admin_user("admin")
+            .await
+            .expect("store")
+            .is_none()
+        {
             self.add_user("admin", store::Role::Admin).await;
         }
         self.login_as("admin").await

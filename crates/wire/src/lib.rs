@@ -15,6 +15,7 @@
 //!   string) and what is left of it into a body.
 //! - [`pagination`]: [`paged`], the generic pager under every client's streams.
 //! - [`method`]: [`Method`], the method column of the operation tables.
+//! - [`metrics`]: the process's counters and gauges, encoded for `/metrics`.
 //! - [`retry`]: [`RetryClass`], what the queue should do about a failure, and
 //!   [`parse_retry_after`].
 //! - [`schema`]: JSON Schemas of operation inputs and outputs built from the model
@@ -24,6 +25,7 @@
 
 pub mod http;
 pub mod method;
+pub mod metrics;
 pub mod pagination;
 pub mod request;
 pub mod retry;

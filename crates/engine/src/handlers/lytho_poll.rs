@@ -112,6 +112,7 @@ pub async fn run(ctx: &Context, job: &LythoPoll) -> Result<Outcome, Failed> {
             .await
             .map_err(|e| Failed::from(crate::connectors::ConnectorError::Lytho(e)))?;
         changed_items += items.len();
+        wire::metrics::events_received("lytho", items.len() as u64);
         if for_actions.contains(&kind) {
             let events = crate::catalog::lytho_events(kind, &items);
             queued += crate::actions::route(store, &events, Some(&job.connection)).await?;

@@ -83,7 +83,8 @@ pub enum TokenCommand {
 /// The new password: stdin when it is not a terminal, else asked twice.
 fn read_new_password() -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ").context("cannot read from the terminal")?;
+        let first =
+            rpassword::prompt_password("Password: ").context("cannot read from the terminal")?;
         let again = rpassword::prompt_password("Password again: ")
             .context("cannot read from the terminal")?;
         if first != again {
