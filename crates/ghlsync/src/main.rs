@@ -127,7 +127,8 @@ enum Command {
 }
 
 /// Logs go to stderr: `GHLSYNC_LOG` if set, else by `-q` / `-v`; colour only on a
-/// terminal, and never with `NO_COLOR`.
+/// terminal, and never with `NO_COLOR`; one JSON object per line with
+/// `GHLSYNC_LOG_FORMAT=json` (each server request's lines carry its request id).
 fn init_logging(verbose: u8, quiet: bool) {
     use std::io::IsTerminal;
     let default = match (quiet, verbose) {
@@ -140,11 +141,19 @@ fn init_logging(verbose: u8, quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
+    let json = std::env::var("GHLSYNC_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(colour).init();
+    }
 }
 
 fn main() -> ExitCode {

@@ -127,3 +127,86 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// `GHLSYNC_LOG_FORMAT=json`: one JSON object per line, and a request's lines carry
+/// its request id (echoed in `X-Request-Id`), never the secret path of a webhook.
+#[test]
+fn json_logs_carry_the_request_id() {
+    let dir = tempdir_named("json-logs");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GHLSYNC_DATA_DIR", &dir)
+        .env_remove("GHLSYNC_DATABASE_URL")
+        .env("GHLSYNC_LOG_FORMAT", "json")
+        .env("GHLSYNC_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let listening: Value = serde_json::from_str(&line).unwrap();
+    let url = listening["listening"].as_str().unwrap().to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (echoed, lofty_echo) = rt.block_on(async {
+        let http = wire::http::default_http_client();
+        let bad = http
+            .post(format!("{url}/webhooks/ghl"))
+            .header("x-request-id", "req-test-42")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 401, "no signature");
+        let lofty = http
+            .post(format!("{url}/webhooks/lofty/secret-key-in-the-path"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        (
+            bad.headers()["x-request-id"].to_str().unwrap().to_owned(),
+            lofty.headers()["x-request-id"].to_str().unwrap().to_owned(),
+        )
+    });
+    assert_eq!(echoed, "req-test-42");
+    assert_eq!(lofty_echo.len(), 16, "a new id when none is sent");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let _ = child.kill();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = child.wait();
+    let lines: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let rejected = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("WebhookRejected"))
+        })
+        .unwrap_or_else(|| panic!("a WebhookRejected line in {err}"));
+    assert_eq!(rejected["span"]["request_id"], "req-test-42", "{rejected}");
+    assert_eq!(rejected["span"]["route"], "/webhooks/ghl", "{rejected}");
+    assert!(!err.contains("secret-key-in-the-path"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempdir_named(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ghlsync-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

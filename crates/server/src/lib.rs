@@ -156,6 +156,41 @@ pub fn router(state: AppState) -> Router {
             secure,
             admin::security_headers,
         ))
+        .layer(axum::middleware::from_fn(request_id))
+}
+
+/// Gives each request an id (the caller's `X-Request-Id` when it is a plain short
+/// token, else a new one), runs it inside a span carrying it, so every log line of
+/// the request names it, and echoes it in the answer's `X-Request-Id`.
+async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument;
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| admin::random_token()[..16].to_owned());
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        req.headers_mut().insert("x-request-id", v.clone());
+        // The route's template, never the path itself: a Lofty webhook path holds
+        // its connection's secret key.
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("unmatched", |m| m.as_str())
+            .to_owned();
+        let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
+        let mut resp = next.run(req).instrument(span).await;
+        resp.headers_mut().insert("x-request-id", v);
+        return resp;
+    }
+    next.run(req).await
 }
 
 /// Refuses a webhook from an address outside the route's allowlist

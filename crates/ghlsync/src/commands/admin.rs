@@ -66,7 +66,16 @@ pub async fn serve(config: &Config, args: &ServeArgs) -> anyhow::Result<ExitCode
         ..ghlsync::AppOptions::default()
     };
     let app = ghlsync::Application::build(config, options).await?;
-    if let Some(link) = app.setup_link().await? {
+    let json_logs =
+        std::env::var("GHLSYNC_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    if json_logs {
+        // Logs are collected: the one-time link (a credential) stays out of them.
+        if app.store().admin_user_count().await? == 0 {
+            tracing::warn!(
+                "NoAdminAccount: create one on this host with `ghlsync admin add-user NAME --role admin` (the setup link is printed only without GHLSYNC_LOG_FORMAT=json)"
+            );
+        }
+    } else if let Some(link) = app.setup_link().await? {
         eprintln!(
             "No admin account yet: create the first at {link} (works once, for 24 hours), or on this host: ghlsync admin add-user NAME --role admin"
         );
