@@ -428,3 +428,135 @@ pub async fn connect_lytho(store: &Store, account: &LythoAccount) -> Result<Stri
 pub fn user_type(company: bool) -> Option<UserType> {
     company.then_some(UserType::Company)
 }
+
+/// What a rotation replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    pub connection: String,
+    /// Which credential: `Private Integration Token`, `API key`, `client secret`.
+    pub credential: &'static str,
+    /// What the check of the new credential answered.
+    pub checked: String,
+}
+
+/// Replaces a connection's long-lived credential in place: a GHL Private Integration
+/// Token, a Lofty API key or a Lytho client secret. The new one is tried first (a
+/// cheap authenticated call, for the same location, member or tenant); only when it
+/// works is the old one dropped, and a connection waiting for reauth is active
+/// again (its held jobs run). OAuth connections have no such credential: their
+/// tokens refresh themselves, and a new consent is `connect ghl` / `connect lofty`.
+pub async fn rotate(
+    store: &Store,
+    id_or_name: &str,
+    secret: &SecretString,
+) -> Result<Rotated, ConnectError> {
+    let conn = store.find_connection(id_or_name).await?.ok_or_else(|| {
+        ConnectError::Invalid(format!(
+            "no connection {id_or_name:?} (ghlsync connections lists them)"
+        ))
+    })?;
+    let base = |default: url::Url| {
+        conn.base_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .unwrap_or(default)
+    };
+    let (credential, checked) = match (conn.system, conn.kind) {
+        (System::Ghl, AuthKind::Pit) => {
+            let location = conn
+                .location_id
+                .clone()
+                .ok_or_else(|| ConnectError::Invalid(format!("{} has no location", conn.id)))?;
+            let client = ghl::GhlClient::new(
+                ghl::GhlConfig::new(secret.clone())
+                    .with_base_url(base(ghl::client::default_base_url()))
+                    .with_location(location.clone()),
+            )?;
+            client
+                .call("get-contacts", serde_json::json!({"locationId": location, "limit": 1}))
+                .await
+                .map_err(|e| {
+                    ConnectError::Invalid(format!(
+                        "GHL refused the new token for location {location}; the old one is kept: {e}"
+                    ))
+                })?;
+            store
+                .put_tokens(
+                    &conn.id,
+                    &TokenSet {
+                        access: secret.clone(),
+                        refresh: None,
+                        expires_at: None,
+                    },
+                )
+                .await?;
+            (
+                "Private Integration Token",
+                format!("location {location} answered"),
+            )
+        }
+        (System::Lofty, AuthKind::ApiKey) => {
+            let client = lofty::LoftyClient::new(
+                lofty::LoftyConfig::api_key(secret.clone())
+                    .with_base_url(base(lofty::client::default_base_url())),
+            )
+            .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+            let me = client.me().await.map_err(|e| {
+                ConnectError::Invalid(format!(
+                    "Lofty refused the new API key; the old one is kept: {e}"
+                ))
+            })?;
+            if format!("lofty:{}", me.member_user_id) != conn.id {
+                return Err(ConnectError::Invalid(format!(
+                    "the new API key belongs to Lofty member {}, not to {}; the old one is kept (connect that member with `ghlsync connect lofty`)",
+                    me.member_user_id, conn.id
+                )));
+            }
+            store.put_secret(&conn.id, "api_key", secret).await?;
+            ("API key", format!("member {} answered", me.member_user_id))
+        }
+        (System::Lytho, AuthKind::ClientCredentials) => {
+            let id = conn.id.as_str();
+            let stored = |name: &'static str| async move {
+                store.secret(id, name).await?.ok_or_else(|| {
+                    ConnectError::Invalid(format!("{id} has no stored {name}; connect it again"))
+                })
+            };
+            let client_id = stored("client_id").await?;
+            let token_url = stored("token_url").await?;
+            let account = LythoAccount {
+                base_url: base(lytho::client::default_base_url()),
+                token_url: url::Url::parse(secrecy::ExposeSecret::expose_secret(&token_url))
+                    .map_err(|e| ConnectError::Invalid(format!("{}'s token URL: {e}", conn.id)))?,
+                client_id: secrecy::ExposeSecret::expose_secret(&client_id).to_owned(),
+                client_secret: secret.clone(),
+            };
+            let client = account
+                .client()
+                .map_err(|e| ConnectError::Invalid(e.to_string()))?;
+            client.tokens().access_token().await.map_err(|e| {
+                ConnectError::Invalid(format!(
+                    "Lytho refused the new client secret; the old one is kept: {e}"
+                ))
+            })?;
+            store.put_secret(&conn.id, "client_secret", secret).await?;
+            ("client secret", "a token was issued".to_owned())
+        }
+        (system, kind) => {
+            return Err(ConnectError::Invalid(format!(
+                "{} is a {system} {kind} connection: it has no long-lived credential to rotate (its tokens refresh themselves); to consent again, run `ghlsync connect {system}`",
+                conn.id
+            )));
+        }
+    };
+    if conn.status != ConnectionStatus::Active {
+        store
+            .set_connection_status(&conn.id, ConnectionStatus::Active, None)
+            .await?;
+    }
+    Ok(Rotated {
+        connection: conn.id,
+        credential,
+        checked,
+    })
+}

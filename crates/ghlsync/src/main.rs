@@ -75,7 +75,7 @@ enum Command {
     Connect(commands::connect::ConnectCommand),
     /// List connections: status, scopes, token expiry, last error (never secrets).
     #[command(
-        after_help = "Examples:\n  ghlsync connections\n  ghlsync connections --check --json"
+        after_help = "Examples:\n  ghlsync connections\n  ghlsync connections --check --json\n  ghlsync connections rotate \"Lofty Alex Agent\""
     )]
     Connections(commands::connect::ListArgs),
     /// Create or upgrade the database schema.

@@ -417,3 +417,72 @@ fn connect_lofty_and_lytho_with_their_credentials() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `connections rotate`: a new credential is tried before the old one is dropped; a
+/// refused one changes nothing; a connection that needed reauth is active again.
+#[test]
+fn connections_rotate_checks_the_new_credential_before_dropping_the_old() {
+    let sbx = start_sandbox(&[]);
+    let base = sbx.info["ghl"]["base_url"].as_str().unwrap().to_owned();
+    let lofty_base = sbx.info["lofty"]["base_url"].as_str().unwrap().to_owned();
+    let lofty_key = sbx.info["lofty"]["api_key"].as_str().unwrap().to_owned();
+    let loc = &sbx.info["ghl"]["locations"][0];
+    let (location, token) = (loc["id"].as_str().unwrap(), loc["token"].as_str().unwrap());
+    let dir = std::env::temp_dir().join(format!("ghlsync-cli-rotate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str], stdin: &str| {
+        run_in(&dir, args, stdin, |c| {
+            c.env("GHLSYNC_GHL_BASE_URL", &base)
+                .env("GHLSYNC_LOFTY_BASE_URL", &lofty_base);
+        })
+    };
+    // A PIT that GHL refuses: stored, but waiting for reauth.
+    let (code, _, err) = run(
+        &["connect", "ghl", "--pit", "--location-id", location],
+        "pit-not-a-real-token\n",
+    );
+    assert_eq!(code, 3, "{err}");
+    let id = format!("ghl:{location}");
+    let (_, list, _) = run(&["connections", "--json"], "");
+    assert!(list.contains("needs_reauth"), "{list}");
+    // Rotating in another wrong token: refused, exit 3, nothing changes.
+    let (code, _, err) = run(&["connections", "rotate", &id], "pit-still-wrong\n");
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("the old one is kept"), "{err}");
+    // The right one: checked, stored, and the connection is active again.
+    let (code, out, err) = run(&["connections", "rotate", &id], &format!("{token}\n"));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("rotated the Private Integration Token"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["connections", "--check"], "");
+    assert_eq!(code, 0);
+    assert!(out.contains("active") && out.contains(": ok"), "{out}");
+    // A wrong token now leaves the working one in place.
+    let (code, _, _) = run(&["connections", "rotate", &id], "pit-wrong-again\n");
+    assert_eq!(code, 3);
+    let (_, out, _) = run(&["connections", "--check"], "");
+    assert!(out.contains(": ok"), "the old token still works: {out}");
+
+    // Lofty: a key must be the same member's.
+    let (code, out, err) = run(&["connect", "lofty"], &format!("{lofty_key}\n"));
+    assert_eq!(code, 0, "{out}{err}");
+    let lofty_id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("lofty:"))
+        .unwrap()
+        .trim_end_matches([',', '.'])
+        .to_owned();
+    let (code, _, err) = run(&["connections", "rotate", &lofty_id], "wrong-key\n");
+    assert_eq!(code, 3, "{err}");
+    let (code, out, err) = run(
+        &["connections", "rotate", &lofty_id],
+        &format!("{lofty_key}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rotated the API key"), "{out}");
+    let (code, _, err) = run(&["connections", "rotate", "nobody"], "x\n");
+    assert_eq!(code, 4, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

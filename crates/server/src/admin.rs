@@ -516,12 +516,8 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
             ..
         }) = &caller
         {
-            let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-                Ok(b) => b,
-                Err(_) => {
-                    return ApiError::bad_request("the request body could not be read")
-                        .into_response();
-                }
+            let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+                return ApiError::bad_request("the request body could not be read").into_response();
             };
             let sent = parts
                 .headers

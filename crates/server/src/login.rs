@@ -300,9 +300,9 @@ pub async fn setup(
         return again("The two passwords differ.");
     }
     let password = f.password.clone();
-    let hash = match tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await {
-        Ok(Ok(h)) => h,
-        _ => return again("The password could not be hashed; try again."),
+    let hashed = tokio::task::spawn_blocking(move || accounts::hash_password(&password)).await;
+    let Ok(Ok(hash)) = hashed else {
+        return again("The password could not be hashed; try again.");
     };
     match state.store.create_first_admin(&f.name, &hash).await {
         Ok(true) => {

@@ -96,9 +96,7 @@ async fn sessions_end_at_logout_and_when_idle_and_need_csrf_and_our_origin() {
     // Without the token, with a wrong one, or from another origin: 403.
     assert_eq!(post_logout(&app, &cookie, None, None).await.status(), 403);
     assert_eq!(
-        post_logout(&app, &cookie, Some("0").as_deref(), None)
-            .await
-            .status(),
+        post_logout(&app, &cookie, Some("0"), None).await.status(),
         403
     );
     let cross = post_logout(&app, &cookie, Some(&csrf), Some("https://evil.example")).await;

@@ -83,6 +83,7 @@ pub struct GhlArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ListArgs {
     /// One JSON object on stdout.
     #[arg(long)]
@@ -90,6 +91,54 @@ pub struct ListArgs {
     /// Also run each connection's health check (a cheap authenticated call).
     #[arg(long)]
     pub check: bool,
+    #[command(subcommand)]
+    pub command: Option<ConnectionsCommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConnectionsCommand {
+    /// Replace a connection's credential in place (a GHL Private Integration Token, a
+    /// Lofty API key or a Lytho client secret), read from stdin when it is not a
+    /// terminal. The new one is tried first; the old one is dropped only when it works.
+    #[command(
+        after_help = "Examples:\n  ghlsync connections rotate \"GHL location abc123\"\n  printf '%s\\n' \"$NEW_KEY\" | ghlsync connections rotate lofty:12345"
+    )]
+    Rotate {
+        /// The connection's id or name.
+        connection: String,
+    },
+}
+
+async fn rotate(config: &Config, connection: &str) -> anyhow::Result<ExitCode> {
+    let store = config.open_store().await?;
+    let Some(conn) = store.find_connection(connection).await? else {
+        return Err(super::exit::Fail::not_found(format!(
+            "no connection {connection:?} (ghlsync connections lists them)"
+        )));
+    };
+    let prompt = match (conn.system, conn.kind) {
+        (domain::System::Ghl, domain::AuthKind::Pit) => "New Private Integration Token (pit-...): ",
+        (domain::System::Lofty, domain::AuthKind::ApiKey) => "New Lofty API key: ",
+        (domain::System::Lytho, domain::AuthKind::ClientCredentials) => "New Lytho client secret: ",
+        (system, kind) => {
+            return Err(super::exit::Fail::usage(format!(
+                "{} is a {system} {kind} connection: it has no long-lived credential to rotate (its tokens refresh themselves); to consent again, run `ghlsync connect {system}`",
+                conn.id
+            )));
+        }
+    };
+    let secret = read_secret(prompt)?;
+    match engine::connections::rotate(&store, &conn.id, &secret).await {
+        Ok(r) => {
+            println!(
+                "rotated the {} of {} ({}); the old one is no longer used",
+                r.credential, r.connection, r.checked
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(engine::connections::ConnectError::Store(e)) => Err(e.into()),
+        Err(e) => Err(super::exit::Fail::auth(e.to_string())),
+    }
 }
 
 pub async fn connect(config: &Config, cmd: &ConnectCommand) -> anyhow::Result<ExitCode> {
@@ -310,6 +359,9 @@ async fn connect_oauth(config: &Config, args: &GhlArgs) -> anyhow::Result<ExitCo
 
 /// `ghlsync connections`: status, scopes, expiry and last error; never secrets.
 pub async fn list(config: &Config, args: &ListArgs) -> anyhow::Result<ExitCode> {
+    if let Some(ConnectionsCommand::Rotate { connection }) = &args.command {
+        return rotate(config, connection).await;
+    }
     let store = config.open_store().await?;
     let connections = store.connections().await?;
     let connectors = ghlsync::startup::connectors(config, store.clone())?;
