@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod connect;
+pub mod dead_letters;
 pub mod error;
 pub mod login;
 pub mod pages;
@@ -132,6 +133,12 @@ pub fn router(state: AppState) -> Router {
         .route("/connect/lofty", get(connect::start_lofty))
         .route("/oauth/callback/lofty", get(connect::callback_lofty))
         .route("/api/connections", get(api_connections))
+        .route("/dead-letters", get(dead_letters::page_list))
+        .route("/dead-letters/replay", post(dead_letters::page_replay))
+        .route("/dead-letters/{id}", get(dead_letters::page_one))
+        .route("/api/dead-letters", get(dead_letters::api_list))
+        .route("/api/dead-letters/replay", post(dead_letters::api_replay))
+        .route("/api/dead-letters/{id}", get(dead_letters::api_one))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::authenticate,

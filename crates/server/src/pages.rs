@@ -10,7 +10,7 @@ use crate::error::escape;
 const CSS: &str = include_str!("../assets/app.css");
 
 /// The pages the navigation names, in order: (path, label).
-pub const NAV: &[(&str, &str)] = &[("/", "Connections")];
+pub const NAV: &[(&str, &str)] = &[("/", "Connections"), ("/dead-letters", "Dead letters")];
 
 /// GET /assets/app.css
 pub async fn stylesheet() -> Response {
