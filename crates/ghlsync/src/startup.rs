@@ -93,7 +93,7 @@ pub fn worker_id() -> String {
 
 /// The server's state from the configuration: starts the intake's writer on `store`.
 pub fn server_state(config: &Config, store: Store) -> anyhow::Result<server::AppState> {
-    let intake = engine::Intake::start(store, config.intake.settings()?);
+    let intake = engine::Intake::start(store.clone(), config.intake.settings()?);
     let verifier = match &config.ghl.webhook_public_key {
         Some(pem) => ghl::WebhookVerifier::new(
             Some(
@@ -116,7 +116,8 @@ pub fn server_state(config: &Config, store: Store) -> anyhow::Result<server::App
     .with_webhook_allow(server::WebhookAllow {
         ghl: config.intake.ghl_allow_from.clone(),
         lofty: config.intake.lofty_allow_from.clone(),
-    }))
+    })
+    .with_connectors(connectors(config, store)?))
 }
 
 /// The token source: the GHL marketplace app and the Lofty vendor app, when set.

@@ -37,6 +37,11 @@ impl ApiError {
         }
     }
 
+    /// What the caller is told.
+    pub fn public_message(&self) -> &str {
+        &self.public
+    }
+
     /// 400: the request is wrong; `message` says how (it is shown).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)

@@ -24,6 +24,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod login;
 pub mod pages;
+pub mod review;
 pub mod serve;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub lofty_oauth: Option<connect::LoftyOAuthSettings>,
     /// Who may post to the webhook routes.
     pub webhook_allow: WebhookAllow,
+    /// What opens connections (settling reviews calls the APIs).
+    pub connectors: Option<engine::Connectors>,
 }
 
 /// Addresses allowed to post to each webhook route; an empty list allows any.
@@ -99,6 +102,7 @@ impl AppState {
             verifier: Arc::new(verifier),
             admin: Arc::new(admin::AdminAuth::new(operator_token, auth)),
             webhook_allow: WebhookAllow::default(),
+            connectors: None,
             oauth,
             lofty_oauth: None,
         }
@@ -108,6 +112,13 @@ impl AppState {
     #[must_use]
     pub fn with_lofty_oauth(mut self, settings: Option<connect::LoftyOAuthSettings>) -> Self {
         self.lofty_oauth = settings;
+        self
+    }
+
+    /// Adds the connectors (reviews are settled through them).
+    #[must_use]
+    pub fn with_connectors(mut self, connectors: engine::Connectors) -> Self {
+        self.connectors = Some(connectors);
         self
     }
 
@@ -139,6 +150,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/dead-letters", get(dead_letters::api_list))
         .route("/api/dead-letters/replay", post(dead_letters::api_replay))
         .route("/api/dead-letters/{id}", get(dead_letters::api_one))
+        .route("/review", get(review::page_list))
+        .route("/review/settle", post(review::page_settle))
+        .route("/api/reviews", get(review::api_list))
+        .route("/api/reviews/{id}/approve", post(review::api_approve))
+        .route("/api/reviews/{id}/dismiss", post(review::api_dismiss))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::authenticate,

@@ -10,7 +10,11 @@ use crate::error::escape;
 const CSS: &str = include_str!("../assets/app.css");
 
 /// The pages the navigation names, in order: (path, label).
-pub const NAV: &[(&str, &str)] = &[("/", "Connections"), ("/dead-letters", "Dead letters")];
+pub const NAV: &[(&str, &str)] = &[
+    ("/", "Connections"),
+    ("/review", "Review"),
+    ("/dead-letters", "Dead letters"),
+];
 
 /// GET /assets/app.css
 pub async fn stylesheet() -> Response {

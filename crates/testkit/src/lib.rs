@@ -580,6 +580,24 @@ impl TestApp {
             .expect("account");
     }
 
+    /// Drains until `done` holds, moving the store's clock past retry waits (at
+    /// most 20 s of real time, then it fails naming `what`).
+    pub async fn drain_until(&self, what: &str, mut done: impl AsyncFnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            self.drain().await;
+            if done().await {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            self.store.advance_clock(std::time::Duration::from_secs(3));
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Logs in on the admin page as an admin (created on first use): the session
     /// cookie (`name=value`).
     pub async fn login(&self) -> String {

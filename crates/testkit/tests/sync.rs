@@ -42,20 +42,6 @@ async fn reset_ghl_calls(app: &TestApp) {
         .unwrap();
 }
 
-/// Drains until `done` holds, moving the clock past retry waits (bounded).
-async fn drain_until(app: &TestApp, what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        app.drain().await;
-        if done().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        app.store.advance_clock(Duration::from_secs(3));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn contact_by_email(app: &TestApp, conn: &str, email: &str) -> Option<Value> {
     let ghl = app
         .connectors()
@@ -108,7 +94,8 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
             .await
             .unwrap()
     };
-    drain_until(&app, "the lead's contact", async || pair().await.is_some()).await;
+    app.drain_until("the lead's contact", async || pair().await.is_some())
+        .await;
     let (reads, writes) = ghl_calls(&app, &location).await;
     assert_eq!(
         (reads, writes),
@@ -142,7 +129,7 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
     // Its echo: the ContactCreate webhook comes back and is recognised, no call.
     reset_ghl_calls(&app).await;
     let history = async || app.store.history(email, 100).await.unwrap();
-    drain_until(&app, "the ContactCreate echo", async || {
+    app.drain_until("the ContactCreate echo", async || {
         history()
             .await
             .iter()
@@ -181,7 +168,7 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         .unwrap();
     reset_ghl_calls(&app).await;
     let lofty_before = app.sandbox.lofty().requests("total");
-    drain_until(&app, "the change in Lofty", async || {
+    app.drain_until("the change in Lofty", async || {
         app.store
             .history(email, 100)
             .await
@@ -200,7 +187,7 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         "a GHL change: 0 GHL calls"
     );
     // And the Lofty echo of that write is recognised with no GHL call.
-    drain_until(&app, "the Lofty echo", async || {
+    app.drain_until("the Lofty echo", async || {
         history()
             .await
             .iter()
@@ -259,10 +246,8 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         )
         .await
         .unwrap();
-    drain_until(&app, "the unmapped change", async || {
-        entries().await > before
-    })
-    .await;
+    app.drain_until("the unmapped change", async || entries().await > before)
+        .await;
     assert_eq!(
         ghl_calls(&app, &location).await,
         (0, 0),
@@ -284,7 +269,7 @@ async fn lofty_lead_to_ghl_and_back(backend: Backend) {
         )
         .await
         .unwrap();
-    drain_until(&app, "the mapped change", async || {
+    app.drain_until("the mapped change", async || {
         history()
             .await
             .iter()
@@ -466,7 +451,7 @@ async fn backfill_pairs_what_matches_and_creates_the_rest(backend: Backend) {
             .unwrap(),
         20
     );
-    drain_until(&app, "the backfill", async || {
+    app.drain_until("the backfill", async || {
         app.store.count_pairs(&flow.row.id).await.unwrap() == 15
     })
     .await;
@@ -564,7 +549,8 @@ async fn conflicts_and_deletes(backend: Backend) {
             .await
             .unwrap()
     };
-    drain_until(&app, "the pair", async || pair().await.is_some()).await;
+    app.drain_until("the pair", async || pair().await.is_some())
+        .await;
     app.drain().await;
     let contact = pair().await.unwrap().left_id;
     let g = app
@@ -639,7 +625,8 @@ async fn conflicts_and_deletes(backend: Backend) {
 
     // The GHL contact deleted: the recipe unlinks (the lead stays).
     g.client().delete_contact(&contact).await.unwrap();
-    drain_until(&app, "the unlink", async || pair().await.is_none()).await;
+    app.drain_until("the unlink", async || pair().await.is_none())
+        .await;
     assert!(lofty.get_lead(lead).await.is_ok(), "the lead is kept");
     let last = history().await;
     assert!(
@@ -673,11 +660,13 @@ async fn conflicts_and_deletes(backend: Backend) {
             .await
             .unwrap()
     };
-    drain_until(&app, "the second pair", async || pair2().await.is_some()).await;
+    app.drain_until("the second pair", async || pair2().await.is_some())
+        .await;
     app.drain().await;
     let contact2 = pair2().await.unwrap().left_id;
     g.client().delete_contact(&contact2).await.unwrap();
-    drain_until(&app, "the tag", async || pair2().await.is_none()).await;
+    app.drain_until("the tag", async || pair2().await.is_none())
+        .await;
     let lead2 = lofty.get_lead(tagged).await.unwrap();
     assert!(
         lead2.tags.iter().any(|t| t.tag_name == "ghl-deleted"),
@@ -766,7 +755,7 @@ async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
     engine::sync::backfill::enqueue(&app.store, &flow)
         .await
         .unwrap();
-    drain_until(&app, "the backfill", async || {
+    app.drain_until("the backfill", async || {
         app.store.count_pairs(&flow.row.id).await.unwrap() == 15
     })
     .await;
@@ -814,7 +803,7 @@ async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
         (16, 1, 0, 0),
         "{w:?}"
     );
-    drain_until(&app, "the missed lead's contact", async || {
+    app.drain_until("the missed lead's contact", async || {
         app.store
             .pair(&flow.row.id, "right", &lead.to_string())
             .await
@@ -856,7 +845,7 @@ async fn reconciliation_closes_gaps_and_never_mass_deletes(backend: Backend) {
         .await
         .unwrap();
     assert_eq!((w.deleted, w.held), (8, 0), "{w:?}");
-    drain_until(&app, "the unlinks", async || {
+    app.drain_until("the unlinks", async || {
         app.store.count_pairs(&flow.row.id).await.unwrap() == 8
     })
     .await;
@@ -890,7 +879,8 @@ async fn linked_person(app: &TestApp, flow: &str, email: &str) -> (i64, String) 
             .await
             .unwrap()
     };
-    drain_until(app, "the pair", async || pair().await.is_some()).await;
+    app.drain_until("the pair", async || pair().await.is_some())
+        .await;
     app.drain().await;
     (lead, pair().await.unwrap().left_id)
 }
@@ -935,7 +925,7 @@ async fn reviews_are_carried_out(backend: Backend) {
     // Approved: the lead goes too.
     let (lead, contact) = linked_person(&app, &flow.id, "approve.delete@example.com").await;
     g.client().delete_contact(&contact).await.unwrap();
-    drain_until(&app, "the delete review", async || {
+    app.drain_until("the delete review", async || {
         open_review("delete").await.is_some()
     })
     .await;
@@ -972,7 +962,7 @@ async fn reviews_are_carried_out(backend: Backend) {
     // Dismissed: the lead stays, unlinked.
     let (lead, contact) = linked_person(&app, &flow.id, "dismiss.delete@example.com").await;
     g.client().delete_contact(&contact).await.unwrap();
-    drain_until(&app, "the second delete review", async || {
+    app.drain_until("the second delete review", async || {
         open_review("delete").await.is_some()
     })
     .await;
@@ -1033,7 +1023,7 @@ async fn reviews_are_carried_out(backend: Backend) {
         .await
         .unwrap();
     let lead_ref = format!("lofty:lead:{lead}");
-    drain_until(&app, "the match review", async || {
+    app.drain_until("the match review", async || {
         app.store
             .reviews("open")
             .await
@@ -1058,7 +1048,7 @@ async fn reviews_are_carried_out(backend: Backend) {
     settle(app.connectors(), r.id, Decision::Approve(Some(chosen)))
         .await
         .unwrap();
-    drain_until(&app, "the linked pair's sync", async || {
+    app.drain_until("the linked pair's sync", async || {
         g.client()
             .get_contact(&contacts[1])
             .await

@@ -1,0 +1,206 @@
+//! The Review page and API carry decisions out: a delete held for review, approved
+//! from the page, deletes the partner; another, dismissed through the API, keeps
+//! it. Viewers read but cannot settle.
+
+use store::Role;
+use testkit::{TestApp, attr, spawn_app};
+
+/// A Lofty lead synced to a GHL contact: (lead id, contact id).
+async fn linked_person(app: &TestApp, flow: &str, email: &str) -> (i64, String) {
+    let lead = app
+        .lofty_client()
+        .create_lead(&lofty::models::CreateLead {
+            first_name: "Reviewed".to_owned(),
+            emails: Some(vec![email.to_owned()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pair = async || {
+        app.store
+            .pair(flow, "right", &lead.to_string())
+            .await
+            .unwrap()
+    };
+    app.drain_until("the pair", async || pair().await.is_some())
+        .await;
+    app.drain().await;
+    (lead, pair().await.unwrap().left_id)
+}
+
+/// Deletes the contact in GHL and waits for the delete review: its id.
+async fn delete_review(app: &TestApp, ghl: &str, contact: &str) -> i64 {
+    let g = app
+        .connectors()
+        .open(ghl)
+        .await
+        .unwrap()
+        .into_ghl()
+        .unwrap();
+    g.client().delete_contact(contact).await.unwrap();
+    let open = async || {
+        app.store
+            .reviews("open")
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.kind == "delete")
+            .map(|r| r.id)
+    };
+    app.drain_until("the delete review", async || open().await.is_some())
+        .await;
+    open().await.unwrap()
+}
+
+#[tokio::test]
+async fn reviews_are_settled_from_the_page_and_the_api() {
+    let app = spawn_app().await;
+    let (ghl, lofty_conn, flow) = app.enable_contacts_sync().await;
+    let text = domain::sync::recipes::source("lofty-ghl-contacts")
+        .unwrap()
+        .replace(
+            "[deletes]\nleft = \"unlink\"",
+            "[deletes]\nleft = \"review\"",
+        );
+    engine::sync::enable(app.connectors(), &text, &ghl, &lofty_conn)
+        .await
+        .unwrap();
+    let lofty = app.lofty_client();
+
+    let (lead, contact) = linked_person(&app, &flow.id, "page.review@example.com").await;
+    let id = delete_review(&app, &ghl, &contact).await;
+
+    // A viewer sees it, with no buttons, and cannot settle it.
+    app.add_user("vic", Role::Viewer).await;
+    let viewer = app.login_as("vic").await;
+    let page = |cookie: String| {
+        let app = &app;
+        async move {
+            app.http
+                .get(format!("{}/review", app.address))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let seen = page(viewer.clone()).await;
+    assert!(
+        seen.contains(&format!("#{id}")) && seen.contains("delete"),
+        "{seen}"
+    );
+    assert!(
+        !seen.contains("value=\"approve\""),
+        "no buttons for a viewer"
+    );
+    let csrf = attr(&seen, "name=\"csrf\" value=\"", "\"");
+    let refused = app
+        .http
+        .post(format!("{}/review/settle", app.address))
+        .header("cookie", &viewer)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", &id.to_string()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(lofty.get_lead(lead).await.is_ok(), "nothing was done");
+
+    // An admin approves it from the page: the lead is deleted too.
+    let admin = app.login().await;
+    let seen = page(admin.clone()).await;
+    assert!(seen.contains("value=\"approve\""), "{seen}");
+    let csrf = attr(&seen, "name=\"csrf\" value=\"", "\"");
+    let done = app
+        .http
+        .post(format!("{}/review/settle", app.address))
+        .header("cookie", &admin)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", &id.to_string()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(done.status().is_redirection(), "{}", done.status());
+    assert_eq!(done.headers()["location"], "/review?settled=1");
+    assert_eq!(lofty.get_lead(lead).await.unwrap_err().status(), Some(404));
+    // Settling it again says why it cannot.
+    let again = app
+        .http
+        .post(format!("{}/review/settle", app.address))
+        .header("cookie", &admin)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("id", &id.to_string()),
+            ("decision", "dismiss"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("settled already"));
+
+    // Through the API: listed for a viewer token, dismissed with an admin token.
+    let (lead, contact) = linked_person(&app, &flow.id, "api.review@example.com").await;
+    let id = delete_review(&app, &ghl, &contact).await;
+    app.store
+        .create_api_token("ro", Role::Viewer, "ghs_ro")
+        .await
+        .unwrap();
+    app.store
+        .create_api_token("rw", Role::Admin, "ghs_rw")
+        .await
+        .unwrap();
+    let listed: serde_json::Value = app
+        .http
+        .get(format!("{}/api/reviews", app.address))
+        .bearer_auth("ghs_ro")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["reviews"][0]["id"], id, "{listed}");
+    assert_eq!(listed["reviews"][0]["kind"], "delete");
+    let ro = app
+        .http
+        .post(format!("{}/api/reviews/{id}/dismiss", app.address))
+        .bearer_auth("ghs_ro")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ro.status(), 403);
+    let rw: serde_json::Value = app
+        .http
+        .post(format!("{}/api/reviews/{id}/dismiss", app.address))
+        .bearer_auth("ghs_rw")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rw["status"], "dismissed", "{rw}");
+    assert!(
+        lofty.get_lead(lead).await.is_ok(),
+        "dismissed: the lead is kept"
+    );
+    let unknown = app
+        .http
+        .post(format!("{}/api/reviews/999999/approve", app.address))
+        .bearer_auth("ghs_rw")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    app.shutdown().await;
+}
