@@ -39,16 +39,7 @@ async fn dead_letters_are_listed_inspected_and_replayed() {
     // A viewer sees them, escaped, without replay controls, and cannot replay.
     app.add_user("vic", Role::Viewer).await;
     let viewer = app.login_as("vic").await;
-    let list = app
-        .http
-        .get(format!("{}/dead-letters", app.address))
-        .header("cookie", &viewer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = app.page_as("/dead-letters", &viewer).await;
     assert!(
         list.contains("Lofty 400: &lt;b&gt;bad&lt;/b&gt; request"),
         "{list}"
@@ -69,30 +60,12 @@ async fn dead_letters_are_listed_inspected_and_replayed() {
 
     // An admin inspects one and replays two of three with the form.
     let admin = app.login().await;
-    let one = app
-        .http
-        .get(format!("{}/dead-letters/{c}", app.address))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let one = app.page_as(&format!("/dead-letters/{c}"), &admin).await;
     assert!(
         one.contains("key revoked") && one.contains("lofty:3"),
         "{one}"
     );
-    let list = app
-        .http
-        .get(format!("{}/dead-letters", app.address))
-        .header("cookie", &admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = app.page_as("/dead-letters", &admin).await;
     assert!(list.contains("Replay selected"));
     let csrf = attr(&list, "name=\"csrf\" value=\"", "\"");
     let no_csrf = app

@@ -598,6 +598,43 @@ impl TestApp {
         }
     }
 
+    /// Creates a Lofty lead with `email` and drains until the contacts flow `flow`
+    /// has linked it to a GHL contact: (lead id, contact id).
+    pub async fn linked_person(&self, flow: &str, email: &str) -> (i64, String) {
+        let lead = self
+            .lofty_client()
+            .create_lead(&lofty::models::CreateLead {
+                first_name: "Review".to_owned(),
+                emails: Some(vec![email.to_owned()]),
+                ..Default::default()
+            })
+            .await
+            .expect("the lead");
+        let pair = async || {
+            self.store
+                .pair(flow, "right", &lead.to_string())
+                .await
+                .expect("store")
+        };
+        self.drain_until("the pair", async || pair().await.is_some())
+            .await;
+        self.drain().await;
+        (lead, pair().await.expect("linked").left_id)
+    }
+
+    /// An admin page's HTML as the session `cookie` sees it.
+    pub async fn page_as(&self, path: &str, cookie: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Logs in on the admin page as an admin (created on first use): the session
     /// cookie (`name=value`).
     pub async fn login(&self) -> String {

@@ -5,29 +5,6 @@
 use store::Role;
 use testkit::{TestApp, attr, spawn_app};
 
-/// A Lofty lead synced to a GHL contact: (lead id, contact id).
-async fn linked_person(app: &TestApp, flow: &str, email: &str) -> (i64, String) {
-    let lead = app
-        .lofty_client()
-        .create_lead(&lofty::models::CreateLead {
-            first_name: "Reviewed".to_owned(),
-            emails: Some(vec![email.to_owned()]),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let pair = async || {
-        app.store
-            .pair(flow, "right", &lead.to_string())
-            .await
-            .unwrap()
-    };
-    app.drain_until("the pair", async || pair().await.is_some())
-        .await;
-    app.drain().await;
-    (lead, pair().await.unwrap().left_id)
-}
-
 /// Deletes the contact in GHL and waits for the delete review: its id.
 async fn delete_review(app: &TestApp, ghl: &str, contact: &str) -> i64 {
     let g = app
@@ -67,27 +44,13 @@ async fn reviews_are_settled_from_the_page_and_the_api() {
         .unwrap();
     let lofty = app.lofty_client();
 
-    let (lead, contact) = linked_person(&app, &flow.id, "page.review@example.com").await;
+    let (lead, contact) = app.linked_person(&flow.id, "page.review@example.com").await;
     let id = delete_review(&app, &ghl, &contact).await;
 
     // A viewer sees it, with no buttons, and cannot settle it.
     app.add_user("vic", Role::Viewer).await;
     let viewer = app.login_as("vic").await;
-    let page = |cookie: String| {
-        let app = &app;
-        async move {
-            app.http
-                .get(format!("{}/review", app.address))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
-    };
-    let seen = page(viewer.clone()).await;
+    let seen = app.page_as("/review", &viewer).await;
     assert!(
         seen.contains(&format!("#{id}")) && seen.contains("delete"),
         "{seen}"
@@ -114,7 +77,7 @@ async fn reviews_are_settled_from_the_page_and_the_api() {
 
     // An admin approves it from the page: the lead is deleted too.
     let admin = app.login().await;
-    let seen = page(admin.clone()).await;
+    let seen = app.page_as("/review", &admin).await;
     assert!(seen.contains("value=\"approve\""), "{seen}");
     let csrf = attr(&seen, "name=\"csrf\" value=\"", "\"");
     let done = app
@@ -149,7 +112,7 @@ async fn reviews_are_settled_from_the_page_and_the_api() {
     assert!(again.text().await.unwrap().contains("settled already"));
 
     // Through the API: listed for a viewer token, dismissed with an admin token.
-    let (lead, contact) = linked_person(&app, &flow.id, "api.review@example.com").await;
+    let (lead, contact) = app.linked_person(&flow.id, "api.review@example.com").await;
     let id = delete_review(&app, &ghl, &contact).await;
     app.store
         .create_api_token("ro", Role::Viewer, "ghs_ro")

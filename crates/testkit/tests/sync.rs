@@ -862,29 +862,6 @@ async fn postgres_reconciliation_closes_gaps_and_never_mass_deletes() {
     reconciliation_closes_gaps_and_never_mass_deletes(Backend::Postgres).await;
 }
 
-/// A lead made in Lofty and synced to GHL; returns (lead, contact).
-async fn linked_person(app: &TestApp, flow: &str, email: &str) -> (i64, String) {
-    let lead = app
-        .lofty_client()
-        .create_lead(&lofty::models::CreateLead {
-            first_name: "Review".to_owned(),
-            emails: Some(vec![email.to_owned()]),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let pair = async || {
-        app.store
-            .pair(flow, "right", &lead.to_string())
-            .await
-            .unwrap()
-    };
-    app.drain_until("the pair", async || pair().await.is_some())
-        .await;
-    app.drain().await;
-    (lead, pair().await.unwrap().left_id)
-}
-
 /// Reviews are carried out: a delete under `deletes = "review"` approved deletes
 /// the partner, dismissed keeps it (the link goes either way); an ambiguous match
 /// approved with `--link` links and syncs the pair; settling twice is refused.
@@ -923,7 +900,9 @@ async fn reviews_are_carried_out(backend: Backend) {
     use engine::sync::review::{Decision, settle};
 
     // Approved: the lead goes too.
-    let (lead, contact) = linked_person(&app, &flow.id, "approve.delete@example.com").await;
+    let (lead, contact) = app
+        .linked_person(&flow.id, "approve.delete@example.com")
+        .await;
     g.client().delete_contact(&contact).await.unwrap();
     app.drain_until("the delete review", async || {
         open_review("delete").await.is_some()
@@ -960,7 +939,9 @@ async fn reviews_are_carried_out(backend: Backend) {
     assert!(again.to_string().contains("settled already"), "{again}");
 
     // Dismissed: the lead stays, unlinked.
-    let (lead, contact) = linked_person(&app, &flow.id, "dismiss.delete@example.com").await;
+    let (lead, contact) = app
+        .linked_person(&flow.id, "dismiss.delete@example.com")
+        .await;
     g.client().delete_contact(&contact).await.unwrap();
     app.drain_until("the second delete review", async || {
         open_review("delete").await.is_some()
