@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use common::{BIN, run_in};
 use serde_json::Value;
@@ -15,13 +15,14 @@ fn admin(dir: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, Str
     run_in(dir, &all, stdin, |_| {})
 }
 
-/// `serve` on a free port until its first stdout line: what it printed on stderr.
-fn serve_stderr(dir: &std::path::Path) -> String {
+/// `ghlsync serve` on a free port with `env` set, once it listens: the child and
+/// its URL.
+fn start_serve(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("GHLSYNC_DATA_DIR", dir)
         .env_remove("GHLSYNC_DATABASE_URL")
-        .env("GHLSYNC_LOG", "error")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -30,7 +31,13 @@ fn serve_stderr(dir: &std::path::Path) -> String {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(line.contains("listening"), "{line}");
+    let listening: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line}"));
+    let url = listening["listening"].as_str().unwrap().to_owned();
+    (child, url)
+}
+
+/// Stops a `serve` child: what it printed on stderr.
+fn stop_serve(mut child: Child) -> String {
     let _ = child.kill();
     let mut err = String::new();
     child
@@ -43,9 +50,15 @@ fn serve_stderr(dir: &std::path::Path) -> String {
     err
 }
 
+/// `serve` until it listens: what it printed on stderr.
+fn serve_stderr(dir: &std::path::Path) -> String {
+    let (child, _) = start_serve(dir, &[("GHLSYNC_LOG", "error")]);
+    stop_serve(child)
+}
+
 #[test]
 fn accounts_and_tokens_are_managed_from_the_host() {
-    let dir = tempdir();
+    let dir = tempdir_named("admin");
     let (code, out, _) = admin(&dir, &["users"], "");
     assert_eq!(code, 0);
     assert!(out.contains("no accounts yet"), "{out}");
@@ -121,34 +134,15 @@ fn accounts_and_tokens_are_managed_from_the_host() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ghlsync-cli-admin-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// `GHLSYNC_LOG_FORMAT=json`: one JSON object per line, and a request's lines carry
 /// its request id (echoed in `X-Request-Id`), never the secret path of a webhook.
 #[test]
 fn json_logs_carry_the_request_id() {
     let dir = tempdir_named("json-logs");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("GHLSYNC_DATA_DIR", &dir)
-        .env_remove("GHLSYNC_DATABASE_URL")
-        .env("GHLSYNC_LOG_FORMAT", "json")
-        .env("GHLSYNC_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let listening: Value = serde_json::from_str(&line).unwrap();
-    let url = listening["listening"].as_str().unwrap().to_owned();
+    let (child, url) = start_serve(
+        &dir,
+        &[("GHLSYNC_LOG_FORMAT", "json"), ("GHLSYNC_LOG", "info")],
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -177,15 +171,7 @@ fn json_logs_carry_the_request_id() {
     assert_eq!(echoed, "req-test-42");
     assert_eq!(lofty_echo.len(), 16, "a new id when none is sent");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let _ = child.kill();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let _ = child.wait();
+    let err = stop_serve(child);
     let lines: Vec<Value> = err
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))

@@ -29,6 +29,27 @@ async fn delete_review(app: &TestApp, ghl: &str, contact: &str) -> i64 {
     open().await.unwrap()
 }
 
+/// Posts the Review page's settle form for review `id`.
+async fn settle_form(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    id: i64,
+    decision: &str,
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}/review/settle", app.address))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", csrf),
+            ("id", &id.to_string()),
+            ("decision", decision),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn reviews_are_settled_from_the_page_and_the_api() {
     let app = spawn_app().await;
@@ -60,18 +81,7 @@ async fn reviews_are_settled_from_the_page_and_the_api() {
         "no buttons for a viewer"
     );
     let csrf = attr(&seen, "name=\"csrf\" value=\"", "\"");
-    let refused = app
-        .http
-        .post(format!("{}/review/settle", app.address))
-        .header("cookie", &viewer)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("id", &id.to_string()),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let refused = settle_form(&app, &viewer, &csrf, id, "approve").await;
     assert_eq!(refused.status(), 403);
     assert!(lofty.get_lead(lead).await.is_ok(), "nothing was done");
 
@@ -80,34 +90,12 @@ async fn reviews_are_settled_from_the_page_and_the_api() {
     let seen = app.page_as("/review", &admin).await;
     assert!(seen.contains("value=\"approve\""), "{seen}");
     let csrf = attr(&seen, "name=\"csrf\" value=\"", "\"");
-    let done = app
-        .http
-        .post(format!("{}/review/settle", app.address))
-        .header("cookie", &admin)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("id", &id.to_string()),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let done = settle_form(&app, &admin, &csrf, id, "approve").await;
     assert!(done.status().is_redirection(), "{}", done.status());
     assert_eq!(done.headers()["location"], "/review?settled=1");
     assert_eq!(lofty.get_lead(lead).await.unwrap_err().status(), Some(404));
     // Settling it again says why it cannot.
-    let again = app
-        .http
-        .post(format!("{}/review/settle", app.address))
-        .header("cookie", &admin)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("id", &id.to_string()),
-            ("decision", "dismiss"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let again = settle_form(&app, &admin, &csrf, id, "dismiss").await;
     assert_eq!(again.status(), 400);
     assert!(again.text().await.unwrap().contains("settled already"));
 
