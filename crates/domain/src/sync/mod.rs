@@ -13,6 +13,7 @@
 //!   fingerprint that recognises our own writes when they come back.
 //! - [`recipes`]: the sync files that ship in the binary.
 
+pub mod edit;
 pub mod expr;
 pub mod file;
 pub mod html;
