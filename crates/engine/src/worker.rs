@@ -224,9 +224,18 @@ impl Worker {
             let mut stop = shutdown.clone();
             tokio::spawn(async move {
                 let mut pruned: Option<Instant> = None;
+                let mut sampled: Option<i64> = None;
                 loop {
                     if let Err(e) = tokens.keep_alive().await {
                         tracing::warn!(error = %e, "connection keep-alive round failed");
+                    }
+                    // The Health page's samples, once a minute (whichever worker is first).
+                    let minute = store.now().div_euclid(60_000);
+                    if sampled != Some(minute) {
+                        if let Err(e) = store.take_samples().await {
+                            tracing::warn!(error = %e, "could not sample the queue and budgets");
+                        }
+                        sampled = Some(minute);
                     }
                     // History older than the configured age goes, once an hour.
                     if pruned.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {

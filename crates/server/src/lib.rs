@@ -22,9 +22,12 @@ pub mod admin;
 pub mod connect;
 pub mod dead_letters;
 pub mod error;
+pub mod flows;
+pub mod health;
 pub mod login;
 pub mod pages;
 pub mod review;
+pub mod runs;
 pub mod serve;
 
 use std::sync::Arc;
@@ -122,6 +125,17 @@ impl AppState {
         self
     }
 
+    /// The connectors, or the 503 that says this server runs without them (what
+    /// calls the APIs: settling reviews, enabling and previewing flows).
+    pub fn connectors(&self) -> Result<&engine::Connectors, ApiError> {
+        self.connectors.as_ref().ok_or_else(|| {
+            ApiError::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this server runs without the engine's connectors, so it cannot call the connected APIs",
+            )
+        })
+    }
+
     /// Adds webhook allowlists.
     #[must_use]
     pub fn with_webhook_allow(mut self, allow: WebhookAllow) -> Self {
@@ -150,6 +164,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/dead-letters", get(dead_letters::api_list))
         .route("/api/dead-letters/replay", post(dead_letters::api_replay))
         .route("/api/dead-letters/{id}", get(dead_letters::api_one))
+        .route("/flows", get(flows::page_list))
+        .route(
+            "/flows/{id}",
+            get(flows::page_editor).post(flows::page_post),
+        )
+        .route("/flows/{id}/switch", post(flows::page_switch))
+        .route("/api/flows", get(flows::api_list))
+        .route("/api/flows/{id}", get(flows::api_one).put(flows::api_put))
+        .route("/api/flows/{id}/enable", post(flows::api_enable))
+        .route("/api/flows/{id}/disable", post(flows::api_disable))
+        .route("/api/flows/{id}/preview", post(flows::api_preview))
+        .route("/api/flows/{id}/backfill", post(flows::api_backfill))
+        .route("/runs", get(runs::page_runs))
+        .route("/api/runs", get(runs::api_runs))
+        .route("/api/history", get(runs::api_history))
+        .route("/health", get(health::page_health))
+        .route("/api/health", get(health::api_health))
         .route("/review", get(review::page_list))
         .route("/review/settle", post(review::page_settle))
         .route("/api/reviews", get(review::api_list))

@@ -12,8 +12,11 @@ const CSS: &str = include_str!("../assets/app.css");
 /// The pages the navigation names, in order: (path, label).
 pub const NAV: &[(&str, &str)] = &[
     ("/", "Connections"),
+    ("/flows", "Flows"),
+    ("/runs", "Runs"),
     ("/review", "Review"),
     ("/dead-letters", "Dead letters"),
+    ("/health", "Health"),
 ];
 
 /// GET /assets/app.css

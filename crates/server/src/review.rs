@@ -35,13 +35,7 @@ fn review_error(e: ReviewError) -> ApiError {
 }
 
 async fn settle(state: &AppState, id: i64, decision: Decision) -> Result<String, ApiError> {
-    let Some(connectors) = &state.connectors else {
-        return Err(ApiError::with_status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this server cannot settle reviews (it runs without the engine's connectors)",
-        ));
-    };
-    engine::sync::review::settle(connectors, id, decision)
+    engine::sync::review::settle(state.connectors()?, id, decision)
         .await
         .map_err(review_error)
 }

@@ -17,9 +17,10 @@ impl Store {
         let span = span_ms.max(1);
         let end: i64 = pool!(self, p => {
             sqlx::query_scalar(
-                "INSERT INTO rate_slots (key, next_at) VALUES ($1, $2 + $3) \
+                "INSERT INTO rate_slots (key, next_at, reserved_ms) VALUES ($1, $2 + $3, $3) \
                  ON CONFLICT (key) DO UPDATE SET \
-                 next_at = CASE WHEN rate_slots.next_at > $2 THEN rate_slots.next_at ELSE $2 END + $3 \
+                 next_at = CASE WHEN rate_slots.next_at > $2 THEN rate_slots.next_at ELSE $2 END + $3, \
+                 reserved_ms = rate_slots.reserved_ms + $3 \
                  RETURNING next_at",
             )
             .bind(key).bind(now).bind(span).fetch_one(p).await?

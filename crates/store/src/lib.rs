@@ -201,6 +201,7 @@ mod links;
 mod priority;
 mod queue;
 mod run_log;
+mod samples;
 mod sync;
 mod tokens;
 pub mod vault;
@@ -218,6 +219,7 @@ pub use queue::{
     Enqueued, FailOutcome, Failure, Job, JobStatus, NewJob, QueueStats, ReplayFilter, backoff,
 };
 pub use run_log::RunLogEntry;
+pub use samples::Sample;
 pub use sync::{FlowRow, HistoryEntry, PairRow, Review};
 pub use tokens::{RefreshDecision, TokenSet};
 pub use vault::{Keyring, MasterKey};

@@ -157,11 +157,7 @@ fn parse_transforms(
         .into_iter()
         .map(|part| {
             let part = part.trim();
-            if !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
+            if !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 format!("\"{part}\"")
             } else {
                 part.to_owned()
@@ -192,8 +188,7 @@ fn first_line(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
     text.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("invalid")
         .to_owned()
 }
@@ -245,7 +240,8 @@ pub fn apply(text: &str, edit: &MappingEdit) -> Result<String, EditError> {
         Some(at) => (&text[..at], &text[at..]),
         None => (text, ""),
     };
-    let before = SyncFile::parse("flow.toml", text).map_err(|e| EditError::Invalid(e.to_string()))?;
+    let before =
+        SyncFile::parse("flow.toml", text).map_err(|e| EditError::Invalid(e.to_string()))?;
     let mut doc: DocumentMut = base.parse().map_err(|e| EditError::Toml(first_line(&e)))?;
 
     let defaults = doc
@@ -312,7 +308,7 @@ pub fn apply(text: &str, edit: &MappingEdit) -> Result<String, EditError> {
     let mut out = doc.to_string();
     let after = SyncFile::parse("flow.toml", &format!("{out}{accounts}"))
         .map_err(|e| EditError::Invalid(e.to_string()))?;
-    let mut unchanged = after.clone();
+    let mut unchanged = after;
     unchanged.sync.version = before.sync.version;
     if unchanged != before {
         let version = i64::from(before.sync.version) + 1;
@@ -343,7 +339,10 @@ mod tests {
         let file = SyncFile::parse("r.toml", text).unwrap();
         let out = apply(text, &mapping_of(&file)).unwrap();
         assert_eq!(SyncFile::parse("r.toml", &out).unwrap(), file);
-        assert!(out.contains("# Tags are a set on both sides"), "comments kept");
+        assert!(
+            out.contains("# Tags are a set on both sides"),
+            "comments kept"
+        );
     }
 
     #[test]
@@ -379,7 +378,10 @@ mod tests {
         // The phone rule's `inverse` (not in the editor) is kept.
         let phone = after.fields.iter().find(|f| f.left == "phone").unwrap();
         assert!(phone.inverse.is_some());
-        assert!(out.contains("# GHL keeps E.164"), "a rule's comment stays with it");
+        assert!(
+            out.contains("# GHL keeps E.164"),
+            "a rule's comment stays with it"
+        );
         SyncFile::load("r.toml", &out, &Registry::default()).unwrap();
     }
 
@@ -417,7 +419,10 @@ mod tests {
         let mut edit = mapping_of(&file);
         edit.fields[1].transforms = "trim, shout".to_owned();
         let e = apply(text, &edit).unwrap_err().to_string();
-        assert!(e.starts_with("field rule 2: the transforms `trim, shout`"), "{e}");
+        assert!(
+            e.starts_with("field rule 2: the transforms `trim, shout`"),
+            "{e}"
+        );
         let mut edit = mapping_of(&file);
         edit.fields[0].right = " ".to_owned();
         let e = apply(text, &edit).unwrap_err().to_string();

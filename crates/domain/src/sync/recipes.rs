@@ -62,6 +62,88 @@ pub const RECIPES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// What each recipe cannot do, shown where it is switched on (docs/RECIPES.md
+/// says more): (id, limits).
+pub const LIMITS: &[(&str, &[&str])] = &[
+    (
+        "lofty-ghl-contacts",
+        &[
+            "GHL contacts tagged `lytho` are left out by its [filter] (edit it to sync them).",
+            "Custom fields pair by key and are read when the flow is enabled: enable it again after adding one.",
+        ],
+    ),
+    (
+        "lofty-ghl-tasks",
+        &[
+            "GHL sends no webhook when a task is edited or reopened: such changes reach Lofty on the next task walk (every 5 minutes by default).",
+            "A task waits for its contact to be linked by lofty-ghl-contacts.",
+        ],
+    ),
+    (
+        "lofty-ghl-notes",
+        &[
+            "Lofty cuts notes at 2,000 characters: a longer GHL note becomes several Lofty notes marked [k/n].",
+            "GHL's note webhooks carry no update time: the event's time stands in for it.",
+        ],
+    ),
+    (
+        "ghl-lofty-appointments",
+        &[
+            "Lofty refuses appointments in the past: such a GHL appointment is skipped (once, saying so).",
+            "One way: a change made to the Lofty copy is not carried back.",
+        ],
+    ),
+    (
+        "lofty-ghl-appointments",
+        &[
+            "A GHL appointment needs a calendar: the location's first one unless `[ghl.calendars]` names one.",
+            "One way: a change made to the GHL copy is not carried back.",
+        ],
+    ),
+    (
+        "lytho-ghl-contacts",
+        &[
+            "Lytho has no contacts API and sends no webhooks: its people are read by polling (every 60 s by default).",
+            "Lytho creates nothing: one way, into GHL (tagged `lytho`).",
+        ],
+    ),
+    (
+        "lytho-ghl-tasks",
+        &[
+            "Lytho sends no webhooks: changes arrive by polling (every 60 s by default).",
+            "Lytho creates nothing: a GHL task is never created in Lytho; only completion goes back.",
+        ],
+    ),
+    (
+        "ghl-lytho-tasks",
+        &[
+            "Replaces lytho-ghl-tasks (disable that one first).",
+            "Lytho creates nothing: GHL's title, due date and completion are written back to tasks Lytho made.",
+        ],
+    ),
+    (
+        "ghl-lytho-appointments",
+        &[
+            "Lytho has no calendar: a GHL appointment sets the due date of its person's newest open Lytho task.",
+        ],
+    ),
+    (
+        "ghl-lytho-notes",
+        &[
+            "Lytho has no notes and its comments are read-only: a GHL note is written into its person's newest open Lytho task's description.",
+        ],
+    ),
+    (
+        "lytho-ghl-comments",
+        &["Lytho's comments are read-only: one way, Lytho comments become GHL notes."],
+    ),
+];
+
+/// What recipe `id` cannot do (empty for a file that is not a recipe).
+pub fn limits(id: &str) -> &'static [&'static str] {
+    LIMITS.iter().find(|l| l.0 == id).map_or(&[], |l| l.1)
+}
+
 /// The TOML of recipe `id`.
 pub fn source(id: &str) -> Option<&'static str> {
     RECIPES.iter().find(|r| r.0 == id).map(|r| r.2)
@@ -78,6 +160,14 @@ pub fn load(id: &str, registry: &Registry) -> Option<Result<SyncSpec, SyncFileEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_recipe_names_its_limits() {
+        for (id, _, _) in RECIPES {
+            assert!(!limits(id).is_empty(), "recipe {id} has no limits listed");
+        }
+        assert_eq!(LIMITS.len(), RECIPES.len());
+    }
 
     #[test]
     fn every_recipe_builds_and_children_name_a_shipped_parent() {

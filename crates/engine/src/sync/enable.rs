@@ -107,6 +107,19 @@ pub async fn enable(
     left: &str,
     right: &str,
 ) -> Result<FlowRow, EnableError> {
+    let row = prepare(connectors, file, left, right).await?;
+    connectors.store().put_flow(&row).await?;
+    Ok(row)
+}
+
+/// Everything [`enable`] checks and reads from the accounts, without storing the
+/// flow: the row it would store (for a preview).
+pub async fn prepare(
+    connectors: &Connectors,
+    file: &str,
+    left: &str,
+    right: &str,
+) -> Result<FlowRow, EnableError> {
     let store = connectors.store();
     let mut file = file.to_owned();
     let parsed = SyncFile::parse("flow.toml", &file)?;
@@ -266,7 +279,6 @@ pub async fn enable(
         created_at: store.now(),
         updated_at: store.now(),
     };
-    store.put_flow(&row).await?;
     Ok(row)
 }
 
@@ -463,9 +475,11 @@ async fn create_values(
     Ok(values)
 }
 
-/// The custom fields of a connection's account (`None`: it cannot read them and
-/// none is named by key: pairing is skipped, with a warning).
-async fn account_fields(
+/// The custom fields of connection `wanted` (GHL: the location's contact fields;
+/// Lofty: the account's custom attributes). `None` when a GHL connection lacks the
+/// scope to read them and `named` is false (with `named`, that is an error naming
+/// the fix).
+pub async fn account_fields(
     connectors: &Connectors,
     wanted: &str,
     named: bool,

@@ -18,12 +18,13 @@
 
 pub mod backfill;
 mod enable;
+pub mod preview;
 pub mod reconcile;
 pub mod review;
 mod runner;
 pub mod systems;
 
-pub use enable::{EnableError, add_scopes_hint, enable, enable_recipe};
+pub use enable::{EnableError, account_fields, add_scopes_hint, enable, enable_recipe, prepare};
 pub use runner::{dry_run, run};
 
 use domain::sync::{self, Registry, Side, SyncFile, SyncSpec};
@@ -176,6 +177,18 @@ pub async fn route_read(
 }
 
 /// `system:type:id` of a record.
+/// What history is searched by for `who`: an email's match key (so `Ada@Example.com `
+/// finds ada@example.com), or a record as `system:type:id`, trimmed.
+pub fn history_key(who: &str) -> String {
+    if who.contains('@') {
+        domain::Email::parse(who)
+            .map(|e| e.match_key())
+            .unwrap_or_else(|_| who.trim().to_lowercase())
+    } else {
+        who.trim().to_owned()
+    }
+}
+
 pub fn reference(spec: &SyncSpec, side: Side, id: &str) -> String {
     let object = spec.object(side).name;
     let (system, kind) = object.split_once('.').unwrap_or((object, "record"));

@@ -522,13 +522,7 @@ fn print_entries(entries: &[store::HistoryEntry], as_json: bool) -> anyhow::Resu
 
 pub async fn history(config: &Config, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     let store = config.open_store().await?;
-    let who = if args.who.contains('@') {
-        domain::Email::parse(&args.who)
-            .map(|e| e.match_key())
-            .unwrap_or_else(|_| args.who.trim().to_lowercase())
-    } else {
-        args.who.trim().to_owned()
-    };
+    let who = engine::sync::history_key(&args.who);
     let entries = store.history(&who, args.limit).await?;
     if entries.is_empty() && !args.json {
         println!("no history for {who}");
