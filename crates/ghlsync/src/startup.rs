@@ -117,7 +117,32 @@ pub fn server_state(config: &Config, store: Store) -> anyhow::Result<server::App
         ghl: config.intake.ghl_allow_from.clone(),
         lofty: config.intake.lofty_allow_from.clone(),
     })
+    .with_connect_defaults(connect_defaults(config)?)
     .with_connectors(connectors(config, store)?))
+}
+
+/// Where accounts connected from the admin UI point: the config's APIs (the
+/// sandbox's under `ghlsync up`).
+fn connect_defaults(config: &Config) -> anyhow::Result<server::connections::ConnectDefaults> {
+    let lofty = config
+        .lofty
+        .base_url
+        .as_deref()
+        .unwrap_or(lofty::DEFAULT_BASE_URL);
+    let lytho = match &config.sandbox_lytho {
+        Some(s) => Some((
+            url::Url::parse(&s.base_url)?,
+            url::Url::parse(&s.token_url)?,
+            s.client_id.clone(),
+        )),
+        None => None,
+    };
+    Ok(server::connections::ConnectDefaults {
+        ghl_base: config.ghl_base_url()?,
+        lofty_base: url::Url::parse(lofty)
+            .with_context(|| format!("lofty.base_url is not a URL: {lofty}"))?,
+        lytho,
+    })
 }
 
 /// The token source: the GHL marketplace app and the Lofty vendor app, when set.

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod connect;
+pub mod connections;
 pub mod dead_letters;
 pub mod error;
 pub mod flows;
@@ -36,7 +37,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use ghl::WebhookVerifier;
@@ -44,9 +45,7 @@ use serde_json::json;
 use store::{Journaled, Store};
 use tokio::time::Instant;
 
-use crate::admin::AdminCaller;
 pub use crate::error::ApiError;
-use crate::error::escape;
 pub use crate::serve::ServeLimits;
 
 /// What the handlers share.
@@ -65,6 +64,8 @@ pub struct AppState {
     pub webhook_allow: WebhookAllow,
     /// What opens connections (settling reviews calls the APIs).
     pub connectors: Option<engine::Connectors>,
+    /// Where accounts connected from the admin UI point.
+    pub connect_defaults: connections::ConnectDefaults,
 }
 
 /// Addresses allowed to post to each webhook route; an empty list allows any.
@@ -106,6 +107,7 @@ impl AppState {
             admin: Arc::new(admin::AdminAuth::new(operator_token, auth)),
             webhook_allow: WebhookAllow::default(),
             connectors: None,
+            connect_defaults: connections::ConnectDefaults::default(),
             oauth,
             lofty_oauth: None,
         }
@@ -136,6 +138,13 @@ impl AppState {
         })
     }
 
+    /// Sets where accounts connected from the admin UI point.
+    #[must_use]
+    pub fn with_connect_defaults(mut self, defaults: connections::ConnectDefaults) -> Self {
+        self.connect_defaults = defaults;
+        self
+    }
+
     /// Adds webhook allowlists.
     #[must_use]
     pub fn with_webhook_allow(mut self, allow: WebhookAllow) -> Self {
@@ -148,7 +157,10 @@ impl AppState {
 /// the webhook routes behind their allowlists, health open; security headers on all.
 pub fn router(state: AppState) -> Router {
     let admin_side = Router::new()
-        .route("/", get(index))
+        .route("/", get(connections::page_list))
+        .route("/connections/add", post(connections::page_add))
+        .route("/connections/{id}/test", post(connections::page_test))
+        .route("/connections/{id}/rotate", post(connections::page_rotate))
         .route("/login", get(login::login_page).post(login::login))
         .route("/logout", post(login::logout))
         .route("/setup", get(login::setup_page).post(login::setup))
@@ -157,7 +169,15 @@ pub fn router(state: AppState) -> Router {
         .route("/connect/status/{state}", get(connect::status))
         .route("/connect/lofty", get(connect::start_lofty))
         .route("/oauth/callback/lofty", get(connect::callback_lofty))
-        .route("/api/connections", get(api_connections))
+        .route(
+            "/api/connections",
+            get(connections::api_list).post(connections::api_add),
+        )
+        .route("/api/connections/{id}/test", post(connections::api_test))
+        .route(
+            "/api/connections/{id}/rotate",
+            post(connections::api_rotate),
+        )
         .route("/dead-letters", get(dead_letters::page_list))
         .route("/dead-letters/replay", post(dead_letters::page_replay))
         .route("/dead-letters/{id}", get(dead_letters::page_one))
@@ -280,52 +300,6 @@ pub async fn serve_listener(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve::serve(listener, router(state), limits, shutdown).await
-}
-
-async fn index(
-    State(state): State<AppState>,
-    AdminCaller(caller): AdminCaller,
-) -> Result<Html<String>, ApiError> {
-    let list = state
-        .store
-        .connections()
-        .await
-        .map_err(|e| ApiError::unavailable("cannot read connections", e).page())?;
-    let rows = list
-        .iter()
-        .map(|c| {
-            format!(
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"status-{}\">{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&c.name),
-                escape(&c.id),
-                c.kind,
-                c.status.as_str(),
-                c.status.as_str(),
-                escape(&c.scopes),
-                escape(c.status_reason.as_deref().unwrap_or(""))
-            )
-        })
-        .collect::<String>();
-    let body = format!(
-        "<h1>Connections</h1>\
-         <p><a class=\"button\" href=\"/connect/ghl\">Connect a GHL location</a> \
-         <a class=\"button secondary\" href=\"/connect/ghl?user_type=company\">Connect a GHL agency (all sub-accounts)</a></p>\
-         <table><tr><th>name</th><th>connection</th><th>kind</th><th>status</th><th>scopes</th><th>last error</th></tr>{rows}</table>"
-    );
-    Ok(pages::page("Connections", Some(&caller), "/", &body))
-}
-
-/// GET /api/connections: every connection, never a secret.
-async fn api_connections(
-    State(state): State<AppState>,
-    _admin: AdminCaller,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let list = state
-        .store
-        .connections()
-        .await
-        .map_err(|e| ApiError::unavailable("cannot read connections", e))?;
-    Ok(Json(json!({"connections": list})))
 }
 
 /// GET /metrics: the process's counters (see [`wire::metrics`]) and the queue's

@@ -372,6 +372,13 @@ pub fn config_for(
     config.ghl.client_secret = Some(ghl.client_secret.clone());
     config.ghl.webhook_public_key = Some(ghl.webhook_public_key.clone());
     config.lofty.base_url = Some(lofty.base_url.clone());
+    // Lytho connected from the admin UI reaches the sandbox's tenant, as under `up`.
+    let lytho = &sandbox.info().lytho;
+    config.sandbox_lytho = Some(ghlsync::config::SandboxLytho {
+        base_url: lytho.base_url.clone(),
+        token_url: lytho.token_url.clone(),
+        client_id: lytho.client_id.clone(),
+    });
     if lofty_oauth {
         config.lofty.client_id = Some(lofty.client_id.clone());
         config.lofty.client_secret = Some(lofty.client_secret.clone());
