@@ -13,6 +13,43 @@ const ADMIN_GETS: &[&str] = &[
     "/connect/lofty",
     "/connect/status/abc",
     "/api/connections",
+    "/flows",
+    "/flows/lofty-ghl-contacts",
+    "/runs",
+    "/runs?q=ada@example.com",
+    "/review",
+    "/dead-letters",
+    "/dead-letters/1",
+    "/health",
+    "/api/flows",
+    "/api/flows/lofty-ghl-contacts",
+    "/api/runs",
+    "/api/history?q=ada@example.com",
+    "/api/reviews",
+    "/api/dead-letters",
+    "/api/dead-letters/1",
+    "/api/health",
+];
+
+/// Every state-changing admin route (pages' forms, then the API).
+const ADMIN_POSTS: &[&str] = &[
+    "/connections/add",
+    "/connections/ghl:x/test",
+    "/connections/ghl:x/rotate",
+    "/flows/lofty-ghl-contacts",
+    "/flows/lofty-ghl-contacts/switch",
+    "/review/settle",
+    "/dead-letters/replay",
+    "/api/connections",
+    "/api/connections/ghl:x/test",
+    "/api/connections/ghl:x/rotate",
+    "/api/flows/lofty-ghl-contacts/enable",
+    "/api/flows/lofty-ghl-contacts/disable",
+    "/api/flows/lofty-ghl-contacts/preview",
+    "/api/flows/lofty-ghl-contacts/backfill",
+    "/api/reviews/1/approve",
+    "/api/reviews/1/dismiss",
+    "/api/dead-letters/replay",
 ];
 
 async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
@@ -255,6 +292,53 @@ async fn api_tokens_carry_a_role_and_wrong_ones_are_throttled() {
     }
     assert_eq!(codes.iter().filter(|c| **c == 401).count(), 19, "{codes:?}");
     assert!(codes[20..].iter().all(|c| *c == 429), "{codes:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_change_needs_a_session_an_admin_and_the_csrf_token() {
+    let app = spawn_app().await;
+    app.add_user("vic", Role::Viewer).await;
+    let viewer = app.login_as("vic").await;
+    let vcsrf = csrf_of(&app, &viewer).await;
+    let admin = app.login().await;
+    let post = |path: &str, cookie: Option<&str>, csrf: Option<&str>| {
+        let mut req = app
+            .http
+            .post(format!("{}{path}", app.address))
+            .header("origin", app.address.clone());
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let form: Vec<(&str, String)> = csrf
+            .map(|c| vec![("csrf", c.to_owned())])
+            .unwrap_or_default();
+        req.form(&form).send()
+    };
+    for path in ADMIN_POSTS {
+        let none = post(path, None, None).await.unwrap();
+        assert!(
+            none.status() == 401 || none.status().is_redirection(),
+            "{path} without a session: {}",
+            none.status()
+        );
+        let no_csrf = post(path, Some(&admin), None).await.unwrap();
+        assert_eq!(no_csrf.status(), 403, "{path} without the CSRF token");
+        let as_viewer = post(path, Some(&viewer), Some(&vcsrf)).await.unwrap();
+        assert_eq!(as_viewer.status(), 403, "{path} as a viewer");
+    }
+    // PUT is a change too.
+    let put = app
+        .http
+        .put(format!("{}/api/flows/lofty-ghl-contacts", app.address))
+        .header("cookie", &viewer)
+        .header("x-csrf-token", &vcsrf)
+        .header("origin", app.address.clone())
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403);
     app.shutdown().await;
 }
 
