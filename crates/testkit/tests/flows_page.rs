@@ -339,6 +339,43 @@ async fn a_rule_changed_in_the_editor_is_previewed_saved_and_synced() {
     assert_eq!(no.status(), 403);
     assert!(app.store.flow(FLOW).await.unwrap().unwrap().enabled);
 
+    // No secret in any page or API answer: the accounts' credentials, the
+    // operator and API tokens, the session.
+    let info = app.sandbox.info();
+    let session = admin.split_once('=').unwrap().1.to_owned();
+    let secrets = [
+        info.lofty.api_key.clone(),
+        app.location(0).token.clone(),
+        testkit::ADMIN_TOKEN.to_owned(),
+        "ghs_flows_ro".to_owned(),
+        session,
+    ];
+    for path in [
+        "/",
+        "/flows",
+        "/flows/lofty-ghl-contacts",
+        "/runs",
+        "/runs?q=pat.preview@example.com",
+        "/review",
+        "/dead-letters",
+        "/health",
+        "/api/connections",
+        "/api/flows",
+        "/api/flows/lofty-ghl-contacts",
+        "/api/runs",
+        "/api/history?q=pat.preview@example.com",
+        "/api/reviews",
+        "/api/dead-letters",
+        "/api/health",
+        "/metrics",
+    ] {
+        let seen = app.page_as(path, &admin).await;
+        assert!(seen.len() > 10, "{path}: {seen}");
+        for secret in &secrets {
+            assert!(!seen.contains(secret.as_str()), "a secret in {path}");
+        }
+    }
+
     // An admin disables it from the list.
     let off = post_form(
         &app,
