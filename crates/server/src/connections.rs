@@ -408,6 +408,14 @@ pub async fn page_rotate(
 }
 
 /// GET /api/connections: every connection, never a secret.
+#[utoipa::path(
+    get,
+    path = "/api/connections",
+    tag = "connections",
+    summary = "Every connection (never a secret)",
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_list(
     State(state): State<AppState>,
     _admin: AdminCaller,
@@ -418,6 +426,15 @@ pub async fn api_list(
 
 /// POST /api/connections: connects an account (`system` `ghl-pit`, `lofty` or
 /// `lytho`, with its `secret`) and tests it.
+#[utoipa::path(
+    post,
+    path = "/api/connections",
+    tag = "connections",
+    summary = "Connect an account (ghl-pit, lofty or lytho) and test it",
+    request_body(content = serde_json::Value, description = "{system, secret, location_id?, scopes?, tenant?, client_id?}", content_type = "application/json"),
+    responses((status = 201, description = "connected and tested", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_add(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,
@@ -429,6 +446,15 @@ pub async fn api_add(
 }
 
 /// POST /api/connections/{id}/test
+#[utoipa::path(
+    post,
+    path = "/api/connections/{id}/test",
+    tag = "connections",
+    summary = "Test a connection with a cheap authenticated call",
+    params(("id" = String, Path, description = "its id")),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_test(
     State(state): State<AppState>,
     AdminOnly(_c): AdminOnly,
@@ -439,6 +465,16 @@ pub async fn api_test(
 }
 
 /// POST /api/connections/{id}/rotate: `{"secret": "..."}`.
+#[utoipa::path(
+    post,
+    path = "/api/connections/{id}/rotate",
+    tag = "connections",
+    summary = "Replace a PIT, Lofty API key or Lytho client secret (checked first)",
+    params(("id" = String, Path, description = "its id")),
+    request_body(content = serde_json::Value, description = "{secret}", content_type = "application/json"),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_rotate(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,

@@ -99,6 +99,14 @@ async fn one(state: &AppState, id: i64) -> Result<Job, ApiError> {
 }
 
 /// GET /api/dead-letters
+#[utoipa::path(
+    get,
+    path = "/api/dead-letters",
+    tag = "dead-letters",
+    summary = "Jobs that gave up, newest first",
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_list(
     State(state): State<AppState>,
     _c: AdminCaller,
@@ -110,6 +118,15 @@ pub async fn api_list(
 }
 
 /// GET /api/dead-letters/{id}
+#[utoipa::path(
+    get,
+    path = "/api/dead-letters/{id}",
+    tag = "dead-letters",
+    summary = "One dead job with its payload",
+    params(("id" = String, Path, description = "its id")),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_one(
     State(state): State<AppState>,
     _c: AdminCaller,
@@ -119,6 +136,15 @@ pub async fn api_one(
 }
 
 /// POST /api/dead-letters/replay
+#[utoipa::path(
+    post,
+    path = "/api/dead-letters/replay",
+    tag = "dead-letters",
+    summary = "Replay dead jobs: {ids}, {kind} or {all}",
+    request_body(content = serde_json::Value, description = "{ids} | {kind} | {all: true}", content_type = "application/json"),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_replay(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,

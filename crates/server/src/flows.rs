@@ -934,6 +934,14 @@ pub async fn page_list(
 // ---- API ----
 
 /// GET /api/flows: the flows (sync and action) and the recipes not enabled yet.
+#[utoipa::path(
+    get,
+    path = "/api/flows",
+    tag = "flows",
+    summary = "The flows and the recipes not enabled yet",
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_list(
     State(state): State<AppState>,
     _c: AdminCaller,
@@ -973,6 +981,15 @@ pub async fn api_list(
 
 /// GET /api/flows/{id}: a sync flow or recipe: its file, mapping, limits and the
 /// fields each side offers.
+#[utoipa::path(
+    get,
+    path = "/api/flows/{id}",
+    tag = "flows",
+    summary = "A flow or recipe: file, mapping, limits, fields offered",
+    params(("id" = String, Path, description = "its id")),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_one(
     State(state): State<AppState>,
     _c: AdminCaller,
@@ -1040,6 +1057,16 @@ async fn body_text(
 
 /// PUT /api/flows/{id}: stores the flow's file (or a mapping applied to it),
 /// checked as enabling checks it; `enabled` (default: as it was, a new one on).
+#[utoipa::path(
+    put,
+    path = "/api/flows/{id}",
+    tag = "flows",
+    summary = "Store a flow's file (or a mapping applied to it)",
+    params(("id" = String, Path, description = "its id")),
+    request_body(content = serde_json::Value, description = "{file?, mapping?, left?, right?, enabled?}", content_type = "application/json"),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_put(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,
@@ -1065,6 +1092,16 @@ pub struct Sides {
 }
 
 /// POST /api/flows/{id}/enable
+#[utoipa::path(
+    post,
+    path = "/api/flows/{id}/enable",
+    tag = "flows",
+    summary = "Enable a flow or recipe",
+    params(("id" = String, Path, description = "its id")),
+    request_body(content = serde_json::Value, description = "{left?, right?}", content_type = "application/json"),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_enable(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,
@@ -1086,6 +1123,15 @@ pub async fn api_enable(
 }
 
 /// POST /api/flows/{id}/disable
+#[utoipa::path(
+    post,
+    path = "/api/flows/{id}/disable",
+    tag = "flows",
+    summary = "Disable a flow (links and history stay)",
+    params(("id" = String, Path, description = "its id")),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_disable(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,
@@ -1098,6 +1144,16 @@ pub async fn api_disable(
 
 /// POST /api/flows/{id}/preview: the dry run of the flow (or of the file or mapping
 /// given) as decisions with their diffs; nothing changes.
+#[utoipa::path(
+    post,
+    path = "/api/flows/{id}/preview",
+    tag = "flows",
+    summary = "Dry run: per-record decisions and diffs, nothing changed",
+    params(("id" = String, Path, description = "its id")),
+    request_body(content = serde_json::Value, description = "{file?, mapping?, left?, right?, again?}", content_type = "application/json"),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_preview(
     State(state): State<AppState>,
     AdminOnly(_c): AdminOnly,
@@ -1117,6 +1173,15 @@ pub async fn api_preview(
 }
 
 /// POST /api/flows/{id}/backfill: 202, the backfill runs in the background.
+#[utoipa::path(
+    post,
+    path = "/api/flows/{id}/backfill",
+    tag = "flows",
+    summary = "Start the flow's backfill in the background",
+    params(("id" = String, Path, description = "its id")),
+    responses((status = 202, description = "started", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_backfill(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,

@@ -211,6 +211,15 @@ fn hours_of(w: &Window) -> i64 {
 
 /// GET /api/health: the sampled series over the last `hours` (default 1) and the
 /// connections needing attention.
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "health",
+    summary = "Sampled queue depth, throughput, budget use; connections needing attention",
+    params(("hours" = Option<i64>, Query, description = "the window: 1 (default) to 168")),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_health(
     State(state): State<AppState>,
     _c: AdminCaller,

@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api;
 pub mod connect;
 pub mod connections;
 pub mod dead_letters;
@@ -156,7 +157,10 @@ impl AppState {
 /// The router: the admin side (pages, API, connect) behind [`admin::authenticate`],
 /// the webhook routes behind their allowlists, health open; security headers on all.
 pub fn router(state: AppState) -> Router {
+    let (api_routes, _) = api::routes();
     let admin_side = Router::new()
+        .merge(api_routes)
+        .route("/api/openapi.json", get(api::openapi_json))
         .route("/", get(connections::page_list))
         .route("/connections/add", post(connections::page_add))
         .route("/connections/{id}/test", post(connections::page_test))
@@ -169,43 +173,19 @@ pub fn router(state: AppState) -> Router {
         .route("/connect/status/{state}", get(connect::status))
         .route("/connect/lofty", get(connect::start_lofty))
         .route("/oauth/callback/lofty", get(connect::callback_lofty))
-        .route(
-            "/api/connections",
-            get(connections::api_list).post(connections::api_add),
-        )
-        .route("/api/connections/{id}/test", post(connections::api_test))
-        .route(
-            "/api/connections/{id}/rotate",
-            post(connections::api_rotate),
-        )
         .route("/dead-letters", get(dead_letters::page_list))
         .route("/dead-letters/replay", post(dead_letters::page_replay))
         .route("/dead-letters/{id}", get(dead_letters::page_one))
-        .route("/api/dead-letters", get(dead_letters::api_list))
-        .route("/api/dead-letters/replay", post(dead_letters::api_replay))
-        .route("/api/dead-letters/{id}", get(dead_letters::api_one))
         .route("/flows", get(flows::page_list))
         .route(
             "/flows/{id}",
             get(flows::page_editor).post(flows::page_post),
         )
         .route("/flows/{id}/switch", post(flows::page_switch))
-        .route("/api/flows", get(flows::api_list))
-        .route("/api/flows/{id}", get(flows::api_one).put(flows::api_put))
-        .route("/api/flows/{id}/enable", post(flows::api_enable))
-        .route("/api/flows/{id}/disable", post(flows::api_disable))
-        .route("/api/flows/{id}/preview", post(flows::api_preview))
-        .route("/api/flows/{id}/backfill", post(flows::api_backfill))
         .route("/runs", get(runs::page_runs))
-        .route("/api/runs", get(runs::api_runs))
-        .route("/api/history", get(runs::api_history))
         .route("/health", get(health::page_health))
-        .route("/api/health", get(health::api_health))
         .route("/review", get(review::page_list))
         .route("/review/settle", post(review::page_settle))
-        .route("/api/reviews", get(review::api_list))
-        .route("/api/reviews/{id}/approve", post(review::api_approve))
-        .route("/api/reviews/{id}/dismiss", post(review::api_dismiss))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             admin::authenticate,

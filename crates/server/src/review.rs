@@ -60,6 +60,14 @@ fn review_json(r: &Review) -> Value {
 }
 
 /// GET /api/reviews: the open ones, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/reviews",
+    tag = "review",
+    summary = "The open reviews, oldest first",
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_list(
     State(state): State<AppState>,
     _c: AdminCaller,
@@ -77,6 +85,16 @@ pub struct ApproveBody {
 }
 
 /// POST /api/reviews/{id}/approve
+#[utoipa::path(
+    post,
+    path = "/api/reviews/{id}/approve",
+    tag = "review",
+    summary = "Approve a review (optional {choice})",
+    params(("id" = String, Path, description = "its id")),
+    request_body(content = serde_json::Value, description = "{choice?}", content_type = "application/json"),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_approve(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,
@@ -90,6 +108,15 @@ pub async fn api_approve(
 }
 
 /// POST /api/reviews/{id}/dismiss
+#[utoipa::path(
+    post,
+    path = "/api/reviews/{id}/dismiss",
+    tag = "review",
+    summary = "Dismiss a review",
+    params(("id" = String, Path, description = "its id")),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token"), (status = 403, description = "a viewer, or no CSRF token with a session")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_dismiss(
     State(state): State<AppState>,
     AdminOnly(caller): AdminOnly,

@@ -175,6 +175,14 @@ async fn counts(state: &AppState) -> Result<Vec<(String, Vec<(String, i64)>, i64
 }
 
 /// GET /api/runs: per flow, its decisions counted and its links.
+#[utoipa::path(
+    get,
+    path = "/api/runs",
+    tag = "runs",
+    summary = "Per flow: decisions counted and records linked",
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_runs(
     State(state): State<AppState>,
     _c: AdminCaller,
@@ -220,6 +228,15 @@ async fn search(state: &AppState, s: &Search) -> Result<Vec<HistoryEntry>, ApiEr
 }
 
 /// GET /api/history: the entries about a person or record (`q`), or a flow's newest.
+#[utoipa::path(
+    get,
+    path = "/api/history",
+    tag = "runs",
+    summary = "History of a person or record (q), or a flow's newest",
+    params(("q" = Option<String>, Query, description = "an email or system:type:id"), ("flow" = Option<String>, Query, description = "a flow id"), ("limit" = Option<i64>, Query, description = "at most this many (200)")),
+    responses((status = 200, description = "done", body = serde_json::Value), (status = 401, description = "no session or token")),
+    security(("token" = []), ("session" = []))
+)]
 pub async fn api_history(
     State(state): State<AppState>,
     _c: AdminCaller,
