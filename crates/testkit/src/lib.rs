@@ -20,6 +20,7 @@
 // not product calls, and must not follow the factory's no-redirect policy blindly.
 #![allow(clippy::disallowed_methods)]
 
+pub mod browser;
 pub mod calls;
 pub mod pg;
 
