@@ -54,6 +54,18 @@ async fn state_file_keeps_the_world_across_restarts() {
     assert_eq!(resp.status(), 200);
     let fetched: Value = resp.json().await.unwrap();
     assert_eq!(fetched["contact"]["email"], "kept@example.com");
+    // The duplicate index is rebuilt from the loaded world.
+    let again = http
+        .post(format!("{}/contacts/", second.ghl_base_url()))
+        .bearer_auth(&loc.token)
+        .header("Version", "2021-07-28")
+        .json(&json!({"locationId": loc.id, "email": "KEPT@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400, "a duplicate of the saved contact");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["meta"]["contactId"], id.as_str());
     let count = second.ghl().with_world(|w| w.locations[0].contacts.len());
     assert_eq!(count, 3, "2 seeded + 1 created, not re-seeded");
     second.shutdown().await;

@@ -348,10 +348,10 @@ impl Drop for Browser {
     /// A test that fails mid-walk still closes Chromium: the session is deleted with
     /// a plain blocking request (no runtime in `drop`), then the driver is killed.
     fn drop(&mut self) {
-        if let Some(rest) = self.session.strip_prefix("http://") {
-            if let Some((host, path)) = rest.split_once('/') {
-                delete_blocking(host, &format!("/{path}"));
-            }
+        if let Some(rest) = self.session.strip_prefix("http://")
+            && let Some((host, path)) = rest.split_once('/')
+        {
+            delete_blocking(host, &format!("/{path}"));
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();

@@ -177,7 +177,7 @@ pub async fn create(State(app): State<App>, caller: Caller, Body(body): Body) ->
         .emit_appointment("AppointmentCreate", &location_id, appt.to_webhook_json());
     let out = appt.to_flat_json();
     loc.appointments.insert(appt.id.clone(), appt);
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(out)
 }
 
@@ -242,7 +242,7 @@ pub async fn edit(
         .outbox
         .emit_appointment("AppointmentUpdate", &loc_id, appt.to_webhook_json());
     let out = appt.to_flat_json();
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(out)
 }
 
@@ -277,7 +277,7 @@ pub async fn delete(
         &appt.location_id,
         appt.to_webhook_json(),
     );
-    inner.rt.dirty = true;
+    inner.rt.touch();
     created(json!({"succeeded": true}))
 }
 

@@ -52,7 +52,7 @@ pub fn install(inner: &mut Inner, app: &App, location_id: &str) {
         body.insert(k.into(), v);
     }
     app.shared.outbox.emit_app(body);
-    inner.rt.dirty = true;
+    inner.rt.touch();
 }
 
 /// Uninstalls the app at a location: its OAuth tokens stop working; UNINSTALL is sent.
@@ -81,7 +81,7 @@ pub fn uninstall(inner: &mut Inner, app: &App, location_id: &str) -> bool {
     body.insert("appId".into(), json!(app_id));
     body.insert("locationId".into(), json!(location_id));
     app.shared.outbox.emit_app(body);
-    inner.rt.dirty = true;
+    inner.rt.touch();
     true
 }
 
@@ -166,7 +166,7 @@ pub async fn pit(State(app): State<App>, Json(r): Json<PitReq>) -> ApiResult {
     };
     let token = format!("pit-{}", uuid::Uuid::new_v4());
     inner.world.tokens.insert(token.clone(), grant);
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"token": token}))
 }
 
@@ -197,7 +197,7 @@ pub async fn settings(
         "allowDuplicateContact": loc.allow_duplicates,
         "duplicatePriority": loc.duplicate_priority,
     });
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(out)
 }
 
@@ -291,7 +291,7 @@ pub async fn revoke(State(app): State<App>, Json(r): Json<RevokeReq>) -> ApiResu
     if !found {
         return Err(ApiError::not_found("No such token"));
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"revoked": true}))
 }
 
@@ -323,7 +323,7 @@ pub async fn revoke_all(State(app): State<App>, Json(r): Json<Value>) -> ApiResu
         r.revoked = true;
         n += 1;
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"revoked": n}))
 }
 
@@ -338,7 +338,7 @@ pub async fn expire_all(State(app): State<App>) -> ApiResult {
             n += 1;
         }
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"expired": n}))
 }
 
@@ -357,7 +357,7 @@ pub async fn add_webhook(State(app): State<App>, Json(r): Json<WebhookReq>) -> A
     if !inner.world.webhook_targets.contains(&r.url) {
         inner.world.webhook_targets.push(r.url);
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"targets": inner.world.webhook_targets}))
 }
 
@@ -370,7 +370,7 @@ pub async fn list_webhooks(State(app): State<App>) -> ApiResult {
 pub async fn clear_webhooks(State(app): State<App>) -> ApiResult {
     let mut inner = app.shared.lock();
     inner.world.webhook_targets.clear();
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"targets": []}))
 }
 

@@ -151,7 +151,7 @@ pub async fn create_field(
     };
     let out = field.to_json(&location_id);
     loc.custom_fields.insert(field.id.clone(), field);
-    inner.rt.dirty = true;
+    inner.rt.touch();
     created(json!({"customField": out}))
 }
 
@@ -198,7 +198,7 @@ pub async fn update_field(
         field.position = v;
     }
     let out = field.to_json(&location_id);
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"customField": out}))
 }
 
@@ -218,7 +218,7 @@ pub async fn delete_field(
             values.retain(|v| v.get("id").and_then(Value::as_str) != Some(id.as_str()));
         }
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"succeded": true}))
 }
 
@@ -312,7 +312,7 @@ pub async fn create_tag(
     };
     let out = tag_json(&tag, &location_id);
     loc.tags.insert(tag.id.clone(), tag);
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"tag": out}))
 }
 
@@ -356,7 +356,7 @@ pub async fn update_tag(
             c.set_tags(renamed);
         }
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"tag": out}))
 }
 
@@ -379,7 +379,7 @@ pub async fn delete_tag(
             c.set_tags(tags);
         }
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"succeded": true}))
 }
 

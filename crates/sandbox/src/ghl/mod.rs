@@ -170,6 +170,9 @@ pub(crate) async fn build(
     };
     let fresh = loaded.is_none();
     let mut world = loaded.unwrap_or_else(|| seed::world(config.seed, config.locations));
+    for loc in world.locations.values_mut() {
+        loc.reindex();
+    }
     for t in &config.webhook_targets {
         if !world.webhook_targets.contains(t) {
             world.webhook_targets.push(t.clone());
@@ -189,6 +192,8 @@ pub(crate) async fn build(
                 counters: Default::default(),
                 oauth: Default::default(),
                 dirty: false,
+                generation: 0,
+                search_order: None,
                 documented_webhooks: false,
             },
         }),

@@ -68,7 +68,7 @@ pub fn issue(inner: &mut Inner, mut grant: Grant) -> (String, Option<String>) {
             revoked: false,
         },
     );
-    inner.rt.dirty = true;
+    inner.rt.touch();
     (access, Some(refresh))
 }
 
@@ -351,7 +351,7 @@ pub fn mint_code(
     for id in ids {
         super::controls::install(inner, app, &id);
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     Ok(code)
 }
 

@@ -168,6 +168,7 @@ pub fn world(seed: u64, locations: usize) -> World {
             custom_fields,
             tags: IndexMap::new(),
             last_added: base_time(),
+            index: Default::default(),
         };
         tokens.insert(
             pit,
@@ -312,8 +313,8 @@ pub fn add_contacts(inner: &mut Inner, location_id: &str, n: usize, seed: u64) -
         if added > loc.last_added {
             loc.last_added = added;
         }
-        loc.contacts.insert(cid, contact);
+        loc.add_contact(contact);
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     n
 }

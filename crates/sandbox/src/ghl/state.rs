@@ -514,6 +514,28 @@ pub struct Location {
     pub tags: IndexMap<String, Tag>,
     /// Last `dateAdded` handed out, so contacts sort strictly by creation.
     pub last_added: DateTime<Utc>,
+    /// Contact ids by lower-case email and by phone: the duplicate search, create
+    /// and upsert look a value up instead of reading every contact. An entry may be
+    /// stale (the contact changed or went); [`Location::find_by`] checks the
+    /// contact itself. Not saved: rebuilt when a saved world is loaded.
+    #[serde(skip)]
+    pub index: ContactIndex,
+}
+
+/// [`Location::index`]: candidates per identifier value.
+#[derive(Debug, Clone, Default)]
+pub struct ContactIndex {
+    by_email: HashMap<String, Vec<String>>,
+    by_phone: HashMap<String, Vec<String>>,
+}
+
+impl ContactIndex {
+    fn add(list: &mut HashMap<String, Vec<String>>, value: String, id: &str) {
+        let ids = list.entry(value).or_default();
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_owned());
+        }
+    }
 }
 
 impl Location {
@@ -533,7 +555,8 @@ impl Location {
         t
     }
 
-    /// Existing contact matching `field` = `value`, excluding `except`.
+    /// Existing contact matching `field` = `value`, excluding `except`: the oldest
+    /// one when several do (duplicates allowed).
     pub fn find_by(
         &self,
         field: MatchField,
@@ -541,13 +564,50 @@ impl Location {
         except: Option<&str>,
     ) -> Option<&Contact> {
         let value_lower = value.to_lowercase();
-        self.contacts.values().find(|c| {
-            Some(c.id.as_str()) != except
-                && match field {
-                    MatchField::Email => c.email_lower().as_deref() == Some(value_lower.as_str()),
-                    MatchField::Phone => c.phone() == Some(value),
-                }
-        })
+        let candidates = match field {
+            MatchField::Email => self.index.by_email.get(&value_lower),
+            MatchField::Phone => self.index.by_phone.get(value),
+        }?;
+        candidates
+            .iter()
+            .filter(|id| Some(id.as_str()) != except)
+            .filter_map(|id| self.contacts.get_full(id))
+            .filter(|(_, _, c)| match field {
+                MatchField::Email => c.email_lower().as_deref() == Some(value_lower.as_str()),
+                MatchField::Phone => c.phone() == Some(value),
+            })
+            .min_by_key(|(position, _, _)| *position)
+            .map(|(_, _, c)| c)
+    }
+
+    /// Adds a new contact (indexed).
+    pub fn add_contact(&mut self, contact: Contact) {
+        let id = contact.id.clone();
+        self.contacts.insert(id.clone(), contact);
+        self.index_contact(&id);
+    }
+
+    /// Indexes contact `id`'s current email and phone (after a change).
+    pub fn index_contact(&mut self, id: &str) {
+        let Some(c) = self.contacts.get(id) else {
+            return;
+        };
+        if let Some(email) = c.email_lower().filter(|e| !e.is_empty()) {
+            ContactIndex::add(&mut self.index.by_email, email, id);
+        }
+        if let Some(phone) = c.phone().filter(|p| !p.is_empty()) {
+            ContactIndex::add(&mut self.index.by_phone, phone.to_owned(), id);
+        }
+    }
+
+    /// Rebuilds the index from the contacts (a world loaded from its state file),
+    /// dropping stale entries.
+    pub fn reindex(&mut self) {
+        self.index = ContactIndex::default();
+        let ids: Vec<String> = self.contacts.keys().cloned().collect();
+        for id in ids {
+            self.index_contact(&id);
+        }
     }
 
     /// Adds names to the location's tag list (GHL creates location tags on use).
@@ -646,10 +706,36 @@ pub struct Runtime {
     pub faults: Faults,
     pub counters: BTreeMap<String, Counter>,
     pub oauth: OAuthCounter,
+    /// The world changed since it was last saved.
     pub dirty: bool,
+    /// Bumped by every change to the world ([`Runtime::touch`]): a
+    /// [`SearchOrder`] is valid while this holds.
+    pub generation: u64,
+    /// The last advanced search's order, so a `searchAfter` page walk resumes
+    /// where it stopped instead of filtering and sorting every contact per page.
+    pub search_order: Option<SearchOrder>,
     /// Webhooks as GHL documents them, not as it is reported to send them
     /// (default false: a `TaskCreate` without `contactId` and `body`).
     pub documented_webhooks: bool,
+}
+
+impl Runtime {
+    /// Records a change to the world: to be saved, and cached searches outdated.
+    pub fn touch(&mut self) {
+        self.dirty = true;
+        self.generation += 1;
+    }
+}
+
+/// The contacts one advanced search selects, in its order: each with its sort key
+/// (the `searchAfter` cursor GHL hands out) and id.
+#[derive(Debug, Clone)]
+pub struct SearchOrder {
+    /// [`Runtime::generation`] when it was made.
+    pub generation: u64,
+    /// The location, query, filters and sort it answers (their JSON).
+    pub question: String,
+    pub rows: Vec<(Vec<Value>, String)>,
 }
 
 /// World + runtime under one lock, plus the webhook outbox.

@@ -509,7 +509,7 @@ pub async fn create(State(app): State<App>, caller: Caller, Body(body): Body) ->
         trashed: None,
     };
     let applied = apply(world, &mut rt.rng, &mut lead, map, &caller, now, true)?;
-    world.leads.insert(lead_id, lead.clone());
+    world.put_lead(lead.clone());
     if let Some((content, pin)) = applied.note {
         add_note(
             &mut inner,
@@ -569,7 +569,7 @@ pub async fn update(
         .ok_or_else(ApiError::lead_not_exist)?;
     let applied = apply(world, &mut rt.rng, &mut lead, map, &caller, now, false)?;
     lead.updated_ms = now.max(lead.updated_ms + 1);
-    world.leads.insert(lead_id, lead.clone());
+    world.put_lead(lead.clone());
     webhooks::emit_lead(&mut inner, "updatedLead", &lead);
     if applied.stage_changed {
         let entry = json!({
@@ -761,9 +761,21 @@ pub async fn list(State(app): State<App>, caller: Caller, q: Query) -> ApiResult
     let inner = app.shared.lock();
     let now = now_ms();
     let world = &inner.world;
-    let mut hits: Vec<(i64, &Lead)> = world
-        .leads
-        .values()
+    // A precise email or phone reads its candidates from the index.
+    let indexed = match (&search.email, &search.phone) {
+        (Some(e), _) => Some(world.lead_index.by_email.get(e)),
+        (None, Some(p)) => Some(world.lead_index.by_phone.get(p)),
+        (None, None) => None,
+    };
+    let candidates: Box<dyn Iterator<Item = &Lead>> = match indexed {
+        Some(ids) => Box::new(
+            ids.into_iter()
+                .flatten()
+                .filter_map(|id| world.leads.get(id)),
+        ),
+        None => Box::new(world.leads.values()),
+    };
+    let mut hits: Vec<(i64, &Lead)> = candidates
         .filter(|l| l.trashed.is_none() && l.visible_at_ms <= now)
         .filter(|l| world.can_manage(&caller, l) && search.matches(l))
         .map(|l| (search.sort_value(l), l))

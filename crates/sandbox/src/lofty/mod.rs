@@ -198,7 +198,9 @@ pub(crate) async fn build(
         None => None,
     };
     let fresh = loaded.is_none();
-    let world = loaded.unwrap_or_else(|| seed::world(config.seed, config.contacts_per_location));
+    let mut world =
+        loaded.unwrap_or_else(|| seed::world(config.seed, config.contacts_per_location));
+    world.reindex();
     let shared = Arc::new(Shared {
         inner: Mutex::new(Inner {
             world,

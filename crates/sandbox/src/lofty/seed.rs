@@ -216,6 +216,7 @@ pub fn world(seed: u64, contacts_per_location: usize) -> World {
         last_id,
         person_start: contacts_per_location / 2,
         persons_seeded: 0,
+        lead_index: Default::default(),
     }
 }
 
@@ -293,7 +294,7 @@ pub fn add_leads(inner: &mut Inner, n: usize, seed: u64) -> usize {
             visible_at_ms: 0,
             trashed: None,
         };
-        w.leads.insert(lead_id, lead);
+        w.put_lead(lead);
         let task_id = w.next_id(&mut rng);
         w.entries.insert(
             task_id,

@@ -656,6 +656,48 @@ pub struct World {
     /// First `person(i)` index of the seeded leads and how many were seeded.
     pub person_start: usize,
     pub persons_seeded: usize,
+    /// Lead ids by lower-case email and by phone digits ([`phone_key`]), so a
+    /// precise `email` or `phone` search reads its candidates instead of every lead.
+    /// An entry may be stale: the search checks each lead. Not saved: rebuilt when
+    /// a saved world is loaded ([`World::reindex`]).
+    #[serde(skip)]
+    pub lead_index: LeadIndex,
+}
+
+/// [`World::lead_index`].
+#[derive(Debug, Clone, Default)]
+pub struct LeadIndex {
+    pub by_email: HashMap<String, Vec<i64>>,
+    pub by_phone: HashMap<String, Vec<i64>>,
+}
+
+impl World {
+    /// Stores `lead` (new or changed) and indexes its emails and phones.
+    pub fn put_lead(&mut self, lead: Lead) {
+        let id = lead.lead_id;
+        let add = |list: &mut HashMap<String, Vec<i64>>, key: String| {
+            let ids = list.entry(key).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        };
+        for e in lead.emails() {
+            add(&mut self.lead_index.by_email, e.trim().to_lowercase());
+        }
+        for p in lead.phones() {
+            add(&mut self.lead_index.by_phone, phone_key(&p));
+        }
+        self.leads.insert(id, lead);
+    }
+
+    /// Rebuilds [`World::lead_index`] from the leads.
+    pub fn reindex(&mut self) {
+        self.lead_index = LeadIndex::default();
+        let leads: Vec<Lead> = self.leads.values().cloned().collect();
+        for lead in leads {
+            self.put_lead(lead);
+        }
+    }
 }
 
 impl World {

@@ -101,7 +101,7 @@ pub(super) async fn bulk_tags(
         }
         errors += 1;
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     created(json!({"succeded": errors == 0, "errorCount": errors, "responses": responses}))
 }
 
@@ -155,6 +155,6 @@ pub(super) async fn bulk_business(
         );
         update_existing(&app, loc, id, &change)?;
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"success": true, "ids": ids}))
 }

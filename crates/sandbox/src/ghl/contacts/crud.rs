@@ -71,8 +71,8 @@ pub(super) async fn create_contact(
     }
     let contact = new_contact(&app, loc, &input);
     let out = contact.to_json();
-    loc.contacts.insert(contact.id.clone(), contact);
-    inner.rt.dirty = true;
+    loc.add_contact(contact);
+    inner.rt.touch();
     created(json!({"contact": out}))
 }
 
@@ -109,7 +109,7 @@ pub(super) async fn update_contact(
         return Err(duplicate_error(loc, &dup, field));
     }
     let contact = update_existing(&app, loc, &id, &input)?;
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"succeded": true, "contact": contact}))
 }
 
@@ -132,7 +132,7 @@ pub(super) async fn delete_contact(
     app.shared
         .outbox
         .emit("ContactDelete", &loc.id, contact.to_webhook());
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"succeded": true}))
 }
 
@@ -176,11 +176,11 @@ pub(super) async fn upsert_contact(
         None => {
             let contact = new_contact(&app, loc, &input);
             let out = contact.to_json();
-            loc.contacts.insert(contact.id.clone(), contact);
+            loc.add_contact(contact);
             (true, out)
         }
     };
-    inner.rt.dirty = true;
+    inner.rt.touch();
     let trace = uuid::Uuid::new_v4().to_string();
     ok(json!({"new": is_new, "contact": contact, "traceId": trace}))
 }

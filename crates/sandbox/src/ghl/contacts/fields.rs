@@ -193,6 +193,7 @@ pub(super) fn update_existing(
         contact.date_updated = Utc::now();
     }
     let contact = contact.clone();
+    loc.index_contact(id);
     emit_changes(app, &contact, &changes);
     Ok(contact.to_json())
 }

@@ -49,7 +49,7 @@ fn change_tags(
     let mut input = Map::new();
     input.insert("tags".into(), json!(tags));
     update_existing(app, loc, id, &input)?;
-    inner.rt.dirty = true;
+    inner.rt.touch();
     Ok(json!({"tags": tags}))
 }
 
@@ -114,7 +114,7 @@ fn change_followers(
         }
     }
     let followers = contact.followers.clone();
-    inner.rt.dirty = true;
+    inner.rt.touch();
     let key = if add {
         "followersAdded"
     } else {
@@ -199,7 +199,7 @@ fn change_membership(
         }
         (None, _) => set.clear(),
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     Ok(json!({"succeded": true}))
 }
 

@@ -12,6 +12,7 @@ use super::{READ, matches_query, named_location};
 use crate::ghl::App;
 use crate::ghl::body::Body;
 use crate::ghl::http::{ApiError, ApiResult, Caller, ok};
+use crate::ghl::state::SearchOrder;
 use crate::ghl::validate::{self, Kind, opt, req};
 
 const SEARCH_PROPS: &[validate::Prop] = &[
@@ -207,36 +208,14 @@ pub(super) async fn search(State(app): State<App>, caller: Caller, Body(body): B
         .unwrap_or_default();
 
     let mut inner = app.shared.lock();
+    let question = json!([location_id, input.get("query"), filters, input.get("sort")]).to_string();
+    let generation = inner.rt.generation;
+    let cached = inner
+        .rt
+        .search_order
+        .take()
+        .filter(|o| o.generation == generation && o.question == question);
     let loc = named_location(&mut inner.world, &caller, &location_id)?;
-    let mut docs = Vec::new();
-    for c in loc.contacts.values() {
-        if let Some(q) = input.get("query").and_then(Value::as_str)
-            && !q.is_empty()
-            && !matches_query(c, q)
-        {
-            continue;
-        }
-        let doc = c.to_json();
-        let mut keep = true;
-        for f in &filters {
-            if !filter_matches(&doc, f).map_err(|m| ApiError::unprocessable(vec![m]))? {
-                keep = false;
-                break;
-            }
-        }
-        if keep {
-            let mut key: Vec<Value> = sort
-                .iter()
-                .map(|(field, _)| match field.as_str() {
-                    "dateAdded" => json!(c.date_added.timestamp_millis()),
-                    "dateUpdated" => json!(c.date_updated.timestamp_millis()),
-                    f => field_value(&doc, f).cloned().unwrap_or(Value::Null),
-                })
-                .collect();
-            key.push(json!(c.id));
-            docs.push((key, doc));
-        }
-    }
     let order = |a: &[Value], b: &[Value]| -> Ordering {
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
             let desc = sort.get(i).is_some_and(|s| s.1);
@@ -257,23 +236,61 @@ pub(super) async fn search(State(app): State<App>, caller: Caller, Body(body): B
         }
         Ordering::Equal
     };
-    docs.sort_by(|a, b| order(&a.0, &b.0));
-    let total = docs.len();
+    let rows = match cached {
+        Some(o) => o.rows,
+        None => {
+            let mut rows = Vec::new();
+            for c in loc.contacts.values() {
+                if let Some(q) = input.get("query").and_then(Value::as_str)
+                    && !q.is_empty()
+                    && !matches_query(c, q)
+                {
+                    continue;
+                }
+                let doc = c.to_json();
+                let mut keep = true;
+                for f in &filters {
+                    if !filter_matches(&doc, f).map_err(|m| ApiError::unprocessable(vec![m]))? {
+                        keep = false;
+                        break;
+                    }
+                }
+                if keep {
+                    let mut key: Vec<Value> = sort
+                        .iter()
+                        .map(|(field, _)| match field.as_str() {
+                            "dateAdded" => json!(c.date_added.timestamp_millis()),
+                            "dateUpdated" => json!(c.date_updated.timestamp_millis()),
+                            f => field_value(&doc, f).cloned().unwrap_or(Value::Null),
+                        })
+                        .collect();
+                    key.push(json!(c.id));
+                    rows.push((key, c.id.clone()));
+                }
+            }
+            rows.sort_by(|a, b| order(&a.0, &b.0));
+            rows
+        }
+    };
+    let total = rows.len();
     let start = match &search_after {
-        Some(cursor) => docs
-            .iter()
-            .position(|(k, _)| order(k, cursor) == Ordering::Greater)
-            .unwrap_or(total),
+        Some(cursor) => rows.partition_point(|(k, _)| order(k, cursor) != Ordering::Greater),
         None => usize::try_from((page - 1) * page_limit).unwrap_or(usize::MAX),
     };
-    let contacts: Vec<Value> = docs
-        .into_iter()
+    let contacts: Vec<Value> = rows
+        .iter()
         .skip(start)
         .take(usize::try_from(page_limit).unwrap_or(500))
-        .map(|(key, mut doc)| {
+        .filter_map(|(key, id)| {
+            let mut doc = loc.contacts.get(id)?.to_json();
             doc["searchAfter"] = json!(key);
-            doc
+            Some(doc)
         })
         .collect();
+    inner.rt.search_order = Some(SearchOrder {
+        generation,
+        question,
+        rows,
+    });
     ok(json!({"contacts": contacts, "total": total, "traceId": uuid::Uuid::new_v4().to_string()}))
 }

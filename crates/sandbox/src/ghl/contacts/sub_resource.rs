@@ -114,7 +114,7 @@ pub(super) async fn create<T: SubResource>(
     }
     let out = item.json();
     T::stored(loc).insert(item_id, item);
-    inner.rt.dirty = true;
+    inner.rt.touch();
     created(json!({ T::ONE: out }))
 }
 
@@ -162,7 +162,7 @@ pub(super) fn write<T: SubResource>(
         app.shared.outbox.emit(event, &loc_id, item.webhook());
     }
     let out = item.json();
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({ T::ONE: out }))
 }
 
@@ -180,6 +180,6 @@ pub(super) async fn delete<T: SubResource>(
         let event = format!("{}Delete", T::NAME);
         app.shared.outbox.emit(&event, &loc.id, item.webhook());
     }
-    inner.rt.dirty = true;
+    inner.rt.touch();
     ok(json!({"succeded": true}))
 }
