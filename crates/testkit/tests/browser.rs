@@ -262,6 +262,15 @@ async fn a_person_runs_the_admin_ui_in_a_browser() {
     })
     .await;
     assert!(app.store.dead_letters(50).await.unwrap().is_empty());
+    // Runs tells that lead's story: created once GHL answered.
+    browser.goto(&format!("{base}/runs")).await;
+    browser.fill("#q", late).await;
+    browser.click("#q ~ button").await;
+    let story = browser
+        .wait_for_text(&format!("lofty:lead:{late_lead}"))
+        .await;
+    assert!(story.contains("create"), "{story}");
+    shot("08-runs-after-replay").await;
 
     // Two GHL contacts share an email, then a lead comes with it: Review asks.
     app.sandbox_control(
@@ -318,7 +327,7 @@ async fn a_person_runs_the_admin_ui_in_a_browser() {
     browser
         .click(&format!("{form} option[value='{chosen}']"))
         .await;
-    shot("08-review").await;
+    shot("09-review").await;
     browser
         .click(&format!("{form} button[value=approve]"))
         .await;
@@ -342,7 +351,7 @@ async fn a_person_runs_the_admin_ui_in_a_browser() {
     let health = browser.wait_for_text("Queue depth").await;
     assert!(browser.count("svg").await >= 2, "the charts: {health}");
     assert!(health.contains("Throughput"), "{health}");
-    let saved = shot("09-health").await;
+    let saved = shot("10-health").await;
     assert!(
         std::fs::metadata(&saved).unwrap().len() > 1000,
         "a real screenshot"

@@ -1,4 +1,5 @@
-//! `ghlsync bench queue`: jobs per second through the queue on SQLite and PostgreSQL.
+//! `ghlsync bench queue`: jobs per second through the queue on SQLite and PostgreSQL;
+//! `ghlsync bench sandbox` ([`super::bench_sandbox`]).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -16,6 +17,12 @@ pub enum BenchCommand {
         after_help = "Examples:\n  ghlsync bench queue\n  ghlsync bench queue --jobs 100000 --json"
     )]
     Queue(QueueArgs),
+    /// How fast the sandbox's emulators answer a sync's calls, measured alone (so
+    /// the sync benchmarks measure the engine, not the sandbox).
+    #[command(
+        after_help = "Examples:\n  ghlsync bench sandbox\n  ghlsync bench sandbox --records 100000 --requests 20000 --json"
+    )]
+    Sandbox(super::bench_sandbox::SandboxArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,7 +107,14 @@ async fn measure(store: &Store, args: &QueueArgs, workers: usize) -> anyhow::Res
 }
 
 pub async fn run(cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Queue(args) = cmd;
+    let args = match cmd {
+        BenchCommand::Queue(args) => args,
+        BenchCommand::Sandbox(args) => {
+            let figures = super::bench_sandbox::run(args).await?;
+            super::bench_sandbox::print(args, &figures);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let dir = std::env::temp_dir().join(format!("ghlsync-bench-{}", std::process::id()));
     let keyring = || store::Keyring::new(store::MasterKey::generate());
     let sqlite = Store::open_with_keyring(&StoreOptions::sqlite(&dir), keyring()).await?;

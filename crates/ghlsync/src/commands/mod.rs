@@ -27,6 +27,7 @@ macro_rules! hint {
 pub mod accounts;
 pub mod admin;
 pub mod bench;
+pub mod bench_sandbox;
 pub mod call;
 pub mod catalog;
 pub mod connect;
