@@ -49,7 +49,7 @@ enum Command {
     Up(commands::up::Args),
     /// Serve the local API emulators and print one JSON line with their URLs and credentials.
     #[command(
-        after_help = "Examples:\n  ghlsync sandbox\n  ghlsync sandbox --listen 127.0.0.1:9000 --contacts 50"
+        after_help = "Examples:\n  ghlsync sandbox\n  ghlsync sandbox --listen 127.0.0.1:9000 --seed 50   # 50 contacts per location"
     )]
     Sandbox(commands::sandbox::Args),
     /// Run one action of the catalog through a connection and print its JSON answer.
@@ -241,5 +241,81 @@ mod tests {
         walk(&Cli::command(), "", &mut missing);
         assert!(missing.is_empty(), "no example in --help: {missing:?}");
         Cli::command().debug_assert();
+    }
+
+    /// Splits an example line as a shell would (quotes, a `#` comment, and
+    /// anything after a redirect or a pipe dropped).
+    fn shell_words(line: &str) -> Vec<String> {
+        let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    any = true;
+                }
+                (None, '#') if word.is_empty() => break,
+                (None, c) if c.is_whitespace() => {
+                    if any || !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    any = false;
+                }
+                (None, c) => word.push(c),
+            }
+        }
+        if any || !word.is_empty() {
+            words.push(word);
+        }
+        let end = words
+            .iter()
+            .position(|w| matches!(w.as_str(), ">" | "|" | "<" | "&&"))
+            .unwrap_or(words.len());
+        words.truncate(end);
+        words
+    }
+
+    /// Every example in every `--help` parses: a renamed flag or a missing value
+    /// shows up here, not in front of a user.
+    #[test]
+    fn every_example_parses() {
+        fn walk(cmd: &clap::Command, bad: &mut Vec<String>, seen: &mut usize) {
+            let help = cmd
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            // A line ending in `\` goes on on the next one; two spaces start
+            // a description column.
+            let joined = help
+                .split("\\\n")
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            for line in joined.lines() {
+                let line = line.trim();
+                let line = line.split("  ").next().unwrap_or(line);
+                if !line.starts_with("ghlsync ") && line != "ghlsync" {
+                    continue;
+                }
+                // Placeholders stand for a value the user has.
+                let filled = line.replace("<id>", "42").replace("<name>", "x");
+                *seen += 1;
+                if let Err(e) = Cli::try_parse_from(shell_words(&filled)) {
+                    bad.push(format!("{line}: {}", e.kind()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, bad, seen);
+            }
+        }
+        let (mut bad, mut seen) = (Vec::new(), 0);
+        walk(&Cli::command(), &mut bad, &mut seen);
+        assert!(seen > 50, "examples found: {seen}");
+        assert!(
+            bad.is_empty(),
+            "examples that do not parse:\n{}",
+            bad.join("\n")
+        );
     }
 }
