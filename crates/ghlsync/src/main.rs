@@ -129,10 +129,12 @@ enum Command {
 /// Logs go to stderr: `GHLSYNC_LOG` if set, else by `-q` / `-v`; colour only on a
 /// terminal, and never with `NO_COLOR`; one JSON object per line with
 /// `GHLSYNC_LOG_FORMAT=json` (each server request's lines carry its request id).
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, bench: bool) {
     use std::io::IsTerminal;
     let default = match (quiet, verbose) {
         (true, _) => "error",
+        // A benchmark's engine logs every request at info: that would be measured.
+        (false, 0) if bench => "warn",
         (false, 0) => "info,sqlx=warn",
         (false, 1) => "debug,sqlx=warn,hyper=info,h2=info",
         (false, _) => "trace",
@@ -159,7 +161,11 @@ fn init_logging(verbose: u8, quiet: bool) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     commands::set_quiet(cli.quiet);
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(
+        cli.verbose,
+        cli.quiet,
+        matches!(cli.command, Command::Bench(_)),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -421,3 +421,43 @@ fn an_action_flow_from_a_file_is_checked_enabled_and_run_by_hand() {
     assert_eq!((code, out.trim()), (0, "disabled by-hand"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `bench resync` at a small size: the first backfill spends one GHL write per
+/// record and the naive baseline two calls; the second backfill writes nothing
+/// and reads no more than the pages.
+#[test]
+fn bench_resync_measures_the_engine_against_the_naive_loop() {
+    let dir = std::env::temp_dir().join(format!("ghlsync-cli-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = [
+        "bench",
+        "resync",
+        "--backend",
+        "sqlite",
+        "--records",
+        "150",
+        "--baseline-records",
+        "40",
+        "--json",
+    ];
+    let (code, out, err) = run_in(&dir, &args, "", |_| {});
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    let s = &v["sqlite"];
+    let first = &s["first_backfill"];
+    assert_eq!(first["records"], 150, "{s}");
+    assert_eq!(first["ghl_writes"], 150, "one create per lead: {first}");
+    assert_eq!(first["http_429"], 0, "{first}");
+    assert!(
+        first["ghl_calls_per_record"].as_f64().unwrap() <= 1.02,
+        "{first}"
+    );
+    // The second pass: nothing written, GHL read page by page (150 contacts: one
+    // page, and the empty one that ends the walk).
+    assert_eq!(s["ghl_writes"], 0, "{s}");
+    assert!(s["ghl_reads"].as_u64().unwrap() <= 2, "{s}");
+    assert_eq!(s["baseline"]["records"], 40, "{s}");
+    assert_eq!(s["baseline_ghl_calls_per_record"], 2.0, "{s}");
+    assert!(s["records_per_s"].as_f64().unwrap() > 0.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

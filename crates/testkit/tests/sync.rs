@@ -1058,3 +1058,109 @@ async fn sqlite_reviews_are_carried_out() {
 async fn postgres_reviews_are_carried_out() {
     reviews_are_carried_out(Backend::Postgres).await;
 }
+
+/// Emails held by more than one record, with how many hold them.
+fn shared_emails(emails: impl IntoIterator<Item = String>) -> Vec<(String, usize)> {
+    let mut by: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in emails {
+        *by.entry(e.trim().to_lowercase()).or_default() += 1;
+    }
+    by.into_iter().filter(|(_, n)| *n > 1).collect()
+}
+
+/// The fault that makes duplicates in real syncs: GHL applies a create, then the
+/// answer is lost (a 500 after the commit). The retried create must find the
+/// contact the first one made (GHL's duplicate refusal names it, and its
+/// `ContactCreate` webhook arrives meanwhile), not make a second one.
+async fn a_lost_create_answer_makes_no_duplicate(backend: Backend) {
+    // GHL seeds people 0..10, Lofty 5..15: five leads to create in GHL.
+    let mut spec = Spec::default().on(backend);
+    spec.sandbox.contacts_per_location = 10;
+    let Some(app) = spawn_app_with(spec).await else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    let (_, _, row) = app.enable_contacts_sync().await;
+    let flow = engine::sync::Flow {
+        spec: engine::sync::build(&row).unwrap(),
+        row,
+    };
+    // Every successful GHL write is applied and answered 500.
+    app.sandbox_control("/_sandbox/faults", json!({"lost_answer_rate": 1.0}))
+        .await;
+    for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
+        engine::sync::backfill::index_side(app.connectors(), &flow, side, |_| {})
+            .await
+            .unwrap();
+    }
+    engine::sync::backfill::enqueue(&app.store, &flow)
+        .await
+        .unwrap();
+    app.drain_all(Duration::from_secs(120)).await;
+    let lost = app
+        .sandbox
+        .ghl()
+        .with_world(|w| w.locations[0].contacts.len());
+    assert_eq!(
+        lost, 15,
+        "the five creates were applied (their answers lost)"
+    );
+    app.http
+        .delete(format!("{}/_sandbox/faults", app.ghl_base()))
+        .send()
+        .await
+        .unwrap();
+    app.drain_all(Duration::from_secs(120)).await;
+
+    let contacts: Vec<String> = app.sandbox.ghl().with_world(|w| {
+        w.locations[0]
+            .contacts
+            .values()
+            .map(|c| {
+                c.fields
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect()
+    });
+    let leads: Vec<String> = app.sandbox.lofty().with_world(|w| {
+        w.leads
+            .values()
+            .filter(|l| l.trashed.is_none())
+            .map(|l| {
+                l.fields
+                    .get("emails")
+                    .and_then(|e| e.get(0))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect()
+    });
+    assert_eq!(
+        (contacts.len(), leads.len()),
+        (15, 15),
+        "each person once on each side"
+    );
+    assert!(
+        shared_emails(contacts).is_empty(),
+        "no duplicate GHL contact"
+    );
+    assert!(shared_emails(leads).is_empty(), "no duplicate Lofty lead");
+    assert_eq!(app.store.count_pairs(&flow.row.id).await.unwrap(), 15);
+    let stats = app.store.queue_stats().await.unwrap();
+    assert_eq!(stats.dead, 0, "nothing dead-lettered: {stats:?}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_lost_create_answer_makes_no_duplicate() {
+    a_lost_create_answer_makes_no_duplicate(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_lost_create_answer_makes_no_duplicate() {
+    a_lost_create_answer_makes_no_duplicate(Backend::Postgres).await;
+}

@@ -1,5 +1,6 @@
 //! `ghlsync bench queue`: jobs per second through the queue on SQLite and PostgreSQL;
-//! `ghlsync bench sandbox` ([`super::bench_sandbox`]).
+//! `ghlsync bench sandbox` ([`super::bench_sandbox`]); `backfill`, `rate-limited`,
+//! `resync` ([`super::bench_sync`]).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,6 +10,8 @@ use engine::jobs::{Job, TestRecord};
 use serde::Serialize;
 use serde_json::json;
 use store::{NewJob, Store, StoreOptions};
+
+use super::bench_sync::Scenario;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
@@ -23,6 +26,25 @@ pub enum BenchCommand {
         after_help = "Examples:\n  ghlsync bench sandbox\n  ghlsync bench sandbox --records 100000 --requests 20000 --json"
     )]
     Sandbox(super::bench_sandbox::SandboxArgs),
+    /// 10,000 Lofty leads into GHL through the engine, rate limits off, against
+    /// the naive loop (duplicate search, then create or update) in the same run.
+    #[command(
+        after_help = "Examples:\n  ghlsync bench backfill\n  ghlsync bench backfill --backend sqlite --records 2000 --json"
+    )]
+    Backfill(super::bench_sync::SyncArgs),
+    /// The same under GHL's limit shape (100 requests per location per window,
+    /// the window compressed to 1 s): utilisation and 429s.
+    #[command(
+        name = "rate-limited",
+        after_help = "Examples:\n  ghlsync bench rate-limited\n  ghlsync bench rate-limited --backend sqlite --records 1000"
+    )]
+    RateLimited(super::bench_sync::SyncArgs),
+    /// A backfill, then the same again with nothing changed: writes (0) and reads
+    /// (the pages) of the second.
+    #[command(
+        after_help = "Examples:\n  ghlsync bench resync\n  ghlsync bench resync --backend sqlite --json"
+    )]
+    Resync(super::bench_sync::SyncArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +128,11 @@ async fn measure(store: &Store, args: &QueueArgs, workers: usize) -> anyhow::Res
     })
 }
 
+async fn sync(scenario: Scenario, args: &super::bench_sync::SyncArgs) -> anyhow::Result<ExitCode> {
+    super::bench_sync::run(scenario, args).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn run(cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
     let args = match cmd {
         BenchCommand::Queue(args) => args,
@@ -114,6 +141,9 @@ pub async fn run(cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
             super::bench_sandbox::print(args, &figures);
             return Ok(ExitCode::SUCCESS);
         }
+        BenchCommand::Backfill(args) => return sync(Scenario::Backfill, args).await,
+        BenchCommand::RateLimited(args) => return sync(Scenario::RateLimited, args).await,
+        BenchCommand::Resync(args) => return sync(Scenario::Resync, args).await,
     };
     let dir = std::env::temp_dir().join(format!("ghlsync-bench-{}", std::process::id()));
     let keyring = || store::Keyring::new(store::MasterKey::generate());

@@ -28,6 +28,7 @@ pub mod accounts;
 pub mod admin;
 pub mod bench;
 pub mod bench_sandbox;
+pub mod bench_sync;
 pub mod call;
 pub mod catalog;
 pub mod connect;

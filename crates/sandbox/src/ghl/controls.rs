@@ -254,10 +254,16 @@ pub async fn config(State(app): State<App>, Json(r): Json<ConfigReq>) -> ApiResu
     }))
 }
 
-/// POST /_sandbox/faults: set faults (`error_rate`, `latency_ms`, `storm_429`).
+/// POST /_sandbox/faults: set faults (`error_rate`, `latency_ms`, `storm_429`,
+/// `lost_answer_rate`).
 pub async fn set_faults(State(app): State<App>, Json(f): Json<Faults>) -> ApiResult {
     if !(0.0..=1.0).contains(&f.error_rate) {
         return Err(ApiError::bad_request("error_rate must be between 0 and 1"));
+    }
+    if !(0.0..=1.0).contains(&f.lost_answer_rate) {
+        return Err(ApiError::bad_request(
+            "lost_answer_rate must be between 0 and 1",
+        ));
     }
     let mut inner = app.shared.lock();
     inner.rt.faults = f;

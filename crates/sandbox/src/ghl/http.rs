@@ -171,9 +171,14 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     let token = bearer(req.headers()).map(str::to_owned);
 
     // Resolve the caller and apply faults under one short lock.
-    let (latency, decision) = {
+    let (latency, lost_answer, decision) = {
         let mut inner = shared.lock();
         let latency = inner.rt.faults.latency_ms;
+        let lost = inner.rt.faults.lost_answer_rate;
+        let lost_answer = lost > 0.0
+            && req.method() != axum::http::Method::GET
+            && !path.contains("/search")
+            && rand::rng().random_bool(lost.clamp(0.0, 1.0));
         let grant = token
             .as_deref()
             .and_then(|t| inner.world.tokens.get(t).cloned());
@@ -189,7 +194,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         counter.requests += 1;
         *counter.by_route.entry(route.clone()).or_default() += 1;
         let decision = decide(&mut inner, open, token.as_deref(), grant, req.headers());
-        (latency, decision)
+        (latency, lost_answer, decision)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -215,6 +220,11 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
             let mut req = req;
             req.extensions_mut().insert(caller);
             let mut resp = next.run(req).await;
+            if lost_answer && resp.status().is_success() {
+                // Applied, and the answer lost on the way back.
+                return ApiError::with(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+                    .into_response();
+            }
             resp.headers_mut().extend(headers);
             resp
         }

@@ -648,6 +648,11 @@ pub struct Faults {
     pub latency_ms: u64,
     /// This many next API requests are answered with 429.
     pub storm_429: u64,
+    /// Fraction of successful writes (POST, PUT, DELETE; a search is a read) whose
+    /// answer is lost:
+    /// the write is applied, then answered 500, as a timeout or a proxy error
+    /// after the commit looks to the caller (a retry must not make a duplicate).
+    pub lost_answer_rate: f64,
 }
 
 /// Request counts of one location.

@@ -442,6 +442,8 @@ pub async fn page(
     object: &str,
     cursor: Option<&Value>,
 ) -> Result<(Vec<Value>, Option<Value>), ConnectorError> {
+    // GHL's search takes up to 500 a page; Lofty's lead list up to 100.
+    const GHL_SIZE: u32 = 500;
     const SIZE: u32 = 100;
     if object == "ghl.task" {
         return children::page_ghl_tasks(conn, cursor).await;
@@ -457,13 +459,13 @@ pub async fn page(
                     c.connection.id
                 ))
             })?;
-            let mut req = ghl::models::SearchRequest::new(loc, SIZE);
+            let mut req = ghl::models::SearchRequest::new(loc, GHL_SIZE);
             req.search_after = cursor.and_then(|c| serde_json::from_value(c.clone()).ok());
             let resp = c.client().search_contacts(&req).await?;
             let n = resp.contacts.len();
             let next = resp
                 .next_search_after()
-                .filter(|_| n >= SIZE as usize)
+                .filter(|_| n >= GHL_SIZE as usize)
                 .map(Value::from);
             let records = resp
                 .contacts
