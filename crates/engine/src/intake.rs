@@ -71,6 +71,12 @@ pub enum IntakeError {
     NotJson,
     #[error("webhookId is missing")]
     NoWebhookId,
+    #[error("type is missing (every GHL webhook names its event type)")]
+    NoType,
+    #[error(
+        "event type {0:?} is not one ghlsync handles (INSTALL, UNINSTALL and the GHL triggers `ghlsync catalog --system ghl --kind trigger` lists); unsubscribe the app from it"
+    )]
+    UnknownType(String),
     #[error("{0}")]
     Lofty(#[from] lofty::webhook::WebhookError),
 }
@@ -236,9 +242,13 @@ pub fn ghl_delivery(body: &[u8]) -> Result<(NewEvent, GhlEvent, NewJob), IntakeE
     let event: Value = serde_json::from_slice(body).map_err(|_| IntakeError::NotJson)?;
     let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_owned);
     let webhook_id = text("webhookId").ok_or(IntakeError::NoWebhookId)?;
+    let event_type = text("type").ok_or(IntakeError::NoType)?;
+    if !crate::handlers::ghl_event::handles(&event_type) {
+        return Err(IntakeError::UnknownType(event_type));
+    }
     let job = GhlEvent {
         webhook_id: webhook_id.clone(),
-        event_type: text("type").unwrap_or_else(|| "unknown".to_owned()),
+        event_type,
         location_id: text("locationId"),
         company_id: text("companyId"),
         timestamp: text("timestamp"),

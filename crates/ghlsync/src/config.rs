@@ -402,9 +402,14 @@ impl Config {
     fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
-        match toml::from_str(&text) {
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses the text of a config file named `name` (no environment overrides).
+    pub fn parse(name: &str, text: &str) -> anyhow::Result<Self> {
+        match toml::from_str(text) {
             Ok(c) => Ok(c),
-            Err(e) => bail!("config file {}: {}", path.display(), e.message()),
+            Err(e) => bail!("config file {name}: {}", e.message()),
         }
     }
 

@@ -481,7 +481,7 @@ async fn journal_roundtrip(dir: &Path, database_url: Option<String>, store_optio
     // Restarted on the same data: a replay is a duplicate and changes nothing.
     let server = start_server(dir, &env, "serve-2").await;
     let resp = post(&http, &server.base, &body, Some(&signature)).await;
-    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.status(), 409, "a replayed webhookId is refused");
     let v: Value = resp.json().await.expect("JSON answer");
     assert_eq!(v["status"], "duplicate", "{v}");
     assert_eq!(store.count_events().await.unwrap(), 1);

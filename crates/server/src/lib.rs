@@ -357,26 +357,62 @@ fn journal_busy(what: &str, busy: &engine::IntakeBusy) -> ApiError {
     )
 }
 
+/// A webhook's body must be JSON: a `Content-Type` that declares something else is
+/// refused (415); none at all is taken (the body must still parse).
+fn json_body(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or("(not text)");
+    let essence = text.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        tracing::warn!(content_type = %text, "WebhookRejected: not JSON");
+        Err(ApiError::not_json(text))
+    }
+}
+
+/// The answer to a delivery already journaled: 409, so a replay is never taken for
+/// one processed (GHL retries only a 429; the first delivery's work goes on).
+fn duplicate(what: &str) -> (StatusCode, Json<serde_json::Value>) {
+    (
+        StatusCode::CONFLICT,
+        Json(json!({
+            "status": "duplicate",
+            "error": format!("{what} was already received; it is not processed again"),
+        })),
+    )
+}
+
+type Answer = (StatusCode, Json<serde_json::Value>);
+
 async fn ghl_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Answer, ApiError> {
     let until = Instant::now() + state.intake.settings().ghl_deadline;
     state.verifier.verify(&headers, &body).map_err(|e| {
         tracing::warn!(error = %e, "WebhookRejected: bad or missing signature");
         ApiError::rejected(format!("signature check failed: {e}"))
     })?;
-    let (journal, event, job) =
-        engine::intake::ghl_delivery(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    json_body(&headers)?;
+    let (journal, event, job) = engine::intake::ghl_delivery(&body).map_err(|e| {
+        tracing::warn!(error = %e, "WebhookRejected: GHL webhook refused");
+        match e {
+            engine::intake::IntakeError::UnknownType(_) => ApiError::unprocessable(e.to_string()),
+            _ => ApiError::bad_request(e.to_string()),
+        }
+    })?;
     drop(body);
     match state.intake.submit(journal, vec![job], until).await {
         Ok(Journaled::New(id)) => {
             wire::metrics::events_received("ghl", 1);
             tracing::info!(event = id, webhook_id = %event.webhook_id, event_type = %event.event_type, "EventJournaled");
-            Ok(Json(json!({"status": "accepted"})))
+            Ok((StatusCode::OK, Json(json!({"status": "accepted"}))))
         }
-        Ok(Journaled::Duplicate(_)) => Ok(Json(json!({"status": "duplicate"}))),
+        Ok(Journaled::Duplicate(_)) => Ok(duplicate(&format!("webhook {}", event.webhook_id))),
         Err(busy) => Err(journal_busy(
             &format!("GHL webhook {}", event.webhook_id),
             &busy,
@@ -387,8 +423,9 @@ async fn ghl_webhook(
 async fn lofty_webhook(
     State(state): State<AppState>,
     Path(key): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Answer, ApiError> {
     let settings = state.intake.settings();
     let until = Instant::now() + settings.lofty_deadline;
     let owner = match tokio::time::timeout_at(until, state.store.webhook_key_owner(&key)).await {
@@ -416,6 +453,7 @@ async fn lofty_webhook(
         tracing::warn!("WebhookRejected: unknown Lofty webhook key");
         ApiError::not_found("unknown webhook URL")
     })?;
+    json_body(&headers)?;
     let (event, job, batch) =
         engine::intake::lofty_delivery(&owner, &body, state.store.now(), settings).map_err(|e| {
             tracing::warn!(connection = %owner, error = %e, "WebhookRejected: Lofty delivery refused");
@@ -433,9 +471,12 @@ async fn lofty_webhook(
         Ok(Journaled::New(id)) => {
             wire::metrics::events_received("lofty", changes as u64);
             tracing::info!(event = id, connection = %owner, list, changes, "EventJournaled");
-            Ok(Json(json!({"status": "accepted", "changes": changes})))
+            Ok((
+                StatusCode::OK,
+                Json(json!({"status": "accepted", "changes": changes})),
+            ))
         }
-        Ok(Journaled::Duplicate(_)) => Ok(Json(json!({"status": "duplicate"}))),
+        Ok(Journaled::Duplicate(_)) => Ok(duplicate("this Lofty delivery")),
         Err(busy) => {
             tracing::error!(connection = %owner, list, changes, error = %busy, "DeliveryRefused: a Lofty delivery could not be journaled; Lofty documents no retries, so the reconciliation walk must close this gap");
             Err(journal_busy("a Lofty delivery", &busy))

@@ -72,6 +72,7 @@ async fn helpers_connect_every_system_and_post_signed_webhooks() {
     let first = app.post_ghl_webhook(&body).await;
     assert_eq!(first.status(), 200);
     let again = app.post_ghl_webhook(&body).await;
+    assert_eq!(again.status(), 409, "a replayed webhookId is refused");
     let again: serde_json::Value = again.json().await.unwrap();
     assert_eq!(again["status"], "duplicate");
     app.shutdown().await;

@@ -6,6 +6,13 @@ use super::{Context, Failed, Outcome, Verdict};
 use crate::connections::{agency_connection_id, on_install, on_uninstall};
 use crate::jobs::GhlEvent;
 
+/// Whether the intake takes an event of this type: INSTALL, UNINSTALL and every
+/// GHL trigger of the catalog (the contact, note, task and appointment events).
+pub fn handles(event_type: &str) -> bool {
+    matches!(event_type, "INSTALL" | "UNINSTALL")
+        || crate::catalog::trigger_of("ghl", event_type).is_some()
+}
+
 pub async fn run(ctx: &Context, job: &GhlEvent) -> Result<Outcome, Failed> {
     let record = format!("ghl:event:{}", job.webhook_id);
     let location = job.location_id.as_deref();

@@ -5,7 +5,7 @@
 
 mod flow_run;
 mod ghl_call;
-mod ghl_event;
+pub(crate) mod ghl_event;
 mod lofty_change;
 mod lofty_delivery;
 mod lofty_subscribe;

@@ -1,6 +1,6 @@
 //! `ghlsync bench queue`: jobs per second through the queue on SQLite and PostgreSQL;
 //! `ghlsync bench sandbox` ([`super::bench_sandbox`]); `backfill`, `rate-limited`,
-//! `resync` ([`super::bench_sync`]).
+//! `resync` ([`super::bench_sync`]); `webhooks` ([`super::bench_intake`]).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -45,6 +45,12 @@ pub enum BenchCommand {
         after_help = "Examples:\n  ghlsync bench resync\n  ghlsync bench resync --backend sqlite --json"
     )]
     Resync(super::bench_sync::SyncArgs),
+    /// Signed GHL webhooks posted to the intake on loopback: verified, journaled,
+    /// answered; events/s and latency percentiles.
+    #[command(
+        after_help = "Examples:\n  ghlsync bench webhooks\n  ghlsync bench webhooks --backend sqlite --events 50000 --connections 128 --json"
+    )]
+    Webhooks(super::bench_intake::WebhookArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,6 +150,10 @@ pub async fn run(cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Backfill(args) => return sync(Scenario::Backfill, args).await,
         BenchCommand::RateLimited(args) => return sync(Scenario::RateLimited, args).await,
         BenchCommand::Resync(args) => return sync(Scenario::Resync, args).await,
+        BenchCommand::Webhooks(args) => {
+            super::bench_intake::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     let dir = std::env::temp_dir().join(format!("ghlsync-bench-{}", std::process::id()));
     let keyring = || store::Keyring::new(store::MasterKey::generate());

@@ -208,7 +208,7 @@ async fn ghl_counters(http: &reqwest::Client, sbx: &SandboxProc, location: &str)
 }
 
 /// This process's CPU time (user + system), from `/proc/self/stat` (Linux).
-fn cpu_seconds() -> f64 {
+pub(super) fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
     };
@@ -222,7 +222,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// Peak resident memory since the last [`reset_peak_rss`], in MB (Linux).
-fn peak_rss_mb() -> f64 {
+pub(super) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -234,7 +234,7 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn reset_peak_rss() {
+pub(super) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -533,7 +533,10 @@ async fn baseline(
 
 /// A database for one run: SQLite in `dir`, or a fresh PostgreSQL schema (dropped
 /// afterwards by [`drop_schema`]).
-async fn database(backend: &'static str, dir: &Path) -> anyhow::Result<Option<(String, String)>> {
+pub(super) async fn database(
+    backend: &'static str,
+    dir: &Path,
+) -> anyhow::Result<Option<(String, String)>> {
     if backend == "sqlite" {
         return Ok(None);
     }
@@ -557,7 +560,7 @@ async fn database(backend: &'static str, dir: &Path) -> anyhow::Result<Option<(S
     )))
 }
 
-async fn drop_schema(dir: &Path, schema: &str) {
+pub(super) async fn drop_schema(dir: &Path, schema: &str) {
     let Ok(base) = std::env::var("GHLSYNC_DATABASE_URL") else {
         return;
     };

@@ -27,6 +27,7 @@ macro_rules! hint {
 pub mod accounts;
 pub mod admin;
 pub mod bench;
+pub mod bench_intake;
 pub mod bench_sandbox;
 pub mod bench_sync;
 pub mod call;
