@@ -75,6 +75,17 @@ impl std::fmt::Debug for Expr {
 impl Expr {
     /// Compiles `source`; `Err` says what is wrong with it.
     pub fn compile(source: &str) -> Result<Self, String> {
+        // Template delimiters are never part of an expression, and minijinja's
+        // expression lexer panics on a closing one ("empty lexer stack", found by
+        // the `expression` fuzz target): refused here, before it sees them.
+        if let Some(d) = ["}}", "%}", "#}", "{{", "{%", "{#"]
+            .iter()
+            .find(|d| source.contains(**d))
+        {
+            return Err(format!(
+                "`{source}` is not an expression: `{d}` is a template delimiter; write the expression alone, without {{{{ }}}}"
+            ));
+        }
         let compiled = environment()
             .compile_expression_owned(source.to_owned())
             .map_err(|e| format!("`{source}` is not an expression: {e}"))?;
@@ -118,6 +129,23 @@ impl Expr {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Found by the `expression` fuzz target: minijinja's lexer panicked on `}}`.
+    #[test]
+    fn template_delimiters_are_refused_not_a_panic() {
+        for source in [
+            "record.tags }}is defp\" in record.tags",
+            "{{ value }}",
+            "value %}",
+            "{# x #}",
+        ] {
+            let e = Expr::compile(source).unwrap_err();
+            assert!(e.contains("template delimiter"), "{source}: {e}");
+        }
+        // A delimiter inside a string literal is refused too (rare; the message says why).
+        assert!(Expr::compile("'}}'").is_err());
+        assert!(Expr::compile("'}' ~ '}'").is_ok());
+    }
 
     #[test]
     fn expressions_read_value_and_record_and_use_the_builtins() {
