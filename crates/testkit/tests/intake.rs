@@ -235,12 +235,14 @@ async fn blocked_writes_are_answered_429_then_journaled_once(backend: Backend) {
     }
     blocker.await.unwrap().unwrap();
 
-    // GHL retries each 429: every retry is answered 200 and journaled once.
+    // GHL retries each 429: every retry is journaled once. A 429's entry may have
+    // committed after its deadline; its retry is then a duplicate (409), else 200.
     let mut ids: Vec<String> = sent.answers.iter().map(|a| a.0.clone()).collect();
     ids.push("blocked-0".to_owned());
     for id in &ids {
         let retry = app.post_ghl_webhook(&contact_create(&app, id)).await;
-        assert_eq!(retry.status(), 200, "retry of {id}");
+        let status = retry.status().as_u16();
+        assert!(status == 200 || status == 409, "retry of {id}: {status}");
         assert!(app.store.event_body("ghl", id).await.unwrap().is_some());
     }
     assert_eq!(
