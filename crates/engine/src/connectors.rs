@@ -69,6 +69,18 @@ impl ConnectorError {
     }
 
     /// The retry class of this error (the queue's [`Failure`] follows from it).
+    /// Whether the answer began and broke off before it was read: the request may
+    /// have been applied (see [`wire::TransportKind::Body`]).
+    pub fn answer_broke_off(&self) -> bool {
+        let transport = match self {
+            Self::Ghl(ghl::GhlError::Transport(t))
+            | Self::Lofty(lofty::LoftyError::Transport(t))
+            | Self::Lytho(lytho::LythoError::Transport(t)) => t,
+            _ => return false,
+        };
+        transport.kind() == wire::TransportKind::Body
+    }
+
     pub fn retry_class(&self) -> RetryClass {
         match self {
             Self::Unknown(_)
@@ -278,6 +290,8 @@ pub struct Connectors {
     store: Store,
     tokens: TokenSource,
     http: reqwest::Client,
+    /// How long one GHL or Lofty call may take (the clients set it per request).
+    http_timeout: std::time::Duration,
     governor: Arc<Governor>,
     budget: SharedBudget,
     /// Where GHL connections stored without a base URL go.
@@ -294,12 +308,20 @@ pub struct Connectors {
 }
 
 impl Connectors {
+    /// Calls give up after `timeout` (default [`wire::http::DEFAULT_TIMEOUT`]).
+    #[must_use]
+    pub fn with_http_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
     pub fn new(store: Store, tokens: TokenSource, default_ghl_base: url::Url) -> Self {
         Self {
             budget: SharedBudget::new(store.clone()),
             store,
             tokens,
             http: wire::http::default_http_client(),
+            http_timeout: wire::http::DEFAULT_TIMEOUT,
             governor: Arc::new(Governor::new()),
             default_ghl_base,
             lytho: Arc::default(),
@@ -377,7 +399,9 @@ impl Connectors {
             Some(text) => parse_url(&conn, text)?,
             None => self.default_ghl_base.clone(),
         };
-        let mut config = GhlConfig::new(token.clone()).with_base_url(base);
+        let mut config = GhlConfig::new(token.clone())
+            .with_base_url(base)
+            .with_timeout(self.http_timeout);
         if let Some(loc) = &conn.location_id {
             config = config.with_location(loc.clone());
         }
@@ -414,8 +438,9 @@ impl Connectors {
             .entry(conn.id.clone())
             .or_default()
             .clone();
-        let client = lofty::LoftyClient::with_http(config.with_base_url(base), self.http.clone())
-            .with_shared_pacing(pacer);
+        let config = config.with_base_url(base).with_timeout(self.http_timeout);
+        let client =
+            lofty::LoftyClient::with_http(config, self.http.clone()).with_shared_pacing(pacer);
         Ok(LoftyConnector {
             connection: conn,
             client,

@@ -46,6 +46,8 @@ pub struct WorkerConfig {
     /// How often each Lytho connection a flow syncs is polled (`None`: never):
     /// Lytho sends no webhooks.
     pub lytho_poll_every: Option<Duration>,
+    /// How long a call to GHL, Lofty or Lytho may take.
+    pub http_timeout: Duration,
 }
 
 impl WorkerConfig {
@@ -65,6 +67,7 @@ impl WorkerConfig {
             reconcile_max_delete_permille: 50,
             tasks_walk_every: Some(Duration::from_secs(300)),
             lytho_poll_every: Some(Duration::from_secs(60)),
+            http_timeout: wire::http::DEFAULT_TIMEOUT,
         }
     }
 }
@@ -154,7 +157,8 @@ impl Drop for InFlight<'_> {
 
 impl Worker {
     pub fn new(store: Store, config: WorkerConfig, tokens: TokenSource) -> Self {
-        let connectors = Connectors::new(store.clone(), tokens, config.ghl_base_url.clone());
+        let connectors = Connectors::new(store.clone(), tokens, config.ghl_base_url.clone())
+            .with_http_timeout(config.http_timeout);
         let context = Context {
             connectors,
             public_url: config.public_url.clone(),

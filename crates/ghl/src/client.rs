@@ -287,7 +287,10 @@ impl GhlClient {
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| GhlError::transport(Some(op.id), e))?;
+            .map_err(|e| match GhlError::transport(Some(op.id), e) {
+                GhlError::Transport(t) => GhlError::Transport(t.of_method(op.method)),
+                other => other,
+            })?;
         tracing::debug!(
             operation = op.id,
             status = status.as_u16(),

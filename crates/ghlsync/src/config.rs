@@ -206,6 +206,9 @@ pub struct WorkerSection {
     /// Lytho sends no webhooks, so this is how late a Lytho change is found at
     /// most. Default 60.
     pub lytho_poll_every_secs: Option<u64>,
+    /// Seconds a call to GHL, Lofty or Lytho may take before it is given up as
+    /// timed out (and retried). Default 30.
+    pub http_timeout_secs: Option<u64>,
 }
 
 /// `[intake]`: how long a delivery waits for the journal, and what one may carry.

@@ -197,6 +197,9 @@ pub fn worker(config: &Config, store: Store, options: &WorkerOptions) -> anyhow:
     if let Some(days) = config.worker.history_days {
         wc.history_for = Duration::from_secs(days.max(1) * 24 * 3600);
     }
+    if let Some(secs) = config.worker.http_timeout_secs {
+        wc.http_timeout = Duration::from_secs(secs.max(1));
+    }
     wc.ghl_base_url = config.ghl_base_url()?;
     let public = config.public_url();
     wc.public_url = Some(

@@ -286,10 +286,13 @@ impl LoftyClient {
         if let Some(pacer) = &self.pacer {
             pacer.observe(rate);
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| LoftyError::transport(Some(op.id), e))?;
+        let bytes =
+            resp.bytes()
+                .await
+                .map_err(|e| match LoftyError::transport(Some(op.id), e) {
+                    LoftyError::Transport(t) => LoftyError::Transport(t.of_method(op.method)),
+                    other => other,
+                })?;
         tracing::debug!(
             operation = op.id,
             status = status.as_u16(),

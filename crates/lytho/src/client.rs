@@ -234,10 +234,13 @@ impl LythoClient {
         let status = resp.status();
         wire::metrics::api_request("lytho", status.as_u16());
         let headers = resp.headers().clone();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| LythoError::transport(Some(op.id), e))?;
+        let bytes =
+            resp.bytes()
+                .await
+                .map_err(|e| match LythoError::transport(Some(op.id), e) {
+                    LythoError::Transport(t) => LythoError::Transport(t.of_method(op.method)),
+                    other => other,
+                })?;
         tracing::debug!(
             operation = op.id,
             status = status.as_u16(),

@@ -175,6 +175,53 @@ impl Window {
     }
 }
 
+/// A fault's draw: true with probability `rate` (never for 0).
+pub(crate) fn roll(rate: f64) -> bool {
+    use rand::Rng as _;
+    rate > 0.0 && rand::rng().random_bool(rate.clamp(0.0, 1.0))
+}
+
+/// How an applied request's answer is lost on the way back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Broken {
+    /// The status and headers arrive, then the connection drops mid-body.
+    Reset,
+    /// Nothing arrives for this long (the caller's timeout fires first), then the
+    /// connection drops.
+    Timeout(Duration),
+}
+
+/// `resp` as the fault `how` delivers it: its status and headers, then a body
+/// that breaks off (the connection is closed mid-answer).
+pub(crate) async fn broken(
+    resp: axum::response::Response,
+    how: Broken,
+) -> axum::response::Response {
+    if let Broken::Timeout(hold) = how {
+        tokio::time::sleep(hold).await;
+    }
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+        Ok(bytes::Bytes::from_static(b"{\"")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "sandbox fault: the connection was reset",
+        )),
+    ];
+    // The first bytes go out with the headers; the break comes a moment later.
+    let body = axum::body::Body::from_stream(futures_util::StreamExt::then(
+        futures_util::stream::iter(chunks),
+        |chunk| async move {
+            if chunk.is_err() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            chunk
+        },
+    ));
+    axum::response::Response::from_parts(parts, body)
+}
+
 /// Spends one queued forced 429 (a `storm_429` fault), if any is left.
 pub fn take_storm(storm_429: &mut u64) -> bool {
     let storm = *storm_429 > 0;

@@ -192,6 +192,7 @@ macro_rules! intake_pool {
 mod accounts;
 mod action_flows;
 mod budgets;
+mod busy;
 mod connect_flows;
 mod connections;
 mod cursors;
@@ -220,7 +221,7 @@ pub use queue::{
 };
 pub use run_log::RunLogEntry;
 pub use samples::Sample;
-pub use sync::{FlowRow, HistoryEntry, PairRow, Review};
+pub use sync::{FlowRow, HistoryEntry, PairRow, RecordPut, Review};
 pub use tokens::{RefreshDecision, TokenSet};
 pub use vault::{Keyring, MasterKey};
 
@@ -295,12 +296,19 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30));
+            let intake_wait = options.intake_wait;
             let intake = SqlitePoolOptions::new()
                 .max_connections(INTAKE_CONNECTIONS)
                 .acquire_timeout(options.intake_wait)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move { busy::wait_briefly(conn, intake_wait).await })
+                })
                 .connect_lazy_with(connect.clone().busy_timeout(options.intake_wait));
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
+                .after_connect(|conn, _| {
+                    Box::pin(async move { busy::wait_briefly(conn, Duration::from_secs(30)).await })
+                })
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

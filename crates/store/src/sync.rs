@@ -25,6 +25,18 @@ pub struct FlowRow {
     pub updated_at: i64,
 }
 
+/// A record's state to store, with its version and its index keys
+/// ([`Store::put_records`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPut {
+    pub id: String,
+    /// The record as its API returns it (JSON).
+    pub state: String,
+    pub version: Option<i64>,
+    /// `(key, value)` pairs the record is matched by.
+    pub keys: Vec<(String, String)>,
+}
+
 /// A linked pair of a flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PairRow {
@@ -476,6 +488,71 @@ impl Store {
              WHERE sync_records.version IS NULL OR excluded.version IS NULL OR excluded.version >= sync_records.version",
         ).bind(flow).bind(side).bind(id).bind(state).bind(version).bind(now).execute(p).await?.rows_affected());
         Ok(n == 1)
+    }
+
+    /// Stores many records' states and their index keys in one transaction: each
+    /// state as [`Store::put_record_state`] does (a late, older one never replaces
+    /// a newer one), and the keys of each state stored replace its index rows (an
+    /// older state keeps the index of the newer). Returns, per record, whether its
+    /// state was stored.
+    pub async fn put_records(
+        &self,
+        flow: &str,
+        side: &str,
+        records: &[RecordPut],
+    ) -> Result<Vec<bool>> {
+        side_col(side)?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let mut stored = Vec::with_capacity(records.len());
+        pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for r in records {
+                let n = sqlx::query(
+                    "INSERT INTO sync_records (flow_id, side, record_id, state, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (flow_id, side, record_id) DO UPDATE SET state = excluded.state, version = excluded.version, updated_at = excluded.updated_at \
+                     WHERE sync_records.version IS NULL OR excluded.version IS NULL OR excluded.version >= sync_records.version",
+                ).bind(flow).bind(side).bind(&r.id).bind(&r.state).bind(r.version).bind(now).execute(&mut *tx).await?.rows_affected();
+                stored.push(n == 1);
+                if n != 1 {
+                    continue;
+                }
+                sqlx::query("DELETE FROM sync_index WHERE flow_id = $1 AND side = $2 AND record_id = $3")
+                    .bind(flow).bind(side).bind(&r.id).execute(&mut *tx).await?;
+                for (k, v) in &r.keys {
+                    sqlx::query(
+                        "INSERT INTO sync_index (flow_id, side, key_name, key_value, record_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(flow).bind(side).bind(k).bind(v).bind(&r.id).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+        });
+        Ok(stored)
+    }
+
+    /// One record's state and index keys ([`Store::put_records`] for one).
+    pub async fn put_record(&self, flow: &str, side: &str, record: RecordPut) -> Result<bool> {
+        Ok(self
+            .put_records(flow, side, std::slice::from_ref(&record))
+            .await?[0])
+    }
+
+    /// Ids and versions of the records a flow knows on `side`, in id order after
+    /// `after`.
+    pub async fn record_versions(
+        &self,
+        flow: &str,
+        side: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<i64>)>> {
+        side_col(side)?;
+        pool!(self, p => Ok(sqlx::query_as(
+            "SELECT record_id, version FROM sync_records WHERE flow_id = $1 AND side = $2 AND record_id > $3 ORDER BY record_id LIMIT $4",
+        ).bind(flow).bind(side).bind(after).bind(limit).fetch_all(p).await?))
     }
 
     /// The last known state of a record and its version.

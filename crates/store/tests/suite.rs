@@ -1445,4 +1445,108 @@ async fn sync_state_pairs_index_history_reviews_locks(s: Store, _o: StoreOptions
     );
     assert!(s.remove_pair(&flow.id, "right", "7").await.unwrap());
     assert_eq!(s.count_pairs(&flow.id).await.unwrap(), 0);
+    // Many states and their keys in one call: an older state is refused and keeps
+    // the newer one's index; a stored one replaces its keys.
+    use store::RecordPut;
+    let put = |id: &str, v: i64, email: &str| RecordPut {
+        id: id.to_owned(),
+        state: format!("{{\"v\":{v}}}"),
+        version: Some(v),
+        keys: vec![("email".to_owned(), email.to_owned())],
+    };
+    assert_eq!(
+        s.put_records(
+            &flow.id,
+            "left",
+            &[put("a", 5, "a@x.io"), put("b", 5, "b@x.io")]
+        )
+        .await
+        .unwrap(),
+        vec![true, true]
+    );
+    assert_eq!(
+        s.put_records(
+            &flow.id,
+            "left",
+            &[put("a", 4, "old@x.io"), put("b", 6, "new@x.io")]
+        )
+        .await
+        .unwrap(),
+        vec![false, true]
+    );
+    assert_eq!(
+        s.find_by_key(&flow.id, "left", "email", "a@x.io")
+            .await
+            .unwrap(),
+        vec!["a".to_owned()]
+    );
+    assert!(
+        s.find_by_key(&flow.id, "left", "email", "old@x.io")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.find_by_key(&flow.id, "left", "email", "b@x.io")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.find_by_key(&flow.id, "left", "email", "new@x.io")
+            .await
+            .unwrap(),
+        vec!["b".to_owned()]
+    );
+    assert_eq!(
+        s.record_versions(&flow.id, "left", "", 10).await.unwrap(),
+        vec![("a".to_owned(), Some(5)), ("b".to_owned(), Some(6))]
+    );
+    assert_eq!(
+        s.record_versions(&flow.id, "left", "a", 10).await.unwrap(),
+        vec![("b".to_owned(), Some(6))]
+    );
+}
+
+/// SQLite's write lock held by another connection: the intake's write gives up
+/// after its own wait (not SQLite's default back-off), the engine's waits and goes
+/// through as soon as the lock is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_wait_for_the_lock_as_long_as_their_pool_says() {
+    let dir = std::env::temp_dir().join(unique("ghlsync_busy"));
+    let mut opts = StoreOptions::sqlite(&dir);
+    opts.intake_wait = std::time::Duration::from_millis(300);
+    let s = Store::open_with_keyring(&opts, ring()).await.unwrap();
+    s.set_cursor("warm", "1").await.unwrap();
+    let hold = std::time::Duration::from_millis(1_500);
+    let holder = {
+        let s = s.clone();
+        tokio::spawn(async move { s.hold_writes(hold).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let event = NewEvent {
+        source: "ghl".to_owned(),
+        event_id: "busy-1".to_owned(),
+        connection_id: None,
+        body: "{}".to_owned(),
+    };
+    let journaled = s.intake(&event, &[]).await;
+    let gave_up = started.elapsed();
+    assert!(journaled.is_err(), "the intake wrote through a held lock");
+    assert!(
+        gave_up >= std::time::Duration::from_millis(250)
+            && gave_up < std::time::Duration::from_millis(1_000),
+        "the intake gave up after {gave_up:?}, its wait is 300 ms"
+    );
+    let started = std::time::Instant::now();
+    s.set_cursor("after", "1").await.unwrap();
+    let waited = started.elapsed();
+    holder.await.unwrap().unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(500),
+        "the write went through the held lock after {waited:?}"
+    );
+    assert_eq!(s.cursor("after").await.unwrap().as_deref(), Some("1"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,8 +19,9 @@ pub enum TransportKind {
     Timeout,
     /// No connection could be made: refused, DNS, TLS handshake.
     Connect,
-    /// An answer began but its body broke off before it was read. Not retried: the
-    /// request may have taken effect, and repeating a write could apply it twice.
+    /// An answer began but its body broke off before it was read. Not retried for a
+    /// write: the request may have taken effect, and repeating it could apply it
+    /// twice. A read (`GET`, see [`TransportError::of_method`]) is retried.
     Body,
     /// Anything else: the connection broke while sending, the HTTP client could not be
     /// built (TLS backend), the request could not be formed.
@@ -33,6 +34,8 @@ pub struct TransportError {
     api: &'static str,
     kind: TransportKind,
     operation: Option<String>,
+    /// The request was a `GET`: repeating it changes nothing.
+    read: bool,
     source: reqwest::Error,
 }
 
@@ -54,8 +57,17 @@ impl TransportError {
             api,
             kind,
             operation: operation.map(str::to_owned),
+            read: false,
             source: err.without_url(),
         }
+    }
+
+    /// The error of a request made with `method`: a `GET` whose answer broke off
+    /// is safe to repeat.
+    #[must_use]
+    pub fn of_method(mut self, method: crate::Method) -> Self {
+        self.read = method == crate::Method::Get;
+        self
     }
 
     /// How the call failed.
@@ -83,13 +95,14 @@ impl TransportError {
         self.api
     }
 
-    /// What the caller should do next: retry with backoff, except for a body that
-    /// broke off (see [`TransportKind::Body`]).
+    /// What the caller should do next: retry with backoff, except for the answer
+    /// to a write that broke off (see [`TransportKind::Body`]).
     pub fn retry_class(&self) -> RetryClass {
         match self.kind {
             TransportKind::Timeout | TransportKind::Connect | TransportKind::Other => {
                 RetryClass::Retry
             }
+            TransportKind::Body if self.read => RetryClass::Retry,
             TransportKind::Body => RetryClass::GiveUp,
         }
     }

@@ -157,11 +157,14 @@ pub async fn run(ctx: &Context, job: &LythoPoll) -> Result<Outcome, Failed> {
                 }
                 // A user has no modification time: the poll's time versions it.
                 let version = systems::version_of(object, state).or(Some(now));
-                store
-                    .put_record_state(fid, side.as_str(), id, &text, version)
-                    .await?;
                 let keys = domain::sync::key_values(&flow.spec, *side, state);
-                store.index_record(fid, side.as_str(), id, &keys).await?;
+                let put = store::RecordPut {
+                    id: id.clone(),
+                    state: text,
+                    version,
+                    keys,
+                };
+                store.put_record(fid, side.as_str(), put).await?;
                 jobs.push(
                     Job::from(FlowRun::known(fid, side.as_str(), id, version)).into_new_job(),
                 );

@@ -7,7 +7,7 @@
 
 use domain::sync::Side;
 use serde_json::{Value, json};
-use store::{Store, StoreError};
+use store::{RecordPut, Store, StoreError};
 
 use super::{Flow, systems};
 use crate::connectors::{ConnectorError, Connectors};
@@ -58,19 +58,21 @@ pub async fn index_side(
     }
     loop {
         let (records, after) = page_of(store, &conn, flow, side, next.as_ref()).await?;
-        for r in &records {
-            let Some(id) = systems::id_of(object, r) else {
-                continue;
-            };
-            let version = systems::version_of(object, r);
-            store
-                .put_record_state(&flow.row.id, side.as_str(), &id, &r.to_string(), version)
-                .await?;
-            let keys = domain::sync::key_values(&flow.spec, side, r);
-            store
-                .index_record(&flow.row.id, side.as_str(), &id, &keys)
-                .await?;
-        }
+        // The page in one transaction: its states and their index keys.
+        let puts: Vec<RecordPut> = records
+            .iter()
+            .filter_map(|r| {
+                Some(RecordPut {
+                    id: systems::id_of(object, r)?,
+                    state: r.to_string(),
+                    version: systems::version_of(object, r),
+                    keys: domain::sync::key_values(&flow.spec, side, r),
+                })
+            })
+            .collect();
+        store
+            .put_records(&flow.row.id, side.as_str(), &puts)
+            .await?;
         seen += records.len() as u64;
         let done = after.is_none();
         store
@@ -138,22 +140,18 @@ pub async fn enqueue(store: &Store, flow: &Flow) -> Result<u64, StoreError> {
         let mut after = String::new();
         loop {
             let ids = store
-                .record_ids(&flow.row.id, side.as_str(), &after, 500)
+                .record_versions(&flow.row.id, side.as_str(), &after, 500)
                 .await?;
-            let Some(last) = ids.last().cloned() else {
+            let Some(last) = ids.last().map(|(id, _)| id.clone()) else {
                 break;
             };
-            let mut jobs = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let version = store
-                    .record_state(&flow.row.id, side.as_str(), id)
-                    .await?
-                    .and_then(|(_, v)| v);
-                jobs.push(
-                    Job::from(FlowRun::known(&flow.row.id, side.as_str(), id, version))
-                        .into_new_job(),
-                );
-            }
+            let jobs: Vec<_> = ids
+                .iter()
+                .map(|(id, version)| {
+                    Job::from(FlowRun::known(&flow.row.id, side.as_str(), id, *version))
+                        .into_new_job()
+                })
+                .collect();
             created += store.enqueue_many(&jobs).await? as u64;
             after = last;
         }

@@ -153,21 +153,19 @@ pub async fn route_read(
     let mut jobs = Vec::new();
     for (flow, side) in consumers {
         let object = flow.spec.object(*side).name;
-        for (id, version, state) in records {
-            let read_version = systems::version_of(object, state);
-            store
-                .put_record_state(
-                    &flow.row.id,
-                    side.as_str(),
-                    id,
-                    &state.to_string(),
-                    read_version,
-                )
-                .await?;
-            let keys = sync::key_values(&flow.spec, *side, state);
-            store
-                .index_record(&flow.row.id, side.as_str(), id, &keys)
-                .await?;
+        let puts: Vec<store::RecordPut> = records
+            .iter()
+            .map(|(id, _, state)| store::RecordPut {
+                id: id.clone(),
+                state: state.to_string(),
+                version: systems::version_of(object, state),
+                keys: sync::key_values(&flow.spec, *side, state),
+            })
+            .collect();
+        store
+            .put_records(&flow.row.id, side.as_str(), &puts)
+            .await?;
+        for (id, version, _) in records {
             let mut run = FlowRun::known(&flow.row.id, side.as_str(), id, *version);
             run.settle = true;
             jobs.push(Job::from(run).into_new_job());

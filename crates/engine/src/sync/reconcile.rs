@@ -71,13 +71,13 @@ pub async fn walk(
                             != domain::sync::fingerprint(&flow.spec, side, r)
                 }
             };
-            if different
-                && store
-                    .put_record_state(fid, side.as_str(), &id, &r.to_string(), version)
-                    .await?
-            {
-                let keys = domain::sync::key_values(&flow.spec, side, r);
-                store.index_record(fid, side.as_str(), &id, &keys).await?;
+            let put = store::RecordPut {
+                id: id.clone(),
+                state: r.to_string(),
+                version,
+                keys: domain::sync::key_values(&flow.spec, side, r),
+            };
+            if different && store.put_record(fid, side.as_str(), put).await? {
                 // A record without an update time of its own (a GHL task) is
                 // versioned by the walk's time: each walk's change is its own job.
                 let version = version.or_else(|| Some(store.now()));

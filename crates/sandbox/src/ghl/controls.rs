@@ -255,16 +255,10 @@ pub async fn config(State(app): State<App>, Json(r): Json<ConfigReq>) -> ApiResu
 }
 
 /// POST /_sandbox/faults: set faults (`error_rate`, `latency_ms`, `storm_429`,
-/// `lost_answer_rate`).
+/// `lost_answer_rate`, `rate_429`, `timeout_rate` with `timeout_ms`, `reset_rate`;
+/// see [`Faults`]).
 pub async fn set_faults(State(app): State<App>, Json(f): Json<Faults>) -> ApiResult {
-    if !(0.0..=1.0).contains(&f.error_rate) {
-        return Err(ApiError::bad_request("error_rate must be between 0 and 1"));
-    }
-    if !(0.0..=1.0).contains(&f.lost_answer_rate) {
-        return Err(ApiError::bad_request(
-            "lost_answer_rate must be between 0 and 1",
-        ));
-    }
+    f.check().map_err(ApiError::bad_request)?;
     let mut inner = app.shared.lock();
     inner.rt.faults = f;
     ok(json!(inner.rt.faults))

@@ -171,7 +171,7 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
     let token = bearer(req.headers()).map(str::to_owned);
 
     // Resolve the caller and apply faults under one short lock.
-    let (latency, lost_answer, decision) = {
+    let (latency, lost_answer, broken, decision) = {
         let mut inner = shared.lock();
         let latency = inner.rt.faults.latency_ms;
         let lost = inner.rt.faults.lost_answer_rate;
@@ -194,7 +194,8 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
         counter.requests += 1;
         *counter.by_route.entry(route.clone()).or_default() += 1;
         let decision = decide(&mut inner, open, token.as_deref(), grant, req.headers());
-        (latency, lost_answer, decision)
+        let broken = inner.rt.faults.break_answer();
+        (latency, lost_answer, broken, decision)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -226,6 +227,10 @@ pub async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -
                     .into_response();
             }
             resp.headers_mut().extend(headers);
+            if let Some(how) = broken {
+                // Applied; the connection breaks while answering.
+                return crate::common::broken(resp, how).await;
+            }
             resp
         }
     };
@@ -328,10 +333,18 @@ fn decide(
         .max(1);
     const DAY_MS: u64 = 86_400_000;
     let storm = crate::common::take_storm(&mut inner.rt.faults.storm_429);
+    {
+        let bucket = inner
+            .rt
+            .buckets
+            .entry((who.clone(), resource.clone()))
+            .or_default();
+        bucket.burst.roll(now, window_ms);
+        bucket.day.roll(now, DAY_MS);
+    }
+    let forced = storm || crate::common::roll(inner.rt.faults.rate_429);
     let bucket = inner.rt.buckets.entry((who, resource.clone())).or_default();
-    bucket.burst.roll(now, window_ms);
-    bucket.day.roll(now, DAY_MS);
-    let limited = storm || bucket.burst.full(cfg.max_per_window) || bucket.day.full(cfg.daily);
+    let limited = forced || bucket.burst.full(cfg.max_per_window) || bucket.day.full(cfg.daily);
     if !limited {
         bucket.burst.count += 1;
         bucket.day.count += 1;

@@ -653,6 +653,50 @@ pub struct Faults {
     /// the write is applied, then answered 500, as a timeout or a proxy error
     /// after the commit looks to the caller (a retry must not make a duplicate).
     pub lost_answer_rate: f64,
+    /// Fraction of API requests answered 429 (on top of the rate limit), with the
+    /// limit's headers.
+    pub rate_429: f64,
+    /// Fraction of API requests that time out: applied, then held for
+    /// `timeout_ms` (default 35,000: longer than a client's 30 s) and cut off
+    /// without an answer.
+    pub timeout_rate: f64,
+    pub timeout_ms: u64,
+    /// Fraction of API requests whose connection is reset while answering: the
+    /// request is applied, the status and headers sent, then the body breaks off.
+    pub reset_rate: f64,
+}
+
+impl Faults {
+    /// Refuses a rate outside 0..=1, naming it.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("error_rate", self.error_rate),
+            ("lost_answer_rate", self.lost_answer_rate),
+            ("rate_429", self.rate_429),
+            ("timeout_rate", self.timeout_rate),
+            ("reset_rate", self.reset_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be between 0 and 1 (it is {rate})"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How the answer to this request is broken on its way back, if it is.
+    pub(crate) fn break_answer(&self) -> Option<crate::common::Broken> {
+        if crate::common::roll(self.timeout_rate) {
+            let ms = if self.timeout_ms == 0 {
+                35_000
+            } else {
+                self.timeout_ms
+            };
+            return Some(crate::common::Broken::Timeout(
+                std::time::Duration::from_millis(ms),
+            ));
+        }
+        crate::common::roll(self.reset_rate).then_some(crate::common::Broken::Reset)
+    }
 }
 
 /// Request counts of one location.

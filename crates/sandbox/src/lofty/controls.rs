@@ -99,11 +99,11 @@ pub async fn get_config(State(app): State<App>) -> ApiResult {
     ok(config_json(&app.shared.lock().rt))
 }
 
-/// POST /_sandbox/faults: `error_rate`, `latency_ms`, `storm_429`.
+/// POST /_sandbox/faults: `error_rate`, `latency_ms`, `storm_429`, `rate_429`,
+/// `timeout_rate` with `timeout_ms`, `reset_rate` (see [`Faults`];
+/// `lost_answer_rate` is GHL's only).
 pub async fn set_faults(State(app): State<App>, Json(f): Json<Faults>) -> ApiResult {
-    if !(0.0..=1.0).contains(&f.error_rate) {
-        return Err(ApiError::invalid("error_rate must be between 0 and 1"));
-    }
+    f.check().map_err(ApiError::invalid)?;
     let mut inner = app.shared.lock();
     inner.rt.faults = f;
     ok(json!(inner.rt.faults))

@@ -306,11 +306,11 @@ pub async fn gate(State(app): State<App>, req: Request, next: Next) -> Response 
             .get::<MatchedPath>()
             .map_or(path.as_str(), MatchedPath::as_str)
     );
-    let (latency, decision) = {
+    let (latency, broken, decision) = {
         let mut inner = app.shared.lock();
         let latency = inner.rt.faults.latency_ms;
         let decision = decide(&mut inner, &req, &path, &route);
-        (latency, decision)
+        (latency, inner.rt.faults.break_answer(), decision)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -323,7 +323,11 @@ pub async fn gate(State(app): State<App>, req: Request, next: Next) -> Response 
             req.extensions_mut().insert(caller);
             let mut resp = next.run(req).await;
             resp.headers_mut().extend(headers);
-            resp
+            match broken {
+                // Applied; the connection breaks while answering.
+                Some(how) => crate::common::broken(resp, how).await,
+                None => resp,
+            }
         }
     }
 }
@@ -435,7 +439,8 @@ fn decide(inner: &mut Inner, req: &Request, path: &str, route: &str) -> Decision
     // Per-credential window: OAuth apps share one budget, each key has its own.
     let now_u = u64::try_from(now).unwrap_or_default();
     let window_ms = inner.rt.rate.window_ms.max(1);
-    let storm = crate::common::take_storm(&mut inner.rt.faults.storm_429);
+    let storm = crate::common::take_storm(&mut inner.rt.faults.storm_429)
+        || crate::common::roll(inner.rt.faults.rate_429);
     let window = &mut inner.rt.buckets.entry(bucket_key).or_default().window;
     window.roll(now_u, window_ms);
     let limited = storm || window.full(limit);

@@ -242,6 +242,9 @@ impl Runner<'_> {
         {
             return Ok(done);
         }
+        // The version of the stored state a `known` job runs (its state is then
+        // stored and indexed already).
+        let mut stored_version = None;
         // The record: carried by its event, else read.
         let source = match &job.event {
             Some(event) => match self.store().event_body("ghl", event).await? {
@@ -256,7 +259,10 @@ impl Runner<'_> {
                 .record_state(&flow.row.id, side.as_str(), &job.record)
                 .await?
             {
-                Some((state, _)) => serde_json::from_str(&state).unwrap_or(Value::Null),
+                Some((state, v)) => {
+                    stored_version = Some(v);
+                    serde_json::from_str(&state).unwrap_or(Value::Null)
+                }
                 None => {
                     return Err(Failed::give_up(format!(
                         "{} was never stored",
@@ -320,16 +326,22 @@ impl Runner<'_> {
         }
         // A run of the stored state itself (a review carried out, a dry run) has
         // nothing older to drop.
-        let restate = !(job.known && job.version.is_none());
+        // The stored state at the version the job was made for (a backfill's) is
+        // stored and indexed as it is: nothing to write again.
+        let restate =
+            !(job.known && (job.version.is_none() || stored_version == Some(job.version)));
         if restate
             && !self
                 .store()
-                .put_record_state(
+                .put_record(
                     fid,
                     side.as_str(),
-                    &job.record,
-                    &source.to_string(),
-                    version,
+                    store::RecordPut {
+                        id: job.record.clone(),
+                        state: source.to_string(),
+                        version,
+                        keys: keys.clone(),
+                    },
                 )
                 .await?
         {
@@ -346,9 +358,6 @@ impl Runner<'_> {
                 "older than the version already known".to_owned(),
             ));
         }
-        self.store()
-            .index_record(fid, side.as_str(), &job.record, &keys)
-            .await?;
         // The flow's [filter]: a record it leaves out is not synced (a linked one
         // keeps its link, and is synced again once it passes).
         let passes = spec.passes(side, &source);
@@ -996,15 +1005,15 @@ impl Runner<'_> {
         let fid = &self.flow.row.id;
         let other_keys = sync::key_values(spec, other_side, &other_state);
         self.store()
-            .index_record(fid, other_side.as_str(), &other_id, &other_keys)
-            .await?;
-        self.store()
-            .put_record_state(
+            .put_record(
                 fid,
                 other_side.as_str(),
-                &other_id,
-                &other_state.to_string(),
-                other_version,
+                store::RecordPut {
+                    id: other_id.clone(),
+                    state: other_state.to_string(),
+                    version: other_version,
+                    keys: other_keys,
+                },
             )
             .await?;
         self.keep(&pair, history.clone()).await?;
@@ -1041,6 +1050,12 @@ impl Runner<'_> {
         let h = entry.make("", "failed", e.to_string(), json!([]), e.api());
         self.note(vec![h]).await?;
         Ok(match e {
+            // The write may have been applied: a sync write is safe to run again (an
+            // update plans from a fresh read; a create's marker makes the next attempt
+            // look for what this one made before it creates).
+            WriteError::Connector(c) if c.answer_broke_off() => Failed::retry(format!(
+                "{c}: the write may have been applied; run again, looking for it first"
+            )),
             WriteError::Connector(c) => Failed::new(c.failure(), c.to_string()),
             WriteError::Duplicate(_) => Failed::retry(e.to_string()),
             WriteError::Conflict(m) => Failed::new(
