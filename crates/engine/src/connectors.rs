@@ -72,13 +72,13 @@ impl ConnectorError {
     /// Whether the answer began and broke off before it was read: the request may
     /// have been applied (see [`wire::TransportKind::Body`]).
     pub fn answer_broke_off(&self) -> bool {
-        let transport = match self {
+        matches!(
+            self,
             Self::Ghl(ghl::GhlError::Transport(t))
             | Self::Lofty(lofty::LoftyError::Transport(t))
-            | Self::Lytho(lytho::LythoError::Transport(t)) => t,
-            _ => return false,
-        };
-        transport.kind() == wire::TransportKind::Body
+            | Self::Lytho(lytho::LythoError::Transport(t))
+                if t.kind() == wire::TransportKind::Body
+        )
     }
 
     pub fn retry_class(&self) -> RetryClass {
