@@ -3,7 +3,7 @@
 #   ./scripts/test.sh          the suite, with the sandboxes' rate limits lifted
 #                              where a test needs volume (what CI runs)
 #   ./scripts/test.sh --soak   the long sync tests (first-time race, Lofty batch
-#                              reads, backfill crash) with GHL's and Lofty's real
+#                              reads, backfill crash, 20 random SIGKILLs) with GHL's and Lofty's real
 #                              limit shapes: 100 requests / 10 s per location, 100
 #                              a minute per Lofty credential; takes an hour or more
 set -euo pipefail
@@ -31,7 +31,7 @@ if $soak; then
   export GHLSYNC_SOAK=1
   echo "test: soak run, real rate limits (GHLSYNC_SOAK=1)" >&2
   cargo test --locked --release -p testkit --test sync_race --test sync_batch --test sync_loop
-  cargo test --locked --release -p ghlsync --test backfill_crash
+  cargo test --locked --release -p ghlsync --test backfill_crash -- --include-ignored
   exit 0
 fi
 cargo test --workspace --locked

@@ -81,6 +81,14 @@ impl ConnectorError {
         )
     }
 
+    /// The connection that needs the user before this can succeed.
+    pub fn waits_for(&self) -> Option<&str> {
+        match self {
+            Self::Inactive { id, .. } | Self::Token(TokenError::NeedsReauth { id, .. }) => Some(id),
+            _ => None,
+        }
+    }
+
     pub fn retry_class(&self) -> RetryClass {
         match self {
             Self::Unknown(_)

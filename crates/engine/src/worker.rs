@@ -369,18 +369,29 @@ impl Worker {
                     wire::metrics::job_finished(&job.kind, "done");
                     done.push((job.id, Some(log)));
                 }
-                Settled::Failed(f) => failed.push((job, f.failure, f.message)),
+                Settled::Failed(f) => failed.push((job, f)),
             }
         }
         let ours = self.store.complete_many(&self.config.id, &done).await?;
         stats.done += ours as u64;
         stats.lease_lost += (done.len() - ours) as u64;
-        for (job, failure, message) in failed {
+        for (job, f) in failed {
             stats.failed += 1;
-            let out = self
-                .store
-                .fail(&self.config.id, &job, failure, &message)
-                .await?;
+            let message = f.message;
+            let out = match (f.failure, f.waits_for) {
+                // A job that needs a connection other than its own (or has none)
+                // waits for that one.
+                (Failure::Reauth, Some(conn)) if job.connection_id.as_deref() != Some(&conn) => {
+                    self.store
+                        .hold_for(&self.config.id, &job, &conn, &message)
+                        .await?
+                }
+                (failure, _) => {
+                    self.store
+                        .fail(&self.config.id, &job, failure, &message)
+                        .await?
+                }
+            };
             let outcome = match out {
                 store::FailOutcome::Retrying { .. } => "retry",
                 store::FailOutcome::Held => "reauth",

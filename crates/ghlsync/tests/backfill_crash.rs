@@ -31,6 +31,11 @@
 //! leased jobs come back within seconds. The two backends run one after the other
 //! (the machine has 2 cores). `GHLSYNC_BACKFILL_CRASH_SCALE=small` runs a tenth of
 //! the size (1,000 leads, 200 contacts, 100 shared) for a quick local check.
+//!
+//! The soak run (`./scripts/test.sh --soak`) adds the reliability suite's crash run:
+//! the same sync SIGKILLed 20 times, each after a random 0.4 to 2.4 s of running
+//! (while starting, paging, or in the middle of the jobs), the rate limits off, and
+//! the same checks afterwards.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -189,6 +194,18 @@ enum Moment {
     LoftyLeadMade(i64),
     /// The same with the next GHL contact.
     GhlContactMade(i64),
+    /// This long after the process started, whatever it is doing.
+    After(Duration),
+}
+
+/// Which kills a run makes.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    /// Three, each at the worst instant of its phase (see the module docs).
+    Targeted,
+    /// This many, each after a random 0.4 to 2.4 s of running (from startup, paging,
+    /// the jobs, wherever the process is).
+    Random(usize),
 }
 
 /// What the test saw when it killed.
@@ -247,7 +264,8 @@ async fn kill_at(
     started: Instant,
     timeout: Duration,
 ) -> Kill {
-    let deadline = Instant::now() + timeout;
+    let began = Instant::now();
+    let deadline = began + timeout;
     loop {
         if let Some(status) = proc.exited() {
             panic!(
@@ -269,6 +287,7 @@ async fn kill_at(
                 seen >= n
             }
             Moment::LoftyLeadMade(n) | Moment::GhlContactMade(n) => done >= n && running > 0,
+            Moment::After(d) => began.elapsed() >= d,
         };
         if !now {
             assert!(
@@ -280,7 +299,7 @@ async fn kill_at(
             continue;
         }
         let saw = match moment {
-            Moment::PagingLofty(_) => {
+            Moment::PagingLofty(_) | Moment::After(_) => {
                 proc.kill();
                 saw
             }
@@ -412,7 +431,7 @@ async fn all_pairs(store: &Store) -> Vec<store::PairRow> {
     }
 }
 
-async fn backfill_survives_three_sigkills(backend: Backend) {
+async fn backfill_survives_sigkills(backend: Backend, plan: Plan) {
     let _one_at_a_time = SERIAL.lock().await;
     let size = Size::from_env();
     let (key_hex, ring) = master_key();
@@ -421,14 +440,16 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     };
     let (store, dir) = (&db.store, &db.dir);
     let setup = Instant::now();
+    let real_limits = testkit::soak() && matches!(plan, Plan::Targeted);
 
     // The sandbox, in this process: GHL seeds person(0..contacts), Lofty
     // person(contacts/2 .. contacts/2 + contacts); the rest of the leads continue it.
     let sandbox = Sandbox::start(SandboxConfig {
         contacts_per_location: size.contacts,
         locations: 1,
-        // A soak run keeps GHL's real limits (the sandbox's default).
-        rate: if testkit::soak() {
+        // A soak run of the targeted kills keeps GHL's real limits (the sandbox's
+        // default); the random kills run with the limits off.
+        rate: if real_limits {
             RateLimitConfig::default()
         } else {
             RateLimitConfig {
@@ -441,7 +462,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     })
     .await
     .expect("the sandbox starts");
-    if !testkit::soak() {
+    if !real_limits {
         sandbox
             .lofty()
             .set_rate(Duration::from_secs(60), u32::MAX, u32::MAX);
@@ -537,11 +558,16 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     // The backfill, SIGKILLed while paging Lofty, early in the sync and late in it.
     let started = Instant::now();
     let leads_paged = size.leads as u64;
-    let moments = [
-        Moment::PagingLofty(leads_paged * 3 / 10),
-        Moment::LoftyLeadMade(size.jobs() / 10),
-        Moment::GhlContactMade(size.jobs() * 3 / 5),
-    ];
+    let moments: Vec<Moment> = match plan {
+        Plan::Targeted => vec![
+            Moment::PagingLofty(leads_paged * 3 / 10),
+            Moment::LoftyLeadMade(size.jobs() / 10),
+            Moment::GhlContactMade(size.jobs() * 3 / 5),
+        ],
+        Plan::Random(n) => (0..n)
+            .map(|_| Moment::After(Duration::from_millis(rand::random_range(400..2_400))))
+            .collect(),
+    };
     let run = |n: usize| {
         Proc::spawn(
             &format!("flows-run-{n}"),
@@ -553,7 +579,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     let mut kills = Vec::new();
     let mut logs = Vec::new();
     let mut paged = 0;
-    for (n, moment) in moments.into_iter().enumerate() {
+    for (n, &moment) in moments.iter().enumerate() {
         let mut proc = run(n);
         kills.push(
             kill_at(
@@ -567,7 +593,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
             .await,
         );
         logs.push(proc.log_text());
-        if n == 1 {
+        if n == 1 && matches!(plan, Plan::Targeted) {
             // Paging ended in this run, and no create had been lost yet: the lead
             // pages read so far are the paging's (after a lost create, the engine
             // looks for what it may have made through the same list, by email).
@@ -656,7 +682,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
 
     eprintln!(
         "backfill crash test ({backend:?}): {} GHL contacts and {} Lofty leads ({} shared) in {:.1} s of setup; \
-         backfill with 3 SIGKILLs {:.1} s; kills: {}; \
+         backfill with {} SIGKILLs {:.1} s; kills: {}; \
          after: GHL {} contacts ({} emails duplicated), Lofty {} leads ({} emails duplicated), {} links \
          ({} joining different emails, {} to records the sandbox lacks), {} GHL contacts and {} Lofty leads not in exactly one link; \
          flow.run jobs: {dead} dead, {retried} ran more than once; pages read: GHL {ghl_pages}, Lofty {lofty_pages} (of {lofty_page_count}); \
@@ -666,6 +692,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
         size.leads,
         size.shared(),
         setup.as_secs_f64(),
+        kills.len(),
         took.as_secs_f64(),
         kills
             .iter()
@@ -736,7 +763,7 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     // The paging kill lands while a page is in flight: at most that page is read
     // twice; a checkpoint not resumed would read the first 30% again.
     check(
-        paged <= lofty_page_count + 1,
+        !matches!(plan, Plan::Targeted) || paged <= lofty_page_count + 1,
         format!(
             "{paged} Lofty lead pages read for {lofty_page_count}: the paging checkpoint was not resumed; the runs' logs:\n{}",
             logs.join("\n----\n")
@@ -744,7 +771,8 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
     );
     assert!(
         wrong.is_empty(),
-        "after 3 SIGKILLs and a finished backfill ({backend:?}):\n- {}",
+        "after {} SIGKILLs and a finished backfill ({backend:?}):\n- {}",
+        kills.len(),
         wrong.join("\n- ")
     );
 
@@ -754,10 +782,24 @@ async fn backfill_survives_three_sigkills(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_survives_three_sigkills_sqlite() {
-    backfill_survives_three_sigkills(Backend::Sqlite).await;
+    backfill_survives_sigkills(Backend::Sqlite, Plan::Targeted).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_survives_three_sigkills_postgres() {
-    backfill_survives_three_sigkills(Backend::Postgres).await;
+    backfill_survives_sigkills(Backend::Postgres, Plan::Targeted).await;
+}
+
+/// The reliability suite's crash run: 20 SIGKILLs at random moments. Run by
+/// `./scripts/test.sh --soak` (a few minutes per backend).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the soak run's: ./scripts/test.sh --soak"]
+async fn backfill_survives_twenty_random_sigkills_sqlite() {
+    backfill_survives_sigkills(Backend::Sqlite, Plan::Random(20)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the soak run's: ./scripts/test.sh --soak"]
+async fn backfill_survives_twenty_random_sigkills_postgres() {
+    backfill_survives_sigkills(Backend::Postgres, Plan::Random(20)).await;
 }

@@ -29,6 +29,8 @@ pub struct StoredEvent {
     pub event_id: String,
     pub connection_id: Option<String>,
     pub body: String,
+    /// When it was journaled (epoch ms, the store's clock).
+    pub received_at: i64,
 }
 
 /// Result of journaling an event.
@@ -126,13 +128,13 @@ impl Store {
     /// that walk the journal with their own cursor (trigger checks, replays).
     pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
         pool!(self, p => {
-            let rows: Vec<(i64, String, String, Option<String>, String)> = sqlx::query_as(
-                "SELECT id, source, event_id, connection_id, body FROM events WHERE id > $1 AND source <> 'probe' ORDER BY id LIMIT $2",
+            let rows: Vec<(i64, String, String, Option<String>, String, i64)> = sqlx::query_as(
+                "SELECT id, source, event_id, connection_id, body, received_at FROM events WHERE id > $1 AND source <> 'probe' ORDER BY id LIMIT $2",
             )
             .bind(after).bind(limit).fetch_all(p).await?;
             Ok(rows
                 .into_iter()
-                .map(|(id, source, event_id, connection_id, body)| StoredEvent { id, source, event_id, connection_id, body })
+                .map(|(id, source, event_id, connection_id, body, received_at)| StoredEvent { id, source, event_id, connection_id, body, received_at })
                 .collect())
         })
     }

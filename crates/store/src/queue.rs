@@ -527,6 +527,45 @@ impl Store {
         })
     }
 
+    /// Holds a job until `connection` is active again: queued (its attempt not
+    /// counted) and waiting on that connection from now on, which is marked
+    /// `needs_reauth` with `error` (unless it already says why). For a job that needs
+    /// a connection other than its own, e.g. a `flow.run`, which has none.
+    pub async fn hold_for(
+        &self,
+        worker: &str,
+        job: &Job,
+        connection: &str,
+        error: &str,
+    ) -> Result<FailOutcome> {
+        self.yield_to_intake().await;
+        let now = self.now();
+        let changed = pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE jobs SET status = 'queued', run_at = $1, attempts = $2, last_error = $3, lease_owner = NULL, \
+                 lease_expires_at = NULL, updated_at = $1, connection_id = $4 WHERE id = $5 AND lease_owner = $6 AND status = 'running'",
+            )
+            .bind(now).bind((job.attempts - 1).max(0)).bind(error).bind(connection).bind(job.id).bind(worker)
+            .execute(&mut *tx).await?.rows_affected();
+            if changed == 1 {
+                sqlx::query(
+                    "UPDATE connections SET status = 'needs_reauth', status_reason = COALESCE(status_reason, $2), updated_at = $3 \
+                     WHERE id = $1 AND status = 'active'",
+                )
+                .bind(connection).bind(error).bind(now)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            changed
+        });
+        Ok(if changed == 1 {
+            FailOutcome::Held
+        } else {
+            FailOutcome::LeaseLost
+        })
+    }
+
     /// Puts dead letters back in the queue (attempts reset). Returns how many.
     pub async fn replay(&self, filter: &ReplayFilter) -> Result<u64> {
         let now = self.now();
@@ -579,6 +618,16 @@ impl Store {
             }
         }
         Ok(s)
+    }
+
+    /// Done jobs of `kind` per connection: `(connection, jobs, first done, last
+    /// done)`, times in epoch ms (for benchmarks of fairness across connections).
+    pub async fn done_spans(&self, kind: &str) -> Result<Vec<(String, i64, i64, i64)>> {
+        pool!(self, p => Ok(sqlx::query_as(
+            "SELECT connection_id, COUNT(*), MIN(updated_at), MAX(updated_at) FROM jobs \
+             WHERE kind = $1 AND status = 'done' AND connection_id IS NOT NULL \
+             GROUP BY connection_id ORDER BY connection_id",
+        ).bind(kind).fetch_all(p).await?))
     }
 
     /// Jobs waiting or running, per queue (every queue that has any, and `default`).

@@ -93,6 +93,7 @@ suite!(
     failures_follow_their_retry_class,
     dead_letters_replay,
     reauth_holds_jobs_until_reconnect,
+    a_job_waits_for_the_connection_it_needs,
     reauth_without_a_connection_backs_off,
     concurrent_claims_never_share_a_job,
     journal_dedupes_and_enqueues_atomically,
@@ -513,6 +514,42 @@ async fn reauth_holds_jobs_until_reconnect(s: Store, _o: StoreOptions) {
         resumed.iter().all(|j| j.attempts == 1),
         "the held attempt was not counted"
     );
+}
+
+async fn a_job_waits_for_the_connection_it_needs(s: Store, _o: StoreOptions) {
+    // A flow.run has no connection of its own; the one it needs is revoked.
+    s.upsert_connection(&conn("c2")).await.unwrap();
+    s.enqueue(&NewJob::new("flow.run", "f1", json!({})))
+        .await
+        .unwrap();
+    let j = s
+        .claim("default", "w", 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        s.hold_for("w", &j, "c2", "connection c2 needs to be re-authorised")
+            .await
+            .unwrap(),
+        FailOutcome::Held
+    );
+    let c = s.connection("c2").await.unwrap().unwrap();
+    assert_eq!(c.status, ConnectionStatus::NeedsReauth);
+    s.advance_clock(Duration::from_secs(3_600));
+    assert!(
+        s.claim("default", "w", 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "it waits, however long"
+    );
+    s.upsert_connection(&conn("c2")).await.unwrap();
+    let resumed = s
+        .claim("default", "w", 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].attempts, 1, "the held attempt was not counted");
 }
 
 async fn reauth_without_a_connection_backs_off(s: Store, _o: StoreOptions) {

@@ -185,6 +185,29 @@ async fn settle(app: &TestApp) -> usize {
     );
 }
 
+/// The backfill's walk of both sides, as `ghlsync flows enable` runs it (a page
+/// that fails stops it with the error, and running it again resumes from the last
+/// page stored), then its jobs queued. Returns how often the walk was run again.
+async fn walk_and_enqueue(app: &TestApp, row: &store::FlowRow) -> usize {
+    let flow = engine::sync::Flow {
+        spec: engine::sync::build(row).unwrap(),
+        row: row.clone(),
+    };
+    let mut walk_failures = 0;
+    for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
+        while let Err(e) =
+            engine::sync::backfill::index_side(app.connectors(), &flow, side, |_| {}).await
+        {
+            walk_failures += 1;
+            assert!(walk_failures < 50, "the walk never got through: {e}");
+        }
+    }
+    engine::sync::backfill::enqueue(&app.store, &flow)
+        .await
+        .unwrap();
+    walk_failures
+}
+
 async fn the_fault_mix_loses_and_duplicates_nothing(backend: Backend) {
     // GHL seeds people 0..30, Lofty 15..45: 15 creates each way, 15 matched.
     let mut spec = Spec::default().on(backend);
@@ -215,31 +238,37 @@ async fn the_fault_mix_loses_and_duplicates_nothing(backend: Backend) {
 
     set_faults(&app, &app.ghl_base(), Some(mix(true))).await;
     set_faults(&app, &lofty_base(&app), Some(mix(false))).await;
-    // The backfill's walk of both sides, as `ghlsync flows enable` runs it: a page
-    // that fails stops it with the error, and running it again resumes from the
-    // last page stored.
-    let flow = engine::sync::Flow {
-        spec: engine::sync::build(&row).unwrap(),
-        row: row.clone(),
-    };
-    let mut walk_failures = 0;
-    for side in [domain::sync::Side::Left, domain::sync::Side::Right] {
-        while let Err(e) =
-            engine::sync::backfill::index_side(app.connectors(), &flow, side, |_| {}).await
-        {
-            walk_failures += 1;
-            assert!(walk_failures < 50, "the walk never got through: {e}");
-        }
-    }
-    engine::sync::backfill::enqueue(&app.store, &flow)
-        .await
-        .unwrap();
+    let walk_failures = walk_and_enqueue(&app, &row).await;
     let rounds = settle(&app).await;
     set_faults(&app, &app.ghl_base(), None).await;
     set_faults(&app, &lofty_base(&app), None).await;
     settle(&app).await;
 
-    let (ghl, lofty) = (ghl_emails(&app), lofty_emails(&app));
+    let failed = assert_exactly_once(&app, &truth, &row.id).await;
+    let kinds = |needle: &str| failed.iter().filter(|f| f.reason.contains(needle)).count();
+    eprintln!(
+        "fault mix: the backfill walk was run again {walk_failures} times; the queue settled in {rounds} rounds"
+    );
+    eprintln!(
+        "fault mix: {} failed writes in the history ({} timed out, {} broke off, {} 5xx/other), {} pairs",
+        failed.len(),
+        kinds("timed out"),
+        kinds("may have been applied"),
+        failed.len() - kinds("timed out") - kinds("may have been applied"),
+        45
+    );
+    app.shutdown().await;
+}
+
+/// Every person of `truth` exactly once on each side, one pair each, nothing
+/// dead-lettered, and each failed write in the history explained and followed by a
+/// sync of the same record. Returns the failed entries.
+async fn assert_exactly_once(
+    app: &TestApp,
+    truth: &std::collections::BTreeSet<String>,
+    flow: &str,
+) -> Vec<store::HistoryEntry> {
+    let (ghl, lofty) = (ghl_emails(app), lofty_emails(app));
     assert!(
         repeated(&ghl).is_empty(),
         "GHL duplicates: {:?}",
@@ -275,13 +304,20 @@ async fn the_fault_mix_loses_and_duplicates_nothing(backend: Backend) {
             story.join("\n")
         );
     }
-    assert_eq!(app.store.count_pairs(&row.id).await.unwrap(), 45);
+    assert_eq!(
+        app.store.count_pairs(flow).await.unwrap(),
+        i64::try_from(truth.len()).unwrap()
+    );
     assert!(dead.is_empty(), "dead-lettered: {dead:?}");
 
     // Each retry is explained: a `failed` entry naming what failed, and the record
     // it was about synced afterwards.
-    let history = app.store.runs(&row.id, 10_000).await.unwrap();
-    let failed: Vec<_> = history.iter().filter(|h| h.decision == "failed").collect();
+    let history = app.store.runs(flow, 10_000).await.unwrap();
+    let failed: Vec<_> = history
+        .iter()
+        .filter(|h| h.decision == "failed")
+        .cloned()
+        .collect();
     assert!(
         failed.len() >= 3,
         "a fault mix this heavy fails some writes: {} failed entries",
@@ -298,19 +334,7 @@ async fn the_fault_mix_loses_and_duplicates_nothing(backend: Backend) {
             f.reason
         );
     }
-    let kinds = |needle: &str| failed.iter().filter(|f| f.reason.contains(needle)).count();
-    eprintln!(
-        "fault mix: the backfill walk was run again {walk_failures} times; the queue settled in {rounds} rounds"
-    );
-    eprintln!(
-        "fault mix: {} failed writes in the history ({} timed out, {} broke off, {} 5xx/other), {} pairs",
-        failed.len(),
-        kinds("timed out"),
-        kinds("may have been applied"),
-        failed.len() - kinds("timed out") - kinds("may have been applied"),
-        45
-    );
-    app.shutdown().await;
+    failed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,4 +345,151 @@ async fn sqlite_the_fault_mix_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_the_fault_mix_loses_and_duplicates_nothing() {
     the_fault_mix_loses_and_duplicates_nothing(Backend::Postgres).await;
+}
+
+/// The OAuth access tokens GHL holds for `location` and has not revoked.
+fn access_tokens(app: &TestApp, location: &str) -> Vec<String> {
+    app.sandbox.ghl().with_world(|w| {
+        w.tokens
+            .iter()
+            .filter(|(_, g)| {
+                g.kind == sandbox::ghl::state::TokenKind::OAuth
+                    && !g.revoked
+                    && g.location_id.as_deref() == Some(location)
+            })
+            .map(|(t, _)| t.clone())
+            .collect()
+    })
+}
+
+/// The fault mix again, on a GHL OAuth connection whose tokens GHL revokes during
+/// the run: first the access token (the engine refreshes and goes on), then every
+/// token of the location, refresh token included (the connection turns
+/// `needs_reauth`, its jobs wait, nothing dies), then the user reconnects and the
+/// sync finishes. Every person still arrives exactly once.
+async fn tokens_revoked_mid_run_lose_nothing(backend: Backend) {
+    let mut spec = Spec::default().on(backend);
+    spec.sandbox.contacts_per_location = 30;
+    spec.sandbox.rate.window = Duration::from_secs(1);
+    spec.sandbox.rate.max_per_window = 10_000;
+    let Some(app) = spawn_app_configured(spec, |c| {
+        c.worker.http_timeout_secs = Some(1);
+    })
+    .await
+    else {
+        eprintln!("skipped: PostgreSQL is not available (set GHLSYNC_DATABASE_URL)");
+        return;
+    };
+    app.sandbox
+        .lofty()
+        .set_rate(Duration::from_secs(1), 10_000, 10_000);
+    let ghl = app.connect_ghl_oauth(0).await.remove(0);
+    let lofty = app.connect_lofty_key().await;
+    app.drain().await;
+    let row = engine::sync::enable_recipe(app.connectors(), "lofty-ghl-contacts", &ghl, &lofty)
+        .await
+        .expect("the recipe enables on an OAuth connection");
+    let truth: std::collections::BTreeSet<String> = ghl_emails(&app)
+        .into_iter()
+        .chain(lofty_emails(&app))
+        .map(|e| e.trim().to_lowercase())
+        .collect();
+    assert_eq!(truth.len(), 45, "the ground truth: 45 people");
+    let location = app.location(0).id.clone();
+
+    set_faults(&app, &app.ghl_base(), Some(mix(true))).await;
+    set_faults(&app, &lofty_base(&app), Some(mix(false))).await;
+    walk_and_enqueue(&app, &row).await;
+    // A worker that takes 4 jobs a round, so the run is still going when GHL
+    // revokes the tokens.
+    let worker = app.worker_with("tokens", |c| {
+        c.worker.batch = Some(4);
+        c.worker.concurrency = Some(4);
+    });
+    let mut stats = engine::worker::WorkerStats::default();
+    for _ in 0..2 {
+        worker.tick(&mut stats).await.unwrap();
+    }
+
+    // 1. The access token is revoked: the next call answers 401, the engine
+    //    refreshes (a new access and refresh token) and goes on.
+    let refreshed = app.sandbox.ghl().oauth_counter().refreshed;
+    let revoked = access_tokens(&app, &location);
+    assert!(!revoked.is_empty(), "the connection holds an access token");
+    for token in &revoked {
+        app.sandbox_control("/_sandbox/tokens/revoke", json!({"token": token}))
+            .await;
+    }
+    let conn_status = async || app.store.connection(&ghl).await.unwrap().unwrap().status;
+    for round in 0.. {
+        worker.tick(&mut stats).await.unwrap();
+        if app.sandbox.ghl().oauth_counter().refreshed > refreshed {
+            break;
+        }
+        assert!(round < 200, "the engine never refreshed the revoked token");
+        app.store.advance_clock(Duration::from_secs(120));
+    }
+    assert_eq!(conn_status().await, store::ConnectionStatus::Active);
+    for _ in 0..2 {
+        worker.tick(&mut stats).await.unwrap();
+    }
+
+    // 2. Every token of the location is revoked, the refresh token too: the
+    //    connection turns needs_reauth and the jobs that need it wait.
+    app.sandbox_control(
+        "/_sandbox/tokens/revoke-all",
+        json!({"location_id": location}),
+    )
+    .await;
+    for round in 0.. {
+        worker.tick(&mut stats).await.unwrap();
+        if conn_status().await == store::ConnectionStatus::NeedsReauth {
+            break;
+        }
+        let q = app.store.queue_stats().await.unwrap();
+        assert!(
+            q.queued + q.running > 0,
+            "the run ended before it needed GHL again"
+        );
+        assert!(round < 200, "the connection never turned needs_reauth");
+        app.store.advance_clock(Duration::from_secs(120));
+    }
+    for _ in 0..5 {
+        app.drain().await;
+        app.store.advance_clock(Duration::from_secs(120));
+    }
+    let q = app.store.queue_stats().await.unwrap();
+    assert!(q.queued > 0, "jobs wait for the user: {q:?}");
+    assert_eq!(q.dead, 0, "nothing dies while it waits: {q:?}");
+    assert_eq!(conn_status().await, store::ConnectionStatus::NeedsReauth);
+
+    // 3. The user reconnects (GHL's faults paused for the consent page, which a
+    //    user would simply load again); the held jobs run and the sync finishes.
+    set_faults(&app, &app.ghl_base(), None).await;
+    assert_eq!(app.connect_ghl_oauth(0).await, vec![ghl.clone()]);
+    assert_eq!(conn_status().await, store::ConnectionStatus::Active);
+    set_faults(&app, &app.ghl_base(), Some(mix(true))).await;
+    settle(&app).await;
+    set_faults(&app, &app.ghl_base(), None).await;
+    set_faults(&app, &lofty_base(&app), None).await;
+    settle(&app).await;
+    let failed = assert_exactly_once(&app, &truth, &row.id).await;
+    let oauth = app.sandbox.ghl().oauth_counter();
+    eprintln!(
+        "tokens: {} refreshes, {} refresh tokens refused, {} failed writes in the history",
+        oauth.refreshed,
+        oauth.refresh_rejected,
+        failed.len()
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_tokens_revoked_mid_run_lose_nothing() {
+    tokens_revoked_mid_run_lose_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_tokens_revoked_mid_run_lose_nothing() {
+    tokens_revoked_mid_run_lose_nothing(Backend::Postgres).await;
 }

@@ -98,6 +98,9 @@ impl Outcome {
 pub struct Failed {
     pub failure: Failure,
     pub message: String,
+    /// The connection that needs the user (a `Reauth` failure): the job waits for
+    /// it even when it is not the job's own connection (a `flow.run` touches two).
+    pub waits_for: Option<String>,
 }
 
 impl Failed {
@@ -105,7 +108,15 @@ impl Failed {
         Self {
             failure,
             message: message.into(),
+            waits_for: None,
         }
+    }
+    /// A connector's error: its retry class, its message, and the connection it
+    /// waits for when that needs the user.
+    pub fn of(e: &ConnectorError) -> Self {
+        let mut failed = Self::new(e.failure(), e.to_string());
+        failed.waits_for = e.waits_for().map(str::to_owned);
+        failed
     }
     pub fn give_up(message: impl Into<String>) -> Self {
         Self::new(Failure::GiveUp, message)
@@ -117,7 +128,7 @@ impl Failed {
 
 impl From<ConnectorError> for Failed {
     fn from(e: ConnectorError) -> Self {
-        Self::new(e.failure(), e.to_string())
+        Self::of(&e)
     }
 }
 

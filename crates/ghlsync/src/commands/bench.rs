@@ -1,6 +1,7 @@
 //! `ghlsync bench queue`: jobs per second through the queue on SQLite and PostgreSQL;
 //! `ghlsync bench sandbox` ([`super::bench_sandbox`]); `backfill`, `rate-limited`,
-//! `resync` ([`super::bench_sync`]); `webhooks` ([`super::bench_intake`]).
+//! `resync` ([`super::bench_sync`]); `webhooks` ([`super::bench_intake`]);
+//! `two-way` ([`super::bench_two_way`]); `locations` ([`super::bench_locations`]).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -51,6 +52,19 @@ pub enum BenchCommand {
         after_help = "Examples:\n  ghlsync bench webhooks\n  ghlsync bench webhooks --backend sqlite --events 50000 --connections 128 --json"
     )]
     Webhooks(super::bench_intake::WebhookArgs),
+    /// Edits on both sides of a running two-way sync: writes per real change,
+    /// echo writes, and the time from receipt to the write on the other side.
+    #[command(
+        name = "two-way",
+        after_help = "Examples:\n  ghlsync bench two-way\n  ghlsync bench two-way --backend sqlite --edits 200 --json"
+    )]
+    TwoWay(super::bench_two_way::TwoWayArgs),
+    /// Many GHL locations at once, each with its own budget: records/s, the
+    /// budget each location used, and how evenly they finish.
+    #[command(
+        after_help = "Examples:\n  ghlsync bench locations\n  ghlsync bench locations --backend sqlite --locations 100 --json"
+    )]
+    Locations(super::bench_locations::LocationsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +166,14 @@ pub async fn run(cmd: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Resync(args) => return sync(Scenario::Resync, args).await,
         BenchCommand::Webhooks(args) => {
             super::bench_intake::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        BenchCommand::TwoWay(args) => {
+            super::bench_two_way::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        BenchCommand::Locations(args) => {
+            super::bench_locations::run(args).await?;
             return Ok(ExitCode::SUCCESS);
         }
     };

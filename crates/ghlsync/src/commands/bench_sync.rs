@@ -116,9 +116,9 @@ pub struct BackendFigures {
 }
 
 /// The sandbox in a child process, killed on drop.
-struct SandboxProc {
+pub(super) struct SandboxProc {
     child: Child,
-    info: Value,
+    pub(super) info: Value,
 }
 
 impl Drop for SandboxProc {
@@ -130,14 +130,24 @@ impl Drop for SandboxProc {
 
 impl SandboxProc {
     fn start(scenario: Scenario) -> anyhow::Result<Self> {
+        match scenario {
+            Scenario::RateLimited => Self::start_with(1_000, 100, 2),
+            _ => Self::start_with(10_000, 2_000_000_000, 2),
+        }
+    }
+
+    /// `ghlsync sandbox` with no contacts, `locations` GHL locations, each allowed
+    /// `max` requests per `window_ms` window.
+    pub(super) fn start_with(window_ms: u64, max: u64, locations: usize) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("cannot find this executable")?;
-        let (window, max) = match scenario {
-            Scenario::RateLimited => ("1000", "100"),
-            _ => ("10000", "2000000000"),
-        };
+        let (window, max, locations) = (
+            window_ms.to_string(),
+            max.to_string(),
+            locations.to_string(),
+        );
         let mut child = Command::new(exe)
-            .args(["sandbox", "--seed", "0", "--locations", "2"])
-            .args(["--rate-window-ms", window, "--rate-max", max])
+            .args(["sandbox", "--seed", "0", "--locations", &locations])
+            .args(["--rate-window-ms", &window, "--rate-max", &max])
             .args(["--rate-daily", "2000000000", "--webhook-retry-ms", "1000"])
             .env_remove("GHLSYNC_LOG_FORMAT")
             .stdin(Stdio::null())
@@ -155,15 +165,15 @@ impl SandboxProc {
         Ok(Self { child, info })
     }
 
-    fn ghl(&self) -> &str {
+    pub(super) fn ghl(&self) -> &str {
         self.info["ghl"]["base_url"].as_str().unwrap_or_default()
     }
 
-    fn lofty(&self) -> &str {
+    pub(super) fn lofty(&self) -> &str {
         self.info["lofty"]["base_url"].as_str().unwrap_or_default()
     }
 
-    fn location(&self, i: usize) -> (String, String) {
+    pub(super) fn location(&self, i: usize) -> (String, String) {
         let l = &self.info["ghl"]["locations"][i];
         (
             l["id"].as_str().unwrap_or_default().to_owned(),
@@ -172,7 +182,12 @@ impl SandboxProc {
     }
 }
 
-async fn control(http: &reqwest::Client, method: reqwest::Method, url: String, body: Value) {
+pub(super) async fn control(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Value,
+) {
     let sent = http.request(method, &url).json(&body).send().await;
     match sent {
         Ok(r) if r.status().is_success() => {}
@@ -182,7 +197,11 @@ async fn control(http: &reqwest::Client, method: reqwest::Method, url: String, b
 }
 
 /// GHL's counters of one location: (requests, 429s, reads, writes).
-async fn ghl_counters(http: &reqwest::Client, sbx: &SandboxProc, location: &str) -> [u64; 4] {
+pub(super) async fn ghl_counters(
+    http: &reqwest::Client,
+    sbx: &SandboxProc,
+    location: &str,
+) -> [u64; 4] {
     let url = format!("{}/_sandbox/counters", sbx.ghl());
     let v: Value = match http.get(&url).send().await {
         Ok(r) => r.json().await.unwrap_or(Value::Null),
@@ -240,19 +259,31 @@ pub(super) fn reset_peak_rss() {
 
 /// The engine as `ghlsync up` builds it, on `database_url` (SQLite in `dir` when
 /// `None`), serving in the background.
-struct Engine {
-    store: store::Store,
-    connectors: engine::Connectors,
+pub(super) struct Engine {
+    pub(super) store: store::Store,
+    pub(super) connectors: engine::Connectors,
     stop: tokio::sync::oneshot::Sender<()>,
     served: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Engine {
-    async fn start(
+    pub(super) async fn start(
         http: &reqwest::Client,
         sbx: &SandboxProc,
         dir: &Path,
         database_url: Option<String>,
+    ) -> anyhow::Result<Self> {
+        Self::start_listening(http, sbx, dir, database_url, None).await
+    }
+
+    /// The same on `listen`, when given, with it as the public URL (where Lofty
+    /// delivers webhooks).
+    pub(super) async fn start_listening(
+        http: &reqwest::Client,
+        sbx: &SandboxProc,
+        dir: &Path,
+        database_url: Option<String>,
+        listen: Option<std::net::SocketAddr>,
     ) -> anyhow::Result<Self> {
         let ghl = &sbx.info["ghl"];
         let text = |v: &Value| v.as_str().map(str::to_owned);
@@ -265,8 +296,11 @@ impl Engine {
         config.ghl.client_secret = text(&ghl["client_secret"]);
         config.ghl.webhook_public_key = text(&ghl["webhook_public_key"]);
         config.lofty.base_url = Some(sbx.lofty().to_owned());
+        if let Some(at) = listen {
+            config.public_url = Some(format!("http://{at}"));
+        }
         let options = AppOptions {
-            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            listen: Some(listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)))),
             run_worker: true,
             worker: WorkerOptions {
                 idle: Some(Duration::from_millis(10)),
@@ -297,14 +331,14 @@ impl Engine {
         })
     }
 
-    async fn stop(self) {
+    pub(super) async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.served.await;
         self.store.close().await;
     }
 
     /// Connects GHL location 0 and the Lofty account, switches the recipe on.
-    async fn enable(&self, sbx: &SandboxProc) -> anyhow::Result<engine::sync::Flow> {
+    pub(super) async fn enable(&self, sbx: &SandboxProc) -> anyhow::Result<engine::sync::Flow> {
         let (location, token) = sbx.location(0);
         let ghl = engine::connections::connect_pit(
             &self.store,
@@ -330,7 +364,7 @@ impl Engine {
 
     /// One backfill of `flow` (pages both sides, enqueues, waits until `records`
     /// pairs exist and the queue is idle), measured.
-    async fn backfill(
+    pub(super) async fn backfill(
         &self,
         http: &reqwest::Client,
         sbx: &SandboxProc,
@@ -409,7 +443,7 @@ impl Engine {
 
 /// Waits until the queue has been idle for half a second (webhooks still in
 /// flight enqueue more).
-async fn settle(store: &store::Store) -> anyhow::Result<()> {
+pub(super) async fn settle(store: &store::Store) -> anyhow::Result<()> {
     let mut idle_since = None::<Instant>;
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {

@@ -1056,7 +1056,7 @@ impl Runner<'_> {
             WriteError::Connector(c) if c.answer_broke_off() => Failed::retry(format!(
                 "{c}: the write may have been applied; run again, looking for it first"
             )),
-            WriteError::Connector(c) => Failed::new(c.failure(), c.to_string()),
+            WriteError::Connector(c) => Failed::of(c),
             WriteError::Duplicate(_) => Failed::retry(e.to_string()),
             WriteError::Conflict(m) => Failed::new(
                 store::Failure::RetryAfter(Duration::from_secs(1)),
