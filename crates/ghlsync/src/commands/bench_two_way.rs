@@ -225,6 +225,8 @@ async fn run_backend(backend: &'static str, args: &TwoWayArgs) -> anyhow::Result
         tokio::time::sleep_until(due.into()).await;
         let name = format!("Edit{i}");
         let on_ghl = i % 2 == 0;
+        // Stamped before the call: GHL's webhook may be journaled before it returns.
+        let made_at = engine.store.now();
         if on_ghl {
             let update = ghl::models::UpdateContact {
                 first_name: Some(name.clone()),
@@ -252,7 +254,7 @@ async fn run_backend(backend: &'static str, args: &TwoWayArgs) -> anyhow::Result
             },
             ghl: on_ghl,
             name,
-            made_at: engine.store.now(),
+            made_at,
         });
     }
     let edits_per_s = args.edits as f64 / started.elapsed().as_secs_f64();
